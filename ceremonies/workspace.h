@@ -1,0 +1,51 @@
+// The workspace a ceremony works in: the PKCS#11 module, the selected token, a logged-in
+// session, and the directory holding keystore.sqlite, transcript.jsonl and hsmctl.toml.
+// Everything is opened lazily, once, and released in reverse order.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/config/config.h"
+#include "core/pkcs11/module.h"
+#include "core/pkcs11/session.h"
+#include "core/pkcs11/token.h"
+#include "core/secure/secret_source.h"
+
+namespace hsm {
+
+struct WorkspaceOptions {
+  std::string module_path;  // empty: the SoftHSM found on the system
+  std::string token;        // label or pkcs11: URI; empty: the only initialised token
+  std::filesystem::path dir = ".";
+  SecretSource pin_source;
+  std::string actor;        // who runs the ceremony (for the transcript); default $USER
+};
+
+class Workspace {
+ public:
+  explicit Workspace(WorkspaceOptions options);
+  ~Workspace();
+
+  const WorkspaceOptions& options() const noexcept { return options_; }
+  p11::Module& module();
+  const p11::TokenInfo& token();
+  // A read-write session on the token, not logged in.
+  p11::Session& session();
+  // The session, logged in as the user with the PIN from --pin-source (read once).
+  p11::Session& login();
+
+ private:
+  WorkspaceOptions options_;
+  std::shared_ptr<p11::Module> module_;
+  std::optional<p11::TokenInfo> token_;
+  std::unique_ptr<p11::Session> session_;
+  bool logged_in_ = false;
+};
+
+// The module path to use: the given one, or the SoftHSM found on the system.
+std::string resolve_module_path(const std::string& given);
+
+}  // namespace hsm

@@ -1,0 +1,128 @@
+// hsmctl entry point: hardens the process, parses the command line (argv > environment >
+// DIR/hsmctl.toml > default), runs the chosen action, and is the one place that turns an
+// error into "hsmctl: error: ..." and an exit code.
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cmd/cli.h"
+#include "core/error.h"
+#include "core/secure/hardening.h"
+#include "core/secure/secret.h"
+
+namespace {
+
+using hsm::Category;
+
+int exit_code(Category c) {
+  switch (c) {
+    case Category::general: return 1;
+    case Category::usage: return 2;
+    case Category::auth: return 3;
+    case Category::integrity: return 4;
+    case Category::quorum: return 5;
+    case Category::token: return 6;
+    case Category::not_found: return 7;
+  }
+  return 1;
+}
+
+void report(const std::string& message) {
+  std::cerr << "hsmctl: error: " << message << '\n';
+}
+
+// argv wins; then the environment variable; then DIR/hsmctl.toml.
+void layer(std::string& value, const CLI::Option* opt, const char* env,
+           const std::optional<std::string>& from_config) {
+  if (opt->count() > 0) return;
+  if (const char* e = std::getenv(env); e != nullptr && *e != '\0') {
+    value = e;
+    return;
+  }
+  if (from_config) value = *from_config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hsm::cli;
+  try {
+    hsm::disable_core_dumps();
+    hsm::init_secure_memory();
+  } catch (const hsm::Error& e) {
+    report(e.what());
+    return 1;
+  }
+
+  Cli cli;
+  CLI::App& app = cli.app;
+  app.set_version_flag("--version", std::string("hsmctl ") + HSMCTL_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals& g = cli.globals;
+  auto* module = app.add_option("--module", g.module, "PKCS#11 module (env HSMCTL_MODULE; "
+                                "default: SoftHSMv2 found on the system)")->type_name("PATH");
+  auto* token = app.add_option("--token", g.token, "token label or RFC 7512 pkcs11: URI "
+                               "(env HSMCTL_TOKEN; default: the only initialised token)")
+                    ->type_name("LABEL|URI");
+  auto* dir = app.add_option("--dir", g.dir, "workspace directory with keystore.sqlite, "
+                             "transcript.jsonl, hsmctl.toml (env HSMCTL_DIR; default: .)")
+                  ->type_name("DIR");
+  auto* pin = add_source_option(&app, "--pin-source", g.pin_source,
+                                "user PIN (env HSMCTL_PIN_SOURCE; default: prompt)");
+  app.add_flag("--json", g.json, "print one JSON document on stdout instead of text");
+  app.add_flag("--yes", g.yes, "no typed confirmations (scripts); never skips a quorum");
+  app.footer("Exit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 integrity failure,\n"
+             "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists.\n"
+             "See hsmctl(1).");
+
+  add_token_commands(cli);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 reports a missing subcommand before a stray word; name the word instead.
+    for (const CLI::App* a = &app;;) {
+      const auto subs = a->get_subcommands();
+      if (subs.empty()) {
+        if (!a->remaining().empty()) {
+          report(fmt::format("unknown command '{}'; see '{} --help'", a->remaining().front(),
+                             a == &app ? "hsmctl" : "hsmctl " + a->get_name()));
+          return 2;
+        }
+        break;
+      }
+      a = subs.front();
+    }
+    report(fmt::format("{}; see 'hsmctl --help'", e.what()));
+    return 2;
+  }
+
+  try {
+    if (dir->count() == 0)
+      if (const char* e = std::getenv("HSMCTL_DIR"); e != nullptr && *e != '\0') g.dir = e;
+    g.config = hsm::read_config(std::filesystem::path(g.dir) / "hsmctl.toml");
+    layer(g.module, module, "HSMCTL_MODULE", g.config.module);
+    layer(g.token, token, "HSMCTL_TOKEN", g.config.token);
+    layer(g.pin_source, pin, "HSMCTL_PIN_SOURCE", g.config.pin_source);
+    hsm::SecretSource::parse(g.pin_source);
+    if (!cli.action) {
+      report("no command given; see 'hsmctl --help'");
+      return 2;
+    }
+    return cli.action();
+  } catch (const hsm::Error& e) {
+    report(e.what());
+    return exit_code(e.category());
+  } catch (const std::exception& e) {
+    report(fmt::format("unexpected failure: {}", e.what()));
+    return 1;
+  }
+}

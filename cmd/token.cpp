@@ -1,0 +1,164 @@
+// token list | info | objects | init: what is on the module, and a new token.
+#include <fmt/format.h>
+
+#include <ostream>
+
+#include "ceremonies/token_init.h"
+#include "cmd/cli.h"
+#include "core/bytes.h"
+#include "core/pkcs11/objects.h"
+
+namespace hsm::cli {
+
+namespace {
+
+nlohmann::json token_json(const p11::TokenInfo& t) {
+  return {{"label", t.label},
+          {"manufacturer", t.manufacturer},
+          {"model", t.model},
+          {"serial", t.serial},
+          {"slot_id", t.slot_id},
+          {"initialized", t.initialized},
+          {"login_required", t.login_required},
+          {"user_pin_initialized", t.user_pin_initialized},
+          {"user_pin_count_low", t.user_pin_count_low},
+          {"user_pin_final_try", t.user_pin_final_try},
+          {"user_pin_locked", t.user_pin_locked},
+          {"so_pin_locked", t.so_pin_locked},
+          {"rng", t.has_rng},
+          {"firmware", t.firmware},
+          {"hardware", t.hardware},
+          {"free_private_memory", t.free_private_memory}};
+}
+
+nlohmann::json optional_bool(const std::optional<bool>& b) {
+  return b ? nlohmann::json(*b) : nlohmann::json(nullptr);
+}
+
+nlohmann::json object_json(const p11::ObjectInfo& o) {
+  nlohmann::json j{{"label", o.label},
+                   {"id", to_hex(o.id)},
+                   {"class", o.object_class},
+                   {"key_type", o.key_type},
+                   {"token", optional_bool(o.token)},
+                   {"private", optional_bool(o.is_private)},
+                   {"sensitive", optional_bool(o.sensitive)},
+                   {"extractable", optional_bool(o.extractable)},
+                   {"local", optional_bool(o.local)},
+                   {"modifiable", optional_bool(o.modifiable)},
+                   {"always_sensitive", optional_bool(o.always_sensitive)},
+                   {"never_extractable", optional_bool(o.never_extractable)}};
+  if (o.check_value) j["kcv"] = to_hex(*o.check_value);
+  return j;
+}
+
+const char* yes_no(const std::optional<bool>& b) { return !b ? "-" : *b ? "yes" : "no"; }
+
+void print_token(std::ostream& out, const p11::TokenInfo& t) {
+  out << fmt::format("  label        {}\n  manufacturer {}\n  model        {}\n  serial       {}\n"
+                     "  slot         {}\n  firmware     {}\n",
+                     t.label, t.manufacturer, t.model, t.serial, t.slot_id, t.firmware);
+  std::string pin = t.user_pin_locked      ? "LOCKED"
+                    : t.user_pin_final_try ? "one try left"
+                    : t.user_pin_count_low ? "few tries left"
+                    : t.user_pin_initialized ? "set" : "not set";
+  out << fmt::format("  user PIN     {}\n  SO PIN       {}\n", pin, t.so_pin_locked ? "LOCKED" : "ok");
+}
+
+}  // namespace
+
+void add_token_commands(Cli& cli) {
+  auto* group = cli.app.add_subcommand("token", "list tokens, show one, list its objects, "
+                                       "initialise a new one");
+  group->require_subcommand(1);
+
+  auto* list = group->add_subcommand("list", "list the slots of the module and their tokens");
+  with_example(list, "hsmctl token list --json");
+  list->callback([&cli] {
+    cli.action = [&cli] {
+      Workspace ws(cli.workspace_options());
+      const auto slots = p11::list_slots(ws.module());
+      nlohmann::json doc{{"module", ws.module().path()}, {"slots", nlohmann::json::array()}};
+      for (const auto& s : slots)
+        doc["slots"].push_back({{"slot_id", s.slot_id},
+                                {"description", s.description},
+                                {"token", s.token ? token_json(*s.token) : nlohmann::json()}});
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("Module {}\n", ws.module().description());
+        out << fmt::format("{:>12}  {:<32}  {:<16}  {}\n", "SLOT", "TOKEN", "SERIAL", "STATE");
+        for (const auto& s : slots) {
+          const bool init = s.token && s.token->initialized;
+          out << fmt::format("{:>12}  {:<32}  {:<16}  {}\n", s.slot_id,
+                             init ? s.token->label : "-", init ? s.token->serial : "-",
+                             !s.token ? "no token" : init ? "initialised" : "free");
+        }
+      });
+      return 0;
+    };
+  });
+
+  auto* info = group->add_subcommand("info", "show the selected token (--token)");
+  with_example(info, "hsmctl --token ceremony-2026 token info");
+  info->callback([&cli] {
+    cli.action = [&cli] {
+      Workspace ws(cli.workspace_options());
+      const p11::TokenInfo& t = ws.token();
+      nlohmann::json doc = token_json(t);
+      doc["module"] = ws.module().path();
+      doc["module_description"] = ws.module().description();
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("Token '{}' on {}\n", t.label, ws.module().description());
+        print_token(out, t);
+      });
+      return 0;
+    };
+  });
+
+  auto* objects = group->add_subcommand("objects", "log in and list the token's objects with "
+                                        "their security attributes");
+  with_example(objects, "hsmctl --token ceremony-2026 --pin-source env:PIN token objects");
+  objects->callback([&cli] {
+    cli.action = [&cli] {
+      Workspace ws(cli.workspace_options());
+      const auto objs = p11::list_objects(ws.login());
+      nlohmann::json doc{{"token", ws.token().label}, {"objects", nlohmann::json::array()}};
+      for (const auto& o : objs) doc["objects"].push_back(object_json(o));
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("{:<28} {:<12} {:<14} {:<5} {:<9} {:<11} {:<5} {:<10} {}\n", "LABEL",
+                           "CLASS", "TYPE", "TOKEN", "SENSITIVE", "EXTRACTABLE", "LOCAL",
+                           "MODIFIABLE", "ID");
+        for (const auto& o : objs)
+          out << fmt::format("{:<28} {:<12} {:<14} {:<5} {:<9} {:<11} {:<5} {:<10} {}\n", o.label,
+                             o.object_class, o.key_type, yes_no(o.token), yes_no(o.sensitive),
+                             yes_no(o.extractable), yes_no(o.local), yes_no(o.modifiable),
+                             to_hex(o.id));
+        out << fmt::format("{} object(s)\n", objs.size());
+      });
+      return 0;
+    };
+  });
+
+  auto* init = group->add_subcommand("init", "initialise a token on a free slot and set its "
+                                     "SO and user PINs");
+  auto opts = std::make_shared<TokenInitOptions>();
+  auto so_src = std::make_shared<std::string>("prompt");
+  init->add_option("--label", opts->label, "label of the new token (at most 32 bytes)")
+      ->required()->type_name("L");
+  add_source_option(init, "--so-pin-source", *so_src, "new SO PIN");
+  with_example(init, "hsmctl token init --label ceremony-2026 --so-pin-source prompt "
+                     "--pin-source prompt");
+  init->callback([&cli, opts, so_src] {
+    cli.action = [&cli, opts, so_src] {
+      opts->so_pin_source = SecretSource::parse(*so_src);
+      Workspace ws(cli.workspace_options());
+      const p11::TokenInfo t = init_token(ws, *opts);
+      cli.emit(token_json(t), [&](std::ostream& out) {
+        out << fmt::format("Initialised token '{}' (serial {}) in slot {}\n", t.label, t.serial,
+                           t.slot_id);
+      });
+      return 0;
+    };
+  });
+}
+
+}  // namespace hsm::cli

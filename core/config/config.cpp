@@ -1,0 +1,87 @@
+// hsmctl.toml through toml++ (never a hand-written TOML parser). Strict: unknown keys are errors,
+// so a typo does not silently fall back to a default during a ceremony.
+#include "core/config/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/secure/secret_source.h"
+
+namespace hsm {
+
+namespace {
+
+std::optional<std::string> string_key(const toml::table& t, std::string_view key,
+                                      std::string_view source) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return std::nullopt;
+  if (!n->is_string())
+    fail(Category::usage, fmt::format("{}:{}: '{}' must be a string", source,
+                                      n->source().begin.line, key));
+  return n->as_string()->get();
+}
+
+}  // namespace
+
+WorkspaceConfig parse_config(std::string_view text, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    fail(Category::usage, fmt::format("{}:{}: {}", source_name, e.source().begin.line,
+                                      e.description()));
+  }
+  WorkspaceConfig c;
+  for (const auto& [key, node] : root) {
+    const std::string_view k = key.str();
+    const auto line = node.source().begin.line;
+    if (k == "module" || k == "token" || k == "pin_source" || k == "users") continue;
+    if (k.find("pin") != std::string_view::npos || k.find("password") != std::string_view::npos)
+      fail(Category::usage, fmt::format("{}:{}: '{}' looks like a secret; secrets never go in "
+                                        "hsmctl.toml, use pin_source = \"env:VAR\"",
+                                        source_name, line, k));
+    fail(Category::usage, fmt::format("{}:{}: unknown key '{}' (known: module, token, "
+                                      "pin_source, [users])", source_name, line, k));
+  }
+  c.module = string_key(root, "module", source_name);
+  c.token = string_key(root, "token", source_name);
+  c.pin_source = string_key(root, "pin_source", source_name);
+  if (c.pin_source) {
+    try {
+      SecretSource::parse(*c.pin_source);
+    } catch (const Error& e) {
+      fail(Category::usage, fmt::format("{}: pin_source: {}", source_name, e.what()));
+    }
+  }
+  if (const toml::node* users = root.get("users")) {
+    const toml::table* t = users->as_table();
+    if (t == nullptr)
+      fail(Category::usage, fmt::format("{}:{}: 'users' must be a table", source_name,
+                                        users->source().begin.line));
+    for (const auto& [key, node] : *t) {
+      if (key.str() != "max_auth_failures")
+        fail(Category::usage, fmt::format("{}:{}: unknown key 'users.{}'", source_name,
+                                          node.source().begin.line, key.str()));
+      const auto v = node.value<int64_t>();
+      if (!v || *v < 1 || *v > 1000)
+        fail(Category::usage, fmt::format("{}:{}: users.max_auth_failures must be an integer "
+                                          "from 1 to 1000", source_name, node.source().begin.line));
+      c.max_auth_failures = static_cast<int>(*v);
+    }
+  }
+  return c;
+}
+
+WorkspaceConfig read_config(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return {};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), file.string());
+}
+
+}  // namespace hsm

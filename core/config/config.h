@@ -1,0 +1,25 @@
+// DIR/hsmctl.toml: per-workspace defaults for the global options and policies. Holds no secret
+// (a PIN or password in it is refused: only a pin_source such as "env:VAR" is allowed).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hsm {
+
+struct WorkspaceConfig {
+  std::optional<std::string> module;      // module = "/usr/lib/softhsm/libsofthsm2.so"
+  std::optional<std::string> token;       // token = "ceremony-2026"
+  std::optional<std::string> pin_source;  // pin_source = "env:HSMCTL_PIN"
+  std::optional<int> max_auth_failures;   // [users] max_auth_failures = 5
+};
+
+// Parses TOML text. Throws Error(usage) naming the line for a syntax error, an unknown key, a
+// wrong type, or a key that would hold a secret ("pin", "password").
+WorkspaceConfig parse_config(std::string_view text, std::string_view source_name);
+// Reads `file`; a missing file is an empty configuration.
+WorkspaceConfig read_config(const std::filesystem::path& file);
+
+}  // namespace hsm

@@ -1,0 +1,37 @@
+// Where a secret comes from: `prompt` (no echo, /dev/tty), `env:VAR`, `file:PATH` (must not be
+// readable by group or others), `fd:N`. Every --*-source option goes through here; secrets are
+// never accepted as values in argv.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "core/secure/secret.h"
+
+namespace hsm {
+
+struct SecretSource {
+  enum class Kind { prompt, env, file, fd };
+  Kind kind = Kind::prompt;
+  std::string location;  // variable name, path or fd number; empty for prompt
+
+  // Throws Error(usage) for anything that is not one of the four forms.
+  static SecretSource parse(std::string_view spec);
+  // The spec as given ("env:HSMCTL_PIN"): safe to print, holds no secret.
+  std::string describe() const;
+};
+
+// Reads one secret (the first line, without its line end). `what` names it in prompts and
+// errors ("user PIN"). Throws Error(general) for a missing variable, an unreadable or
+// group/world-readable file, a closed fd or an empty secret; Error(usage) when prompting
+// without a terminal.
+Secret read_secret(const SecretSource& source, std::string_view what);
+
+// As read_secret, but a prompt asks twice and insists both entries match (new PINs, passwords).
+Secret read_new_secret(const SecretSource& source, std::string_view what);
+
+// Reads one line from the terminal without echo, writing `prompt` to it first.
+Secret prompt_hidden(std::string_view prompt);
+
+}  // namespace hsm

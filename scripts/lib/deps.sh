@@ -1,0 +1,21 @@
+# Sourced by scripts/test and scripts/demo: installs the Debian 12 packages hsmctl needs,
+# only when something is missing (apt-get update first, as root).
+HSMCTL_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libssl-dev openssl libsodium-dev libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
+  sqlite3 p11-kit libp11-kit-dev libgtest-dev libgmock-dev libtomlplusplus-dev libqrencode-dev
+  softhsm2 opensc oathtool mandoc valgrind clang libclang-rt-14-dev
+)
+
+install_deps() {
+  local missing=()
+  for p in "${HSMCTL_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  echo "==> installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}

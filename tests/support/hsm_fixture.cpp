@@ -1,0 +1,110 @@
+// SoftHSM temp tokens and the hsmctl runner for end-to-end tests.
+#include "support/hsm_fixture.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace hsm::test {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "hsmctl-test-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+SoftHsm::SoftHsm(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir / "tokens");
+  conf_ = dir / "softhsm2.conf";
+  std::ofstream(conf_) << "directories.tokendir = " << (dir / "tokens").string()
+                       << "\nobjectstore.backend = file\nlog.level = ERROR\n"
+                          "slots.removable = false\n";
+}
+
+std::map<std::string, std::string> SoftHsm::env() const {
+  return {{"SOFTHSM2_CONF", conf_.string()}};
+}
+
+void SoftHsm::init_token(const std::string& label, const std::string& so_pin,
+                         const std::string& pin) {
+  const RunResult r = run_program({"/usr/bin/softhsm2-util", "--init-token", "--free", "--label",
+                                   label, "--so-pin", so_pin, "--pin", pin},
+                                  env());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+}
+
+HsmTest::HsmTest() : hsm_(tmp_.path() / "softhsm"), ws_(tmp_.path() / "ws") {
+  std::filesystem::create_directories(ws_);
+  hsm_.init_token("test");
+}
+
+std::map<std::string, std::string> HsmTest::base_env() const {
+  auto env = hsm_.env();
+  env["HSMCTL_MODULE"] = HSMCTL_SOFTHSM_MODULE;
+  env["HSMCTL_TOKEN"] = "test";
+  env["HSMCTL_DIR"] = ws_.string();
+  env["HSMCTL_PIN_SOURCE"] = "env:HSMCTL_TEST_PIN";
+  env["HSMCTL_TEST_PIN"] = kPin;
+  env["USER"] = "tester";
+  return env;
+}
+
+RunResult HsmTest::hsmctl(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& extra,
+                          const std::string& stdin_data) {
+  std::vector<std::string> argv{HSMCTL_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto env = base_env();
+  for (const auto& [k, v] : extra) env[k] = v;
+  std::vector<std::string> unset;
+  for (auto it = env.begin(); it != env.end();) {
+    if (it->second == "<unset>") {
+      unset.push_back(it->first);
+      it = env.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return run_program(argv, env, stdin_data, unset);
+}
+
+RunResult HsmTest::openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv);
+}
+
+std::filesystem::path HsmTest::write_file(const std::string& name, const std::string& content,
+                                          unsigned mode) {
+  const auto p = tmp_.path() / name;
+  std::ofstream(p, std::ios::binary) << content;
+  ::chmod(p.c_str(), mode);
+  return p;
+}
+
+std::string HsmTest::read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void expect_failure(const RunResult& r, int code, const std::string& needle) {
+  EXPECT_EQ(r.code, code) << "stdout:\n" << r.out << "\nstderr:\n" << r.err;
+  const auto lines = r.err_lines();
+  int errors = 0;
+  for (const auto& l : lines)
+    if (l.rfind("hsmctl: error: ", 0) == 0) ++errors;
+  EXPECT_EQ(errors, 1) << "expected exactly one 'hsmctl: error:' line, stderr:\n" << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos)
+      << "stderr does not mention '" << needle << "':\n" << r.err;
+}
+
+}  // namespace hsm::test

@@ -1,0 +1,68 @@
+// The one end-to-end fixture: a throwaway SoftHSM token directory per test, a workspace
+// directory, and helpers to run the built hsmctl and stock tools against them.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
+
+namespace hsm::test {
+
+inline constexpr const char* kPin = "1234-test-pin";
+inline constexpr const char* kSoPin = "5678-test-so";
+
+// A temp directory removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A SoftHSM configuration with its own token directory.
+class SoftHsm {
+ public:
+  explicit SoftHsm(const std::filesystem::path& dir);
+  // Initialises a token with softhsm2-util (independent of hsmctl).
+  void init_token(const std::string& label, const std::string& so_pin = kSoPin,
+                  const std::string& pin = kPin);
+  const std::filesystem::path& conf() const { return conf_; }
+  std::map<std::string, std::string> env() const;
+
+ private:
+  std::filesystem::path conf_;
+};
+
+class HsmTest : public ::testing::Test {
+ protected:
+  HsmTest();
+  // Runs hsmctl with the workspace environment (token "test", PIN from env) plus `extra`.
+  RunResult hsmctl(const std::vector<std::string>& args,
+                   const std::map<std::string, std::string>& extra = {},
+                   const std::string& stdin_data = {});
+  RunResult openssl(const std::vector<std::string>& args);
+  std::map<std::string, std::string> base_env() const;
+  std::filesystem::path write_file(const std::string& name, const std::string& content,
+                                   unsigned mode = 0600);
+  static std::string read_file(const std::filesystem::path& p);
+
+  TempDir tmp_;
+  SoftHsm hsm_;
+  std::filesystem::path ws_;  // workspace (--dir)
+};
+
+// Asserts the failure contract: exit code, exactly one "hsmctl: error:" line on stderr that
+// contains `needle`.
+void expect_failure(const RunResult& r, int code, const std::string& needle);
+
+}  // namespace hsm::test
