@@ -38,8 +38,10 @@ p11::Session& Workspace::session() {
 p11::Session& Workspace::login() {
   p11::Session& s = session();
   if (!logged_in_) {
-    const Secret pin = read_secret(options_.pin_source, "user PIN of token '" + token().label + "'");
-    s.login_user(pin);
+    if (pin_.empty())
+      pin_ = read_secret(options_.pin_source, "user PIN of token '" + token().label + "'");
+    s.login_user(pin_);
+    pin_ = Secret();
     logged_in_ = true;
   }
   return s;

@@ -36,6 +36,9 @@ class Workspace {
   p11::Session& session();
   // The session, logged in as the user with the PIN from --pin-source (read once).
   p11::Session& login();
+  // Supplies the PIN that login() will use instead of reading --pin-source (a ceremony that
+  // has just set it, like token init, must not ask for it again).
+  void use_pin(Secret pin) { pin_ = std::move(pin); }
 
  private:
   WorkspaceOptions options_;
@@ -43,6 +46,7 @@ class Workspace {
   std::optional<p11::TokenInfo> token_;
   std::unique_ptr<p11::Session> session_;
   bool logged_in_ = false;
+  Secret pin_;
 };
 
 // The module path to use: the given one, or the SoftHSM found on the system.

@@ -13,20 +13,6 @@
 
 namespace {
 
-using hsm::Category;
-
-int exit_code(Category c) {
-  switch (c) {
-    case Category::general: return 1;
-    case Category::usage: return 2;
-    case Category::auth: return 3;
-    case Category::integrity: return 4;
-    case Category::quorum: return 5;
-    case Category::token: return 6;
-    case Category::not_found: return 7;
-  }
-  return 1;
-}
 
 void report(const std::string& message) {
   std::cerr << "hsmctl: error: " << message << '\n';
@@ -78,6 +64,7 @@ int main(int argc, char** argv) {
              "See hsmctl(1).");
 
   add_token_commands(cli);
+  add_transcript_commands(cli);
 
   try {
     app.parse(argc, argv);
@@ -120,7 +107,7 @@ int main(int argc, char** argv) {
     return cli.action();
   } catch (const hsm::Error& e) {
     report(e.what());
-    return exit_code(e.category());
+    return hsm::exit_code(e.category());
   } catch (const std::exception& e) {
     report(fmt::format("unexpected failure: {}", e.what()));
     return 1;

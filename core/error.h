@@ -33,6 +33,9 @@ class Error : public std::runtime_error {
   std::string cause_;
 };
 
+// The documented exit code of a category (hsmctl(1), "EXIT STATUS"): the one table.
+int exit_code(Category c) noexcept;
+
 // A short stable name for a category ("auth", "integrity", ...), used in JSON and transcripts.
 const char* category_name(Category c) noexcept;
 

@@ -1,0 +1,164 @@
+// Recorder: transcript key life and ceremony framing.
+#include "ceremonies/recorder.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/crypto/public_key.h"
+#include "core/transcript/canonical_json.h"
+
+namespace hsm {
+
+namespace {
+
+std::filesystem::path pending_path(const Workspace& ws) {
+  return ws.options().dir / "transcript.pending.jsonl";
+}
+
+nlohmann::json key_data(const TokenSigner& k, const std::string& kind) {
+  return {{"alg", std::string(transcript::kAlgorithm)},
+          {"public_key", to_base64(k.public_key())},
+          {"key_id", to_hex(k.key_id())},
+          {"fingerprint", crypto::fingerprint(k.public_key())},
+          {"kind", kind}};
+}
+
+nlohmann::json failure_data(const Error& e) {
+  return {{"outcome", "failure"},
+          {"category", category_name(e.category())},
+          {"exit_code", exit_code(e.category())},
+          {"message", e.what()}};
+}
+
+}  // namespace
+
+Recorder::Recorder(Workspace& ws)
+    : ws_(ws), transcript_(ws.options().dir / "transcript.jsonl"),
+      ceremony_(transcript::new_ceremony_id()) {}
+
+Recorder::~Recorder() = default;
+
+void Recorder::ensure_signer() {
+  std::error_code ec;
+  std::filesystem::create_directories(ws_.options().dir, ec);
+  p11::Session& session = ws_.login();
+  const transcript::TranscriptState state = transcript_.state();
+  const std::string& token = ws_.token().label;
+  if (state.entries == 0) {
+    signer_ = create_provisional_transcript_key(session);
+    nlohmann::json data = key_data(*signer_, "provisional");
+    data["token"] = token;
+    introduce(transcript_, "transcript.open", data);
+    return;
+  }
+  signer_ = find_transcript_key(session, from_hex(state.current_key_id));
+  if (signer_ && signer_->public_key() == state.current_key) return;
+  // The key that signs this transcript is not on this token: a new provisional key signs on,
+  // unendorsed (transcript verify lists it; --strict refuses it).
+  signer_ = create_provisional_transcript_key(session);
+  nlohmann::json data = key_data(*signer_, "provisional");
+  data["endorsed"] = false;
+  data["token"] = token;
+  data["reason"] = fmt::format("the current transcript key is not on token '{}'", token);
+  introduce(transcript_, "transcript.key", data);
+}
+
+// Appends the entry that introduces a freshly made key; if that fails, the key goes too.
+void Recorder::introduce(transcript::Transcript& t, const std::string& event,
+                         const nlohmann::json& data) {
+  try {
+    t.append(event, ws_.options().actor, ceremony_, data, *signer_);
+  } catch (...) {
+    signer_->destroy();
+    signer_.reset();
+    throw;
+  }
+}
+
+void Recorder::enter_pending() {
+  const auto path = pending_path(ws_);
+  std::ifstream in(path);
+  if (!in) return;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    nlohmann::json late;
+    try {
+      late = nlohmann::json::parse(line);
+    } catch (const std::exception&) {
+      late = {{"unreadable", true}};
+    }
+    late["recorded_late"] = true;
+    transcript_.append("ceremony.unsigned-failure", ws_.options().actor, ceremony_, late, *signer_);
+  }
+  std::filesystem::remove(path);
+}
+
+void Recorder::begin(const std::string& what, const nlohmann::json& params) {
+  what_ = what;
+  ensure_signer();
+  enter_pending();
+  const p11::TokenInfo& t = ws_.token();
+  record("ceremony.begin", {{"what", what},
+                            {"params", params},
+                            {"tool", std::string("hsmctl ") + HSMCTL_VERSION},
+                            {"token", t.label},
+                            {"token_serial", t.serial},
+                            {"module", ws_.module().path()}});
+}
+
+void Recorder::record(const std::string& event, const nlohmann::json& data) {
+  transcript_.append(event, ws_.options().actor, ceremony_, data, *signer_);
+}
+
+void Recorder::end_ok(const nlohmann::json& result) {
+  nlohmann::json data = result;
+  data["outcome"] = "ok";
+  data["what"] = what_;
+  record("ceremony.end", data);
+  ended_ = true;
+}
+
+void Recorder::end_failure(const Error& e) noexcept {
+  if (ended_) return;
+  ended_ = true;
+  nlohmann::json data = failure_data(e);
+  data["what"] = what_;
+  try {
+    if (signer_) {
+      record("ceremony.end", data);
+      return;
+    }
+  } catch (const std::exception&) {
+    // The token stopped answering mid-ceremony: keep the failure as a pending record.
+  }
+  try {
+    data["time"] = transcript::utc_now_rfc3339();
+    data["ceremony"] = ceremony_;
+    data["actor"] = ws_.options().actor;
+    std::error_code ec;
+    std::filesystem::create_directories(ws_.options().dir, ec);
+    const std::string line = transcript::canonical_json(data) + "\n";
+    const int fd = ::open(pending_path(ws_).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      [[maybe_unused]] const ssize_t n = ::write(fd, line.data(), line.size());
+      ::fdatasync(fd);
+      ::close(fd);
+    }
+  } catch (...) {
+  }
+}
+
+void Recorder::change_key(std::unique_ptr<TokenSigner> next, const std::string& kind) {
+  nlohmann::json data = key_data(*next, kind);
+  data["endorsed"] = true;
+  data["token"] = ws_.token().label;
+  record("transcript.key", data);
+  signer_ = std::move(next);
+}
+
+}  // namespace hsm

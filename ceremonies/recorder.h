@@ -1,0 +1,74 @@
+// The one way ceremonies record what they do: opens the workspace transcript, makes sure the
+// token holds the key that signs it (creating a provisional key, or an unendorsed key change,
+// when it does not), and writes ceremony.begin, the ceremony's events and ceremony.end.
+// A failure that happens before the token can sign (a wrong PIN) is kept unsigned in
+// transcript.pending.jsonl and entered, marked as late, by the next ceremony that can sign.
+// Never writes a secret: callers pass public facts only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "ceremonies/transcript_key.h"
+#include "ceremonies/workspace.h"
+#include "core/error.h"
+#include "core/transcript/appender.h"
+
+namespace hsm {
+
+class Recorder {
+ public:
+  explicit Recorder(Workspace& ws);
+  ~Recorder();
+
+  // Logs in, makes sure the signing key is on the token, enters pending failures, and writes
+  // ceremony.begin with `what` and its public parameters.
+  void begin(const std::string& what, const nlohmann::json& params);
+  void record(const std::string& event, const nlohmann::json& data);
+  void end_ok(const nlohmann::json& result = nlohmann::json::object());
+  // Writes ceremony.end with the failure (signed when possible, else pending).
+  void end_failure(const Error& e) noexcept;
+  // Introduces `next` with a transcript.key entry endorsed by the current key.
+  void change_key(std::unique_ptr<TokenSigner> next, const std::string& kind);
+
+  bool begun() const noexcept { return signer_ != nullptr; }
+  const std::string& ceremony_id() const noexcept { return ceremony_; }
+  transcript::Transcript& transcript() noexcept { return transcript_; }
+  TokenSigner& signer() { return *signer_; }
+
+ private:
+  void ensure_signer();
+  void enter_pending();
+  void introduce(transcript::Transcript& t, const std::string& event, const nlohmann::json& data);
+  Workspace& ws_;
+  transcript::Transcript transcript_;
+  std::string ceremony_;
+  std::string what_;
+  std::unique_ptr<TokenSigner> signer_;
+  bool ended_ = false;
+};
+
+// Runs `body` as a recorded ceremony: begin, body, end_ok; on an hsm::Error, end_failure and
+// rethrow. The body receives the Recorder to write its events.
+template <class Body>
+auto run_ceremony(Workspace& ws, const std::string& what, const nlohmann::json& params, Body&& body) {
+  Recorder rec(ws);
+  try {
+    rec.begin(what, params);
+    if constexpr (std::is_void_v<decltype(body(rec))>) {
+      body(rec);
+      rec.end_ok();
+    } else {
+      auto result = body(rec);
+      rec.end_ok();
+      return result;
+    }
+  } catch (const Error& e) {
+    rec.end_failure(e);
+    throw;
+  }
+}
+
+}  // namespace hsm

@@ -1,0 +1,37 @@
+// The transcript key on the token as a transcript::Signer: found by its CKA_ID (recorded as
+// data.key_id in the entry that introduced it), or created as a provisional key that is born
+// non-extractable on the token (templates.h: provisional_transcript_key).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/pkcs11/keys.h"
+#include "core/transcript/appender.h"
+
+namespace hsm {
+
+class TokenSigner : public transcript::Signer {
+ public:
+  TokenSigner(const p11::Session& session, p11::KeyPair pair, Bytes spki, Bytes id)
+      : session_(session), pair_(pair), spki_(std::move(spki)), id_(std::move(id)) {}
+  Bytes sign(ByteView hash32) override;
+  const Bytes& public_key() const override { return spki_; }
+  const Bytes& key_id() const { return id_; }
+  // Removes both halves from the token (a key whose introduction failed must not linger).
+  void destroy() noexcept;
+
+ private:
+  const p11::Session& session_;
+  p11::KeyPair pair_;
+  Bytes spki_;
+  Bytes id_;
+};
+
+inline constexpr const char* kTranscriptKeyLabel = "hsmctl-transcript";
+
+// The key with this id on the token, or nullptr when the token does not hold it.
+std::unique_ptr<TokenSigner> find_transcript_key(const p11::Session& session, const Bytes& id);
+std::unique_ptr<TokenSigner> create_provisional_transcript_key(p11::Session& session);
+
+}  // namespace hsm

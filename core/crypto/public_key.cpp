@@ -1,0 +1,188 @@
+// OpenSSL 3 public-key plumbing (EVP_PKEY_fromdata, i2d_PUBKEY, ECDSA_SIG).
+#include "core/crypto/public_key.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "core/error.h"
+
+namespace hsm::crypto {
+
+void PkeyDeleter::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+
+namespace {
+
+Pkey from_params(const char* type, OSSL_PARAM* params) {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
+  EVP_PKEY* key = nullptr;
+  const bool ok = ctx != nullptr && EVP_PKEY_fromdata_init(ctx) == 1 &&
+                  EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  EVP_PKEY_CTX_free(ctx);
+  if (!ok) fail(Category::integrity, std::string("the token returned an unusable ") + type +
+                                         " public key");
+  return Pkey(key);
+}
+
+// Strips a DER OCTET STRING header if `p` is one wrapping the rest.
+ByteView unwrap_octet_string(ByteView p) {
+  if (p.size() >= 2 && p[0] == 0x04) {
+    if (p[1] < 0x80 && p[1] == p.size() - 2) return p.subspan(2);
+    if (p[1] == 0x81 && p.size() >= 3 && p[2] == p.size() - 3) return p.subspan(3);
+  }
+  return p;
+}
+
+}  // namespace
+
+Bytes ec_spki(ByteView ec_params_der, ByteView ec_point) {
+  const unsigned char* q = ec_params_der.data();
+  ASN1_OBJECT* oid = d2i_ASN1_OBJECT(nullptr, &q, static_cast<long>(ec_params_der.size()));
+  if (oid == nullptr) fail(Category::integrity, "unknown EC curve parameters");
+  const char* curve = OBJ_nid2sn(OBJ_obj2nid(oid));
+  ASN1_OBJECT_free(oid);
+  if (curve == nullptr) fail(Category::integrity, "unknown EC curve");
+  ByteView point = unwrap_octet_string(ec_point);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(curve), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                        const_cast<std::uint8_t*>(point.data()), point.size()),
+      OSSL_PARAM_construct_end()};
+  return spki_der(from_params("EC", params).get());
+}
+
+Bytes rsa_spki(ByteView modulus, ByteView exponent) {
+  BIGNUM* n = BN_bin2bn(modulus.data(), static_cast<int>(modulus.size()), nullptr);
+  BIGNUM* e = BN_bin2bn(exponent.data(), static_cast<int>(exponent.size()), nullptr);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  Bytes out;
+  try {
+    out = spki_der(from_params("RSA", params).get());
+  } catch (...) {
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    throw;
+  }
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_free(n);
+  BN_free(e);
+  return out;
+}
+
+Bytes ed25519_spki(ByteView key32) {
+  ByteView k = unwrap_octet_string(key32);
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                        const_cast<std::uint8_t*>(k.data()), k.size()),
+      OSSL_PARAM_construct_end()};
+  return spki_der(from_params("ED25519", params).get());
+}
+
+Pkey load_spki(ByteView der) {
+  const unsigned char* p = der.data();
+  EVP_PKEY* k = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
+  if (k == nullptr || p != der.data() + der.size()) {
+    EVP_PKEY_free(k);
+    fail(Category::integrity, "malformed public key (DER SubjectPublicKeyInfo)");
+  }
+  return Pkey(k);
+}
+
+Pkey load_public_pem(std::string_view pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* k = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (k == nullptr) fail(Category::usage, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+  return Pkey(k);
+}
+
+Bytes spki_der(const EVP_PKEY* key) {
+  unsigned char* buf = nullptr;
+  const int n = i2d_PUBKEY(const_cast<EVP_PKEY*>(key), &buf);
+  if (n <= 0) fail(Category::general, "cannot encode a public key");
+  Bytes out(buf, buf + n);
+  OPENSSL_free(buf);
+  return out;
+}
+
+std::string spki_pem(ByteView der) {
+  Pkey k = load_spki(der);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, k.get());
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  return out;
+}
+
+Bytes sha256(ByteView data) {
+  Bytes out(32);
+  EVP_Digest(data.data(), data.size(), out.data(), nullptr, EVP_sha256(), nullptr);
+  return out;
+}
+
+Bytes sha384(ByteView data) {
+  Bytes out(48);
+  EVP_Digest(data.data(), data.size(), out.data(), nullptr, EVP_sha384(), nullptr);
+  return out;
+}
+
+std::string fingerprint(ByteView spki_der) { return to_hex(sha256(spki_der)); }
+
+Bytes ecdsa_raw_to_der(ByteView raw) {
+  if (raw.empty() || raw.size() % 2 != 0) fail(Category::integrity, "malformed ECDSA signature");
+  const int half = static_cast<int>(raw.size() / 2);
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  ECDSA_SIG_set0(sig, BN_bin2bn(raw.data(), half, nullptr),
+                 BN_bin2bn(raw.data() + half, half, nullptr));
+  unsigned char* buf = nullptr;
+  const int n = i2d_ECDSA_SIG(sig, &buf);
+  ECDSA_SIG_free(sig);
+  if (n <= 0) fail(Category::integrity, "malformed ECDSA signature");
+  Bytes out(buf, buf + n);
+  OPENSSL_free(buf);
+  return out;
+}
+
+Bytes ecdsa_der_to_raw(ByteView der, std::size_t field_size) {
+  const unsigned char* p = der.data();
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  if (sig == nullptr) fail(Category::integrity, "malformed DER ECDSA signature");
+  Bytes out(field_size * 2);
+  const bool ok = BN_bn2binpad(ECDSA_SIG_get0_r(sig), out.data(), static_cast<int>(field_size)) > 0 &&
+                  BN_bn2binpad(ECDSA_SIG_get0_s(sig), out.data() + field_size,
+                               static_cast<int>(field_size)) > 0;
+  ECDSA_SIG_free(sig);
+  if (!ok) fail(Category::integrity, "ECDSA signature does not fit the curve");
+  return out;
+}
+
+bool verify_ecdsa_sha256(const EVP_PKEY* key, ByteView message, ByteView raw_signature) {
+  if (raw_signature.size() != 64) return false;
+  Bytes der;
+  try {
+    der = ecdsa_raw_to_der(raw_signature);
+  } catch (const Error&) {
+    return false;
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(key)) == 1 &&
+      EVP_DigestVerify(ctx, der.data(), der.size(), message.data(), message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+}  // namespace hsm::crypto

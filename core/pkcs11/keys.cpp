@@ -1,0 +1,111 @@
+// C_GenerateKeyPair, C_CreateObject, C_FindObjects by id, C_Sign.
+#include "core/pkcs11/keys.h"
+
+#include "core/crypto/public_key.h"
+#include "core/pkcs11/attributes.h"
+#include "core/pkcs11/rv.h"
+
+namespace hsm::p11 {
+
+namespace {
+
+std::optional<KeyHandle> find_one(const Session& s, Template& t) {
+  check(s.fn()->C_FindObjectsInit(s.handle(), t.data(), t.size()), "searching for a key");
+  CK_OBJECT_HANDLE h[2];
+  CK_ULONG n = 0;
+  const CK_RV rv = s.fn()->C_FindObjects(s.handle(), h, 2, &n);
+  s.fn()->C_FindObjectsFinal(s.handle());
+  check(rv, "searching for a key");
+  if (n == 0) return std::nullopt;
+  return h[0];
+}
+
+std::optional<KeyHandle> find_by_id(const Session& s, CK_ULONG cls, ByteView id) {
+  Template t;
+  t.set(CKA_CLASS, cls).set(CKA_ID, id);
+  return find_one(s, t);
+}
+
+CK_MECHANISM_TYPE mechanism_type(SignMechanism m) {
+  switch (m) {
+    case SignMechanism::ecdsa_sha256:
+    case SignMechanism::ecdsa_sha384: return CKM_ECDSA;
+    case SignMechanism::rsa_pss_sha256: return CKM_SHA256_RSA_PKCS_PSS;
+    case SignMechanism::rsa_pkcs1_sha256: return CKM_SHA256_RSA_PKCS;
+    case SignMechanism::eddsa: return CKM_EDDSA;
+  }
+  return CKM_ECDSA_SHA256;
+}
+
+}  // namespace
+
+KeyPair generate_pair(const Session& s, KeyAlgorithm algorithm, PairTemplates& t) {
+  CK_MECHANISM m{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+  if (algorithm == KeyAlgorithm::rsa3072 || algorithm == KeyAlgorithm::rsa4096)
+    m.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+  if (algorithm == KeyAlgorithm::ed25519) m.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+  KeyPair p;
+  check(s.fn()->C_GenerateKeyPair(s.handle(), &m, t.public_key.data(), t.public_key.size(),
+                                  t.private_key.data(), t.private_key.size(), &p.public_key,
+                                  &p.private_key),
+        "generating a key pair");
+  return p;
+}
+
+KeyHandle create_object(const Session& s, Template& t) {
+  KeyHandle h = 0;
+  check(s.fn()->C_CreateObject(s.handle(), t.data(), t.size(), &h), "creating a key object");
+  return h;
+}
+
+std::optional<KeyHandle> find_private_key(const Session& s, ByteView id) {
+  return find_by_id(s, CKO_PRIVATE_KEY, id);
+}
+
+std::optional<KeyHandle> find_public_key(const Session& s, ByteView id) {
+  return find_by_id(s, CKO_PUBLIC_KEY, id);
+}
+
+std::optional<KeyHandle> find_secret_key(const Session& s, const std::string& label) {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_SECRET_KEY}).set(CKA_LABEL, std::string_view(label));
+  return find_one(s, t);
+}
+
+Bytes public_key_spki(const Session& s, KeyHandle pub) {
+  const CK_ULONG type = get_ulong(s, pub, CKA_KEY_TYPE).value_or(~0UL);
+  if (type == CKK_RSA)
+    return crypto::rsa_spki(get_bytes(s, pub, CKA_MODULUS).value_or(Bytes{}),
+                            get_bytes(s, pub, CKA_PUBLIC_EXPONENT).value_or(Bytes{}));
+  const Bytes point = get_bytes(s, pub, CKA_EC_POINT).value_or(Bytes{});
+  if (type == CKK_EC_EDWARDS) return crypto::ed25519_spki(point);
+  return crypto::ec_spki(get_bytes(s, pub, CKA_EC_PARAMS).value_or(Bytes{}), point);
+}
+
+Bytes sign(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView data) {
+  CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
+  CK_MECHANISM m{mechanism_type(mechanism), nullptr, 0};
+  if (mechanism == SignMechanism::rsa_pss_sha256) {
+    m.pParameter = &pss;
+    m.ulParameterLen = sizeof pss;
+  }
+  // SoftHSM 2.6.1 has no CKM_ECDSA_SHA256/384: the host hashes and the token signs the digest
+  // with CKM_ECDSA, which gives the same signature.
+  Bytes digest;
+  if (mechanism == SignMechanism::ecdsa_sha256) digest = crypto::sha256(data);
+  if (mechanism == SignMechanism::ecdsa_sha384) digest = crypto::sha384(data);
+  if (!digest.empty()) data = digest;
+  check(s.fn()->C_SignInit(s.handle(), &m, key), "starting a signature");
+  CK_ULONG len = 0;
+  check(s.fn()->C_Sign(s.handle(), const_cast<std::uint8_t*>(data.data()), data.size(), nullptr,
+                       &len),
+        "signing");
+  Bytes sig(len);
+  check(s.fn()->C_Sign(s.handle(), const_cast<std::uint8_t*>(data.data()), data.size(),
+                       sig.data(), &len),
+        "signing");
+  sig.resize(len);
+  return sig;
+}
+
+}  // namespace hsm::p11

@@ -1,0 +1,39 @@
+// Key operations in hsmctl's words: generate, find, sign, wrap/unwrap escrow blobs, derive.
+// Templates come from templates.h only. Handles are plain numbers valid for one session.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/bytes.h"
+#include "core/pkcs11/session.h"
+#include "core/pkcs11/templates.h"
+
+namespace hsm::p11 {
+
+using KeyHandle = unsigned long;
+
+struct KeyPair {
+  KeyHandle public_key = 0;
+  KeyHandle private_key = 0;
+};
+
+enum class SignMechanism { ecdsa_sha256, ecdsa_sha384, rsa_pss_sha256, rsa_pkcs1_sha256, eddsa };
+
+// Generates a pair from templates (C_GenerateKeyPair with the algorithm's mechanism).
+KeyPair generate_pair(const Session& s, KeyAlgorithm algorithm, PairTemplates& templates);
+// Creates an object from a template (C_CreateObject).
+KeyHandle create_object(const Session& s, Template& t);
+
+// The private key, public key or secret key with this CKA_ID (and class).
+std::optional<KeyHandle> find_private_key(const Session& s, ByteView id);
+std::optional<KeyHandle> find_public_key(const Session& s, ByteView id);
+std::optional<KeyHandle> find_secret_key(const Session& s, const std::string& label);
+
+// DER SubjectPublicKeyInfo of a public key object.
+Bytes public_key_spki(const Session& s, KeyHandle public_key);
+
+// Signs `data` with the hash the mechanism names. ECDSA results are raw r||s.
+Bytes sign(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView data);
+
+}  // namespace hsm::p11

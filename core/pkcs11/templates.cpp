@@ -1,0 +1,163 @@
+// Key templates (see templates.h for the rules every function here follows).
+#include "core/pkcs11/templates.h"
+
+#include "core/error.h"
+
+namespace hsm::p11 {
+
+namespace {
+
+// DER OIDs: prime256v1, secp384r1, and the Ed25519 printable-string form SoftHSM accepts.
+const Bytes kP256{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+const Bytes kP384{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+const Bytes kEd25519{0x06, 0x03, 0x2b, 0x65, 0x70};
+
+CK_ULONG key_type(KeyAlgorithm a) {
+  switch (a) {
+    case KeyAlgorithm::ec_p256:
+    case KeyAlgorithm::ec_p384: return CKK_EC;
+    case KeyAlgorithm::rsa3072:
+    case KeyAlgorithm::rsa4096: return CKK_RSA;
+    case KeyAlgorithm::ed25519: return CKK_EC_EDWARDS;
+  }
+  return CKK_EC;
+}
+
+CK_ULONG rsa_bits(KeyAlgorithm a) { return a == KeyAlgorithm::rsa4096 ? 4096 : 3072; }
+bool is_rsa(KeyAlgorithm a) { return key_type(a) == CKK_RSA; }
+
+// Private keys may sign and nothing else.
+void deny_private_usage(Template& t) {
+  t.set(CKA_DECRYPT, false).set(CKA_UNWRAP, false).set(CKA_DERIVE, false);
+}
+
+Template sealed_unwrap_template() {
+  Template t;
+  t.set(CKA_SENSITIVE, true).set(CKA_EXTRACTABLE, false);
+  return t;
+}
+
+Template aes_key(bool token, const std::string& label, ByteView id) {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_SECRET_KEY}).set(CKA_KEY_TYPE, CK_ULONG{CKK_AES})
+      .set(CKA_TOKEN, token).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false);
+  if (!label.empty()) t.set(CKA_LABEL, std::string_view(label));
+  if (!id.empty()) t.set(CKA_ID, id);
+  return t;
+}
+
+}  // namespace
+
+Bytes ec_params(KeyAlgorithm algorithm) {
+  switch (algorithm) {
+    case KeyAlgorithm::ec_p256: return kP256;
+    case KeyAlgorithm::ec_p384: return kP384;
+    case KeyAlgorithm::ed25519: return kEd25519;
+    default: fail(Category::usage, "not an elliptic-curve algorithm");
+  }
+}
+
+PairTemplates provisional_transcript_key(const std::string& label, ByteView id) {
+  PairTemplates p;
+  p.public_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, false).set(CKA_VERIFY, true)
+      .set(CKA_ENCRYPT, false).set(CKA_WRAP, false).set(CKA_DERIVE, false)
+      .set(CKA_EC_PARAMS, ByteView(kP256)).set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id)
+      .set(CKA_MODIFIABLE, false);
+  p.private_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
+  deny_private_usage(p.private_key);
+  p.private_key.set_mechanisms({CKM_ECDSA}).set(CKA_LABEL, std::string_view(label))
+      .set(CKA_ID, id).set(CKA_MODIFIABLE, false);
+  return p;
+}
+
+Template master_wrap_key(const std::string& label, ByteView id, const Secret& value) {
+  Template t = aes_key(true, label, id);
+  t.set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false)
+      .set(CKA_DERIVE, false).set(CKA_WRAP, true).set(CKA_UNWRAP, true)
+      .set_mechanisms({CKM_AES_KEY_WRAP_PAD})
+      .set_nested(CKA_UNWRAP_TEMPLATE, sealed_unwrap_template())
+      .set(CKA_VALUE, value.bytes()).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template master_derive_key(const std::string& label, ByteView id, const Secret& value) {
+  Template t = aes_key(true, label, id);
+  t.set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false)
+      .set(CKA_WRAP, false).set(CKA_UNWRAP, false).set(CKA_DERIVE, true)
+      .set_mechanisms({CKM_AES_ECB_ENCRYPT_DATA})
+      .set(CKA_VALUE, value.bytes()).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template quorum_session_key(const Secret& value) {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false)
+      .set(CKA_DERIVE, false).set(CKA_WRAP, true).set(CKA_UNWRAP, true)
+      .set_mechanisms({CKM_AES_KEY_WRAP_PAD})
+      .set_nested(CKA_UNWRAP_TEMPLATE, sealed_unwrap_template())
+      .set(CKA_VALUE, value.bytes()).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+PairTemplates escrow_session_pair(KeyAlgorithm algorithm) {
+  PairTemplates p;
+  p.public_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, false).set(CKA_VERIFY, true);
+  if (is_rsa(algorithm))
+    p.public_key.set(CKA_MODULUS_BITS, rsa_bits(algorithm))
+        .set(CKA_PUBLIC_EXPONENT, ByteView(Bytes{0x01, 0x00, 0x01}));
+  else
+    p.public_key.set(CKA_EC_PARAMS, ByteView(ec_params(algorithm)));
+  p.private_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, true).set(CKA_SIGN, true);
+  deny_private_usage(p.private_key);
+  return p;
+}
+
+Template escrowed_token_private_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
+                                    std::initializer_list<CK_MECHANISM_TYPE> mechanisms) {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_PRIVATE_KEY}).set(CKA_KEY_TYPE, key_type(algorithm))
+      .set(CKA_TOKEN, true).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
+  deny_private_usage(t);
+  t.set_mechanisms(mechanisms).set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id)
+      .set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template escrowed_session_private_key(KeyAlgorithm algorithm,
+                                      std::initializer_list<CK_MECHANISM_TYPE> mechanisms) {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_PRIVATE_KEY}).set(CKA_KEY_TYPE, key_type(algorithm))
+      .set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
+  deny_private_usage(t);
+  t.set_mechanisms(mechanisms).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template token_public_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
+                          ByteView ec_point, ByteView modulus, ByteView exponent) {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_PUBLIC_KEY}).set(CKA_KEY_TYPE, key_type(algorithm))
+      .set(CKA_TOKEN, true).set(CKA_PRIVATE, false).set(CKA_VERIFY, true)
+      .set(CKA_ENCRYPT, false).set(CKA_WRAP, false).set(CKA_DERIVE, false);
+  if (is_rsa(algorithm))
+    t.set(CKA_MODULUS, modulus).set(CKA_PUBLIC_EXPONENT, exponent);
+  else
+    t.set(CKA_EC_PARAMS, ByteView(ec_params(algorithm))).set(CKA_EC_POINT, ec_point);
+  t.set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template user_kek() {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)
+      .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)
+      .set(CKA_DERIVE, false).set_mechanisms({CKM_AES_GCM}).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+}  // namespace hsm::p11

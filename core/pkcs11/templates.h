@@ -1,0 +1,56 @@
+// The custody contract in one place: every key template hsmctl hands to a token is built by one
+// named function here. No other file sets CKA_SENSITIVE, CKA_EXTRACTABLE or CKA_MODIFIABLE.
+// Rule of the file: private and secret keys are sensitive; token keys are non-extractable and
+// not modifiable (CKA_MODIFIABLE=false always last, see template.h); every key is limited to
+// the mechanisms it needs with CKA_ALLOWED_MECHANISMS.
+#pragma once
+
+#include <string>
+
+#include "core/bytes.h"
+#include "core/pkcs11/template.h"
+#include "core/secure/secret.h"
+
+namespace hsm::p11 {
+
+enum class KeyAlgorithm { ec_p256, ec_p384, rsa3072, rsa4096, ed25519 };
+
+struct PairTemplates {
+  Template public_key;
+  Template private_key;
+};
+
+// Names of the curves' DER OIDs (CKA_EC_PARAMS).
+Bytes ec_params(KeyAlgorithm algorithm);
+
+// The provisional transcript key: an EC P-256 pair born on the token, never extractable, not
+// modifiable, signing only with ECDSA (the host hashes:
+// SoftHSM 2.6.1 has no CKM_ECDSA_SHA256). It can never be backed up (by design).
+PairTemplates provisional_transcript_key(const std::string& label, ByteView id);
+
+// MK-wrap (C_CreateObject from HMAC(S, "hsmctl v1 wrap")): wraps/unwraps with AES-KWP only;
+// whatever it unwraps must be sensitive and non-extractable (CKA_UNWRAP_TEMPLATE).
+Template master_wrap_key(const std::string& label, ByteView id, const Secret& value);
+// MK-derive: derives with AES-ECB-ENCRYPT-DATA only.
+Template master_derive_key(const std::string& label, ByteView id, const Secret& value);
+// QK as a session object, alive only while a quorum ceremony runs; same rules as MK-wrap.
+Template quorum_session_key(const Secret& value);
+
+// A pair generated as session objects to be escrowed at birth: the private key is sensitive
+// but extractable so it can be wrapped once under MK-wrap or QK, then destroyed.
+PairTemplates escrow_session_pair(KeyAlgorithm algorithm);
+
+// Unwrap templates for escrow blobs. A token copy: sensitive, non-extractable, not modifiable,
+// signing only with `mechanisms` of its purpose. A session copy: the same, for one use.
+Template escrowed_token_private_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
+                                    std::initializer_list<CK_MECHANISM_TYPE> mechanisms);
+Template escrowed_session_private_key(KeyAlgorithm algorithm,
+                                      std::initializer_list<CK_MECHANISM_TYPE> mechanisms);
+// The public half stored on the token beside an escrowed token key.
+Template token_public_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
+                          ByteView ec_point_or_empty, ByteView modulus, ByteView exponent);
+
+// A user KEK derived from MK-derive: a session AES-256 key for AES-GCM only.
+Template user_kek();
+
+}  // namespace hsm::p11

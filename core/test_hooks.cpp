@@ -1,0 +1,29 @@
+// HSMCTL_CRASH_AT handling (test builds only).
+#include "core/test_hooks.h"
+
+#ifdef HSMCTL_TEST_HOOKS
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace hsm {
+
+void test_hook(const char* point) {
+  static const char* spec = std::getenv("HSMCTL_CRASH_AT");
+  static int seen = 0;
+  if (spec == nullptr) return;
+  std::string s(spec);
+  int nth = 1;
+  if (const auto colon = s.rfind(':'); colon != std::string::npos) {
+    nth = std::atoi(s.c_str() + colon + 1);
+    s.resize(colon);
+  }
+  if (s != point) return;
+  if (++seen == nth) ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace hsm
+#endif

@@ -1,0 +1,60 @@
+// Appending to DIR/transcript.jsonl. Each append takes an exclusive lock on the file, catches
+// up with entries other processes appended since this one last looked, writes one line and
+// fdatasyncs before returning, so a crash leaves at most one torn last line. Never rewrites
+// or reorders existing entries (only `cut_torn_tail` removes a torn, unterminated last line).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/bytes.h"
+#include "core/transcript/entry.h"
+
+namespace hsm::transcript {
+
+// Whoever signs entries: the transcript key in the token.
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  // Raw r||s ECDSA-P256 signature over SHA-256(hash32).
+  virtual Bytes sign(ByteView hash32) = 0;
+  virtual const Bytes& public_key() const = 0;  // DER SPKI
+};
+
+// What the tail of the transcript says now.
+struct TranscriptState {
+  std::uint64_t entries = 0;   // next seq
+  std::string head = kZeroHash;
+  Bytes current_key;           // DER SPKI of the key that signs the next entry; empty if none
+  std::string current_key_id;  // hex CKA_ID recorded with it (data.key_id), may be empty
+};
+
+class Transcript {
+ public:
+  explicit Transcript(std::filesystem::path file);
+  const std::filesystem::path& file() const noexcept { return file_; }
+
+  // The state after everything appended so far (by anyone). Throws Error(integrity) if the
+  // file ends in a torn line.
+  TranscriptState state();
+
+  // Appends an entry signed by `signer`. The signer must hold the current key, except for
+  // transcript.open (first entry) and an unendorsed transcript.key, which the new key signs.
+  Entry append(const std::string& event, const std::string& actor, const std::string& ceremony,
+               const nlohmann::json& data, Signer& signer);
+
+  // Removes a torn (unterminated) last line; returns its length, 0 if there was none.
+  std::size_t cut_torn_tail();
+
+ private:
+  void catch_up(int fd);
+  std::filesystem::path file_;
+  std::uint64_t offset_ = 0;  // bytes of the file already folded into state_
+  TranscriptState state_;
+};
+
+}  // namespace hsm::transcript

@@ -1,0 +1,83 @@
+// Entry <-> canonical JSON, hashing.
+#include "core/transcript/entry.h"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <ctime>
+
+#include "core/crypto/public_key.h"
+#include "core/error.h"
+#include "core/transcript/canonical_json.h"
+
+namespace hsm::transcript {
+
+namespace {
+
+nlohmann::json body_json(const Entry& e) {
+  return {{"seq", e.seq},   {"time", e.time}, {"ceremony", e.ceremony}, {"event", e.event},
+          {"actor", e.actor}, {"data", e.data}, {"prev", e.prev}};
+}
+
+template <class T>
+T field(const nlohmann::json& j, const char* name, bool (nlohmann::json::*is)() const noexcept) {
+  const auto it = j.find(name);
+  if (it == j.end() || !((*it).*is)())
+    fail(Category::integrity, fmt::format("entry field '{}' is missing or has the wrong type", name));
+  return it->get<T>();
+}
+
+}  // namespace
+
+std::string canonical_body(const Entry& e) { return canonical_json(body_json(e)); }
+
+std::string body_hash(const Entry& e) { return to_hex(crypto::sha256(as_bytes(canonical_body(e)))); }
+
+std::string to_line(const Entry& e) {
+  nlohmann::json j = body_json(e);
+  j["hash"] = e.hash;
+  j["sig"] = e.sig;
+  return canonical_json(j);
+}
+
+Entry entry_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) fail(Category::integrity, "entry is not a JSON object");
+  if (j.size() != 9)
+    fail(Category::integrity, "entry must have exactly the fields actor, ceremony, data, event, "
+                              "hash, prev, seq, sig, time");
+  Entry e;
+  e.seq = field<std::uint64_t>(j, "seq", &nlohmann::json::is_number_unsigned);
+  e.time = field<std::string>(j, "time", &nlohmann::json::is_string);
+  e.ceremony = field<std::string>(j, "ceremony", &nlohmann::json::is_string);
+  e.event = field<std::string>(j, "event", &nlohmann::json::is_string);
+  e.actor = field<std::string>(j, "actor", &nlohmann::json::is_string);
+  e.prev = field<std::string>(j, "prev", &nlohmann::json::is_string);
+  e.hash = field<std::string>(j, "hash", &nlohmann::json::is_string);
+  e.sig = field<std::string>(j, "sig", &nlohmann::json::is_string);
+  const auto d = j.find("data");
+  if (d == j.end() || !d->is_object())
+    fail(Category::integrity, "entry field 'data' is missing or not an object");
+  e.data = *d;
+  return e;
+}
+
+std::string utc_now_rfc3339() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string new_ceremony_id() {
+  std::uint8_t b[16];
+  randombytes_buf(b, sizeof b);
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);
+  const std::string h = to_hex(ByteView(b, 16));
+  return fmt::format("{}-{}-{}-{}-{}", h.substr(0, 8), h.substr(8, 4), h.substr(12, 4),
+                     h.substr(16, 4), h.substr(20));
+}
+
+}  // namespace hsm::transcript

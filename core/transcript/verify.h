@@ -1,0 +1,43 @@
+// Offline verification of a whole transcript: canonical form, seq, prev links, hashes and
+// signatures, key changes (endorsed or not), and optionally the expected head. Needs no token:
+// an auditor runs it anywhere. Reports the first bad seq and why.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+
+namespace hsm::transcript {
+
+struct KeyChange {
+  std::uint64_t seq = 0;
+  std::string old_fingerprint, new_fingerprint;  // hex SHA-256 of the DER SPKI
+  bool endorsed = true;
+};
+
+struct VerifyOptions {
+  std::optional<Bytes> trusted_key;  // DER SPKI from --pubkey: entry 0 must carry it
+  std::optional<std::string> head;   // --head: the file must end exactly there
+  bool strict = false;               // unendorsed key changes fail
+};
+
+struct VerifyReport {
+  bool ok = false;
+  std::uint64_t entries = 0;  // entries that verified
+  std::uint64_t ceremonies = 0;
+  std::string head;           // hash of the last verified entry
+  std::string first_key_fingerprint;
+  bool trusted_first_key = false;  // entry 0's key was taken on trust (no --pubkey)
+  std::vector<KeyChange> key_changes;
+  bool torn_last_line = false;
+  std::optional<std::uint64_t> bad_seq;
+  std::string reason;
+};
+
+VerifyReport verify_transcript(std::string_view content, const VerifyOptions& options);
+
+}  // namespace hsm::transcript

@@ -1,0 +1,33 @@
+// An attacker's (or a second implementation's) signing key for transcript tamper tests: builds
+// entries with correct hashes and signs them with a P-256 key that the token never saw.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/transcript/entry.h"
+
+namespace hsm::test {
+
+class ForgedKey {
+ public:
+  ForgedKey();
+  ~ForgedKey();
+  ForgedKey(const ForgedKey&) = delete;
+  ForgedKey& operator=(const ForgedKey&) = delete;
+  const Bytes& spki() const { return spki_; }
+  std::string pem() const;
+  // Fills hash and sig of `e` (prev and seq must be set).
+  void seal(transcript::Entry& e) const;
+
+ private:
+  void* key_;  // EVP_PKEY*
+  Bytes spki_;
+};
+
+std::vector<std::string> split_lines(const std::string& content);
+std::string join_lines(const std::vector<std::string>& lines);
+transcript::Entry parse_line(const std::string& line);
+
+}  // namespace hsm::test
