@@ -93,6 +93,11 @@ void Recorder::enter_pending() {
       late = {{"unreadable", true}};
     }
     late["recorded_late"] = true;
+    try {
+      transcript::canonical_json(late);
+    } catch (const Error&) {
+      late = {{"unreadable", true}, {"recorded_late", true}};
+    }
     transcript_.append("ceremony.unsigned-failure", ws_.options().actor, ceremony_, late, *signer_);
   }
   std::filesystem::remove(path);

@@ -2,6 +2,7 @@
 #include "ceremonies/workspace.h"
 
 #include <cstdlib>
+#include <filesystem>
 
 namespace hsm {
 
@@ -14,6 +15,15 @@ Workspace::Workspace(WorkspaceOptions options) : options_(std::move(options)) {
     const char* user = std::getenv("USER");
     options_.actor = user != nullptr && *user != '\0' ? user : "operator";
   }
+}
+
+keystore::Keystore& Workspace::keystore() {
+  if (!keystore_) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.dir, ec);
+    keystore_ = std::make_unique<keystore::Keystore>(options_.dir);
+  }
+  return *keystore_;
 }
 
 Workspace::~Workspace() {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/config/config.h"
+#include "core/keystore/keystore.h"
 #include "core/pkcs11/module.h"
 #include "core/pkcs11/session.h"
 #include "core/pkcs11/token.h"
@@ -39,6 +40,8 @@ class Workspace {
   // Supplies the PIN that login() will use instead of reading --pin-source (a ceremony that
   // has just set it, like token init, must not ask for it again).
   void use_pin(Secret pin) { pin_ = std::move(pin); }
+  // DIR/keystore.sqlite, created (0600) on first use.
+  keystore::Keystore& keystore();
 
  private:
   WorkspaceOptions options_;
@@ -47,6 +50,7 @@ class Workspace {
   std::unique_ptr<p11::Session> session_;
   bool logged_in_ = false;
   Secret pin_;
+  std::unique_ptr<keystore::Keystore> keystore_;
 };
 
 // The module path to use: the given one, or the SoftHSM found on the system.

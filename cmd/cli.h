@@ -38,5 +38,6 @@ CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::stri
 // One registration function per subcommand group (one file each).
 void add_token_commands(Cli& cli);
 void add_transcript_commands(Cli& cli);
+void add_master_commands(Cli& cli);
 
 }  // namespace hsm::cli

@@ -55,8 +55,8 @@ int main(int argc, char** argv) {
   auto* dir = app.add_option("--dir", g.dir, "workspace directory with keystore.sqlite, "
                              "transcript.jsonl, hsmctl.toml (env HSMCTL_DIR; default: .)")
                   ->type_name("DIR");
-  auto* pin = add_source_option(&app, "--pin-source", g.pin_source,
-                                "user PIN (env HSMCTL_PIN_SOURCE; default: prompt)");
+  auto* pin = add_source_option(&app, "--pin-source", g.pin_source, "user PIN");
+  pin->description(pin->get_description() + " (env HSMCTL_PIN_SOURCE; default: prompt)");
   app.add_flag("--json", g.json, "print one JSON document on stdout instead of text");
   app.add_flag("--yes", g.yes, "no typed confirmations (scripts); never skips a quorum");
   app.footer("Exit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 integrity failure,\n"
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
 
   add_token_commands(cli);
   add_transcript_commands(cli);
+  add_master_commands(cli);
 
   try {
     app.parse(argc, argv);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/transcript/appender.h"
 #include "core/transcript/canonical_json.h"
+#include "core/transcript/entry.h"
 #include "core/transcript/pgp_words.h"
 #include "core/transcript/verify.h"
 
@@ -23,9 +24,9 @@ std::filesystem::path transcript_path(const Cli& cli, const std::string& given) 
                        : std::filesystem::path(given);
 }
 
-std::string slurp(const std::filesystem::path& p) {
+std::string slurp(const std::filesystem::path& p, const char* what = "transcript") {
   std::ifstream in(p, std::ios::binary);
-  if (!in) fail(Category::not_found, fmt::format("transcript '{}' does not exist", p.string()));
+  if (!in) fail(Category::not_found, fmt::format("{} '{}' does not exist", what, p.string()));
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
@@ -80,7 +81,7 @@ void add_verify(Cli& cli, CLI::App* group) {
       vo.strict = o->strict;
       if (!o->head.empty()) vo.head = o->head;
       if (!o->pubkey.empty())
-        vo.trusted_key = crypto::spki_der(crypto::load_public_pem(slurp(o->pubkey)).get());
+        vo.trusted_key = crypto::spki_der(crypto::load_public_pem(slurp(o->pubkey, "public key file")).get());
       const auto r = transcript::verify_transcript(slurp(path), vo);
       if (!r.ok) {
         if (cli.globals.json) cli.emit(report_json(r, path.string()), [](std::ostream&) {});
@@ -167,18 +168,29 @@ void add_show(Cli& cli, CLI::App* group) {
 
 void add_export_key(Cli& cli, CLI::App* group) {
   auto file = std::make_shared<std::string>();
+  auto opening = std::make_shared<bool>(false);
   auto* cmd = group->add_subcommand("export-key", "print the current transcript public key as "
-                                    "PEM (for --pubkey and for openssl)");
+                                    "PEM (for openssl); --opening: the key of entry 0 (for "
+                                    "verify --pubkey)");
   cmd->add_option("FILE", *file, "transcript (default: DIR/transcript.jsonl)");
+  cmd->add_flag("--opening", *opening, "the key the transcript was opened with (entry 0)");
   with_example(cmd, "hsmctl transcript export-key > transcript-key.pem");
-  cmd->callback([&cli, file] {
-    cli.action = [&cli, file] {
+  cmd->callback([&cli, file, opening] {
+    cli.action = [&cli, file, opening] {
       transcript::Transcript t(transcript_path(cli, *file));
       if (!std::filesystem::exists(t.file()))
         fail(Category::not_found, fmt::format("transcript '{}' does not exist", t.file().string()));
       const auto st = t.state();
-      const std::string pem = crypto::spki_pem(st.current_key);
-      cli.emit({{"public_key_pem", pem}, {"fingerprint", crypto::fingerprint(st.current_key)}},
+      Bytes key = st.current_key;
+      if (*opening) {
+        std::istringstream in(slurp(t.file()));
+        std::string first;
+        std::getline(in, first);
+        const auto e = transcript::entry_from_json(transcript::parse_canonical_line(first));
+        key = from_base64(e.data.value("public_key", ""));
+      }
+      const std::string pem = crypto::spki_pem(key);
+      cli.emit({{"public_key_pem", pem}, {"fingerprint", crypto::fingerprint(key)}},
                [&](std::ostream& out) { out << pem; });
       return 0;
     };
@@ -198,7 +210,7 @@ void add_note(Cli& cli, CLI::App* group) {
       Workspace ws(cli.workspace_options());
       const auto e = record_note(ws, *o);
       cli.emit({{"seq", e.seq}, {"head", e.hash}}, [&](std::ostream& out) {
-        out << fmt::format("recorded as seq {}; head {}\n", e.seq, e.hash);
+        out << fmt::format("recorded as seq {}; transcript head now {}\n", e.seq, e.hash);
       });
       return 0;
     };

@@ -89,6 +89,37 @@ Bytes ed25519_spki(ByteView key32) {
   return spki_der(from_params("ED25519", params).get());
 }
 
+PublicParts public_parts(ByteView spki) {
+  Pkey k = load_spki(spki);
+  PublicParts p;
+  if (EVP_PKEY_is_a(k.get(), "RSA")) {
+    BIGNUM* n = nullptr;
+    BIGNUM* e = nullptr;
+    EVP_PKEY_get_bn_param(k.get(), OSSL_PKEY_PARAM_RSA_N, &n);
+    EVP_PKEY_get_bn_param(k.get(), OSSL_PKEY_PARAM_RSA_E, &e);
+    p.modulus.resize(static_cast<size_t>(BN_num_bytes(n)));
+    p.exponent.resize(static_cast<size_t>(BN_num_bytes(e)));
+    BN_bn2bin(n, p.modulus.data());
+    BN_bn2bin(e, p.exponent.data());
+    BN_free(n);
+    BN_free(e);
+    return p;
+  }
+  size_t len = 0;
+  EVP_PKEY_get_octet_string_param(k.get(), OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0, &len);
+  Bytes point(len);
+  EVP_PKEY_get_octet_string_param(k.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), len, &len);
+  p.ec_point = {0x04};
+  if (len < 128) {
+    p.ec_point.push_back(static_cast<std::uint8_t>(len));
+  } else {
+    p.ec_point.push_back(0x81);
+    p.ec_point.push_back(static_cast<std::uint8_t>(len));
+  }
+  p.ec_point.insert(p.ec_point.end(), point.begin(), point.end());
+  return p;
+}
+
 Pkey load_spki(ByteView der) {
   const unsigned char* p = der.data();
   EVP_PKEY* k = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
@@ -105,6 +136,15 @@ Pkey load_public_pem(std::string_view pem) {
   BIO_free(bio);
   if (k == nullptr) fail(Category::usage, "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
   return Pkey(k);
+}
+
+bool is_p256(const EVP_PKEY* key) {
+  char group[64] = {};
+  size_t len = 0;
+  if (!EVP_PKEY_is_a(key, "EC") ||
+      EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) != 1)
+    return false;
+  return std::string_view(group) == "prime256v1" || std::string_view(group) == "P-256";
 }
 
 Bytes spki_der(const EVP_PKEY* key) {

@@ -26,9 +26,18 @@ Bytes rsa_spki(ByteView modulus, ByteView exponent);
 // SPKI (DER) of an Ed25519 public key from the 32-byte key.
 Bytes ed25519_spki(ByteView key32);
 
+// What a token's public key object needs, taken from a DER SPKI.
+struct PublicParts {
+  Bytes ec_point;  // DER OCTET STRING around the uncompressed point (CKA_EC_POINT); EC only
+  Bytes modulus, exponent;  // RSA only
+};
+PublicParts public_parts(ByteView spki_der);
+
 Pkey load_spki(ByteView spki_der);           // throws Error(integrity) when malformed
 Pkey load_public_pem(std::string_view pem);  // throws Error(usage) when malformed
 Bytes spki_der(const EVP_PKEY* key);
+// True for an EC key on NIST P-256.
+bool is_p256(const EVP_PKEY* key);
 std::string spki_pem(ByteView spki_der);
 // Hex SHA-256 of the DER SPKI: the fingerprint hsmctl prints and records.
 std::string fingerprint(ByteView spki_der);

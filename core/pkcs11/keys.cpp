@@ -26,17 +26,6 @@ std::optional<KeyHandle> find_by_id(const Session& s, CK_ULONG cls, ByteView id)
   return find_one(s, t);
 }
 
-CK_MECHANISM_TYPE mechanism_type(SignMechanism m) {
-  switch (m) {
-    case SignMechanism::ecdsa_sha256:
-    case SignMechanism::ecdsa_sha384: return CKM_ECDSA;
-    case SignMechanism::rsa_pss_sha256: return CKM_SHA256_RSA_PKCS_PSS;
-    case SignMechanism::rsa_pkcs1_sha256: return CKM_SHA256_RSA_PKCS;
-    case SignMechanism::eddsa: return CKM_EDDSA;
-  }
-  return CKM_ECDSA_SHA256;
-}
-
 }  // namespace
 
 KeyPair generate_pair(const Session& s, KeyAlgorithm algorithm, PairTemplates& t) {
@@ -80,6 +69,46 @@ Bytes public_key_spki(const Session& s, KeyHandle pub) {
   const Bytes point = get_bytes(s, pub, CKA_EC_POINT).value_or(Bytes{});
   if (type == CKK_EC_EDWARDS) return crypto::ed25519_spki(point);
   return crypto::ec_spki(get_bytes(s, pub, CKA_EC_PARAMS).value_or(Bytes{}), point);
+}
+
+Bytes wrap_key(const Session& s, KeyHandle wrapping, KeyHandle key) {
+  CK_MECHANISM m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  CK_ULONG len = 0;
+  const CK_RV first = s.fn()->C_WrapKey(s.handle(), &m, wrapping, key, nullptr, &len);
+  if (first == CKR_KEY_NOT_WRAPPABLE)
+    throw TokenError(Category::token, "this token cannot wrap keys of this type (" +
+                                          rv_name(first) + "), so they cannot be escrowed",
+                     first);
+  check(first, "wrapping a key");
+  Bytes blob(len);
+  check(s.fn()->C_WrapKey(s.handle(), &m, wrapping, key, blob.data(), &len), "wrapping a key");
+  blob.resize(len);
+  return blob;
+}
+
+KeyHandle unwrap_key(const Session& s, KeyHandle wrapping, ByteView blob, Template& t) {
+  CK_MECHANISM m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  KeyHandle h = 0;
+  const CK_RV rv = s.fn()->C_UnwrapKey(s.handle(), &m, wrapping,
+                                       const_cast<std::uint8_t*>(blob.data()), blob.size(),
+                                       t.data(), t.size(), &h);
+  switch (rv) {
+    case CKR_OK: return h;
+    // SoftHSM answers CKR_GENERAL_ERROR when the RFC 5649 integrity check fails.
+    case CKR_GENERAL_ERROR:
+    case CKR_WRAPPED_KEY_INVALID:
+    case CKR_WRAPPED_KEY_LEN_RANGE:
+    case CKR_ENCRYPTED_DATA_INVALID:
+      throw TokenError(Category::integrity,
+                       "a wrapped key does not unwrap: it was changed, or wrapped under another "
+                       "master key", rv);
+    default: check(rv, "unwrapping a key");
+  }
+  return h;
+}
+
+std::optional<Bytes> check_value(const Session& s, KeyHandle key) {
+  return get_bytes(s, key, CKA_CHECK_VALUE);
 }
 
 Bytes sign(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView data) {

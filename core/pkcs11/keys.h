@@ -18,7 +18,6 @@ struct KeyPair {
   KeyHandle private_key = 0;
 };
 
-enum class SignMechanism { ecdsa_sha256, ecdsa_sha384, rsa_pss_sha256, rsa_pkcs1_sha256, eddsa };
 
 // Generates a pair from templates (C_GenerateKeyPair with the algorithm's mechanism).
 KeyPair generate_pair(const Session& s, KeyAlgorithm algorithm, PairTemplates& templates);
@@ -32,6 +31,14 @@ std::optional<KeyHandle> find_secret_key(const Session& s, const std::string& la
 
 // DER SubjectPublicKeyInfo of a public key object.
 Bytes public_key_spki(const Session& s, KeyHandle public_key);
+
+// Wraps `key` under `wrapping` with AES-KWP (RFC 5649): the escrow blob.
+Bytes wrap_key(const Session& s, KeyHandle wrapping, KeyHandle key);
+// Unwraps an AES-KWP blob into a new object described by `t`. A blob that is tampered with or
+// was wrapped under another key throws Error(integrity).
+KeyHandle unwrap_key(const Session& s, KeyHandle wrapping, ByteView blob, Template& t);
+// The token's CKA_CHECK_VALUE of a secret key, if it reports one.
+std::optional<Bytes> check_value(const Session& s, KeyHandle key);
 
 // Signs `data` with the hash the mechanism names. ECDSA results are raw r||s.
 Bytes sign(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView data);

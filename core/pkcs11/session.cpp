@@ -51,13 +51,13 @@ void Session::login(CK_USER_TYPE who, const Secret& pin) {
   }
 }
 
-Bytes Session::random(std::size_t n) {
+Bytes Session::random(std::size_t n) const {
   Bytes out(n);
   check(fn()->C_GenerateRandom(handle_, out.data(), out.size()), "reading the token RNG");
   return out;
 }
 
-Secret Session::random_secret(std::size_t n) {
+Secret Session::random_secret(std::size_t n) const {
   Secret out(n);
   check(fn()->C_GenerateRandom(handle_, out.data(), out.size()), "reading the token RNG");
   return out;

@@ -31,8 +31,8 @@ class Session {
   TokenInfo token() const { return token_info(module_, slot_id_); }
 
   // Bytes from the token's RNG.
-  Bytes random(std::size_t n);
-  Secret random_secret(std::size_t n);
+  Bytes random(std::size_t n) const;
+  Secret random_secret(std::size_t n) const;
 
  private:
   void login(CK_USER_TYPE who, const Secret& pin);

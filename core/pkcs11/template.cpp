@@ -36,6 +36,12 @@ Template& Template::set_mechanisms(std::initializer_list<CK_MECHANISM_TYPE> mech
   return add(CKA_ALLOWED_MECHANISMS, std::move(b));
 }
 
+Template& Template::set_mechanisms(const std::vector<CK_MECHANISM_TYPE>& mechanisms) {
+  Bytes b(mechanisms.size() * sizeof(CK_MECHANISM_TYPE));
+  if (!b.empty()) std::memcpy(b.data(), mechanisms.data(), b.size());
+  return add(CKA_ALLOWED_MECHANISMS, std::move(b));
+}
+
 Template& Template::set_nested(CK_ATTRIBUTE_TYPE type, const Template& inner) {
   // The nested CK_ATTRIBUTE array points into `inner`'s storage; copy that storage here too.
   Bytes array(inner.attrs_.size() * sizeof(CK_ATTRIBUTE));

@@ -19,6 +19,7 @@ class Template {
   Template& set(CK_ATTRIBUTE_TYPE type, ByteView value);
   Template& set(CK_ATTRIBUTE_TYPE type, std::string_view text);
   Template& set_mechanisms(std::initializer_list<CK_MECHANISM_TYPE> mechanisms);
+  Template& set_mechanisms(const std::vector<CK_MECHANISM_TYPE>& mechanisms);
   // A nested template (CKA_UNWRAP_TEMPLATE, CKA_WRAP_TEMPLATE).
   Template& set_nested(CK_ATTRIBUTE_TYPE type, const Template& inner);
 

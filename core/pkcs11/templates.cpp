@@ -1,6 +1,8 @@
 // Key templates (see templates.h for the rules every function here follows).
 #include "core/pkcs11/templates.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace hsm::p11 {
@@ -47,7 +49,27 @@ Template aes_key(bool token, const std::string& label, ByteView id) {
   return t;
 }
 
+std::vector<CK_MECHANISM_TYPE> mechanism_types(const Mechanisms& ms) {
+  std::vector<CK_MECHANISM_TYPE> out;
+  for (SignMechanism m : ms) {
+    const CK_MECHANISM_TYPE t = mechanism_type(m);
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  }
+  return out;
+}
+
 }  // namespace
+
+CK_MECHANISM_TYPE mechanism_type(SignMechanism m) {
+  switch (m) {
+    case SignMechanism::ecdsa_sha256:
+    case SignMechanism::ecdsa_sha384: return CKM_ECDSA;
+    case SignMechanism::rsa_pss_sha256: return CKM_SHA256_RSA_PKCS_PSS;
+    case SignMechanism::rsa_pkcs1_sha256: return CKM_SHA256_RSA_PKCS;
+    case SignMechanism::eddsa: return CKM_EDDSA;
+  }
+  return CKM_ECDSA;
+}
 
 Bytes ec_params(KeyAlgorithm algorithm) {
   switch (algorithm) {
@@ -116,25 +138,24 @@ PairTemplates escrow_session_pair(KeyAlgorithm algorithm) {
 }
 
 Template escrowed_token_private_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
-                                    std::initializer_list<CK_MECHANISM_TYPE> mechanisms) {
+                                    const Mechanisms& mechanisms) {
   Template t;
   t.set(CKA_CLASS, CK_ULONG{CKO_PRIVATE_KEY}).set(CKA_KEY_TYPE, key_type(algorithm))
       .set(CKA_TOKEN, true).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
       .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
   deny_private_usage(t);
-  t.set_mechanisms(mechanisms).set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id)
+  t.set_mechanisms(mechanism_types(mechanisms)).set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id)
       .set(CKA_MODIFIABLE, false);
   return t;
 }
 
-Template escrowed_session_private_key(KeyAlgorithm algorithm,
-                                      std::initializer_list<CK_MECHANISM_TYPE> mechanisms) {
+Template escrowed_session_private_key(KeyAlgorithm algorithm, const Mechanisms& mechanisms) {
   Template t;
   t.set(CKA_CLASS, CK_ULONG{CKO_PRIVATE_KEY}).set(CKA_KEY_TYPE, key_type(algorithm))
       .set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
       .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
   deny_private_usage(t);
-  t.set_mechanisms(mechanisms).set(CKA_MODIFIABLE, false);
+  t.set_mechanisms(mechanism_types(mechanisms)).set(CKA_MODIFIABLE, false);
   return t;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/pkcs11/template.h"
@@ -14,6 +15,11 @@
 namespace hsm::p11 {
 
 enum class KeyAlgorithm { ec_p256, ec_p384, rsa3072, rsa4096, ed25519 };
+enum class SignMechanism { ecdsa_sha256, ecdsa_sha384, rsa_pss_sha256, rsa_pkcs1_sha256, eddsa };
+using Mechanisms = std::vector<SignMechanism>;
+
+// The PKCS#11 mechanism a signature uses (ECDSA: the host hashes, see keys.cpp).
+CK_MECHANISM_TYPE mechanism_type(SignMechanism m);
 
 struct PairTemplates {
   Template public_key;
@@ -43,9 +49,8 @@ PairTemplates escrow_session_pair(KeyAlgorithm algorithm);
 // Unwrap templates for escrow blobs. A token copy: sensitive, non-extractable, not modifiable,
 // signing only with `mechanisms` of its purpose. A session copy: the same, for one use.
 Template escrowed_token_private_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
-                                    std::initializer_list<CK_MECHANISM_TYPE> mechanisms);
-Template escrowed_session_private_key(KeyAlgorithm algorithm,
-                                      std::initializer_list<CK_MECHANISM_TYPE> mechanisms);
+                                    const Mechanisms& mechanisms);
+Template escrowed_session_private_key(KeyAlgorithm algorithm, const Mechanisms& mechanisms);
 // The public half stored on the token beside an escrowed token key.
 Template token_public_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
                           ByteView ec_point_or_empty, ByteView modulus, ByteView exponent);

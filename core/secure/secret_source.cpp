@@ -37,7 +37,8 @@ class Fd {
 };
 
 // Reads up to the first '\n' (or EOF) into locked memory; strips a trailing '\r'.
-Secret read_line(int fd, std::string_view what, const std::string& where) {
+Secret read_line(int fd, std::string_view what, const std::string& where,
+                 bool empty_ok = false) {
   Secret buf(kMaxSecret);
   std::size_t n = 0;
   for (;;) {
@@ -54,7 +55,8 @@ Secret read_line(int fd, std::string_view what, const std::string& where) {
     buf.data()[n++] = c;
   }
   if (n > 0 && buf.data()[n - 1] == '\r') --n;
-  if (n == 0) fail(Category::general, fmt::format("the {} from {} is empty", what, where));
+  if (n == 0 && !empty_ok)
+    fail(Category::general, fmt::format("the {} from {} is empty", what, where));
   return buf.prefix(n);
 }
 
@@ -141,15 +143,32 @@ std::string SecretSource::describe() const {
   return "prompt";
 }
 
-Secret prompt_hidden(std::string_view prompt) {
+namespace {
+
+int open_terminal() {
   const int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
     fail(Category::usage, "cannot prompt: no terminal; give the secret with a source such as "
                           "env:VAR, file:PATH or fd:N");
-  Fd guard(fd, true);
-  [[maybe_unused]] const ssize_t shown = ::write(fd, prompt.data(), prompt.size());
-  EchoOff quiet(fd);
-  return read_line(fd, "answer", "the terminal");
+  return fd;
+}
+
+Secret prompt_terminal(std::string_view prompt, bool echo) {
+  Fd guard(open_terminal(), true);
+  [[maybe_unused]] const ssize_t shown = ::write(guard.get(), prompt.data(), prompt.size());
+  if (echo) return read_line(guard.get(), "answer", "the terminal", true);
+  EchoOff quiet(guard.get());
+  return read_line(guard.get(), "answer", "the terminal", true);
+}
+
+}  // namespace
+
+Secret prompt_hidden(std::string_view prompt) { return prompt_terminal(prompt, false); }
+Secret prompt_visible(std::string_view prompt) { return prompt_terminal(prompt, true); }
+
+void write_terminal(std::string_view text) {
+  Fd guard(open_terminal(), true);
+  [[maybe_unused]] const ssize_t n = ::write(guard.get(), text.data(), text.size());
 }
 
 Secret read_secret(const SecretSource& source, std::string_view what) {
@@ -160,12 +179,15 @@ Secret read_secret(const SecretSource& source, std::string_view what) {
     case SecretSource::Kind::fd: return from_fd(source.location, what);
     case SecretSource::Kind::prompt: break;
   }
-  return prompt_hidden(fmt::format("{}: ", what));
+  Secret s = prompt_hidden(fmt::format("{}: ", what));
+  if (s.empty()) fail(Category::general, fmt::format("no {} given", what));
+  return s;
 }
 
 Secret read_new_secret(const SecretSource& source, std::string_view what) {
   if (source.kind != SecretSource::Kind::prompt) return read_secret(source, what);
   Secret first = prompt_hidden(fmt::format("New {}: ", what));
+  if (first.empty()) fail(Category::general, fmt::format("no {} given", what));
   Secret again = prompt_hidden(fmt::format("Repeat the new {}: ", what));
   if (!first.equals(again))
     fail(Category::usage, fmt::format("the two entries of the new {} differ; nothing changed", what));

@@ -31,7 +31,12 @@ Secret read_secret(const SecretSource& source, std::string_view what);
 // As read_secret, but a prompt asks twice and insists both entries match (new PINs, passwords).
 Secret read_new_secret(const SecretSource& source, std::string_view what);
 
-// Reads one line from the terminal without echo, writing `prompt` to it first.
+// Reads one line from the terminal without echo, writing `prompt` to it first. An empty line
+// gives an empty Secret.
 Secret prompt_hidden(std::string_view prompt);
+// The same with echo (typed confirmations, custodian names).
+Secret prompt_visible(std::string_view prompt);
+// Writes text to the terminal (never to stdout, which scripts may capture).
+void write_terminal(std::string_view text);
 
 }  // namespace hsm

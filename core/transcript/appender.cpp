@@ -78,8 +78,13 @@ void Transcript::catch_up(int fd) {
       fail(Category::integrity, fmt::format("transcript seq {} found where {} was expected; run "
                                             "'hsmctl transcript verify'", e.seq, state_.entries));
     if (e.event == "transcript.open" || e.event == "transcript.key") {
-      state_.current_key = from_base64(e.data.value("public_key", ""));
-      state_.current_key_id = e.data.value("key_id", "");
+      try {
+        state_.current_key = from_base64(e.data.value("public_key", ""));
+        state_.current_key_id = e.data.value("key_id", "");
+      } catch (const nlohmann::json::exception&) {
+        fail(Category::integrity, fmt::format("transcript seq {} has a malformed key entry; run "
+                                              "'hsmctl transcript verify'", e.seq));
+      }
     }
     state_.head = e.hash;
     ++state_.entries;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/crypto/public_key.h"
@@ -27,6 +28,8 @@ Key load_key(const Entry& e) {
   Key k;
   k.spki = from_base64(e.data.value("public_key", ""));
   k.pkey = crypto::load_spki(k.spki);
+  if (!crypto::is_p256(k.pkey.get()))
+    fail(Category::integrity, "the transcript key is not an ECDSA P-256 key");
   k.fingerprint = crypto::fingerprint(k.spki);
   return k;
 }
@@ -103,6 +106,8 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
       }
     } catch (const Error& err) {
       return bad(err.what());
+    } catch (const nlohmann::json::exception&) {
+      return bad("a key entry's data has fields of the wrong type");
     }
     ceremonies.insert(e.ceremony);
     prev = e.hash;
@@ -111,8 +116,10 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
   }
   r.ceremonies = ceremonies.size();
   if (r.entries == 0) return bad("the transcript is empty");
-  if (options.head && *options.head != r.head) {
-    const std::string expected = *options.head;
+  std::string expected = options.head.value_or("");
+  std::transform(expected.begin(), expected.end(), expected.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (options.head && expected != r.head) {
     // Where is the expected head? Earlier: entries were appended after it; nowhere: truncated.
     size_t at = content.find("\"hash\":\"" + expected + "\"");
     if (at != std::string_view::npos) {

@@ -1,0 +1,48 @@
+// master init: the master secret S is made (token RNG XOR OS RNG), split into SLIP-0039 custodian
+// shares, and never stored; the token receives MK-wrap and MK-derive derived from it, and the
+// workspace's escrowed transcript key. Everything is validated before the token is touched.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ceremonies/workspace.h"
+#include "core/secure/secret.h"
+
+namespace hsm {
+
+// Shows one custodian their share (the terminal implementation lives in cmd/).
+class CustodianConsole {
+ public:
+  virtual ~CustodianConsole() = default;
+  virtual void show_share(const std::string& custodian, int index, int count,
+                          const Secret& mnemonic) = 0;
+};
+
+struct MasterInitOptions {
+  int threshold = 0;
+  std::vector<std::string> custodians;
+  bool allow_single_custodian = false;
+  std::optional<std::filesystem::path> shares_out;
+  // Error(usage) for M > N, M < 1, M = 1 without allow_single_custodian, N > 16, duplicate or
+  // malformed names; Error(not_found) when a share file to be written already exists.
+  void validate() const;
+};
+
+struct MasterInitResult {
+  std::string kcv;
+  int identifier = 0;
+  int threshold = 0;
+  std::vector<std::pair<std::string, std::string>> commitments;  // custodian, commitment
+  std::uint64_t seq = 0;  // transcript seq of master.init
+};
+
+MasterInitResult master_init(Workspace& ws, const MasterInitOptions& options,
+                             CustodianConsole* console);
+
+// A valid custodian name: 1-32 of [A-Za-z0-9._-], not starting with '.' or '-'.
+bool valid_custodian_name(const std::string& name);
+
+}  // namespace hsm

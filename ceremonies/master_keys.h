@@ -1,0 +1,52 @@
+// The keys the master secret S governs, on the token: MK-wrap and MK-derive (derived on the
+// host, imported frozen), and escrow at birth (a key pair made as session objects, wrapped at
+// once under MK-wrap or QK, then installed from that blob). S and every derived value stay in
+// locked memory and are dropped as soon as the token holds what it needs.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/bytes.h"
+#include "core/pkcs11/keys.h"
+#include "core/secure/secret.h"
+
+namespace hsm {
+
+inline constexpr const char* kMasterWrapLabel = "hsmctl-mk-wrap";
+inline constexpr const char* kMasterDeriveLabel = "hsmctl-mk-derive";
+
+struct MasterKeys {
+  p11::KeyHandle wrap = 0, derive = 0;
+  std::string kcv;  // hex CKA_CHECK_VALUE of MK-wrap
+};
+
+// HMAC-SHA256(S, label) for the four labels of DESIGN.md.
+Secret derive_wrap_key(const Secret& master);
+Secret derive_derive_key(const Secret& master);
+Secret derive_quorum_key(const Secret& master);
+Secret derive_backup_key(const Secret& master);
+// The KCV the token will report for MK-wrap derived from S (hex).
+std::string master_kcv(const Secret& master);
+
+std::optional<MasterKeys> find_master_keys(const p11::Session& s);
+// Derives and imports MK-wrap and MK-derive; checks the token's KCV against the host's.
+// On any failure nothing is left on the token.
+MasterKeys import_master_keys(const p11::Session& s, const Secret& master);
+
+struct EscrowedKey {
+  p11::KeyAlgorithm algorithm;
+  Bytes blob;  // private key wrapped under the governing key (AES-KWP)
+  Bytes spki;  // DER SubjectPublicKeyInfo
+};
+
+// Generates a pair as session objects, wraps the private key under `wrapping`, destroys both.
+EscrowedKey generate_escrowed(const p11::Session& s, p11::KeyAlgorithm algorithm,
+                              p11::KeyHandle wrapping);
+// Installs an escrow blob as a token key pair: the private key unwrapped under `wrapping`
+// (sensitive, non-extractable, not modifiable, `mechanisms` only) and its public key.
+p11::KeyPair install_escrowed(const p11::Session& s, const EscrowedKey& key,
+                              p11::KeyHandle wrapping, const std::string& label, ByteView id,
+                              const p11::Mechanisms& mechanisms);
+
+}  // namespace hsm

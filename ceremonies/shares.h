@@ -1,0 +1,46 @@
+// Custodian shares in one place: per-share commitments, share files, and the intake every
+// quorum-gated command uses (typed one custodian at a time, or --shares-file), which checks
+// each share on entry against the recorded share set and recombines the master secret S.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/keystore/records.h"
+#include "core/secure/secret.h"
+#include "core/shamir/slip39.h"
+
+namespace hsm {
+
+// Public commitment to one share: hex SHA-256("hsmctl v1 share commitment" || identifier ||
+// group index || member index || share value). Names a bad share; reveals nothing about S.
+std::string share_commitment(const slip39::Share& share);
+
+// Writes DIR/<custodian>.share (one mnemonic and a newline), 0600, refusing to overwrite.
+void write_share_file(const std::filesystem::path& dir, const std::string& custodian,
+                      const Secret& mnemonic);
+std::filesystem::path share_file_path(const std::filesystem::path& dir, const std::string& custodian);
+
+// Where shares come from, and what to say about each (for the transcript and the terminal).
+struct ShareIntake {
+  std::vector<std::string> files;  // --shares-file (one mnemonic a line); empty: typed
+  // Reads one typed share; returns an empty Secret when the custodians stop.
+  std::function<Secret(int index)> prompt;
+  // Told about every share: accepted (custodian) or refused (reason). Public facts only.
+  std::function<void(bool accepted, const std::string& what)> on_share;
+};
+
+// Gathers shares until the share set's threshold is met and returns S. Each share is checked
+// on entry: checksum (integrity, names the word), same set (integrity), duplicate
+// (integrity), commitment (integrity, names the custodian). Typed shares that fail are
+// reported and asked again; shares from files fail at once. Fewer shares than the threshold:
+// Error(quorum) saying how many more are needed.
+Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& intake);
+
+// Checks one share against the set without recombining anything; returns the custodian.
+const keystore::CustodianRecord& check_share(const keystore::ShareSet& set,
+                                             const slip39::Share& share);
+
+}  // namespace hsm

@@ -1,0 +1,22 @@
+// The custodians' terminal: one share on a cleared screen at a time, after a typed confirmation
+// that only that custodian is looking, then proof that it was written down (two random words
+// typed back). Shares go to /dev/tty only, never to stdout or a log.
+#pragma once
+
+#include <string>
+
+#include "ceremonies/master_init.h"
+#include "ceremonies/shares.h"
+
+namespace hsm::cli {
+
+class TerminalConsole : public CustodianConsole {
+ public:
+  void show_share(const std::string& custodian, int index, int count,
+                  const Secret& mnemonic) override;
+};
+
+// Share intake from --shares-file, or typed one custodian at a time at the terminal.
+ShareIntake share_intake(const std::vector<std::string>& files);
+
+}  // namespace hsm::cli

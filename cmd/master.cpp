@@ -1,0 +1,183 @@
+// master init | status | verify-share | restore | reshare: the master secret and its custodians.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <ostream>
+
+#include "ceremonies/master_quorum.h"
+#include "cmd/cli.h"
+#include "cmd/console.h"
+#include "core/error.h"
+
+namespace hsm::cli {
+
+namespace {
+
+nlohmann::json result_json(const MasterInitResult& r) {
+  nlohmann::json c = nlohmann::json::array();
+  for (const auto& [name, commitment] : r.commitments)
+    c.push_back({{"name", name}, {"commitment", commitment}});
+  return {{"kcv", r.kcv}, {"identifier", r.identifier}, {"threshold", r.threshold},
+          {"custodians", c}, {"seq", r.seq}};
+}
+
+void print_result(std::ostream& out, const char* what, const MasterInitResult& r,
+                  const std::optional<std::filesystem::path>& dir) {
+  out << fmt::format("{}: {}-of-{} share set {} issued; MK-wrap check value (KCV) {}\n", what,
+                     r.threshold, r.commitments.size(), r.identifier, r.kcv);
+  for (const auto& [name, commitment] : r.commitments)
+    out << fmt::format("  {:<16} commitment {}{}\n", name, commitment.substr(0, 16),
+                       dir ? "  -> " + (*dir / (name + ".share")).string() : "");
+  out << "Write the KCV on the paper record; 'master restore' prints it for comparison.\n";
+}
+
+CustodianConsole* console_for(const std::optional<std::filesystem::path>& out,
+                              TerminalConsole& console) {
+  return out ? nullptr : &console;
+}
+
+}  // namespace
+
+void add_master_commands(Cli& cli) {
+  auto* group = cli.app.add_subcommand("master", "the master secret: split among custodians, "
+                                       "restored with a quorum");
+  group->require_subcommand(1);
+
+  struct InitArgs {
+    MasterInitOptions o;
+    std::string shares_out;
+  };
+  auto ia = std::make_shared<InitArgs>();
+  auto* init = group->add_subcommand("init", "make the master secret, split it into M-of-N "
+                                     "custodian shares, put MK-wrap and MK-derive on the token");
+  init->add_option("--threshold", ia->o.threshold, "shares needed to restore (M)")->required()
+      ->type_name("M");
+  init->add_option("--custodians", ia->o.custodians, "custodian names, comma separated (N <= 16)")
+      ->required()->delimiter(',')->type_name("a,b,c");
+  init->add_option("--shares-out", ia->shares_out, "write DIR/<custodian>.share (0600) instead "
+                   "of showing each share on the terminal")->type_name("DIR");
+  init->add_flag("--allow-single-custodian", ia->o.allow_single_custodian,
+                 "allow --threshold 1 (one person can restore the master)");
+  with_example(init, "hsmctl master init --threshold 3 --custodians alice,bob,carol,dave,erin");
+  init->callback([&cli, ia] {
+    cli.action = [&cli, ia] {
+      if (!ia->shares_out.empty()) ia->o.shares_out = ia->shares_out;
+      Workspace ws(cli.workspace_options());
+      TerminalConsole console;
+      const auto r = master_init(ws, ia->o, console_for(ia->o.shares_out, console));
+      cli.emit(result_json(r), [&](std::ostream& out) {
+        print_result(out, "master init", r, ia->o.shares_out);
+      });
+      return 0;
+    };
+  });
+
+  auto* status = group->add_subcommand("status", "show the master key on the token and in the "
+                                       "workspace (KCV, threshold, custodians)");
+  with_example(status, "hsmctl master status --json");
+  status->callback([&cli] {
+    cli.action = [&cli] {
+      Workspace ws(cli.workspace_options());
+      const auto j = master_status(ws);
+      cli.emit(j, [&](std::ostream& out) {
+        if (!j["present"].get<bool>()) {
+          out << "no master key\n";
+          return;
+        }
+        out << fmt::format("master key: {} on token '{}'; KCV {}\n",
+                           j["on_token"].get<bool>() ? "present" : "NOT", ws.token().label,
+                           j.value("kcv", "?"));
+        if (j.contains("threshold")) {
+          out << fmt::format("{}-of-{} share set {}, created {} (transcript seq {})\n",
+                             j["threshold"].get<int>(), j["custodians"].size(),
+                             j["identifier"].get<int>(), j["created"].get<std::string>(),
+                             j["created_seq"].get<long>());
+          for (const auto& c : j["custodians"])
+            out << fmt::format("  {:<16} member {}\n", c["name"].get<std::string>(),
+                               c["member_index"].get<int>());
+        }
+      });
+      return 0;
+    };
+  });
+
+  auto vf = std::make_shared<std::string>();
+  auto* verify = group->add_subcommand("verify-share", "a custodian checks their share "
+                                       "(checksum, share set, commitment); nothing is recombined");
+  verify->add_option("--share-file", *vf, "file holding the share (default: typed, hidden)")
+      ->type_name("F");
+  with_example(verify, "hsmctl master verify-share   # then type the share");
+  verify->callback([&cli, vf] {
+    cli.action = [&cli, vf] {
+      Workspace ws(cli.workspace_options());
+      const Secret m = vf->empty() ? read_secret(SecretSource{}, "your share (words separated by spaces)")
+                                   : read_secret(SecretSource::parse("file:" + *vf), "share");
+      const ShareCheck c = master_verify_share(ws, m);
+      cli.emit({{"custodian", c.custodian}, {"member_index", c.member_index},
+                {"threshold", c.threshold}, {"custodians", c.count},
+                {"identifier", c.identifier}, {"ok", true}},
+               [&](std::ostream& out) {
+                 out << fmt::format("share OK: custodian '{}', member {} of {} (any {} restore), "
+                                    "share set {}\n", c.custodian, c.member_index, c.count,
+                                    c.threshold, c.identifier);
+               });
+      return 0;
+    };
+  });
+
+  auto rf = std::make_shared<std::vector<std::string>>();
+  auto* restore = group->add_subcommand("restore", "bring the master key back onto a token "
+                                        "with a quorum of custodian shares");
+  restore->add_option("--shares-file", *rf, "file of shares, one mnemonic a line (repeatable; "
+                      "default: typed one custodian at a time)")->type_name("F");
+  with_example(restore, "hsmctl --token new-hsm master restore");
+  restore->callback([&cli, rf] {
+    cli.action = [&cli, rf] {
+      Workspace ws(cli.workspace_options());
+      const RestoreResult r = master_restore(ws, share_intake(*rf));
+      cli.emit({{"kcv", r.kcv}, {"kcv_checked", r.kcv_checked},
+                {"transcript_key_restored", r.transcript_key_restored}},
+               [&](std::ostream& out) {
+                 out << fmt::format("master key restored on token '{}'; KCV {} ({})\n",
+                                    ws.token().label, r.kcv,
+                                    r.kcv_checked ? "matches the workspace record"
+                                                  : "compare it with the paper record");
+               });
+      return 0;
+    };
+  });
+
+  struct ReshareArgs {
+    ReshareOptions o;
+    std::string shares_out;
+    std::vector<std::string> files;
+  };
+  auto ra = std::make_shared<ReshareArgs>();
+  auto* reshare = group->add_subcommand("reshare", "issue a new share set of the same master "
+                                        "secret (quorum of current shares needed)");
+  reshare->add_option("--threshold", ra->o.threshold, "shares needed to restore (M)")
+      ->required()->type_name("M");
+  reshare->add_option("--custodians", ra->o.custodians, "new custodian names, comma separated")
+      ->required()->delimiter(',')->type_name("a,b,c");
+  reshare->add_option("--shares-file", ra->files, "current shares (repeatable; default: typed)")
+      ->type_name("F");
+  reshare->add_option("--shares-out", ra->shares_out, "write the new shares to DIR")->type_name("DIR");
+  reshare->add_flag("--allow-single-custodian", ra->o.allow_single_custodian,
+                    "allow --threshold 1");
+  with_example(reshare, "hsmctl master reshare --threshold 2 --custodians alice,bob,frank");
+  reshare->callback([&cli, ra] {
+    cli.action = [&cli, ra] {
+      if (!ra->shares_out.empty()) ra->o.shares_out = ra->shares_out;
+      Workspace ws(cli.workspace_options());
+      TerminalConsole console;
+      const auto r = master_reshare(ws, ra->o, share_intake(ra->files),
+                                    console_for(ra->o.shares_out, console));
+      cli.emit(result_json(r), [&](std::ostream& out) {
+        print_result(out, "master reshare", r, ra->o.shares_out);
+      });
+      return 0;
+    };
+  });
+}
+
+}  // namespace hsm::cli

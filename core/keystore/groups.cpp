@@ -1,0 +1,170 @@
+// Group-key records (tables groups and group_members): the group's inner blob under MK-wrap
+// and one sealed copy per member. Never the group's private key or a member's KEK in clear.
+#include "core/error.h"
+#include "core/keystore/keystore.h"
+
+namespace hsm::keystore {
+
+namespace {
+
+[[noreturn]] void no_group(std::string_view name) {
+  fail(Category::not_found, "group '" + std::string(name) + "' not found");
+}
+
+bool group_exists(Database& db, std::string_view name) {
+  Statement st(db, "SELECT 1 FROM groups WHERE name = :name");
+  st.bind(":name", name);
+  return st.step();
+}
+
+void insert_member(Database& db, std::string_view group, const GroupMember& m) {
+  Statement st(db,
+               "INSERT INTO group_members (group_id, user_id, sealed_key, nonce, "
+               "ephemeral_public_key, added) SELECT g.id, u.id, :sealed_key, :nonce, "
+               ":ephemeral_public_key, :added FROM groups g, users u "
+               "WHERE g.name = :group AND u.name = :user");
+  st.bind(":sealed_key", m.sealed_key.ciphertext)
+      .bind(":nonce", m.sealed_key.nonce)
+      .bind(":ephemeral_public_key", m.ephemeral_public_key)
+      .bind(":added", m.added)
+      .bind(":group", group)
+      .bind(":user", m.user)
+      .insert("user '" + m.user + "' is already a member of group '" + std::string(group) + "'");
+  if (st.changes() > 0) return;
+  if (!group_exists(db, group)) no_group(group);
+  fail(Category::not_found, "user '" + m.user + "' not found");
+}
+
+// Members with their group and user names (both are SQL keywords or ids in the table).
+constexpr const char* kMembers =
+    "SELECT g.name AS group_name, u.name AS user_name, m.* FROM group_members m "
+    "JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id ";
+
+GroupMember read_member(const Statement& st) {
+  return {
+      .group = st.text("group_name"),
+      .user = st.text("user_name"),
+      .sealed_key = {.ciphertext = st.blob("sealed_key"), .nonce = st.blob("nonce")},
+      .ephemeral_public_key = st.blob("ephemeral_public_key"),
+      .added = st.text("added"),
+  };
+}
+
+GroupRecord read_group(const Statement& st) {
+  return {
+      .name = st.text("name"),
+      .algorithm = st.text("algorithm"),
+      .public_key = st.blob("public_key"),
+      .wrapped_key = st.blob("wrapped_key"),
+      .key_version = st.integer("key_version"),
+      .created = st.text("created"),
+  };
+}
+
+}  // namespace
+
+void Keystore::insert_group(const GroupRecord& group, const std::vector<GroupMember>& members) {
+  Transaction tx(db_);
+  Statement st(db_,
+               "INSERT INTO groups (name, algorithm, public_key, wrapped_key, key_version, "
+               "created) VALUES (:name, :algorithm, :public_key, :wrapped_key, :key_version, "
+               ":created)");
+  st.bind(":name", group.name)
+      .bind(":algorithm", group.algorithm)
+      .bind(":public_key", group.public_key)
+      .bind(":wrapped_key", group.wrapped_key)
+      .bind(":key_version", group.key_version)
+      .bind(":created", group.created)
+      .insert("group '" + group.name + "' already exists");
+  for (const auto& m : members) insert_member(db_, group.name, m);
+  tx.commit();
+}
+
+std::optional<GroupRecord> Keystore::find_group(std::string_view name) {
+  Statement st(db_, "SELECT * FROM groups WHERE name = :name");
+  st.bind(":name", name);
+  if (!st.step()) return std::nullopt;
+  return read_group(st);
+}
+
+std::vector<GroupRecord> Keystore::list_groups() {
+  Statement st(db_, "SELECT * FROM groups ORDER BY name");
+  std::vector<GroupRecord> groups;
+  while (st.step()) groups.push_back(read_group(st));
+  return groups;
+}
+
+void Keystore::delete_group(std::string_view name) {
+  Statement st(db_, "DELETE FROM groups WHERE name = :name");  // members go with it (CASCADE)
+  st.bind(":name", name).run();
+  if (st.changes() == 0) no_group(name);
+}
+
+void Keystore::add_group_member(const GroupMember& member) {
+  insert_member(db_, member.group, member);
+}
+
+void Keystore::remove_group_member(std::string_view group, std::string_view user) {
+  Statement st(db_,
+               "DELETE FROM group_members WHERE group_id = (SELECT id FROM groups WHERE name = "
+               ":group) AND user_id = (SELECT id FROM users WHERE name = :user)");
+  st.bind(":group", group).bind(":user", user).run();
+  if (st.changes() > 0) return;
+  if (!group_exists(db_, group)) no_group(group);
+  fail(Category::not_found, "user '" + std::string(user) + "' is not a member of group '" +
+                                std::string(group) + "'");
+}
+
+std::optional<GroupMember> Keystore::find_group_member(std::string_view group,
+                                                       std::string_view user) {
+  Statement st(db_, std::string(kMembers) + "WHERE g.name = :group AND u.name = :user");
+  st.bind(":group", group).bind(":user", user);
+  if (!st.step()) return std::nullopt;
+  return read_member(st);
+}
+
+std::vector<GroupMember> Keystore::list_group_members(std::string_view group) {
+  if (!group_exists(db_, group)) no_group(group);
+  Statement st(db_, std::string(kMembers) + "WHERE g.name = :group ORDER BY u.name");
+  st.bind(":group", group);
+  std::vector<GroupMember> members;
+  while (st.step()) members.push_back(read_member(st));
+  return members;
+}
+
+std::vector<std::string> Keystore::groups_of(std::string_view user) {
+  Statement st(db_, std::string(kMembers) + "WHERE u.name = :user ORDER BY g.name");
+  st.bind(":user", user);
+  std::vector<std::string> names;
+  while (st.step()) names.push_back(st.text("group_name"));
+  return names;
+}
+
+void Keystore::replace_group_key(const GroupRecord& group,
+                                 const std::vector<GroupMember>& members) {
+  Transaction tx(db_);
+  // The key version is bound into every member's sealed copy, so it must only ever grow.
+  Statement st(db_,
+               "UPDATE groups SET algorithm = :algorithm, public_key = :public_key, "
+               "wrapped_key = :wrapped_key, key_version = :key_version "
+               "WHERE name = :name AND key_version < :key_version");
+  st.bind(":algorithm", group.algorithm)
+      .bind(":public_key", group.public_key)
+      .bind(":wrapped_key", group.wrapped_key)
+      .bind(":key_version", group.key_version)
+      .bind(":name", group.name)
+      .run();
+  if (st.changes() == 0) {
+    if (!group_exists(db_, group.name)) no_group(group.name);
+    fail(Category::general, "internal error: the new key of group '" + group.name +
+                                "' must have a higher key version than the current one");
+  }
+  Statement clear(db_,
+                  "DELETE FROM group_members WHERE group_id = "
+                  "(SELECT id FROM groups WHERE name = :name)");
+  clear.bind(":name", group.name).run();
+  for (const auto& m : members) insert_member(db_, group.name, m);
+  tx.commit();
+}
+
+}  // namespace hsm::keystore

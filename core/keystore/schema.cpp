@@ -1,0 +1,211 @@
+// The keystore schema, one migration step per version, and the version check at open. Tables
+// hold public data and wrapped blobs only; a step that has shipped is never edited.
+#include "core/keystore/schema.h"
+
+#include <iterator>
+#include <string>
+
+#include "core/error.h"
+
+namespace hsm::keystore {
+
+namespace {
+
+// "HSMK": marks the file as an hsmctl keystore (PRAGMA application_id).
+constexpr int kApplicationId = 0x48534D4B;
+
+struct Migration {
+  int version;  // the user_version after this step
+  const char* sql;
+};
+
+// Version 1. Booleans are INTEGER 0/1, times RFC 3339 UTC text, ids and commitments hex text,
+// keys and sealed blobs BLOB. The current share set is master.generation; every other one is
+// retired, so "retired" is derived rather than stored.
+constexpr const char* kVersion1 = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+CREATE TABLE share_sets (
+  generation         INTEGER PRIMARY KEY CHECK (generation >= 1),
+  identifier         INTEGER NOT NULL CHECK (identifier BETWEEN 0 AND 32767),
+  extendable         INTEGER NOT NULL CHECK (extendable IN (0, 1)),
+  iteration_exponent INTEGER NOT NULL CHECK (iteration_exponent BETWEEN 0 AND 15),
+  group_threshold    INTEGER NOT NULL CHECK (group_threshold BETWEEN 1 AND 16),
+  created            TEXT NOT NULL,
+  created_seq        INTEGER NOT NULL
+);
+
+CREATE TABLE share_groups (
+  generation       INTEGER NOT NULL REFERENCES share_sets (generation),
+  group_index      INTEGER NOT NULL CHECK (group_index BETWEEN 0 AND 15),
+  member_threshold INTEGER NOT NULL CHECK (member_threshold BETWEEN 1 AND 16),
+  PRIMARY KEY (generation, group_index)
+);
+
+CREATE TABLE custodians (
+  generation   INTEGER NOT NULL,
+  group_index  INTEGER NOT NULL,
+  member_index INTEGER NOT NULL CHECK (member_index BETWEEN 0 AND 15),
+  name         TEXT NOT NULL,
+  commitment   TEXT NOT NULL,
+  PRIMARY KEY (generation, group_index, member_index),
+  UNIQUE (generation, name),
+  FOREIGN KEY (generation, group_index) REFERENCES share_groups (generation, group_index)
+);
+
+CREATE TABLE master (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  kcv         TEXT NOT NULL,
+  created     TEXT NOT NULL,
+  created_seq INTEGER NOT NULL,
+  generation  INTEGER NOT NULL REFERENCES share_sets (generation),
+  active      INTEGER NOT NULL CHECK (active IN (0, 1))
+);
+
+CREATE TABLE keys (
+  id          INTEGER PRIMARY KEY,
+  label       TEXT NOT NULL UNIQUE,
+  key_id      TEXT NOT NULL UNIQUE,
+  algorithm   TEXT NOT NULL,
+  purpose     TEXT NOT NULL CHECK (purpose IN ('ca', 'code', 'generic', 'transcript')),
+  quorum      INTEGER NOT NULL CHECK (quorum >= 0),
+  escrow      TEXT NOT NULL CHECK (escrow IN ('mk-wrap', 'qk', 'none')),
+  wrapped_key BLOB,
+  public_key  BLOB NOT NULL,
+  created     TEXT NOT NULL,
+  crl_number  INTEGER NOT NULL CHECK (crl_number >= 0),
+  status      TEXT NOT NULL CHECK (status IN ('active', 'retired')),
+  CHECK ((escrow = 'none') = (wrapped_key IS NULL)),
+  CHECK ((escrow = 'qk') = (quorum > 0))
+);
+
+CREATE TABLE revocations (
+  issuer  INTEGER NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+  serial  TEXT NOT NULL,
+  reason  TEXT NOT NULL,
+  revoked TEXT NOT NULL,
+  PRIMARY KEY (issuer, serial)
+);
+
+CREATE TABLE users (
+  id               INTEGER PRIMARY KEY,
+  name             TEXT NOT NULL UNIQUE,
+  algorithm        TEXT NOT NULL,
+  public_key       BLOB NOT NULL,
+  key_version      INTEGER NOT NULL,
+  outer_blob       BLOB NOT NULL,
+  outer_nonce      BLOB NOT NULL,
+  kdf_profile      TEXT NOT NULL,
+  kdf_salt         BLOB NOT NULL,
+  kdf_opslimit     INTEGER NOT NULL CHECK (kdf_opslimit >= 0),
+  kdf_memlimit     INTEGER NOT NULL CHECK (kdf_memlimit >= 0),
+  ecdh_public_key  BLOB,
+  ecdh_outer_blob  BLOB,
+  ecdh_outer_nonce BLOB,
+  otp_seed         BLOB,
+  otp_nonce        BLOB,
+  otp_enrolled     INTEGER NOT NULL CHECK (otp_enrolled IN (0, 1)),
+  otp_last_step    INTEGER NOT NULL,
+  failures         INTEGER NOT NULL CHECK (failures >= 0),
+  locked           INTEGER NOT NULL CHECK (locked IN (0, 1)),
+  created          TEXT NOT NULL,
+  rotated          TEXT NOT NULL,
+  CHECK ((ecdh_public_key IS NULL) = (ecdh_outer_blob IS NULL)
+         AND (ecdh_outer_blob IS NULL) = (ecdh_outer_nonce IS NULL)),
+  CHECK ((otp_seed IS NULL) = (otp_nonce IS NULL)),
+  CHECK (otp_enrolled = 0 OR otp_seed IS NOT NULL)
+);
+
+CREATE TABLE groups (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  algorithm   TEXT NOT NULL,
+  public_key  BLOB NOT NULL,
+  wrapped_key BLOB NOT NULL,
+  key_version INTEGER NOT NULL,
+  created     TEXT NOT NULL
+);
+
+CREATE TABLE group_members (
+  group_id             INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+  user_id              INTEGER NOT NULL REFERENCES users (id),
+  sealed_key           BLOB NOT NULL,
+  nonce                BLOB NOT NULL,
+  ephemeral_public_key BLOB NOT NULL,
+  added                TEXT NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX group_members_by_user ON group_members (user_id);
+)sql";
+
+// Append only. Each step runs inside the migration transaction.
+constexpr Migration kMigrations[] = {
+    {1, kVersion1},
+};
+
+constexpr bool steps_are_numbered_from_one() {
+  for (std::size_t i = 0; i < std::size(kMigrations); ++i)
+    if (kMigrations[i].version != static_cast<int>(i) + 1) return false;
+  return true;
+}
+static_assert(steps_are_numbered_from_one(), "migration i must produce version i + 1");
+
+std::int64_t pragma_integer(Database& db, const char* pragma) {
+  Statement st(db, std::string("PRAGMA ") + pragma);
+  return st.step() ? st.integer_at(0) : 0;
+}
+
+bool has_tables(Database& db) {
+  Statement st(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
+  return st.step() && st.integer_at(0) > 0;
+}
+
+void check_file(Database& db, int version) {
+  const auto application_id = pragma_integer(db, "application_id");
+  if (application_id != kApplicationId && (application_id != 0 || version != 0 || has_tables(db)))
+    fail(Category::general,
+         db.path() + " is an SQLite database but not an hsmctl keystore; move it away or point "
+                     "--dir at an hsmctl workspace");
+  if (version > latest_schema_version())
+    fail(Category::general, "keystore schema " + std::to_string(version) +
+                                " is newer than this hsmctl (" +
+                                std::to_string(latest_schema_version()) + "); upgrade hsmctl");
+}
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+int schema_version(Database& db) {
+  return static_cast<int>(pragma_integer(db, "user_version"));
+}
+
+void migrate(Database& db) {
+  int version = schema_version(db);
+  check_file(db, version);
+  if (version == latest_schema_version()) return;
+
+  Transaction tx(db);
+  version = schema_version(db);  // another process may have migrated while we waited
+  check_file(db, version);
+  for (const auto& step : kMigrations) {
+    if (step.version <= version) continue;
+    db.exec(step.sql);
+    db.exec("PRAGMA user_version = " + std::to_string(step.version));
+  }
+  db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+  tx.commit();
+}
+
+const std::vector<std::string_view>& table_names() {
+  static const std::vector<std::string_view> kTables = {
+      "meta",  "share_sets",  "share_groups", "custodians", "master",
+      "keys",  "revocations", "users",        "groups",     "group_members",
+  };
+  return kTables;
+}
+
+}  // namespace hsm::keystore

@@ -1,0 +1,27 @@
+// The keystore's schema as an ordered list of migration steps, and the check that refuses a
+// database written by a newer hsmctl. Must never change a step that has shipped: add a new one.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "core/keystore/sqlite.h"
+
+namespace hsm::keystore {
+
+// The schema version this hsmctl writes (PRAGMA user_version).
+int latest_schema_version();
+
+// The version stored in the file: 0 for a new, empty file.
+int schema_version(Database& db);
+
+// Refuses a file that is not an hsmctl keystore or whose schema is newer than this hsmctl
+// (Error(general)); then applies every missing step in one BEGIN IMMEDIATE transaction, so two
+// processes opening a new workspace at once migrate it once.
+void migrate(Database& db);
+
+// Every table, ordered so that each comes after the tables it references (export and import
+// follow this order; deletion goes backwards).
+const std::vector<std::string_view>& table_names();
+
+}  // namespace hsm::keystore

@@ -1,0 +1,134 @@
+// RAII over the SQLite C API for the keystore: a Database connection, Statements that bind
+// parameters by name and read columns by name, and nestable Transactions. Every SQLite failure
+// becomes an hsm::Error; nothing here may log or format a bound value (blobs are wrapped keys).
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/bytes.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace hsm::keystore {
+
+class Keystore;
+
+// "SQLITE_CONSTRAINT_UNIQUE" for an (extended) result code; the cause text of every Error here.
+std::string sqlite_code_name(int rc);
+
+// One connection. Opens an existing file read-write and never creates it: Keystore creates the
+// file itself (0600, O_EXCL) so SQLite never picks its mode.
+class Database {
+ public:
+  explicit Database(const std::filesystem::path& file);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Runs one or more statements that return no rows (pragmas, migration scripts).
+  void exec(const std::string& sql);
+  // Throws Error(general) naming the file, what was being done, and the SQLite code and message.
+  [[noreturn]] void fail(int rc, std::string_view doing) const;
+
+  sqlite3* handle() const noexcept { return db_; }
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  friend class Transaction;
+  friend class Statement;
+  // Prepared statements are kept for reuse (batch provisioning inserts thousands of rows): a
+  // Statement takes one out of the cache and gives it back, reset, when it is destroyed.
+  sqlite3_stmt* take_statement(const std::string& sql);
+  void give_back(const std::string& sql, sqlite3_stmt* stmt) noexcept;
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  int depth_ = 0;  // open Transactions: 0 none, 1 BEGIN IMMEDIATE, >1 savepoints
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+// One prepared statement. Parameters are bound by name (":name"), columns read by name.
+class Statement {
+ public:
+  Statement(Database& db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  template <std::integral T>
+  Statement& bind(const char* name, T value) {
+    return bind_integer(name, static_cast<std::int64_t>(value));
+  }
+  Statement& bind(const char* name, std::string_view text);
+  Statement& bind(const char* name, ByteView blob);
+  Statement& bind(const char* name, std::nullptr_t);
+  template <class T>
+  Statement& bind(const char* name, const std::optional<T>& value) {
+    return value ? bind(name, *value) : bind(name, nullptr);
+  }
+
+  // True when a row is ready to read, false when the statement has finished.
+  bool step();
+  // Steps to the end, ignoring any rows.
+  void run();
+  // Like run(), but a UNIQUE or PRIMARY KEY violation throws Error(not_found, already_exists):
+  // category not_found is also "already exists" (exit 7).
+  void insert(const std::string& already_exists);
+  // Rows changed by the last run()/insert().
+  int changes() const;
+  // Ready to run again with new bindings.
+  void reset();
+
+  bool is_null(const char* column) const;
+  std::int64_t integer(const char* column) const;
+  std::string text(const char* column) const;
+  Bytes blob(const char* column) const;
+  std::optional<Bytes> optional_blob(const char* column) const;
+
+  // Positional access, for the table-generic export.
+  int column_count() const;
+  std::string column_name(int index) const;
+  int column_type(int index) const;  // SQLITE_INTEGER, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL...
+  std::int64_t integer_at(int index) const;
+  std::string text_at(int index) const;
+  Bytes blob_at(int index) const;
+
+ private:
+  Statement& bind_integer(const char* name, std::int64_t value);
+  int parameter(const char* name) const;
+  int column(const char* name) const;
+  [[noreturn]] void fail(int rc) const;
+
+  Database& db_;
+  std::string sql_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, or a SAVEPOINT when one is already open, so functions that make
+// several changes can be atomic on their own and still compose into a caller's transaction.
+// Rolls back in the destructor unless commit() succeeded. Destroy in reverse order of creation.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  explicit Transaction(Keystore& keystore);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit();
+
+ private:
+  Database& db_;
+  int level_;
+  bool done_ = false;
+};
+
+}  // namespace hsm::keystore

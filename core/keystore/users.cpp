@@ -1,0 +1,189 @@
+// User records (table users): public keys, outer blobs sealed under each user's password KEK,
+// KDF parameters, OTP and lockout state. Never a password, a KEK, an OTP seed or a key in clear.
+#include <limits>
+
+#include "core/error.h"
+#include "core/keystore/keystore.h"
+
+namespace hsm::keystore {
+
+namespace {
+
+[[noreturn]] void no_user(std::string_view name) {
+  fail(Category::not_found, "user '" + std::string(name) + "' not found");
+}
+
+std::int64_t as_integer(std::uint64_t v, const char* what) {
+  if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    fail(Category::general, std::string("internal error: ") + what + " is too large to store");
+  return static_cast<std::int64_t>(v);
+}
+
+// Binds the password-sealed columns shared by insert_user and update_user_secrets.
+void bind_secrets(Statement& st, const UserSecrets& s) {
+  st.bind(":key_version", s.key_version)
+      .bind(":outer_blob", s.signing_key.ciphertext)
+      .bind(":outer_nonce", s.signing_key.nonce)
+      .bind(":kdf_profile", s.kdf.profile)
+      .bind(":kdf_salt", s.kdf.salt)
+      .bind(":kdf_opslimit", as_integer(s.kdf.opslimit, "kdf opslimit"))
+      .bind(":kdf_memlimit", as_integer(s.kdf.memlimit, "kdf memlimit"));
+  if (s.ecdh_key)
+    st.bind(":ecdh_outer_blob", s.ecdh_key->ciphertext)
+        .bind(":ecdh_outer_nonce", s.ecdh_key->nonce);
+  else
+    st.bind(":ecdh_outer_blob", nullptr).bind(":ecdh_outer_nonce", nullptr);
+}
+
+std::optional<SealedBlob> read_sealed(const Statement& st, const char* blob, const char* nonce) {
+  if (st.is_null(blob)) return std::nullopt;
+  return SealedBlob{.ciphertext = st.blob(blob), .nonce = st.blob(nonce)};
+}
+
+UserRecord read_user(const Statement& st) {
+  UserRecord u;
+  u.name = st.text("name");
+  u.algorithm = st.text("algorithm");
+  u.public_key = st.blob("public_key");
+  u.ecdh_public_key = st.optional_blob("ecdh_public_key");
+  u.secrets.key_version = st.integer("key_version");
+  u.secrets.kdf = {.profile = st.text("kdf_profile"),
+                   .salt = st.blob("kdf_salt"),
+                   .opslimit = static_cast<std::uint64_t>(st.integer("kdf_opslimit")),
+                   .memlimit = static_cast<std::uint64_t>(st.integer("kdf_memlimit"))};
+  u.secrets.signing_key = {.ciphertext = st.blob("outer_blob"), .nonce = st.blob("outer_nonce")};
+  u.secrets.ecdh_key = read_sealed(st, "ecdh_outer_blob", "ecdh_outer_nonce");
+  u.otp = {.seed = read_sealed(st, "otp_seed", "otp_nonce"),
+           .enrolled = st.integer("otp_enrolled") != 0,
+           .last_step = st.integer("otp_last_step")};
+  u.failures = st.integer("failures");
+  u.locked = st.integer("locked") != 0;
+  u.created = st.text("created");
+  u.rotated = st.text("rotated");
+  return u;
+}
+
+}  // namespace
+
+void Keystore::insert_user(const UserRecord& u) {
+  Statement st(db_,
+               "INSERT INTO users (name, algorithm, public_key, key_version, outer_blob, "
+               "outer_nonce, kdf_profile, kdf_salt, kdf_opslimit, kdf_memlimit, ecdh_public_key, "
+               "ecdh_outer_blob, ecdh_outer_nonce, otp_seed, otp_nonce, otp_enrolled, "
+               "otp_last_step, failures, locked, created, rotated) VALUES (:name, :algorithm, "
+               ":public_key, :key_version, :outer_blob, :outer_nonce, :kdf_profile, :kdf_salt, "
+               ":kdf_opslimit, :kdf_memlimit, :ecdh_public_key, :ecdh_outer_blob, "
+               ":ecdh_outer_nonce, :otp_seed, :otp_nonce, :otp_enrolled, :otp_last_step, "
+               ":failures, :locked, :created, :rotated)");
+  st.bind(":name", u.name)
+      .bind(":algorithm", u.algorithm)
+      .bind(":public_key", u.public_key)
+      .bind(":ecdh_public_key", u.ecdh_public_key)
+      .bind(":otp_enrolled", u.otp.enrolled)
+      .bind(":otp_last_step", u.otp.last_step)
+      .bind(":failures", u.failures)
+      .bind(":locked", u.locked)
+      .bind(":created", u.created)
+      .bind(":rotated", u.rotated);
+  if (u.otp.seed)
+    st.bind(":otp_seed", u.otp.seed->ciphertext).bind(":otp_nonce", u.otp.seed->nonce);
+  else
+    st.bind(":otp_seed", nullptr).bind(":otp_nonce", nullptr);
+  bind_secrets(st, u.secrets);
+  st.insert("user '" + u.name + "' already exists");
+}
+
+std::optional<UserRecord> Keystore::find_user(std::string_view name) {
+  Statement st(db_, "SELECT * FROM users WHERE name = :name");
+  st.bind(":name", name);
+  if (!st.step()) return std::nullopt;
+  return read_user(st);
+}
+
+std::vector<UserRecord> Keystore::list_users() {
+  Statement st(db_, "SELECT * FROM users ORDER BY name");
+  std::vector<UserRecord> users;
+  while (st.step()) users.push_back(read_user(st));
+  return users;
+}
+
+void Keystore::update_user_secrets(std::string_view name, const UserSecrets& secrets,
+                                   std::string_view rotated) {
+  Statement st(db_,
+               "UPDATE users SET key_version = :key_version, outer_blob = :outer_blob, "
+               "outer_nonce = :outer_nonce, kdf_profile = :kdf_profile, kdf_salt = :kdf_salt, "
+               "kdf_opslimit = :kdf_opslimit, kdf_memlimit = :kdf_memlimit, "
+               "ecdh_outer_blob = :ecdh_outer_blob, ecdh_outer_nonce = :ecdh_outer_nonce, "
+               "rotated = :rotated WHERE name = :name");
+  bind_secrets(st, secrets);
+  st.bind(":rotated", rotated).bind(":name", name).run();
+  if (st.changes() == 0) no_user(name);
+}
+
+void Keystore::delete_user(std::string_view name) {
+  Transaction tx(db_);
+  const auto groups = groups_of(name);
+  if (!groups.empty()) {
+    std::string list;
+    for (const auto& g : groups) list += (list.empty() ? "" : ", ") + g;
+    fail(Category::general, "user '" + std::string(name) + "' is a member of group(s) " + list +
+                                "; remove them with hsmctl group remove first (that rotates " +
+                                "the group key)");
+  }
+  Statement st(db_, "DELETE FROM users WHERE name = :name");
+  st.bind(":name", name).run();
+  if (st.changes() == 0) no_user(name);
+  tx.commit();
+}
+
+AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t lock_after) {
+  Statement st(db_,
+               "UPDATE users SET failures = failures + 1, "
+               "locked = (locked OR (:lock_after > 0 AND failures + 1 >= :lock_after)) "
+               "WHERE name = :name RETURNING failures, locked");
+  st.bind(":lock_after", lock_after).bind(":name", name);
+  if (!st.step()) no_user(name);
+  const AuthFailures result{.failures = st.integer("failures"),
+                            .locked = st.integer("locked") != 0};
+  st.run();
+  return result;
+}
+
+void Keystore::reset_failures(std::string_view name) {
+  Statement st(db_, "UPDATE users SET failures = 0 WHERE name = :name");
+  st.bind(":name", name).run();
+  if (st.changes() == 0) no_user(name);
+}
+
+void Keystore::set_locked(std::string_view name, bool locked) {
+  Statement st(db_,
+               "UPDATE users SET locked = :locked, "
+               "failures = CASE WHEN :locked THEN failures ELSE 0 END WHERE name = :name");
+  st.bind(":locked", locked).bind(":name", name).run();
+  if (st.changes() == 0) no_user(name);
+}
+
+void Keystore::set_user_otp(std::string_view name, const std::optional<SealedBlob>& seed,
+                            bool enrolled) {
+  Statement st(db_,
+               "UPDATE users SET otp_seed = :otp_seed, otp_nonce = :otp_nonce, "
+               "otp_enrolled = :otp_enrolled, otp_last_step = 0 WHERE name = :name");
+  if (seed)
+    st.bind(":otp_seed", seed->ciphertext).bind(":otp_nonce", seed->nonce);
+  else
+    st.bind(":otp_seed", nullptr).bind(":otp_nonce", nullptr);
+  st.bind(":otp_enrolled", enrolled).bind(":name", name).run();
+  if (st.changes() == 0) no_user(name);
+}
+
+bool Keystore::accept_otp_step(std::string_view name, std::int64_t step) {
+  Statement st(db_,
+               "UPDATE users SET otp_last_step = :step "
+               "WHERE name = :name AND otp_last_step < :step");
+  st.bind(":step", step).bind(":name", name).run();
+  if (st.changes() == 1) return true;
+  if (!find_user(name)) no_user(name);
+  return false;
+}
+
+}  // namespace hsm::keystore
