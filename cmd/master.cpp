@@ -8,6 +8,7 @@
 #include "cmd/cli.h"
 #include "cmd/console.h"
 #include "core/error.h"
+#include "core/secure/secret_source.h"
 
 namespace hsm::cli {
 
@@ -33,7 +34,7 @@ void print_result(std::ostream& out, const char* what, const MasterInitResult& r
 
 CustodianConsole* console_for(const std::optional<std::filesystem::path>& out,
                               TerminalConsole& console) {
-  return out ? nullptr : &console;
+  return out || !has_terminal() ? nullptr : &console;
 }
 
 }  // namespace

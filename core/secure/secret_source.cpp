@@ -166,6 +166,13 @@ Secret prompt_terminal(std::string_view prompt, bool echo) {
 Secret prompt_hidden(std::string_view prompt) { return prompt_terminal(prompt, false); }
 Secret prompt_visible(std::string_view prompt) { return prompt_terminal(prompt, true); }
 
+bool has_terminal() {
+  const int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
 void write_terminal(std::string_view text) {
   Fd guard(open_terminal(), true);
   [[maybe_unused]] const ssize_t n = ::write(guard.get(), text.data(), text.size());

@@ -36,6 +36,8 @@ Secret read_new_secret(const SecretSource& source, std::string_view what);
 Secret prompt_hidden(std::string_view prompt);
 // The same with echo (typed confirmations, custodian names).
 Secret prompt_visible(std::string_view prompt);
+// True when this process has a controlling terminal to prompt on.
+bool has_terminal();
 // Writes text to the terminal (never to stdout, which scripts may capture).
 void write_terminal(std::string_view text);
 

@@ -35,6 +35,9 @@ class Attacker {
   // C_WrapKey of the attacker's own extractable key under `wrapper`, then C_UnwrapKey of that
   // blob under `wrapper` asking for an extractable, non-sensitive copy.
   CK_RV unwrap_extractable(const Target& wrapper, CK_RV* wrap_rv);
+  // C_UnwrapKey of `blob` (an hsmctl escrow blob) under `wrapper` asking for an extractable,
+  // non-sensitive EC private key.
+  CK_RV unwrap_blob_extractable(const Target& wrapper, const std::vector<unsigned char>& blob);
   CK_FUNCTION_LIST* fn() const { return fn_; }
   CK_SESSION_HANDLE session() const { return session_; }
 

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "attacker.h"
+#include "core/keystore/keystore.h"
 #include "support/hsm_fixture.h"
 
 namespace hsm::custody {
@@ -83,6 +84,42 @@ class Custody : public HsmTest {
 TEST_F(Custody, TranscriptKeyRefusesEveryRouteOut) {
   ASSERT_EQ(hsmctl({"transcript", "note", "--witness", "w", "make the key"}).code, 0);
   EXPECT_EQ(attack_all_keys(), 1u);  // the provisional transcript key
+}
+
+class CustodyWithMaster : public Custody {
+ protected:
+  void SetUp() override {
+    Custody::SetUp();
+    const auto shares = tmp_.path() / "shares";
+    std::filesystem::create_directories(shares);
+    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
+                      "--shares-out", shares.string()}).code, 0);
+  }
+};
+
+TEST_F(CustodyWithMaster, MasterKeysAndBothTranscriptKeysRefuseEveryRouteOut) {
+  // MK-wrap, MK-derive, the provisional and the escrowed transcript key.
+  EXPECT_EQ(attack_all_keys(), 4u);
+}
+
+TEST_F(CustodyWithMaster, NothingUnwrapsUnderMkWrapAsExtractable) {
+  Attacker a(HSMCTL_SOFTHSM_MODULE, "test", test::kPin);
+  const auto wrap = a.keys("hsmctl-mk-wrap");
+  ASSERT_EQ(wrap.size(), 1u);
+  // The attacker can wrap a key of its own under MK-wrap, but never get it back readable.
+  CK_RV wrap_rv = 0;
+  EXPECT_EQ(a.unwrap_extractable(wrap[0], &wrap_rv), CKR_TEMPLATE_INCONSISTENT);
+  EXPECT_EQ(wrap_rv, CKR_OK);
+  // Nor the escrow blob of the transcript key, read straight from the keystore.
+  keystore::Keystore ks(ws_);
+  int blobs = 0;
+  for (const auto& k : ks.list_keys()) {
+    if (!k.wrapped_key) continue;
+    ++blobs;
+    EXPECT_EQ(a.unwrap_blob_extractable(wrap[0], *k.wrapped_key), CKR_TEMPLATE_INCONSISTENT)
+        << k.label;
+  }
+  EXPECT_EQ(blobs, 1);
 }
 
 // The control: a key made the way a careless tool would (sensitive but extractable and
