@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/files.h"
 
 namespace hsm {
 
@@ -36,31 +38,10 @@ std::filesystem::path share_file_path(const std::filesystem::path& dir, const st
 
 void write_share_file(const std::filesystem::path& dir, const std::string& custodian,
                       const Secret& mnemonic) {
-  const auto path = share_file_path(dir, custodian);
-  const auto tmp = dir / ("." + custodian + ".share.tmp");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    fail(Category::general, fmt::format("cannot create share file in '{}'", dir.string()),
-         std::strerror(errno));
-  const bool ok = ::write(fd, mnemonic.data(), mnemonic.size()) == static_cast<ssize_t>(mnemonic.size()) &&
-                  ::write(fd, "\n", 1) == 1 && ::fsync(fd) == 0;
-  ::close(fd);
-  // link() refuses an existing name: the share file appears whole, never over another one.
-  if (!ok || ::link(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    if (err == EEXIST)
-      fail(Category::not_found, fmt::format("share file '{}' already exists; move it away first",
-                                            path.string()));
-    fail(Category::general, fmt::format("cannot write share file '{}'", path.string()),
-         std::strerror(err));
-  }
-  ::unlink(tmp.c_str());
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  Secret line(mnemonic.size() + 1);
+  std::memcpy(line.data(), mnemonic.data(), mnemonic.size());
+  line.data()[mnemonic.size()] = '\n';
+  write_new_file(share_file_path(dir, custodian), line.bytes(), 0600);
 }
 
 const keystore::CustodianRecord& check_share(const keystore::ShareSet& set,
@@ -89,6 +70,13 @@ std::vector<Secret> read_share_files(const std::vector<std::string>& files) {
     const int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       fail(Category::not_found, fmt::format("cannot open shares file '{}'", f), std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+      ::close(fd);
+      fail(Category::general, fmt::format("shares file '{}' is readable by group or others "
+                                          "(mode {:04o}); run 'chmod 600 {}'", f,
+                                          st.st_mode & 07777, f));
+    }
     Secret buf(64 * 1024);
     size_t n = 0;
     ssize_t r;

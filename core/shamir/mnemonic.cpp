@@ -119,6 +119,30 @@ void check_writable(const Share& share) {
   }
 }
 
+// After a failed checksum: the one position where some other word would make the checksum
+// valid, if there is exactly one (RS1024 corrects no errors but can locate a single one).
+// Runs only on a share that is already wrong, so its timing reveals nothing worth keeping.
+std::size_t locate_wrong_word(bool extendable, const WordIndices& words) {
+  WordIndices trial(words.size());
+  for (std::size_t i = 0; i < words.size(); ++i) trial.set(i, words.get(i));
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::uint32_t original = words.get(i);
+    bool fixes = false;
+    for (std::uint32_t w = 0; w < 1024 && !fixes; ++w) {
+      if (w == original) continue;
+      trial.set(i, w);
+      fixes = ct::declassify_mask(rs1024_valid(extendable, trial));
+    }
+    trial.set(i, original);
+    if (fixes) {
+      if (found != 0) return 0;
+      found = i + 1;
+    }
+  }
+  return found;
+}
+
 }  // namespace
 
 UnknownWordError::UnknownWordError(std::size_t position)
@@ -138,6 +162,10 @@ Share parse_mnemonic(const Secret& mnemonic) {
   const ShareHeader header = decode_header(ct::declassify(header_bits));  // public by design
 
   if (!ct::declassify_mask(rs1024_valid(header.extendable, words))) {
+    if (const std::size_t at = locate_wrong_word(header.extendable, words); at != 0)
+      fail(Category::integrity,
+           "The mnemonic's checksum failed: word " + std::to_string(at) +
+               " is most likely wrong; compare it with the written share.");
     fail(Category::integrity,
          "The mnemonic's checksum failed: at least one word is wrong or out of order; compare "
          "every word with the written share.");

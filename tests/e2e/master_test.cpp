@@ -144,7 +144,7 @@ TEST_F(Master, BadSharesAreNamedAndRefusedAndLeaveNothingOnTheToken) {
       {"mistyped word (valid word, checksum fails)",
        replace_word(alice, 6, alice.find(" academic ") == std::string::npos ? "academic" : "acid") +
            share("bob") + share("carol"),
-       4, "checksum"},
+       4, "word 7 is most likely wrong"},
       {"duplicate share", share("bob") + share("bob") + share("carol"), 4, "gave a share twice"},
       {"share of another set", read_file(other_shares / "x.share") + share("bob") + share("carol"),
        4, "another share set"},

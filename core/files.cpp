@@ -1,0 +1,67 @@
+// Atomic, no-overwrite file creation.
+#include "core/files.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "core/error.h"
+
+namespace hsm {
+
+void write_new_file(const std::filesystem::path& path, ByteView data, unsigned mode) {
+  if (std::filesystem::exists(path))
+    fail(Category::not_found, fmt::format("'{}' already exists; hsmctl never overwrites an "
+                                          "output file", path.string()));
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  char suffix[9];
+  std::uint8_t rnd[4];
+  randombytes_buf(rnd, sizeof rnd);
+  std::snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+  const auto tmp = dir / ("." + path.filename().string() + "." + suffix + ".tmp");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0)
+    fail(Category::general, fmt::format("cannot create a file in '{}'", dir.string()),
+         std::strerror(errno));
+  ::fchmod(fd, mode);
+  size_t done = 0;
+  bool ok = true;
+  while (ok && done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::link(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    if (err == EEXIST)
+      fail(Category::not_found, fmt::format("'{}' already exists; hsmctl never overwrites an "
+                                            "output file", path.string()));
+    fail(Category::general, fmt::format("cannot write '{}'", path.string()), std::strerror(err));
+  }
+  ::unlink(tmp.c_str());
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+Bytes read_file(const std::filesystem::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(Category::not_found, fmt::format("{} '{}' does not exist or cannot be read", what,
+                                                 path.string()));
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace hsm
