@@ -46,6 +46,7 @@ Recorder::~Recorder() = default;
 void Recorder::ensure_signer() {
   std::error_code ec;
   std::filesystem::create_directories(ws_.options().dir, ec);
+  ws_.hold_lock();
   p11::Session& session = ws_.login();
   const transcript::TranscriptState state = transcript_.state();
   const std::string& token = ws_.token().label;

@@ -21,6 +21,7 @@ keystore::Keystore& Workspace::keystore() {
   if (!keystore_) {
     std::error_code ec;
     std::filesystem::create_directories(options_.dir, ec);
+    hold_lock();
     keystore_ = std::make_unique<keystore::Keystore>(options_.dir);
   }
   return *keystore_;
@@ -28,9 +29,19 @@ keystore::Keystore& Workspace::keystore() {
 
 Workspace::~Workspace() {
   session_.reset();  // log out and close before the module can be finalised
+  keystore_.reset();
+  module_.reset();   // then the lock, last (members are destroyed in reverse order)
+}
+
+void Workspace::hold_lock() {
+  if (lock_) return;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(options_.dir, ec)) return;
+  lock_ = std::make_unique<DirLock>(options_.dir, options_.lock_wait, options_.on_lock_wait);
 }
 
 p11::Module& Workspace::module() {
+  hold_lock();
   if (!module_) module_ = p11::Module::load(resolve_module_path(options_.module_path));
   return *module_;
 }

@@ -3,12 +3,15 @@
 // Everything is opened lazily, once, and released in reverse order.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "core/config/config.h"
+#include "core/dir_lock.h"
 #include "core/keystore/keystore.h"
 #include "core/pkcs11/module.h"
 #include "core/pkcs11/session.h"
@@ -23,6 +26,9 @@ struct WorkspaceOptions {
   std::filesystem::path dir = ".";
   SecretSource pin_source;
   std::string actor;        // who runs the ceremony (for the transcript); default $USER
+  // How long to wait for another hsmctl holding the workspace, and what to say meanwhile.
+  std::chrono::milliseconds lock_wait{std::chrono::seconds(120)};
+  std::function<void()> on_lock_wait;
 };
 
 class Workspace {
@@ -42,9 +48,13 @@ class Workspace {
   void use_pin(Secret pin) { pin_ = std::move(pin); }
   // DIR/keystore.sqlite, created (0600) on first use.
   keystore::Keystore& keystore();
+  // Takes the workspace lock (DirLock) if the directory exists and it is not held yet;
+  // module() and keystore() call it, so one process at a time uses a workspace and its token.
+  void hold_lock();
 
  private:
   WorkspaceOptions options_;
+  std::unique_ptr<DirLock> lock_;  // declared first: released last
   std::shared_ptr<p11::Module> module_;
   std::optional<p11::TokenInfo> token_;
   std::unique_ptr<p11::Session> session_;

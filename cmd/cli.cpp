@@ -11,6 +11,9 @@ WorkspaceOptions Cli::workspace_options() const {
   o.token = globals.token;
   o.dir = globals.dir;
   o.pin_source = SecretSource::parse(globals.pin_source);
+  o.on_lock_wait = [dir = globals.dir] {
+    std::cerr << "hsmctl: waiting for another hsmctl using the workspace " << dir << '\n';
+  };
   return o;
 }
 

@@ -240,7 +240,7 @@ TEST_F(Transcript, NeverHoldsThePinOrSoPin) {
 TEST_F(Transcript, ConcurrentAppendsFromTwoProcessesKeepTheChain) {
   auto writer = [this](int who) {
     for (int i = 0; i < 4; ++i)
-      EXPECT_EQ(note("w" + std::to_string(who) + "-" + std::to_string(i)).code, 0);
+      { const RunResult r = note("w" + std::to_string(who) + "-" + std::to_string(i)); EXPECT_EQ(r.code, 0) << r.err; }
   };
   std::thread a(writer, 1), b(writer, 2);
   a.join();

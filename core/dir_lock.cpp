@@ -1,0 +1,87 @@
+// flock(2) on DIR/.hsmctl.lock; released by the kernel when the process dies.
+#include "core/dir_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+
+namespace hsm {
+
+namespace {
+
+struct Held {
+  int fd = -1;
+  int count = 0;
+};
+// flock belongs to an open file description, so this process's holders share one.
+std::mutex held_mutex;
+std::map<std::filesystem::path, Held>& held() {
+  static std::map<std::filesystem::path, Held> map;
+  return map;
+}
+
+int take(const std::filesystem::path& dir, std::chrono::milliseconds wait,
+         const std::function<void()>& on_wait) {
+  const std::filesystem::path path = dir / ".hsmctl.lock";
+  int fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd_ < 0)
+    fail(Category::general, "cannot open the workspace lock " + path.string(), std::strerror(errno));
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  bool told = false;
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err != EWOULDBLOCK && err != EINTR) {
+      ::close(fd_);
+      fail(Category::general, "cannot lock the workspace " + dir.string(), std::strerror(err));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(fd_);
+      fail(Category::general, "another hsmctl is still using the workspace " + dir.string() +
+                                  "; try again when it has finished");
+    }
+    if (!told && on_wait) on_wait();
+    told = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return fd_;
+}
+
+}  // namespace
+
+DirLock::DirLock(const std::filesystem::path& dir, std::chrono::milliseconds wait,
+                 const std::function<void()>& on_wait) {
+  std::error_code ec;
+  key_ = std::filesystem::weakly_canonical(dir, ec);
+  if (ec) key_ = std::filesystem::absolute(dir);
+  std::lock_guard guard(held_mutex);
+  Held& h = held()[key_];
+  if (h.count == 0) {
+    try {
+      h.fd = take(dir, wait, on_wait);
+    } catch (...) {
+      held().erase(key_);
+      throw;
+    }
+  }
+  ++h.count;
+}
+
+DirLock::~DirLock() {
+  std::lock_guard guard(held_mutex);
+  auto it = held().find(key_);
+  if (it == held().end()) return;
+  if (--it->second.count == 0) {
+    ::close(it->second.fd);  // closing the descriptor releases the flock
+    held().erase(it);
+  }
+}
+
+}  // namespace hsm
