@@ -99,8 +99,18 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     for (const auto& c : set.custodians) result.commitments.emplace_back(c.name, c.commitment);
     result.identifier = set.identifier;
 
-    // 2. The keys on the token: MK-wrap, MK-derive, then the escrowed transcript key.
-    MasterKeys mk = import_master_keys(s, master);
+    // 2. Hand out the shares before anything is put on the token: custodians who stop half
+    //    way (Ctrl-C at a prompt) leave the token as it was. Files: all or none.
+    hand_out(issued, o.custodians, o.shares_out, console);
+
+    // 3. The keys on the token: MK-wrap, MK-derive, then the escrowed transcript key.
+    MasterKeys mk;
+    try {
+      mk = import_master_keys(s, master);
+    } catch (...) {
+      take_back(o.custodians, o.shares_out);
+      throw;
+    }
     result.kcv = mk.kcv;
     std::unique_ptr<TokenSigner> escrowed;
     std::vector<p11::KeyHandle> created{mk.wrap, mk.derive};
@@ -112,9 +122,6 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       created.push_back(pair.private_key);
       created.push_back(pair.public_key);
       escrowed = std::make_unique<TokenSigner>(s, pair, tk.spki, id);
-
-      // 3. Hand out the shares (all files or none).
-      hand_out(issued, o.custodians, o.shares_out, console);
 
       // 4. Record, then remember (keystore), then let the escrowed key sign on.
       rec.record("master.init", {{"threshold", o.threshold}, {"custodians", issued.custodians},

@@ -72,7 +72,11 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
       result.transcript_key_restored = true;
     }
     rec.begin("master.restore", {{"threshold", set.member_thresholds.front()}});
-    for (const auto& e : share_events) rec.record(e["accepted"] ? "share.accepted" : "share.refused", e);
+    for (auto e : share_events) {
+      const bool accepted = e["accepted"];
+      e.erase("accepted");
+      rec.record(accepted ? "share.accepted" : "share.refused", e);
+    }
     rec.record("master.restore", {{"kcv", result.kcv}, {"kcv_checked", result.kcv_checked},
                                   {"identifier", set.identifier},
                                   {"transcript_key_restored", result.transcript_key_restored}});
@@ -164,8 +168,13 @@ nlohmann::json master_status(Workspace& ws) {
     if (!mk) j["kcv"] = record->kcv;
     j["threshold"] = record->shares.member_thresholds.front();
     j["identifier"] = record->shares.identifier;
-    j["created"] = record->created;
-    j["created_seq"] = record->created_seq;
+    j["created"] = record->shares.created.empty() ? record->created : record->shares.created;
+    j["created_seq"] = record->shares.created.empty() ? record->created_seq : record->shares.created_seq;
+    j["master_created"] = record->created;
+    if (mk && !mk->kcv.empty() && mk->kcv != record->kcv)
+      fail(Category::integrity, fmt::format("token '{}' holds a master key with check value {}, "
+                                            "but this workspace's master is {}",
+                                            ws.token().label, mk->kcv, record->kcv));
     nlohmann::json custodians = nlohmann::json::array();
     for (const auto& c : record->shares.custodians)
       custodians.push_back({{"name", c.name}, {"member_index", c.member_index + 1},

@@ -83,7 +83,8 @@ ShareIntake share_intake(const std::vector<std::string>& files) {
   if (files.empty()) {
     in.on_share = [](bool ok, const std::string& what) {
       write_terminal(ok ? fmt::format("Share of custodian '{}' accepted.\n", what)
-                        : fmt::format("Share refused: {}. Type it again.\n", what));
+                        : fmt::format("Share refused: {} Type it again.\n",
+                                      !what.empty() && what.back() == '.' ? what : what + "."));
     };
     in.prompt = [](int i) {
       return prompt_hidden(fmt::format("Custodian {}: type your share (words separated by "

@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   add_token_commands(cli);
   add_transcript_commands(cli);
   add_master_commands(cli);
+  add_key_commands(cli);
+  add_sign_commands(cli);
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "core/error.h"
@@ -221,6 +222,23 @@ bool verify_ecdsa_sha256(const EVP_PKEY* key, ByteView message, ByteView raw_sig
   const bool ok =
       EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, const_cast<EVP_PKEY*>(key)) == 1 &&
       EVP_DigestVerify(ctx, der.data(), der.size(), message.data(), message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+bool verify_signature(ByteView spki, const std::string& algorithm, ByteView data, ByteView sig) {
+  Pkey key = load_spki(spki);
+  const EVP_MD* md = algorithm == "ec-p384" ? EVP_sha384()
+                     : algorithm == "ed25519" ? nullptr
+                                              : EVP_sha256();
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  bool ok = EVP_DigestVerifyInit(ctx, &pctx, md, nullptr, key.get()) == 1;
+  if (ok && algorithm.rfind("rsa-", 0) == 0)
+    ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1 &&
+         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
+  ok = ok && EVP_DigestVerify(ctx, sig.data(), sig.size(), data.data(), data.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }

@@ -49,6 +49,10 @@ Bytes ecdsa_der_to_raw(ByteView der, std::size_t field_size);
 // Verifies an ECDSA signature (raw r||s) over SHA-256(message).
 bool verify_ecdsa_sha256(const EVP_PKEY* key, ByteView message, ByteView raw_signature);
 
+// Verifies a signature in its standard encoding (DER ECDSA, RSA-PSS SHA-256 salt 32, Ed25519)
+// made by the key `spki` of hsmctl algorithm `algorithm` ("ec-p256", "rsa-3072", ...).
+bool verify_signature(ByteView spki, const std::string& algorithm, ByteView data, ByteView sig);
+
 Bytes sha256(ByteView data);
 Bytes sha384(ByteView data);
 

@@ -173,7 +173,34 @@ Template token_public_key(KeyAlgorithm algorithm, const std::string& label, Byte
   return t;
 }
 
+PairTemplates born_token_key_pair(KeyAlgorithm algorithm, const std::string& label, ByteView id,
+                                  const Mechanisms& mechanisms) {
+  PairTemplates p;
+  p.public_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, false).set(CKA_VERIFY, true)
+      .set(CKA_ENCRYPT, false).set(CKA_WRAP, false).set(CKA_DERIVE, false);
+  if (is_rsa(algorithm))
+    p.public_key.set(CKA_MODULUS_BITS, rsa_bits(algorithm))
+        .set(CKA_PUBLIC_EXPONENT, ByteView(Bytes{0x01, 0x00, 0x01}));
+  else
+    p.public_key.set(CKA_EC_PARAMS, ByteView(ec_params(algorithm)));
+  p.public_key.set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id).set(CKA_MODIFIABLE, false);
+  p.private_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
+  deny_private_usage(p.private_key);
+  p.private_key.set_mechanisms(mechanism_types(mechanisms)).set(CKA_LABEL, std::string_view(label))
+      .set(CKA_ID, id).set(CKA_MODIFIABLE, false);
+  return p;
+}
+
 Template user_kek() {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)
+      .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)
+      .set(CKA_DERIVE, false).set_mechanisms({CKM_AES_GCM}).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template otp_seal_key() {
   Template t = aes_key(false, "", {});
   t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)
       .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)

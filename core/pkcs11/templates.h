@@ -55,7 +55,16 @@ Template escrowed_session_private_key(KeyAlgorithm algorithm, const Mechanisms& 
 Template token_public_key(KeyAlgorithm algorithm, const std::string& label, ByteView id,
                           ByteView ec_point_or_empty, ByteView modulus, ByteView exponent);
 
+// A pair born on the token for a key that can never be escrowed (Ed25519 on tokens that cannot
+// wrap EdDSA keys, `key generate --no-backup`): never extractable, not modifiable.
+PairTemplates born_token_key_pair(KeyAlgorithm algorithm, const std::string& label, ByteView id,
+                                  const Mechanisms& mechanisms);
+
 // A user KEK derived from MK-derive: a session AES-256 key for AES-GCM only.
 Template user_kek();
+
+// The key that seals a user's TOTP seed, derived from MK-derive: a session AES-256 key for
+// AES-GCM only, sensitive and non-extractable, like user_kek().
+Template otp_seal_key();
 
 }  // namespace hsm::p11

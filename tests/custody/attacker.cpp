@@ -76,7 +76,8 @@ CK_RV Attacker::read_value(const Target& t) {
   if (t.cls == CKO_PRIVATE_KEY && t.key_type == CKK_RSA) {
     CK_ATTRIBUTE d{CKA_PRIVATE_EXPONENT, buf, sizeof buf};
     const CK_RV rv2 = fn_->C_GetAttributeValue(session_, t.handle, &d, 1);
-    if (rv2 == CKR_OK && d.ulValueLen != CK_UNAVAILABLE_INFORMATION) return CKR_OK;
+    if (rv2 == CKR_OK && d.ulValueLen == CK_UNAVAILABLE_INFORMATION) return CKR_ATTRIBUTE_SENSITIVE;
+    return rv2;
   }
   return rv;
 }
@@ -178,6 +179,21 @@ CK_RV Attacker::unwrap_blob_extractable(const Target& wrapper,
   CK_ATTRIBUTE a[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
                       {CKA_TOKEN, &no, sizeof no}, {CKA_SENSITIVE, &no, sizeof no},
                       {CKA_EXTRACTABLE, &yes, sizeof yes}};
+  CK_OBJECT_HANDLE out = 0;
+  const CK_RV rv = fn_->C_UnwrapKey(session_, &m, wrapper.handle,
+                                    const_cast<unsigned char*>(blob.data()), blob.size(), a, 5, &out);
+  if (rv == CKR_OK) fn_->C_DestroyObject(session_, out);
+  return rv;
+}
+
+CK_RV Attacker::unwrap_blob_sealed(const Target& wrapper, const std::vector<unsigned char>& blob) {
+  CK_MECHANISM m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE kt = CKK_EC;
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ATTRIBUTE a[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
+                      {CKA_TOKEN, &no, sizeof no}, {CKA_SENSITIVE, &yes, sizeof yes},
+                      {CKA_EXTRACTABLE, &no, sizeof no}};
   CK_OBJECT_HANDLE out = 0;
   const CK_RV rv = fn_->C_UnwrapKey(session_, &m, wrapper.handle,
                                     const_cast<unsigned char*>(blob.data()), blob.size(), a, 5, &out);

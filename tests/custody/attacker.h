@@ -38,6 +38,9 @@ class Attacker {
   // C_UnwrapKey of `blob` (an hsmctl escrow blob) under `wrapper` asking for an extractable,
   // non-sensitive EC private key.
   CK_RV unwrap_blob_extractable(const Target& wrapper, const std::vector<unsigned char>& blob);
+  // The same with a template the wrapper accepts (sensitive, non-extractable): succeeds only if
+  // the blob really was wrapped under `wrapper`.
+  CK_RV unwrap_blob_sealed(const Target& wrapper, const std::vector<unsigned char>& blob);
   CK_FUNCTION_LIST* fn() const { return fn_; }
   CK_SESSION_HANDLE session() const { return session_; }
 

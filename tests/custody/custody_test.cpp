@@ -122,6 +122,31 @@ TEST_F(CustodyWithMaster, NothingUnwrapsUnderMkWrapAsExtractable) {
   EXPECT_EQ(blobs, 1);
 }
 
+TEST_F(CustodyWithMaster, SigningKeysRefuseEveryRouteOutAndQuorumKeysAreNotThere) {
+  const auto shares = tmp_.path() / "shares";
+  const std::string two =
+      write_file("two", read_file(shares / "a.share") + read_file(shares / "b.share")).string();
+  for (const std::string algo : {"ec-p256", "ec-p384", "rsa-3072"})
+    ASSERT_EQ(hsmctl({"key", "generate", "k-" + algo, "--algo", algo}).code, 0);
+  ASSERT_EQ(hsmctl({"key", "generate", "ed", "--algo", "ed25519", "--no-backup"}).code, 0);
+  ASSERT_EQ(hsmctl({"key", "generate", "q", "--quorum", "2", "--shares-file", two}).code, 0);
+  // MK-wrap, MK-derive, two transcript keys, four signing keys; no object for the quorum key.
+  EXPECT_EQ(attack_all_keys(), 8u);
+  Attacker a(HSMCTL_SOFTHSM_MODULE, "test", test::kPin);
+  EXPECT_TRUE(a.keys("hsmctl-key-q").empty());
+  // The quorum key's blob does not unwrap under anything the token holds, even asking politely.
+  keystore::Keystore ks(ws_);
+  const auto q = ks.find_key("q");
+  ASSERT_TRUE(q && q->wrapped_key);
+  for (const auto& wrapper : a.keys("hsmctl-")) {
+    SCOPED_TRACE(wrapper.label);
+    EXPECT_NE(a.unwrap_blob_sealed(wrapper, *q->wrapped_key), CKR_OK);
+  }
+  // The MK-wrap escrow blobs are fine under MK-wrap (sealed) — the control for the line above.
+  const auto k = ks.find_key("k-ec-p256");
+  EXPECT_EQ(a.unwrap_blob_sealed(a.keys("hsmctl-mk-wrap")[0], *k->wrapped_key), CKR_OK);
+}
+
 // The control: a key made the way a careless tool would (sensitive but extractable and
 // modifiable) falls to the same routes, so the refusals above are the templates' doing.
 TEST_F(Custody, RoutesWorkAgainstAKeyWithoutHsmctlsTemplates) {
