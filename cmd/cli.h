@@ -39,6 +39,7 @@ CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::stri
 void add_token_commands(Cli& cli);
 void add_transcript_commands(Cli& cli);
 void add_master_commands(Cli& cli);
+void add_user_commands(Cli& cli);
 void add_key_commands(Cli& cli);
 void add_sign_commands(Cli& cli);
 

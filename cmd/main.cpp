@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   add_token_commands(cli);
   add_transcript_commands(cli);
   add_master_commands(cli);
+  add_user_commands(cli);
   add_key_commands(cli);
   add_sign_commands(cli);
 

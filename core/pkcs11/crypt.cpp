@@ -1,0 +1,88 @@
+// C_DeriveKey (AES-ECB-ENCRYPT-DATA), C_Encrypt/C_Decrypt with CKM_AES_GCM, session objects.
+#include "core/pkcs11/crypt.h"
+
+#include "core/pkcs11/objects.h"
+#include "core/pkcs11/rv.h"
+
+namespace hsm::p11 {
+
+namespace {
+
+CK_GCM_PARAMS gcm_params(ByteView nonce, ByteView aad) {
+  CK_GCM_PARAMS p{};
+  p.pIv = const_cast<std::uint8_t*>(nonce.data());
+  p.ulIvLen = nonce.size();
+  p.ulIvBits = nonce.size() * 8;
+  p.pAAD = const_cast<std::uint8_t*>(aad.data());
+  p.ulAADLen = aad.size();
+  p.ulTagBits = kGcmTagSize * 8;
+  return p;
+}
+
+}  // namespace
+
+SessionObject::~SessionObject() {
+  if (handle_ == 0) return;
+  // Session objects also die with the session; a failure here must not mask the real error.
+  session_->fn()->C_DestroyObject(session_->handle(), handle_);
+}
+
+SessionObject::SessionObject(SessionObject&& other) noexcept
+    : session_(other.session_), handle_(other.handle_) {
+  other.handle_ = 0;
+}
+
+SessionObject derive_session_key(const Session& s, KeyHandle base, ByteView data, Template& t) {
+  if (data.empty() || data.size() % 16 != 0)
+    fail(Category::general, "internal error: AES-ECB derivation data must be a multiple of 16 "
+                            "bytes");
+  CK_KEY_DERIVATION_STRING_DATA d{const_cast<std::uint8_t*>(data.data()), data.size()};
+  CK_MECHANISM m{CKM_AES_ECB_ENCRYPT_DATA, &d, sizeof d};
+  KeyHandle h = 0;
+  check(s.fn()->C_DeriveKey(s.handle(), &m, base, t.data(), t.size(), &h), "deriving a key");
+  return SessionObject(s, h);
+}
+
+Bytes gcm_seal(const Session& s, KeyHandle key, ByteView nonce, ByteView aad, ByteView plaintext) {
+  if (nonce.size() != kGcmNonceSize)
+    fail(Category::general, "internal error: an AES-GCM nonce must be 12 bytes");
+  CK_GCM_PARAMS p = gcm_params(nonce, aad);
+  CK_MECHANISM m{CKM_AES_GCM, &p, sizeof p};
+  check(s.fn()->C_EncryptInit(s.handle(), &m, key), "starting AES-GCM encryption");
+  Bytes out(plaintext.size() + kGcmTagSize);
+  CK_ULONG len = out.size();
+  check(s.fn()->C_Encrypt(s.handle(), const_cast<std::uint8_t*>(plaintext.data()),
+                          plaintext.size(), out.data(), &len),
+        "AES-GCM encryption");
+  out.resize(len);
+  return out;
+}
+
+std::optional<Secret> gcm_open(const Session& s, KeyHandle key, ByteView nonce, ByteView aad,
+                               ByteView sealed) {
+  CK_GCM_PARAMS p = gcm_params(nonce, aad);
+  CK_MECHANISM m{CKM_AES_GCM, &p, sizeof p};
+  check(s.fn()->C_DecryptInit(s.handle(), &m, key), "starting AES-GCM decryption");
+  // SoftHSM asks for as many bytes as the input (tag included) and then reports fewer.
+  Secret out(sealed.size() == 0 ? 1 : sealed.size());
+  CK_ULONG len = out.size();
+  const CK_RV rv = s.fn()->C_Decrypt(s.handle(), const_cast<std::uint8_t*>(sealed.data()),
+                                     sealed.size(), out.data(), &len);
+  switch (rv) {
+    case CKR_OK: return out.prefix(len);
+    case CKR_GENERAL_ERROR:
+    case CKR_ENCRYPTED_DATA_INVALID:
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+    case CKR_DATA_LEN_RANGE:
+      return std::nullopt;
+    default: check(rv, "AES-GCM decryption");
+  }
+  return std::nullopt;
+}
+
+bool refused_as_not_wrappable(const Error& e) noexcept {
+  const auto* t = dynamic_cast<const TokenError*>(&e);
+  return t != nullptr && t->rv() == CKR_KEY_NOT_WRAPPABLE;
+}
+
+}  // namespace hsm::p11
