@@ -115,13 +115,10 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     std::unique_ptr<TokenSigner> escrowed;
     std::vector<p11::KeyHandle> created{mk.wrap, mk.derive};
     try {
-      const EscrowedKey tk = generate_escrowed(s, p11::KeyAlgorithm::ec_p256, mk.wrap);
-      const Bytes id = s.random(16);
-      const p11::KeyPair pair = install_escrowed(s, tk, mk.wrap, kTranscriptKeyLabel, id,
-                                                 {p11::SignMechanism::ecdsa_sha256});
-      created.push_back(pair.private_key);
-      created.push_back(pair.public_key);
-      escrowed = std::make_unique<TokenSigner>(s, pair, tk.spki, id);
+      EscrowedTranscriptKey tk = create_escrowed_transcript_key(s, mk.wrap);
+      created.push_back(tk.pair.private_key);
+      created.push_back(tk.pair.public_key);
+      escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
 
       // 4. Record, then remember (keystore), then let the escrowed key sign on.
       rec.record("master.init", {{"threshold", o.threshold}, {"custodians", issued.custodians},
@@ -132,16 +129,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       set.created_seq = static_cast<std::int64_t>(result.seq);
       keystore::Transaction tx(ks);
       ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
-      keystore::KeyRecord key;
-      key.label = fmt::format("transcript-{}", crypto::fingerprint(tk.spki).substr(0, 16));
-      key.key_id = to_hex(id);
-      key.algorithm = "ec-p256";
-      key.purpose = "transcript";
-      key.escrow = "mk-wrap";
-      key.wrapped_key = tk.blob;
-      key.public_key = tk.spki;
-      key.created = set.created;
-      ks.insert_key(key);
+      ks.insert_key(transcript_key_record(tk, set.created));
       tx.commit();
     } catch (...) {
       for (p11::KeyHandle h : created) try {

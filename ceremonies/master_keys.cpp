@@ -6,6 +6,7 @@
 #include "core/crypto/public_key.h"
 #include "core/crypto/secret_ops.h"
 #include "core/error.h"
+#include "ceremonies/transcript_key.h"
 #include "core/pkcs11/objects.h"
 
 namespace hsm {
@@ -92,6 +93,26 @@ p11::KeyPair install_escrowed(const p11::Session& s, const EscrowedKey& key,
     throw;
   }
   return pair;
+}
+
+EscrowedTranscriptKey create_escrowed_transcript_key(const p11::Session& s, p11::KeyHandle wrap) {
+  EscrowedTranscriptKey out{generate_escrowed(s, p11::KeyAlgorithm::ec_p256, wrap), s.random(16), {}};
+  out.pair = install_escrowed(s, out.key, wrap, kTranscriptKeyLabel, out.id,
+                              {p11::SignMechanism::ecdsa_sha256});
+  return out;
+}
+
+keystore::KeyRecord transcript_key_record(const EscrowedTranscriptKey& key, const std::string& created) {
+  keystore::KeyRecord r;
+  r.label = fmt::format("transcript-{}", crypto::fingerprint(key.key.spki).substr(0, 16));
+  r.key_id = to_hex(key.id);
+  r.algorithm = "ec-p256";
+  r.purpose = "transcript";
+  r.escrow = "mk-wrap";
+  r.wrapped_key = key.key.blob;
+  r.public_key = key.key.spki;
+  r.created = created;
+  return r;
 }
 
 }  // namespace hsm

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/bytes.h"
+#include "core/keystore/records.h"
 #include "core/pkcs11/keys.h"
 #include "core/secure/secret.h"
 
@@ -48,5 +49,16 @@ EscrowedKey generate_escrowed(const p11::Session& s, p11::KeyAlgorithm algorithm
 p11::KeyPair install_escrowed(const p11::Session& s, const EscrowedKey& key,
                               p11::KeyHandle wrapping, const std::string& label, ByteView id,
                               const p11::Mechanisms& mechanisms);
+
+// The workspace's escrowed transcript key: an ECDSA P-256 pair escrowed at birth under MK-wrap
+// and installed on the token as hsmctl-transcript with a random CKA_ID.
+struct EscrowedTranscriptKey {
+  EscrowedKey key;
+  Bytes id;
+  p11::KeyPair pair;
+};
+EscrowedTranscriptKey create_escrowed_transcript_key(const p11::Session& s, p11::KeyHandle wrap);
+// Its keystore record (purpose "transcript", escrow "mk-wrap"), which backups carry.
+keystore::KeyRecord transcript_key_record(const EscrowedTranscriptKey& key, const std::string& created);
 
 }  // namespace hsm

@@ -6,6 +6,7 @@
 #include "ceremonies/master_keys.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/share_issue.h"
+#include "ceremonies/transcript_key.h"
 #include "core/error.h"
 #include "core/pkcs11/objects.h"
 #include "core/transcript/entry.h"
@@ -29,6 +30,50 @@ std::function<void(bool, const std::string&)> log_into(nlohmann::json& events) {
   };
 }
 
+void record_share_events(Recorder& rec, const nlohmann::json& share_events) {
+  for (auto e : share_events) {
+    const bool accepted = e["accepted"];
+    e.erase("accepted");
+    rec.record(accepted ? "share.accepted" : "share.refused", e);
+  }
+}
+
+// master restore in a workspace with no master record (a new machine, or shares made by another
+// SLIP-0039 implementation): the share set is learnt from the shares, the KCV cannot be checked
+// here and is printed for comparison with the paper record, and the workspace gets a master
+// record and a new escrowed transcript key, as after master init.
+RestoreResult adopt_master(Workspace& ws, Recorder& rec, const p11::Session& s,
+                           const ShareIntake& intake, const nlohmann::json& share_events,
+                           std::vector<p11::KeyHandle>& created) {
+  RestoreResult result;
+  keystore::ShareSet set;
+  const Secret master = adopt_share_set(intake, set);
+  result.kcv = master_kcv(master);
+  result.adopted = true;
+  const MasterKeys mk = import_master_keys(s, master);
+  created = {mk.wrap, mk.derive};
+  EscrowedTranscriptKey tk = create_escrowed_transcript_key(s, mk.wrap);
+  created.push_back(tk.pair.private_key);
+  created.push_back(tk.pair.public_key);
+  auto escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
+  rec.begin("master.restore", {{"threshold", set.member_thresholds.front()}, {"adopted", true}});
+  record_share_events(rec, share_events);
+  rec.record("master.restore", {{"kcv", result.kcv}, {"kcv_checked", false}, {"adopted", true},
+                                {"identifier", set.identifier},
+                                {"custodians_known", set.custodians.size()},
+                                {"transcript_key_restored", false}});
+  set.created = transcript::utc_now_rfc3339();
+  set.created_seq = static_cast<std::int64_t>(rec.transcript().state().entries - 1);
+  keystore::Keystore& ks = ws.keystore();
+  keystore::Transaction tx(ks);
+  ks.save_master({result.kcv, set.created, set.created_seq, true, set});
+  ks.insert_key(transcript_key_record(tk, set.created));
+  tx.commit();
+  rec.change_key(std::move(escrowed), "escrowed");
+  rec.end_ok();
+  return result;
+}
+
 }  // namespace
 
 RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
@@ -43,18 +88,19 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
       fail(Category::not_found, fmt::format("token '{}' already holds a master key",
                                             ws.token().label));
     keystore::Keystore& ks = ws.keystore();
-    const keystore::ShareSet set = expected_set(ks);
+    const auto record = ks.master();
     nlohmann::json share_events = nlohmann::json::array();
     intake.on_share = [log = log_into(share_events), tell = intake.on_share](bool ok,
                                                                            const std::string& w) {
       log(ok, w);
       if (tell) tell(ok, w);
     };
+    if (!record) return adopt_master(ws, rec, s, intake, share_events, created);
+    const keystore::ShareSet set = record->shares;
     const Secret master = recover_master_secret(set, intake);
     result.kcv = master_kcv(master);
-    const auto record = ks.master();
-    result.kcv_checked = record.has_value();
-    if (record && record->kcv != result.kcv)
+    result.kcv_checked = true;
+    if (record->kcv != result.kcv)
       fail(Category::integrity, fmt::format("the shares give a master key with check value {}, "
                                             "but this workspace records {}", result.kcv, record->kcv));
     const MasterKeys mk = import_master_keys(s, master);
@@ -72,11 +118,7 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
       result.transcript_key_restored = true;
     }
     rec.begin("master.restore", {{"threshold", set.member_thresholds.front()}});
-    for (auto e : share_events) {
-      const bool accepted = e["accepted"];
-      e.erase("accepted");
-      rec.record(accepted ? "share.accepted" : "share.refused", e);
-    }
+    record_share_events(rec, share_events);
     rec.record("master.restore", {{"kcv", result.kcv}, {"kcv_checked", result.kcv_checked},
                                   {"identifier", set.identifier},
                                   {"transcript_key_restored", result.transcript_key_restored}});

@@ -18,6 +18,7 @@ struct RestoreResult {
   std::string kcv;
   bool kcv_checked = false;  // false on an empty workspace: compare with the paper record
   bool transcript_key_restored = false;
+  bool adopted = false;  // the workspace had no record: the share set was learnt from the shares
 };
 RestoreResult master_restore(Workspace& ws, ShareIntake intake);
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -58,8 +59,14 @@ const keystore::CustodianRecord& check_share(const keystore::ShareSet& set,
                                             "recorded commitment (corrupted or forged)", c.name));
     return c;
   }
-  fail(Category::integrity, fmt::format("no custodian of this share set holds member index {}",
-                                        share.header.member_index + 1));
+  const bool adopted = std::all_of(set.custodians.begin(), set.custodians.end(),
+                                   [](const auto& c) { return c.name.starts_with("member-"); });
+  fail(Category::integrity,
+       fmt::format("no custodian of this share set holds member index {}{}",
+                   share.header.member_index + 1,
+                   adopted ? " (this workspace adopted the set at a restore and knows only the "
+                             "shares given then; 'master reshare' issues a fully recorded set)"
+                           : ""));
 }
 
 namespace {
@@ -97,25 +104,34 @@ std::vector<Secret> read_share_files(const std::vector<std::string>& files) {
 
 }  // namespace
 
-Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& intake) {
-  const int threshold = set.member_thresholds.empty() ? 1 : set.member_thresholds.front();
+namespace {
+
+// Gathers shares until `threshold()` (0 while unknown) are in. `check` checks one share
+// against what is known and names its custodian. Each share is told to intake.on_share.
+Secret gather(const ShareIntake& intake,
+              const std::function<std::string(const slip39::Share&)>& check,
+              const std::function<int()>& threshold) {
   std::vector<slip39::Share> shares;
   auto tell = [&](bool ok, const std::string& what) {
     if (intake.on_share) intake.on_share(ok, what);
   };
+  auto enough = [&] {
+    const int t = threshold();
+    return t > 0 && static_cast<int>(shares.size()) >= t;
+  };
   auto accept = [&](const Secret& mnemonic) {
     slip39::Share share = slip39::parse_mnemonic(mnemonic);
-    const auto& custodian = check_share(set, share);
+    const std::string custodian = check(share);
     for (const auto& s : shares)
       if (s.header.member_index == share.header.member_index &&
           s.header.group_index == share.header.group_index)
-        fail(Category::integrity, fmt::format("custodian '{}' gave a share twice", custodian.name));
-    tell(true, custodian.name);
+        fail(Category::integrity, fmt::format("custodian '{}' gave a share twice", custodian));
+    tell(true, custodian);
     shares.push_back(std::move(share));
   };
   if (!intake.files.empty()) {
     for (const Secret& m : read_share_files(intake.files)) {
-      if (static_cast<int>(shares.size()) == threshold) break;
+      if (enough()) break;
       try {
         accept(m);
       } catch (const Error& e) {
@@ -124,7 +140,7 @@ Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& i
       }
     }
   } else if (intake.prompt) {
-    while (static_cast<int>(shares.size()) < threshold) {
+    while (!enough()) {
       Secret typed = intake.prompt(static_cast<int>(shares.size()) + 1);
       if (typed.empty()) break;
       try {
@@ -135,10 +151,61 @@ Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& i
       }
     }
   }
-  if (static_cast<int>(shares.size()) < threshold)
-    fail(Category::quorum, fmt::format("{} of {} shares given; {} more needed", shares.size(),
-                                       threshold, threshold - static_cast<int>(shares.size())));
+  if (!enough()) {
+    const int t = threshold();
+    if (t == 0) fail(Category::quorum, "no share given; the share set's threshold of shares is needed");
+    fail(Category::quorum, fmt::format("{} of {} shares given; {} more needed", shares.size(), t,
+                                       t - static_cast<int>(shares.size())));
+  }
   return slip39::combine_shares(shares, Secret());
+}
+
+}  // namespace
+
+Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& intake) {
+  const int threshold = set.member_thresholds.empty() ? 1 : set.member_thresholds.front();
+  return gather(
+      intake, [&](const slip39::Share& share) { return check_share(set, share).name; },
+      [threshold] { return threshold; });
+}
+
+Secret adopt_share_set(const ShareIntake& intake, keystore::ShareSet& learnt) {
+  learnt = {};
+  bool known = false;
+  auto check = [&](const slip39::Share& share) {
+    const slip39::ShareHeader& h = share.header;
+    if (!known) {
+      if (h.group_threshold != 1 || h.group_count != 1)
+        fail(Category::usage, "a share set with several groups can only be restored in the "
+                              "workspace that made it (its keystore knows the groups)");
+      learnt.identifier = h.identifier;
+      learnt.extendable = h.extendable;
+      learnt.iteration_exponent = h.iteration_exponent;
+      learnt.group_threshold = 1;
+      learnt.member_thresholds = {h.member_threshold};
+      known = true;
+    } else if (h.identifier != learnt.identifier) {
+      fail(Category::integrity,
+           fmt::format("this share belongs to another share set (identifier {}, expected {})",
+                       h.identifier, learnt.identifier));
+    } else if (h.extendable != learnt.extendable ||
+               h.iteration_exponent != learnt.iteration_exponent ||
+               h.member_threshold != learnt.member_thresholds.front() || h.group_count != 1) {
+      fail(Category::integrity, "this share's parameters (threshold, iteration exponent, "
+                                "extendable flag) differ from the first share's");
+    }
+    const std::string name = fmt::format("member-{}", h.member_index + 1);
+    for (const auto& seen : learnt.custodians)
+      if (seen.member_index == h.member_index) return name;  // a duplicate: gather refuses it
+    keystore::CustodianRecord c;
+    c.name = name;
+    c.member_index = h.member_index;
+    c.commitment = share_commitment(share);
+    learnt.custodians.push_back(c);
+    return c.name;
+  };
+  return gather(intake, check,
+                [&] { return known ? learnt.member_thresholds.front() : 0; });
 }
 
 }  // namespace hsm

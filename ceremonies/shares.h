@@ -39,6 +39,12 @@ struct ShareIntake {
 // Error(quorum) saying how many more are needed.
 Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& intake);
 
+// For a workspace that has no record of the share set (a restore on a new machine, or shares
+// made by another SLIP-0039 implementation): learns the set from the first share
+// (single-level sets only), checks the others against it, and fills `learnt` with the
+// custodians whose shares were given ("member-N") and their commitments.
+Secret adopt_share_set(const ShareIntake& intake, keystore::ShareSet& learnt);
+
 // Checks one share against the set without recombining anything; returns the custodian.
 const keystore::CustodianRecord& check_share(const keystore::ShareSet& set,
                                              const slip39::Share& share);

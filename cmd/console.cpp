@@ -64,8 +64,12 @@ void TerminalConsole::show_share(const std::string& custodian, int index, int co
     write_terminal(kClear);
     // Two random words typed back prove the paper copy is readable.
     bool ok = true;
-    for (int k = 0; k < 2 && ok; ++k) {
-      const size_t w = randombytes_uniform(static_cast<uint32_t>(words.size()));
+    const size_t first = randombytes_uniform(static_cast<uint32_t>(words.size()));
+    // The second word is a different one: first + 1 .. first + n - 1, modulo n.
+    const size_t second =
+        (first + 1 + randombytes_uniform(static_cast<uint32_t>(words.size() - 1))) % words.size();
+    for (const size_t w : {first, second}) {
+      if (!ok) break;
       const Secret typed = prompt_hidden(fmt::format("{}, type word {} of your share: ", custodian, w + 1));
       ok = typed.size() == words[w].second &&
            sodium_memcmp(typed.data(), mnemonic.data() + words[w].first, typed.size()) == 0;

@@ -137,12 +137,15 @@ void add_master_commands(Cli& cli) {
       Workspace ws(cli.workspace_options());
       const RestoreResult r = master_restore(ws, share_intake(*rf));
       cli.emit({{"kcv", r.kcv}, {"kcv_checked", r.kcv_checked},
-                {"transcript_key_restored", r.transcript_key_restored}},
+                {"transcript_key_restored", r.transcript_key_restored}, {"adopted", r.adopted}},
                [&](std::ostream& out) {
                  out << fmt::format("master key restored on token '{}'; KCV {} ({})\n",
                                     ws.token().label, r.kcv,
                                     r.kcv_checked ? "matches the workspace record"
                                                   : "compare it with the paper record");
+                 if (r.adopted)
+                   out << "This workspace had no record of the share set: it now knows only the "
+                          "shares given here. Run 'master reshare' to issue a fully recorded set.\n";
                });
       return 0;
     };

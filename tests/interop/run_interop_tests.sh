@@ -126,15 +126,24 @@ S_F=$(openssl rand -hex 32)
 expect "slip39.py split 2-of-3 of a random S" 0 "" \
   "${SLIP39[@]}" split --threshold 2 --count 3 --secret-hex "$S_F" --extendable --out-dir foreign --names x,y,z
 check "slip39.py combine {x, z} gives that S back" "$("${SLIP39[@]}" combine foreign/x.share foreign/z.share)" "$S_F"
-expect "master restore in a workspace without a master record is refused (exit 7)" 7 "no master key record" \
-  hsm --dir "$WORK/ws-empty" --token E master restore --shares-file foreign/x.share --shares-file foreign/y.share
-
-# When hsmctl can adopt a foreign share set (with its commitments) into an empty workspace, this
-# restores foreign/{x,y} onto token E and compares status kcv with kcv_of_secret(S).
-test_b_foreign_restore() {
-  skip "restore of foreign share sets into an empty workspace not implemented yet"
-}
-test_b_foreign_restore
+# The workspace has no record of this set: hsmctl learns it from the shares, prints the KCV for
+# comparison with the paper record, and afterwards knows exactly the shares it was given.
+expect "a share of another set is refused while adopting (identifier named)" 4 "another share set" \
+  hsm --dir "$WORK/ws-refused" --token E master restore --shares-file foreign/x.share --shares-file shares/alice.share
+expect "one foreign share is not a quorum (exit 5)" 5 "1 more needed" \
+  hsm --dir "$WORK/ws-refused" --token E master restore --shares-file foreign/x.share
+expect "master restore of slip39.py's {x, y} into an empty workspace" 0 "" \
+  hsm --dir "$WORK/ws-empty" --token E --json master restore --shares-file foreign/x.share --shares-file foreign/y.share
+check "the restore says it adopted the set and could not check the KCV" \
+  "$(jq -r '"\(.adopted) \(.kcv_checked) \(.kcv)"' "$WORK/out")" "true false $(kcv_of_secret "$S_F")"
+check "status kcv after the foreign restore = KCV of HMAC(S, wrap) from slip39.py's S" \
+  "$(status_kcv E "$WORK/ws-empty")" "$(kcv_of_secret "$S_F")"
+expect "the adopted workspace checks a given share: x verifies" 0 "" \
+  hsm --dir "$WORK/ws-empty" --token E master verify-share --share-file foreign/x.share
+expect "z was not given at the restore: the adopted set does not know it" 4 "knows only the shares given" \
+  hsm --dir "$WORK/ws-empty" --token E master verify-share --share-file foreign/z.share
+expect "the adopted workspace's transcript verifies strictly (escrowed key endorsed)" 0 "" \
+  hsm --dir "$WORK/ws-empty" --token E transcript verify --strict
 
 # ------------------------------------------------------------------ c. refusals through hsmctl
 new_token B
