@@ -43,5 +43,6 @@ void add_user_commands(Cli& cli);
 void add_key_commands(Cli& cli);
 void add_sign_commands(Cli& cli);
 void add_completion_commands(Cli& cli);
+void add_doctor_commands(Cli& cli);
 
 }  // namespace hsm::cli

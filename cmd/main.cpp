@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   add_key_commands(cli);
   add_sign_commands(cli);
   add_completion_commands(cli);
+  add_doctor_commands(cli);
 
   try {
     app.parse(argc, argv);
