@@ -54,6 +54,20 @@ p11::KeyHandle open_quorum_key(Workspace& ws, Recorder& rec, ShareIntake intake)
   return p11::create_object(ws.login(), t);
 }
 
+// A quorum key is unwrapped under QK, which only the master secret gives, and the master secret
+// takes exactly its share set's threshold: any other M would be a number nobody enforces.
+void require_master_threshold(Workspace& ws, int quorum) {
+  if (quorum == 0) return;
+  const auto master = ws.keystore().master();
+  if (!master || master->shares.member_thresholds.empty()) return;  // need_master says so later
+  const int threshold = master->shares.member_thresholds.front();
+  if (quorum != threshold)
+    fail(Category::usage,
+         fmt::format("--quorum {} must equal the master share set's threshold ({}): a quorum key "
+                     "is unlocked by the master secret, which takes exactly {} shares to "
+                     "recombine; use --quorum {}", quorum, threshold, threshold, threshold));
+}
+
 }  // namespace
 
 const SigningAlgorithm& signing_algorithm(const std::string& name) {
@@ -84,6 +98,7 @@ void KeyGenerateOptions::validate() const {
 keystore::KeyRecord generate_signing_key(Workspace& ws, const KeyGenerateOptions& o,
                                          ShareIntake intake) {
   o.validate();
+  require_master_threshold(ws, o.quorum);
   const SigningAlgorithm& alg = signing_algorithm(o.algorithm);
   keystore::KeyRecord rec_out;
   const nlohmann::json params{{"label", o.label}, {"algorithm", o.algorithm},

@@ -27,11 +27,13 @@ struct KeyGenerateOptions {
   std::string label;
   std::string algorithm = "ec-p256";
   std::string purpose = "generic";  // ca, code, generic
-  int quorum = 0;
+  int quorum = 0;  // 0: not a quorum key; else must equal the master share set's threshold
   bool no_backup = false;
   void validate() const;
 };
 
+// Error(usage) when --quorum is not the master share set's threshold (the number of shares that
+// recombine the master secret, and so QK: the only number that can be enforced).
 keystore::KeyRecord generate_signing_key(Workspace& ws, const KeyGenerateOptions& options,
                                          ShareIntake intake);
 

@@ -47,7 +47,7 @@ void add_key_commands(Cli& cli) {
   gen->add_option("--purpose", g->o.purpose, "ca, code or generic")->type_name("P")
       ->default_str("generic");
   gen->add_option("--quorum", g->o.quorum, "a quorum key: no token object; every use needs the "
-                  "custodians' shares")->type_name("M");
+                  "custodians' shares; M must equal the master share set's threshold")->type_name("M");
   gen->add_option("--shares-file", g->files, "shares for --quorum (repeatable; default: typed)")
       ->type_name("F");
   gen->add_flag("--no-backup", g->o.no_backup, "born on the token, never escrowed (required "
