@@ -19,7 +19,7 @@ struct WorkspaceConfig {
 
 // Longer configuration text is refused before parsing (it would let a hostile file exhaust the
 // stack of the TOML parser).
-inline constexpr std::size_t kMaxConfigBytes = 16 * 1024;
+inline constexpr std::size_t kMaxConfigBytes = 4 * 1024;
 
 // Parses TOML text. Throws Error(usage) naming the line for a syntax error, an unknown key, a
 // wrong type, or a key that would hold a secret ("pin", "password").
