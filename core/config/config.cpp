@@ -28,6 +28,12 @@ std::optional<std::string> string_key(const toml::table& t, std::string_view key
 }  // namespace
 
 WorkspaceConfig parse_config(std::string_view text, std::string_view source_name) {
+  // toml++ nests tables recursively: tens of thousands of dotted keys ("[x.x.x...]") overflow the
+  // stack (found by fuzzing). A workspace config is a few lines, so bound its size first.
+  if (text.size() > kMaxConfigBytes)
+    fail(Category::usage, fmt::format("{}: is {} bytes, but an hsmctl.toml may be at most {} "
+                                      "bytes; it holds only a few settings", source_name,
+                                      text.size(), kMaxConfigBytes));
   toml::table root;
   try {
     root = toml::parse(text, source_name);

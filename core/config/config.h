@@ -2,6 +2,7 @@
 // (a PIN or password in it is refused: only a pin_source such as "env:VAR" is allowed).
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -15,6 +16,10 @@ struct WorkspaceConfig {
   std::optional<std::string> pin_source;  // pin_source = "env:HSMCTL_PIN"
   std::optional<int> max_auth_failures;   // [users] max_auth_failures = 5
 };
+
+// Longer configuration text is refused before parsing (it would let a hostile file exhaust the
+// stack of the TOML parser).
+inline constexpr std::size_t kMaxConfigBytes = 4 * 1024;
 
 // Parses TOML text. Throws Error(usage) naming the line for a syntax error, an unknown key, a
 // wrong type, or a key that would hold a secret ("pin", "password").
