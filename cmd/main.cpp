@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   add_user_commands(cli);
   add_key_commands(cli);
   add_sign_commands(cli);
+  add_backup_commands(cli);
+  add_clone_commands(cli);
 
   try {
     app.parse(argc, argv);
