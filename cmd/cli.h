@@ -44,5 +44,7 @@ void add_key_commands(Cli& cli);
 void add_sign_commands(Cli& cli);
 void add_completion_commands(Cli& cli);
 void add_doctor_commands(Cli& cli);
+void add_backup_commands(Cli& cli);
+void add_clone_commands(Cli& cli);
 
 }  // namespace hsm::cli

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   add_sign_commands(cli);
   add_completion_commands(cli);
   add_doctor_commands(cli);
+  add_backup_commands(cli);
+  add_clone_commands(cli);
 
   try {
     app.parse(argc, argv);
