@@ -42,5 +42,6 @@ void add_master_commands(Cli& cli);
 void add_user_commands(Cli& cli);
 void add_key_commands(Cli& cli);
 void add_sign_commands(Cli& cli);
+void add_group_commands(Cli& cli);
 
 }  // namespace hsm::cli

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   add_user_commands(cli);
   add_key_commands(cli);
   add_sign_commands(cli);
+  add_group_commands(cli);
 
   try {
     app.parse(argc, argv);
