@@ -5,6 +5,7 @@
 
 #include <ctime>
 
+#include "ceremonies/group_agreement.h"
 #include "ceremonies/user_layers.h"
 #include "core/error.h"
 #include "core/otp/totp.h"
@@ -77,21 +78,38 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
                          name));
   }
 
-  std::optional<Secret> inner;
+  std::optional<Secret> inner, agreement;
   {
     const p11::SessionObject kek = derive_user_kek(s, mk.derive, name, password, user->secrets.kdf);
     inner = open_outer(s, kek.handle(), *user);
+    if (!inner)
+      refuse(rec, ks, name, max_failures, "password", "wrong",
+             fmt::format("user '{}': wrong password (or the stored key was changed)", name));
+    agreement = open_agreement_key(s, kek.handle(), *user);
+    if (!agreement && user->secrets.ecdh_key)
+      fail(Category::integrity, fmt::format("the stored key-agreement key of user '{}' does not "
+                                            "open although the password is right: the keystore "
+                                            "was changed", name));
+    if (!agreement) {  // made before group keys: give them one now, under the same KEK
+      EscrowedKey k = generate_agreement_key(s, mk.wrap);
+      user->secrets.ecdh_key =
+          seal_agreement_key(s, kek.handle(), name, user->secrets.key_version, k.blob);
+      user->ecdh_public_key = k.spki;
+      ks.set_agreement_key(name, k.spki, *user->secrets.ecdh_key);
+      rec.record("user.agreement-key.created", {{"name", name},
+                                                {"algorithm", kAgreementAlgorithm},
+                                                {"public_key", to_base64(k.spki)}});
+      agreement = Secret::copy_of(ByteView(k.blob));
+      std::fill(k.blob.begin(), k.blob.end(), std::uint8_t{0});
+    }
   }
-  if (!inner)
-    refuse(rec, ks, name, max_failures, "password", "wrong",
-           fmt::format("user '{}': wrong password (or the stored key was changed)", name));
   // Accepted once: a concurrent use of the same code loses here.
   if (step && !ks.accept_otp_step(name, static_cast<std::int64_t>(*step)))
     refuse(rec, ks, name, max_failures, "otp", "reused",
            fmt::format("this one-time code of user '{}' was already used; wait for the next one",
                        name));
   if (user->failures != 0) ks.reset_failures(name);
-  return {std::move(*user), std::move(*inner)};
+  return {std::move(*user), std::move(*inner), std::move(*agreement)};
 }
 
 }  // namespace hsm

@@ -29,6 +29,9 @@ inline constexpr std::int64_t kDefaultMaxAuthFailures = 5;
 struct UnlockedUser {
   keystore::UserRecord user;
   Secret inner;  // the inner blob (private key wrapped under MK-wrap), out of its outer layer
+  // The key-agreement key's inner blob, opened with the same KEK (group keys are sealed to it).
+  // A user made before group keys gets one here, lazily (event user.agreement-key.created).
+  Secret agreement;
 };
 
 // Looks up the user (Error(not_found)), refuses a locked one, checks the TOTP code when one is

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "ceremonies/group_agreement.h"
 #include "ceremonies/master_keys.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/user_layers.h"
@@ -58,8 +59,10 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
       fail(Category::not_found, fmt::format("user '{}' already exists; choose another name",
                                             o.name));
 
-    // 1. Escrow at birth: the token keeps nothing, the inner blob is all there is.
+    // 1. Escrow at birth: the token keeps nothing, the inner blob is all there is. The same for
+    //    the user's key-agreement (ECDH P-256) key, to which group keys are sealed.
     EscrowedKey key = escrow_user_key(s, alg, mk.wrap, ws.token().label);
+    EscrowedKey agreement = generate_agreement_key(s, mk.wrap);
 
     // 2. The password KEK, then the outer layer over the inner blob.
     const Secret password =
@@ -73,8 +76,11 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
     {
       const p11::SessionObject kek = derive_user_kek(s, mk.derive, u.name, password, u.secrets.kdf);
       u.secrets.signing_key = seal_outer(s, kek.handle(), u.name, u.algorithm, 1, key.blob);
+      u.secrets.ecdh_key = seal_agreement_key(s, kek.handle(), u.name, 1, agreement.blob);
     }
+    u.ecdh_public_key = agreement.spki;
     sodium_memzero(key.blob.data(), key.blob.size());
+    sodium_memzero(agreement.blob.data(), agreement.blob.size());
     u.created = transcript::utc_now_rfc3339();
     u.rotated = u.created;
     out.fingerprint = crypto::fingerprint(u.public_key);
@@ -86,6 +92,7 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
                                 {"algorithm", u.algorithm},
                                 {"fingerprint", out.fingerprint},
                                 {"public_key", to_base64(u.public_key)},
+                                {"agreement_public_key", to_base64(agreement.spki)},
                                 {"key_version", u.secrets.key_version},
                                 {"escrow", "mk-wrap"},
                                 {"kdf", {{"profile", u.secrets.kdf.profile},

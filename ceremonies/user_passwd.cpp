@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "ceremonies/group_agreement.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/user_layers.h"
 #include "core/error.h"
@@ -22,9 +23,6 @@ UserPasswdResult user_passwd(Workspace& ws, const UserPasswdOptions& o) {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
     const UnlockedUser u = authenticate_user(rec, ws, mk, o.name, o.factors, o.max_auth_failures);
-    if (u.user.secrets.ecdh_key)
-      fail(Category::general, fmt::format("user '{}' also has a group key-agreement key, which "
-                                          "this version of hsmctl cannot re-seal", o.name));
     const kdf::KdfProfile profile =
         kdf::parse_kdf_profile(o.kdf_profile.empty() ? u.user.secrets.kdf.profile : o.kdf_profile);
     const Secret password =
@@ -37,6 +35,8 @@ UserPasswdResult user_passwd(Workspace& ws, const UserPasswdOptions& o) {
       const p11::SessionObject kek = derive_user_kek(s, mk.derive, o.name, password, next.kdf);
       next.signing_key =
           seal_outer(s, kek.handle(), o.name, u.user.algorithm, next.key_version, u.inner.bytes());
+      next.ecdh_key =
+          seal_agreement_key(s, kek.handle(), o.name, next.key_version, u.agreement.bytes());
     }
 
     keystore::Keystore& ks = ws.keystore();

@@ -46,5 +46,6 @@ void add_completion_commands(Cli& cli);
 void add_doctor_commands(Cli& cli);
 void add_backup_commands(Cli& cli);
 void add_clone_commands(Cli& cli);
+void add_group_commands(Cli& cli);
 
 }  // namespace hsm::cli

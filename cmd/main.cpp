@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   add_doctor_commands(cli);
   add_backup_commands(cli);
   add_clone_commands(cli);
+  add_group_commands(cli);
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,5 @@
-// Group-key records (tables groups and group_members): the group's inner blob under MK-wrap
-// and one sealed copy per member. Never the group's private key or a member's KEK in clear.
+// Group-key records (tables groups and group_members): the group's public key and one sealed
+// layer per member. Never the group's private key, its bare inner blob or a member's KEK.
 #include "core/error.h"
 #include "core/keystore/keystore.h"
 
@@ -55,7 +55,6 @@ GroupRecord read_group(const Statement& st) {
       .name = st.text("name"),
       .algorithm = st.text("algorithm"),
       .public_key = st.blob("public_key"),
-      .wrapped_key = st.blob("wrapped_key"),
       .key_version = st.integer("key_version"),
       .created = st.text("created"),
   };
@@ -66,13 +65,11 @@ GroupRecord read_group(const Statement& st) {
 void Keystore::insert_group(const GroupRecord& group, const std::vector<GroupMember>& members) {
   Transaction tx(db_);
   Statement st(db_,
-               "INSERT INTO groups (name, algorithm, public_key, wrapped_key, key_version, "
-               "created) VALUES (:name, :algorithm, :public_key, :wrapped_key, :key_version, "
-               ":created)");
+               "INSERT INTO groups (name, algorithm, public_key, key_version, created) "
+               "VALUES (:name, :algorithm, :public_key, :key_version, :created)");
   st.bind(":name", group.name)
       .bind(":algorithm", group.algorithm)
       .bind(":public_key", group.public_key)
-      .bind(":wrapped_key", group.wrapped_key)
       .bind(":key_version", group.key_version)
       .bind(":created", group.created)
       .insert("group '" + group.name + "' already exists");
@@ -140,17 +137,31 @@ std::vector<std::string> Keystore::groups_of(std::string_view user) {
   return names;
 }
 
+void Keystore::set_agreement_key(std::string_view user, const Bytes& public_key,
+                                 const SealedBlob& sealed) {
+  Statement st(db_,
+               "UPDATE users SET ecdh_public_key = :public_key, ecdh_outer_blob = :blob, "
+               "ecdh_outer_nonce = :nonce WHERE name = :name AND ecdh_public_key IS NULL");
+  st.bind(":public_key", public_key)
+      .bind(":blob", sealed.ciphertext)
+      .bind(":nonce", sealed.nonce)
+      .bind(":name", user)
+      .run();
+  if (st.changes() > 0) return;
+  if (!find_user(user)) fail(Category::not_found, "user '" + std::string(user) + "' not found");
+  fail(Category::general, "user '" + std::string(user) + "' already has a key-agreement key");
+}
+
 void Keystore::replace_group_key(const GroupRecord& group,
                                  const std::vector<GroupMember>& members) {
   Transaction tx(db_);
   // The key version is bound into every member's sealed copy, so it must only ever grow.
   Statement st(db_,
                "UPDATE groups SET algorithm = :algorithm, public_key = :public_key, "
-               "wrapped_key = :wrapped_key, key_version = :key_version "
+               "key_version = :key_version "
                "WHERE name = :name AND key_version < :key_version");
   st.bind(":algorithm", group.algorithm)
       .bind(":public_key", group.public_key)
-      .bind(":wrapped_key", group.wrapped_key)
       .bind(":key_version", group.key_version)
       .bind(":name", group.name)
       .run();

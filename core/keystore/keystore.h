@@ -107,6 +107,10 @@ class Keystore {
   std::vector<GroupMember> list_group_members(std::string_view group);
   // Names of the groups a user belongs to.
   std::vector<std::string> groups_of(std::string_view user);
+  // Gives a user who has none (made before group keys) a key-agreement key: its DER SPKI and
+  // the outer layer over its inner blob, sealed under the user's current KEK. Error(general)
+  // when the user already has one.
+  void set_agreement_key(std::string_view user, const Bytes& public_key, const SealedBlob& sealed);
   // Rotation: new key material for the group and a new sealed copy for every remaining member,
   // replacing all old ones, atomically.
   void replace_group_key(const GroupRecord& group, const std::vector<GroupMember>& members);

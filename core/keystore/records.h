@@ -136,8 +136,9 @@ struct AuthFailures {
 struct GroupRecord {
   std::string name;  // unique
   std::string algorithm;
-  Bytes public_key;   // DER SubjectPublicKeyInfo
-  Bytes wrapped_key;  // inner blob: the private key wrapped under MK-wrap
+  Bytes public_key;  // DER SubjectPublicKeyInfo
+  // No inner blob here: the private key wrapped under MK-wrap exists only inside the members'
+  // sealed layers, so nobody without a member's password can unwrap it.
   std::int64_t key_version = 1;  // incremented when the key is rotated (member removed)
   std::string created;
   bool operator==(const GroupRecord&) const = default;
@@ -147,8 +148,8 @@ struct GroupRecord {
 struct GroupMember {
   std::string group;
   std::string user;
-  SealedBlob sealed_key;
-  Bytes ephemeral_public_key;  // the sender's half of the key agreement
+  SealedBlob sealed_key;        // the group's inner blob, AES-GCM under the agreed key
+  Bytes ephemeral_public_key;  // DER SPKI: the sender's one-use half of the key agreement
   std::string added;
   bool operator==(const GroupMember&) const = default;
 };

@@ -200,6 +200,54 @@ Template user_kek() {
   return t;
 }
 
+PairTemplates agreement_session_pair() {
+  PairTemplates p;
+  p.public_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, false).set(CKA_VERIFY, false)
+      .set(CKA_DERIVE, false).set(CKA_EC_PARAMS, ByteView(kP256));
+  p.private_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, true).set(CKA_SIGN, false).set(CKA_DECRYPT, false)
+      .set(CKA_UNWRAP, false).set(CKA_DERIVE, true).set_mechanisms({CKM_ECDH1_DERIVE});
+  return p;
+}
+
+Template agreement_session_private_key() {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_PRIVATE_KEY}).set(CKA_KEY_TYPE, CK_ULONG{CKK_EC})
+      .set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, false).set(CKA_DECRYPT, false)
+      .set(CKA_UNWRAP, false).set(CKA_DERIVE, true).set_mechanisms({CKM_ECDH1_DERIVE})
+      .set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+PairTemplates ephemeral_agreement_pair() {
+  PairTemplates p;
+  p.public_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, false).set(CKA_VERIFY, false)
+      .set(CKA_DERIVE, false).set(CKA_EC_PARAMS, ByteView(kP256));
+  p.private_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, false).set(CKA_DECRYPT, false)
+      .set(CKA_UNWRAP, false).set(CKA_DERIVE, true).set_mechanisms({CKM_ECDH1_DERIVE})
+      .set(CKA_MODIFIABLE, false);
+  return p;
+}
+
+Template agreed_secret() {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false)
+      .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)
+      .set(CKA_DERIVE, true).set_mechanisms({CKM_AES_ECB_ENCRYPT_DATA})
+      .set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template group_layer_key() {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)
+      .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)
+      .set(CKA_DERIVE, false).set_mechanisms({CKM_AES_GCM}).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
 Template otp_seal_key() {
   Template t = aes_key(false, "", {});
   t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)

@@ -63,6 +63,21 @@ PairTemplates born_token_key_pair(KeyAlgorithm algorithm, const std::string& lab
 // A user KEK derived from MK-derive: a session AES-256 key for AES-GCM only.
 Template user_kek();
 
+// Group keys (DESIGN.md "Key hierarchy"): each user's key-agreement pair (ECDH P-256), escrowed
+// at birth like a user key: the private key can only derive with ECDH, sensitive, extractable
+// only so that it is wrapped once under MK-wrap and destroyed.
+PairTemplates agreement_session_pair();
+// The unwrap template of a key-agreement private key for one use: sensitive, non-extractable,
+// not modifiable, ECDH only.
+Template agreement_session_private_key();
+// The one-use pair that seals a member's layer of a group key: never extractable, ECDH only.
+PairTemplates ephemeral_agreement_pair();
+// The raw ECDH secret (CKD_NULL: the x-coordinate) as a session AES-256 key that can only
+// derive (AES-ECB-ENCRYPT-DATA), so its value never leaves the token.
+Template agreed_secret();
+// The key that seals a member's layer, derived from the agreed secret: AES-GCM only.
+Template group_layer_key();
+
 // The key that seals a user's TOTP seed, derived from MK-derive: a session AES-256 key for
 // AES-GCM only, sensitive and non-extractable, like user_kek().
 Template otp_seal_key();

@@ -115,8 +115,8 @@ inline MasterRecord sample_master() {
 }
 
 inline GroupRecord sample_group(const std::string& name, std::int64_t version = 1) {
-  return {.name = name, .algorithm = "p256", .public_key = filler("gpub" + name, 91),
-          .wrapped_key = filler("gwrap" + name + std::to_string(version), 80),
+  return {.name = name, .algorithm = "p256",
+          .public_key = filler("gpub" + name + std::to_string(version), 91),
           .key_version = version, .created = kTime};
 }
 
