@@ -18,6 +18,8 @@
 
 namespace hsm::cli {
 
+void add_user_provision_command(Cli& cli, CLI::App* group);  // cmd/user_provision.cpp
+
 namespace {
 
 // --password-source, --otp CODE and --otp-source as given on the command line.
@@ -78,6 +80,7 @@ void add_user_commands(Cli& cli) {
   auto* group = cli.app.add_subcommand("user", "user signing keys: generated in the HSM, sealed "
                                        "under the master key and the user's password");
   group->require_subcommand(1);
+  add_user_provision_command(cli, group);
 
   struct CreateArgs {
     UserCreateOptions o;

@@ -1,0 +1,219 @@
+// `user provision` throughput against the PKCS#11 work it cannot avoid, all measured in this run
+// on one throwaway SoftHSM token: (1) --kdf-profile min --jobs 2 against a bare single-session
+// C loop of the scheme's token calls (generate P-256 pair, KWP-wrap under MK-wrap, derive a KEK
+// from MK-derive, AES-GCM the inner blob, destroy); (2) --kdf-profile interactive --jobs 2
+// against twice libsodium's own Argon2id rate; (3) against a shell loop of pkcs11-tool, one
+// key pair (generate + delete) per user. --jobs uses worker processes, not threads: SoftHSM
+// 2.6.1 does not scale with threads in one process. Raw PKCS#11 names appear here only because
+// the baseline is, by definition, the bare C API.
+#include <dlfcn.h>
+#include <p11-kit/pkcs11.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <nlohmann/json.hpp>
+
+#include "bench/bench.h"
+#include "core/pkcs11/module.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using hsm::bench::note;
+using hsm::bench::Stopwatch;
+
+const char* kPin = "bench-pin-1234";
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) throw std::runtime_error("cannot run " + cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  if (::pclose(p) != 0) throw std::runtime_error("failed: " + cmd);
+  return out;
+}
+
+void check(CK_RV rv, const char* what) {
+  if (rv != CKR_OK) throw std::runtime_error(std::string(what) + " failed: rv 0x" + std::to_string(rv));
+}
+
+// The bare loop: one thread, one session, the minimum token calls per user. Users per second.
+double bare_loop(const std::string& module, long users) {
+  void* lib = ::dlopen(module.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) throw std::runtime_error("cannot load " + module);
+  auto get_list = reinterpret_cast<CK_RV (*)(CK_FUNCTION_LIST_PTR_PTR)>(::dlsym(lib, "C_GetFunctionList"));
+  CK_FUNCTION_LIST_PTR f = nullptr;
+  check(get_list(&f), "C_GetFunctionList");
+  check(f->C_Initialize(nullptr), "C_Initialize");
+  CK_SLOT_ID slots[8];
+  CK_ULONG nslots = 8;
+  check(f->C_GetSlotList(CK_TRUE, slots, &nslots), "C_GetSlotList");
+  CK_SESSION_HANDLE s = 0;
+  check(f->C_OpenSession(slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s), "C_OpenSession");
+  check(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)kPin, std::strlen(kPin)), "C_Login");
+  auto find = [&](const char* label) {
+    CK_ATTRIBUTE t[] = {{CKA_LABEL, (void*)label, std::strlen(label)}};
+    CK_OBJECT_HANDLE h = 0;
+    CK_ULONG n = 0;
+    check(f->C_FindObjectsInit(s, t, 1), "C_FindObjectsInit");
+    check(f->C_FindObjects(s, &h, 1, &n), "C_FindObjects");
+    f->C_FindObjectsFinal(s);
+    if (n != 1) throw std::runtime_error(std::string("no ") + label + " on the token");
+    return h;
+  };
+  const CK_OBJECT_HANDLE wrap = find("hsmctl-mk-wrap"), derive = find("hsmctl-mk-derive");
+  static const CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+  CK_KEY_TYPE aes = CKK_AES;
+  CK_ULONG len32 = 32;
+  const Stopwatch clock;
+  for (long i = 0; i < users; ++i) {
+    CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &no, 1}, {CKA_EC_PARAMS, (void*)p256, sizeof p256}, {CKA_VERIFY, &yes, 1}};
+    CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &no, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_SENSITIVE, &yes, 1},
+                           {CKA_EXTRACTABLE, &yes, 1}, {CKA_SIGN, &yes, 1}};
+    CK_MECHANISM gen{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE hpub = 0, hpriv = 0, kek = 0;
+    check(f->C_GenerateKeyPair(s, &gen, pub, 3, priv, 5, &hpub, &hpriv), "C_GenerateKeyPair");
+    CK_BYTE blob[256];
+    CK_ULONG blob_len = sizeof blob;
+    CK_MECHANISM kwp{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    check(f->C_WrapKey(s, &kwp, wrap, hpriv, blob, &blob_len), "C_WrapKey");
+    CK_BYTE material[32];
+    randombytes_buf(material, sizeof material);
+    CK_KEY_DERIVATION_STRING_DATA data{material, sizeof material};
+    CK_MECHANISM ecb{CKM_AES_ECB_ENCRYPT_DATA, &data, sizeof data};
+    CK_ATTRIBUTE kt[] = {{CKA_CLASS, &secret, sizeof secret}, {CKA_KEY_TYPE, &aes, sizeof aes},
+                         {CKA_TOKEN, &no, 1}, {CKA_VALUE_LEN, &len32, sizeof len32},
+                         {CKA_ENCRYPT, &yes, 1}, {CKA_SENSITIVE, &yes, 1}};
+    check(f->C_DeriveKey(s, &ecb, derive, kt, 6, &kek), "C_DeriveKey");
+    CK_BYTE iv[12], aad[32] = {1}, out[512];
+    randombytes_buf(iv, sizeof iv);
+    CK_GCM_PARAMS gp{iv, sizeof iv, 96, aad, sizeof aad, 128};
+    CK_MECHANISM gcm{CKM_AES_GCM, &gp, sizeof gp};
+    CK_ULONG out_len = sizeof out;
+    check(f->C_EncryptInit(s, &gcm, kek), "C_EncryptInit");
+    check(f->C_Encrypt(s, blob, blob_len, out, &out_len), "C_Encrypt");
+    f->C_DestroyObject(s, kek);
+    f->C_DestroyObject(s, hpriv);
+    f->C_DestroyObject(s, hpub);
+  }
+  const double wall = clock.wall_seconds();
+  note("bare loop: %ld users in %.2f s wall, %.2f s CPU (one thread, one session)", users, wall,
+       clock.seconds());
+  f->C_Logout(s);
+  f->C_CloseSession(s);
+  f->C_Finalize(nullptr);
+  return static_cast<double>(users) / wall;
+}
+
+// Writes `users` rows to a 0600 CSV file and returns its path.
+fs::path users_file(const fs::path& dir, const std::string& prefix, long users) {
+  const fs::path p = dir / (prefix + ".csv");
+  std::ofstream out(p);
+  out << "name,password\n";
+  for (long i = 0; i < users; ++i) out << prefix << i << ",pw-" << prefix << "-" << i << "\n";
+  out.close();
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+  return p;
+}
+
+// Wall-clock users per second of one whole `hsmctl user provision` run (start-up included).
+double provision_rate(const fs::path& dir, const std::string& prefix, long users,
+                      const std::string& profile, int jobs) {
+  const fs::path file = users_file(dir, prefix, users);
+  const Stopwatch clock;
+  const std::string out = run(std::string(HSMCTL_BINARY) + " --json user provision --from " +
+                              file.string() + " --kdf-profile " + profile + " --jobs " +
+                              std::to_string(jobs) + " | tail -1");
+  const double wall = clock.wall_seconds();
+  const auto summary = nlohmann::json::parse(out)["summary"];
+  if (summary["created"] != users) throw std::runtime_error("provision did not create every user");
+  note("hsmctl user provision --kdf-profile %s --jobs %d: %ld users in %.2f s wall (%.2f s "
+       "sealing phase)", profile.c_str(), jobs, users, wall, summary["seconds"].get<double>());
+  return static_cast<double>(users) / wall;
+}
+
+// libsodium's own Argon2id (interactive) hashes per second, one thread.
+double argon2_rate(long hashes) {
+  unsigned char out[32], salt[crypto_pwhash_SALTBYTES] = {0};
+  const Stopwatch clock;
+  for (long i = 0; i < hashes; ++i)
+    if (crypto_pwhash(out, sizeof out, "password", 8, salt, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                      crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+      throw std::runtime_error("crypto_pwhash failed");
+  const double wall = clock.wall_seconds();
+  note("libsodium Argon2id interactive: %ld hashes in %.2f s wall", hashes, wall);
+  return static_cast<double>(hashes) / wall;
+}
+
+// One pkcs11-tool process to generate a P-256 pair and one to delete it, per user.
+double pkcs11_tool_rate(const std::string& module, long users) {
+  const std::string base = "pkcs11-tool --module " + module + " --login --pin " + kPin + " ";
+  const Stopwatch clock;
+  for (long i = 0; i < users; ++i) {
+    const std::string label = "pt" + std::to_string(i);
+    run(base + "--keypairgen --key-type EC:prime256v1 --label " + label + " >/dev/null 2>&1");
+    run(base + "--delete-object --type privkey --label " + label + " >/dev/null 2>&1");
+    run(base + "--delete-object --type pubkey --label " + label + " >/dev/null 2>&1");
+  }
+  const double wall = clock.wall_seconds();
+  note("pkcs11-tool shell loop: %ld users in %.2f s wall", users, wall);
+  return static_cast<double>(users) / wall;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto flags = hsm::bench::parse_flags(argc, argv, "--users");
+  const long users = flags.size ? flags.size : flags.quick ? 500 : 5000;
+  if (sodium_init() < 0) return 1;
+  const fs::path dir = fs::temp_directory_path() / ("hsmctl-bench-provision-" + std::to_string(::getpid()));
+  try {
+    fs::create_directories(dir / "tokens");
+    fs::create_directories(dir / "ws");
+    std::ofstream(dir / "softhsm2.conf") << "directories.tokendir = " << (dir / "tokens").string()
+                                         << "\nobjectstore.backend = file\nlog.level = ERROR\n";
+    ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
+    ::setenv("HSMCTL_TOKEN", "bench", 1);
+    ::setenv("HSMCTL_DIR", (dir / "ws").c_str(), 1);
+    ::setenv("BENCH_PIN", kPin, 1);
+    ::setenv("HSMCTL_PIN_SOURCE", "env:BENCH_PIN", 1);
+    const std::string module = hsm::p11::Module::find_softhsm();
+    run("softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin " +
+        std::string(kPin) + " >/dev/null");
+    run(std::string(HSMCTL_BINARY) + " master init --threshold 2 --custodians a,b,c "
+        "--shares-out " + (dir / "shares").string() + " >/dev/null");
+    note("the machine is shared: the rates are wall-clock and move with other load; the "
+         "baselines are measured in the same run, alternately");
+
+    const double bare = bare_loop(module, users);
+    const double mine = provision_rate(dir, "min", users, "min", 2);
+    const double bare2 = bare_loop(module, users);
+    note("bare loop before/after: %.0f / %.0f users/s", bare, bare2);
+    hsm::bench::report("provision_min_jobs2_vs_bare_p11", mine, (bare + bare2) / 2, ">=1.6",
+                       "users/s");
+
+    const long slow = flags.quick ? 8 : 40;
+    const double argon = argon2_rate(flags.quick ? 4 : 20);
+    const double inter = provision_rate(dir, "int", slow, "interactive", 2);
+    hsm::bench::report("provision_interactive_jobs2_vs_2x_argon2id", inter, 2 * argon, ">=0.9",
+                       "users/s");
+
+    const double tool = pkcs11_tool_rate(module, flags.quick ? 10 : 40);
+    hsm::bench::report("provision_min_jobs2_vs_pkcs11_tool_loop", mine, tool, "-", "users/s");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+    fs::remove_all(dir);
+    return 1;
+  }
+  fs::remove_all(dir);
+  return 0;
+}

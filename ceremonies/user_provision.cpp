@@ -1,0 +1,182 @@
+// user provision as one ceremony: read and check the file, skip users who exist, seal the rest
+// (in this process or in forked workers), and store and record them in chunks: each chunk is
+// one keystore transaction and one user.provisioned event naming its users (line, name,
+// algorithm, fingerprint) and its failures, so neither an fdatasync nor a token signature is
+// paid per user.
+#include "ceremonies/user_provision.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <set>
+
+#include "ceremonies/recorder.h"
+#include "ceremonies/user_layers.h"
+#include "ceremonies/user_provision_workers.h"
+#include "core/crypto/public_key.h"
+#include "core/error.h"
+#include "core/secure/secret_source.h"
+#include "core/transcript/entry.h"
+
+namespace hsm {
+
+namespace {
+
+constexpr std::size_t kChunkUsers = 512;
+constexpr auto kChunkTime = std::chrono::seconds(1);
+
+// The outcomes waiting to be stored and recorded together.
+class Chunk {
+ public:
+  Chunk(Recorder& rec, keystore::Keystore& ks, const ProvisionOptions& o, ProvisionSummary& sum,
+        const std::vector<ProvisionRow>& rows)
+      : rec_(rec), ks_(ks), o_(o), sum_(sum), rows_(rows) {}
+
+  void add(SealOutcome&& oc) {
+    const ProvisionRow& row = rows_.at(oc.index);
+    ProvisionResult r{row.line, row.name, oc.ok ? "created" : "failed", row.algorithm, "", ""};
+    if (oc.ok) {
+      r.fingerprint = crypto::fingerprint(oc.user.public_key);
+      users_.push_back(std::move(oc.user));
+    } else {
+      r.error = fmt::format("line {}: user '{}': {}", row.line, row.name, oc.error);
+    }
+    results_.push_back(std::move(r));
+    if (users_.size() >= kChunkUsers || std::chrono::steady_clock::now() - since_ >= kChunkTime)
+      flush();
+  }
+
+  void flush() {
+    since_ = std::chrono::steady_clock::now();
+    if (results_.empty()) return;
+    nlohmann::json created = nlohmann::json::array(), failed = nlohmann::json::array();
+    for (const ProvisionResult& r : results_) {
+      if (r.status == "created")
+        created.push_back({{"line", r.line}, {"name", r.name}, {"algorithm", r.algorithm},
+                           {"fingerprint", r.fingerprint}});
+      else
+        failed.push_back({{"line", r.line}, {"name", r.name}, {"error", r.error}});
+    }
+    const std::string now = transcript::utc_now_rfc3339();
+    keystore::Transaction tx(ks_);
+    for (keystore::UserRecord& u : users_) {
+      u.created = now;
+      u.rotated = now;
+      ks_.insert_user(u);
+    }
+    rec_.record("user.provisioned", {{"users", created}, {"failed", failed},
+                                     {"escrow", "mk-wrap"}, {"kdf_profile", o_.kdf_profile}});
+    tx.commit();
+    for (const ProvisionResult& r : results_) {
+      if (r.status == "created") ++sum_.created;
+      else { ++sum_.failed; sum_.failed_lines.push_back(r.line); }
+      if (o_.on_result) o_.on_result(r);
+    }
+    users_.clear();
+    results_.clear();
+  }
+
+ private:
+  Recorder& rec_;
+  keystore::Keystore& ks_;
+  const ProvisionOptions& o_;
+  ProvisionSummary& sum_;
+  const std::vector<ProvisionRow>& rows_;
+  std::vector<keystore::UserRecord> users_;
+  std::vector<ProvisionResult> results_;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+void ProvisionOptions::validate() const {
+  if (format != "auto" && format != "csv" && format != "jsonl")
+    fail(Category::usage, fmt::format("unknown --format '{}': use csv or jsonl", format));
+  user_algorithm(algorithm);
+  kdf::parse_kdf_profile(kdf_profile);
+  if (jobs < 1 || jobs > 64)
+    fail(Category::usage, fmt::format("--jobs {} is out of range: use 1 to 64", jobs));
+}
+
+ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
+  o.validate();
+  const kdf::KdfProfile profile = kdf::parse_kdf_profile(o.kdf_profile);
+  ProvisionInput in = read_provision_file(o.from, o.format, o.algorithm);
+  keystore::Keystore& ks = ws.keystore();  // holds the workspace lock from here on
+
+  ProvisionSummary sum;
+  sum.total = in.rows.size() + in.rejected.size();
+  std::set<std::string> existing;
+  for (const auto& u : ks.list_users()) existing.insert(u.name);
+  std::vector<std::size_t> todo;
+  std::vector<ProvisionResult> early;  // rejected and skipped rows, reported before the work
+  nlohmann::json rejected = nlohmann::json::array(), skipped = nlohmann::json::array();
+  for (const ProvisionRejected& r : in.rejected) {
+    early.push_back({r.line, r.name, "failed", "", "", r.message});
+    rejected.push_back({{"line", r.line}, {"error", r.message}});
+  }
+  for (std::size_t i = 0; i < in.rows.size(); ++i) {
+    const ProvisionRow& row = in.rows[i];
+    if (existing.count(row.name) == 0) {
+      todo.push_back(i);
+      continue;
+    }
+    early.push_back({row.line, row.name, "skipped", row.algorithm, "", ""});
+    skipped.push_back(row.name);
+  }
+
+  // Workers are forked now, before this process loads the PKCS#11 module, and wait for start().
+  std::unique_ptr<ProvisionWorkers> workers;
+  sum.jobs = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(o.jobs),
+                                                    std::max<std::size_t>(todo.size(), 1)));
+  if (sum.jobs > 1) {
+    Secret pin = read_secret(ws.options().pin_source, "user PIN of the token");
+    workers = std::make_unique<ProvisionWorkers>(ws.options(), in.rows, todo, profile, sum.jobs,
+                                                 pin);
+    ws.use_pin(std::move(pin));
+  }
+
+  const nlohmann::json params{{"from", o.from.filename().string()}, {"rows", sum.total},
+                              {"kdf_profile", o.kdf_profile}, {"jobs", sum.jobs}};
+  run_ceremony(ws, "user.provision", params, [&](Recorder& rec) {
+    sum.ceremony = rec.ceremony_id();
+    const p11::Session& s = ws.login();
+    const MasterKeys mk = require_master(s);
+    if (!rejected.empty()) rec.record("user.provision.rejected", {{"rows", rejected}});
+    if (!skipped.empty()) rec.record("user.provision.skipped", {{"users", skipped}});
+    for (const ProvisionResult& r : early) {
+      if (r.status == "skipped") ++sum.skipped;
+      else { ++sum.failed; sum.failed_lines.push_back(r.line); }
+      if (o.on_result) o.on_result(r);
+    }
+
+    const auto t0 = std::chrono::steady_clock::now();
+    Chunk chunk(rec, ks, o, sum, in.rows);
+    std::size_t done = 0;
+    auto accept = [&](SealOutcome&& oc) {
+      chunk.add(std::move(oc));
+      if (o.on_progress) o.on_progress(++done, todo.size());
+    };
+    if (workers) {
+      workers->start();
+      workers->collect(accept, in.rows, o.kdf_profile);
+    } else {
+      const std::string label = ws.token().label;
+      for (std::size_t i : todo) {
+        SealOutcome oc = seal_new_user(s, mk, in.rows[i], profile, label);
+        oc.index = i;
+        accept(std::move(oc));
+      }
+    }
+    chunk.flush();
+    std::sort(sum.failed_lines.begin(), sum.failed_lines.end());
+    sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.record("user.provision.done", {{"created", sum.created}, {"skipped", sum.skipped},
+                                       {"failed", sum.failed}, {"total", sum.total}});
+  });
+  return sum;
+}
+
+}  // namespace hsm

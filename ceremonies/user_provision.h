@@ -1,0 +1,74 @@
+// user provision: many users from one CSV or JSONL file, in one recorded ceremony. Passwords go
+// from the file straight into Secrets and never reach a log, the transcript or argv; worker
+// processes (--jobs) only compute sealed keys, the parent alone writes the keystore and the
+// transcript.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ceremonies/workspace.h"
+#include "core/secure/secret.h"
+
+namespace hsm {
+
+// One row of the file, validated; `line` is where its record starts (1-based).
+struct ProvisionRow {
+  std::size_t line = 0;
+  std::string name, algorithm;
+  Secret password;
+  std::vector<std::string> groups;
+};
+
+// A row that cannot be used, with the reason (never any field but the name).
+struct ProvisionRejected {
+  std::size_t line = 0;
+  std::string name;  // may be empty
+  std::string message;
+};
+
+struct ProvisionInput {
+  std::vector<ProvisionRow> rows;
+  std::vector<ProvisionRejected> rejected;
+};
+
+// Reads FILE (csv or jsonl; "auto" picks by extension). Refuses (Error(general)) a file that
+// is not a regular file owned by this user with no group/other permission bits; a bad header
+// or an unknown format is Error(usage). Bad rows are returned in `rejected`, not thrown.
+ProvisionInput read_provision_file(const std::filesystem::path& file, const std::string& format,
+                                   const std::string& default_algorithm);
+
+// What happened to one row.
+struct ProvisionResult {
+  std::size_t line = 0;
+  std::string name, status;  // status: "created", "skipped" (exists) or "failed"
+  std::string algorithm, fingerprint, error;
+};
+
+struct ProvisionSummary {
+  std::size_t total = 0, created = 0, skipped = 0, failed = 0;
+  int jobs = 1;
+  double seconds = 0;
+  std::string ceremony;
+  std::vector<std::size_t> failed_lines;
+};
+
+struct ProvisionOptions {
+  std::filesystem::path from;
+  std::string format = "auto";     // auto, csv, jsonl
+  std::string algorithm = "p256";  // for rows without an algo column/value
+  std::string kdf_profile = "interactive";
+  int jobs = 1;                    // worker processes (1: in this process)
+  std::function<void(const ProvisionResult&)> on_result;          // each row, as it ends
+  std::function<void(std::size_t done, std::size_t total)> on_progress;
+  // Error(usage) for an unknown format, algorithm, KDF profile, or jobs outside 1..64.
+  void validate() const;
+};
+
+ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& options);
+
+}  // namespace hsm

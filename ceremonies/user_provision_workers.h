@@ -1,0 +1,68 @@
+// The per-user work of user provision (seal one new user on the token) and the worker
+// processes that do it in parallel for --jobs: forked before the parent touches PKCS#11, each
+// with its own C_Initialize, session and login; they only compute, and send public results
+// (public key, salt, sealed outer blob) back through a pipe. Never sends or prints a password.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ceremonies/master_keys.h"
+#include "ceremonies/user_provision.h"
+#include "core/error.h"
+#include "core/kdf/argon2id.h"
+#include "core/keystore/records.h"
+#include "core/pkcs11/session.h"
+
+namespace hsm {
+
+// A row turned into a keystore record (name, algorithm, public key, secrets), or the error.
+struct SealOutcome {
+  std::size_t index = 0;  // into the rows
+  bool ok = false;
+  keystore::UserRecord user;
+  Category category = Category::general;
+  std::string error;
+};
+
+SealOutcome seal_new_user(const p11::Session& s, const MasterKeys& mk, const ProvisionRow& row,
+                          kdf::KdfProfile profile, const std::string& token_label);
+
+// Worker processes over an interleaved share of `rows` (row i goes to worker i % jobs). They
+// are forked at construction and wait; start() lets them log in (with `pin`) and work.
+// Destruction kills (by pid) and reaps any worker still running.
+class ProvisionWorkers {
+ public:
+  ProvisionWorkers(const WorkspaceOptions& options, const std::vector<ProvisionRow>& rows,
+                   const std::vector<std::size_t>& todo, kdf::KdfProfile profile, int jobs,
+                   const Secret& pin);
+  ~ProvisionWorkers();
+  ProvisionWorkers(const ProvisionWorkers&) = delete;
+  ProvisionWorkers& operator=(const ProvisionWorkers&) = delete;
+
+  void start();
+  // Calls `sink` for each outcome as workers report them, until all have finished. Rows a
+  // worker did not report (it died) come back as failures.
+  // `rows` and `kdf_profile` are the ones the workers were made with.
+  void collect(const std::function<void(SealOutcome&&)>& sink,
+               const std::vector<ProvisionRow>& rows, const std::string& kdf_profile);
+
+ private:
+  struct Worker {
+    pid_t pid = -1;
+    int go = -1, results = -1;  // parent ends of the pipes
+    std::string buffer;
+    std::vector<std::size_t> rows;
+    std::size_t reported = 0;
+    std::string fatal;  // why the worker stopped early, if it said
+    Category fatal_category = Category::general;
+  };
+  std::vector<Worker> workers_;
+};
+
+}  // namespace hsm

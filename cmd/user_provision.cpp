@@ -1,0 +1,127 @@
+// user provision --from FILE [--jobs N]: batch creation of users with a progress bar on a
+// terminal, one JSON line per user with --json, and a summary. Registered by cmd/user.cpp.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "ceremonies/user_provision.h"
+#include "cmd/cli.h"
+#include "core/error.h"
+
+namespace hsm::cli {
+
+namespace {
+
+// "[#####.....] 120/1000  850/s  ETA 1s" on one rewritten stderr line, at most 10 times a second.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool on) : on_(on) {}
+  void update(std::size_t done, std::size_t total) {
+    if (!on_ || total == 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+    const std::size_t width = 30, filled = width * done / total;
+    std::cerr << fmt::format("\r[{}{}] {}/{}  {:.0f}/s  ETA {:.0f}s \x1b[K",
+                             std::string(filled, '#'), std::string(width - filled, '.'), done,
+                             total, rate, eta)
+              << std::flush;
+    shown_ = true;
+  }
+  void finish() {
+    if (shown_) std::cerr << "\n" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  bool on_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
+};
+
+nlohmann::json result_json(const ProvisionResult& r) {
+  nlohmann::json j{{"line", r.line}, {"name", r.name}, {"status", r.status}};
+  if (!r.algorithm.empty()) j["algorithm"] = r.algorithm;
+  if (!r.fingerprint.empty()) j["fingerprint"] = r.fingerprint;
+  if (!r.error.empty()) j["error"] = r.error;
+  return j;
+}
+
+std::string lines_text(const std::vector<std::size_t>& lines) {
+  std::string s;
+  for (std::size_t i = 0; i < lines.size() && i < 10; ++i) s += (i ? ", " : "") + std::to_string(lines[i]);
+  if (lines.size() > 10) s += fmt::format(" and {} more", lines.size() - 10);
+  return s;
+}
+
+}  // namespace
+
+void add_user_provision_command(Cli& cli, CLI::App* group) {
+  auto o = std::make_shared<ProvisionOptions>();
+  auto from = std::make_shared<std::string>();
+  auto* cmd = group->add_subcommand("provision", "create many users from a CSV or JSONL file "
+                                    "(resumable: users that exist are skipped)");
+  cmd->add_option("--from", *from, "CSV (header name,password[,algo][,groups]) or JSONL file; it "
+                  "holds passwords, so it must be yours with mode 0600 or 0400")
+      ->required()->type_name("FILE");
+  cmd->add_option("--format", o->format, "csv or jsonl (default: from the file's extension)")
+      ->type_name("FORMAT");
+  cmd->add_option("--jobs", o->jobs, "worker processes, each with its own PKCS#11 session "
+                  "(default 1)")
+      ->type_name("N");
+  cmd->add_option("--algo", o->algorithm, "algorithm for rows that name none: p256 (default), "
+                  "p384, rsa3072 or ed25519")
+      ->type_name("ALG");
+  cmd->add_option("--kdf-profile", o->kdf_profile, "Argon2id cost: interactive (default), "
+                  "moderate, sensitive; min only for rehearsals and benchmarks")
+      ->type_name("PROFILE");
+  with_example(cmd, "hsmctl user provision --from staff.csv --jobs 2\n"
+                    "  (staff.csv: name,password,algo\\nalice,\"s3cret, with comma\",p256)");
+  cmd->callback([&cli, o, from] {
+    cli.action = [&cli, o, from] {
+      o->from = *from;
+      const bool json = cli.globals.json;
+      ProgressBar bar(::isatty(STDERR_FILENO) == 1);
+      o->on_progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
+      o->on_result = [&bar, json](const ProvisionResult& r) {
+        if (json) {
+          std::cout << result_json(r).dump() << "\n";
+        } else if (r.status == "failed") {
+          bar.finish();
+          std::cerr << "hsmctl: " << r.error << "\n";
+        }
+      };
+      Workspace ws(cli.workspace_options());
+      const ProvisionSummary s = user_provision(ws, *o);
+      bar.finish();
+      const double rate = s.seconds > 0 ? static_cast<double>(s.created) / s.seconds : 0;
+      if (json) {
+        std::cout << nlohmann::json{{"summary", {{"total", s.total}, {"created", s.created},
+                                                 {"skipped", s.skipped}, {"failed", s.failed},
+                                                 {"failed_lines", s.failed_lines},
+                                                 {"jobs", s.jobs}, {"seconds", static_cast<std::int64_t>(s.seconds * 1000) / 1000.0},
+                                                 {"ceremony", s.ceremony}}}}.dump()
+                  << "\n" << std::flush;
+      } else {
+        std::cout << fmt::format("{} rows: {} created, {} skipped (already exist), {} failed; "
+                                 "{:.1f} s, {:.0f} users/s with {} job{} (ceremony {})\n",
+                                 s.total, s.created, s.skipped, s.failed, s.seconds, rate, s.jobs,
+                                 s.jobs == 1 ? "" : "s", s.ceremony) << std::flush;
+      }
+      if (s.failed > 0)
+        fail(Category::general, fmt::format("{} of {} rows failed (line {}); fix them and run the "
+                                            "same command again: users already created are "
+                                            "skipped", s.failed, s.total,
+                                            lines_text(s.failed_lines)));
+      return 0;
+    };
+  });
+}
+
+}  // namespace hsm::cli
