@@ -132,7 +132,9 @@ double provision_rate(const fs::path& dir, const std::string& prefix, long users
   const Stopwatch clock;
   const std::string out = run(std::string(HSMCTL_BINARY) + " --json user provision --from " +
                               file.string() + " --kdf-profile " + profile + " --jobs " +
-                              std::to_string(jobs) + " | tail -1");
+                              std::to_string(jobs) + " > " + (dir / "out.jsonl").string() +
+                              "; grep -m1 failed " + (dir / "out.jsonl").string() + " >&2; tail -1 " +
+                              (dir / "out.jsonl").string());
   const double wall = clock.wall_seconds();
   const auto summary = nlohmann::json::parse(out)["summary"];
   if (summary["created"] != users) throw std::runtime_error("provision did not create every user");
@@ -179,6 +181,7 @@ int main(int argc, char** argv) {
   try {
     fs::create_directories(dir / "tokens");
     fs::create_directories(dir / "ws");
+    fs::create_directories(dir / "shares");
     std::ofstream(dir / "softhsm2.conf") << "directories.tokendir = " << (dir / "tokens").string()
                                          << "\nobjectstore.backend = file\nlog.level = ERROR\n";
     ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);

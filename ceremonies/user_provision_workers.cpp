@@ -97,6 +97,7 @@ void write_all(int fd, std::string_view data) {
     const p11::Session& s = ws->login();
     const MasterKeys mk = require_master(s);
     const std::string label = ws->token().label;
+    write_all(out, "ready\n");  // the parent starts the next worker only now (see start())
     for (std::size_t i : mine) {
       SealOutcome o = seal_new_user(s, mk, rows[i], profile, label);
       o.index = i;
@@ -194,11 +195,22 @@ ProvisionWorkers::~ProvisionWorkers() {
 }
 
 void ProvisionWorkers::start() {
+  // One at a time: SoftHSM 2.6.1 rewrites the token file at login, and another process reading
+  // it meanwhile gets CKR_GENERAL_ERROR (measured here), so each worker logs in only after the
+  // one before it has said "ready". After that they only make session objects.
   ::signal(SIGPIPE, SIG_IGN);
+  char chunk[4096];
   for (Worker& w : workers_) {
     if (::write(w.go, "g", 1) != 1) { /* a dead worker shows up in collect() */ }
     ::close(w.go);
     w.go = -1;
+    while (w.buffer.find('\n') == std::string::npos) {
+      const ssize_t n = ::read(w.results, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // it died: collect() reaps it and fails its rows
+      w.buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    if (w.buffer.rfind("ready\n", 0) == 0) w.buffer.erase(0, 6);
   }
 }
 
@@ -219,8 +231,8 @@ void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink,
       if (w.results < 0 || fds[k].revents == 0) continue;
       const ssize_t n = ::read(w.results, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
-      if (n > 0) {
-        w.buffer.append(chunk, static_cast<std::size_t>(n));
+      if (n > 0) w.buffer.append(chunk, static_cast<std::size_t>(n));
+      {
         std::size_t nl;
         while ((nl = w.buffer.find('\n')) != std::string::npos) {
           const std::string line = w.buffer.substr(0, nl);
@@ -234,7 +246,7 @@ void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink,
           ++w.reported;
           sink(decode(line, rows, profile));
         }
-        continue;
+        if (n > 0) continue;
       }
       // End of the stream: the worker is done (or dead); reap it and fail what it left.
       ::close(w.results);
