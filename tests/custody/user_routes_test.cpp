@@ -109,9 +109,10 @@ TEST_F(UserCustody, WithoutThePasswordNoOuterLayerOpens) {
   const CK_OBJECT_HANDLE guess = derive_kek(a, mk_derive, "a guess");
   EXPECT_EQ(open_outer(a, guess, &inner), CKR_GENERAL_ERROR);
   a.fn()->C_DestroyObject(a.session(), guess);
-  // The master keys themselves do no AES-GCM.
-  EXPECT_EQ(open_outer(a, mk_derive.handle, &inner), CKR_MECHANISM_INVALID);
-  EXPECT_EQ(open_outer(a, mk_wrap.handle, &inner), CKR_MECHANISM_INVALID);
+  // The master keys themselves do no AES-GCM: SoftHSM 2.6.1 checks CKA_DECRYPT (false on
+  // both) before CKA_ALLOWED_MECHANISMS (measured: CKR_KEY_FUNCTION_NOT_PERMITTED).
+  EXPECT_EQ(open_outer(a, mk_derive.handle, &inner), CKR_KEY_FUNCTION_NOT_PERMITTED);
+  EXPECT_EQ(open_outer(a, mk_wrap.handle, &inner), CKR_KEY_FUNCTION_NOT_PERMITTED);
   // Nor is the outer layer a KWP blob that MK-wrap would unwrap, even asked for a sealed copy.
   const auto& outer = user_.secrets.signing_key.ciphertext;
   CK_OBJECT_HANDLE h = 0;
