@@ -132,7 +132,8 @@ TEST_F(User, WrongPasswordsAreCountedAndLockTheUser) {
 
 TEST_F(User, TamperedKeystoreFieldsFailAsAuthOrIntegrityNeverAsATokenError) {
   const std::vector<std::string> table = {
-      "outer_blob = X'00' || substr(outer_blob, 2)",
+      "outer_blob = CASE WHEN substr(outer_blob, 1, 1) = X'00' THEN X'01' ELSE X'00' END"
+      " || substr(outer_blob, 2)",
       "outer_blob = substr(outer_blob, 1, 40)",
       "outer_blob = X''",
       "outer_nonce = randomblob(12)",
