@@ -42,5 +42,8 @@ void add_master_commands(Cli& cli);
 void add_user_commands(Cli& cli);
 void add_key_commands(Cli& cli);
 void add_sign_commands(Cli& cli);
+void add_ceremony_commands(Cli& cli);
+// All of the above, in --help order (main.cpp; `ceremony validate` parses plan steps with it).
+void add_all_commands(Cli& cli);
 
 }  // namespace hsm::cli
