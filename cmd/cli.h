@@ -47,5 +47,8 @@ void add_doctor_commands(Cli& cli);
 void add_backup_commands(Cli& cli);
 void add_clone_commands(Cli& cli);
 void add_group_commands(Cli& cli);
+void add_ceremony_commands(Cli& cli);
+// All of the above, in --help order (main.cpp; `ceremony validate` parses plan steps with it).
+void add_all_commands(Cli& cli);
 
 }  // namespace hsm::cli

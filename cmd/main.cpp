@@ -31,6 +31,25 @@ void layer(std::string& value, const CLI::Option* opt, const char* env,
 
 }  // namespace
 
+namespace hsm::cli {
+
+void add_all_commands(Cli& cli) {
+  add_token_commands(cli);
+  add_transcript_commands(cli);
+  add_master_commands(cli);
+  add_user_commands(cli);
+  add_key_commands(cli);
+  add_sign_commands(cli);
+  add_group_commands(cli);
+  add_backup_commands(cli);
+  add_clone_commands(cli);
+  add_ceremony_commands(cli);
+  add_doctor_commands(cli);
+  add_completion_commands(cli);
+}
+
+}  // namespace hsm::cli
+
 int main(int argc, char** argv) {
   using namespace hsm::cli;
   try {
@@ -63,17 +82,7 @@ int main(int argc, char** argv) {
              "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists.\n"
              "See hsmctl(1).");
 
-  add_token_commands(cli);
-  add_transcript_commands(cli);
-  add_master_commands(cli);
-  add_user_commands(cli);
-  add_key_commands(cli);
-  add_sign_commands(cli);
-  add_completion_commands(cli);
-  add_doctor_commands(cli);
-  add_backup_commands(cli);
-  add_clone_commands(cli);
-  add_group_commands(cli);
+  add_all_commands(cli);
 
   try {
     app.parse(argc, argv);
