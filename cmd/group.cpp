@@ -10,38 +10,23 @@
 #include "ceremonies/group_membership.h"
 #include "ceremonies/group_sign.h"
 #include "cmd/cli.h"
+#include "cmd/factors.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "core/secure/secret_source.h"
 
 namespace hsm::cli {
 
 namespace {
 
-// --password-source, --otp CODE and --otp-source of the member named by --as.
-struct MemberArgs {
-  std::string as, password = "prompt", otp_code, otp_source;
-  UserFactors factors() const {
-    UserFactors f;
-    f.password = SecretSource::parse(password);
-    f.otp_code = otp_code;
-    if (!otp_source.empty()) f.otp_source = SecretSource::parse(otp_source);
-    return f;
-  }
+// --as MEMBER and that member's factors.
+struct MemberArgs : FactorArgs {
+  std::string as;
 };
 
 void add_member_options(CLI::App* cmd, MemberArgs& a) {
   cmd->add_option("--as", a.as, "the member who opens the group key with their own factors")
       ->required()->type_name("USER");
-  add_source_option(cmd, "--password-source", a.password, "that member's password (default: "
-                    "prompt)");
-  cmd->add_option("--otp", a.otp_code, "that member's current one-time code (once enrolled)")
-      ->type_name("CODE");
-  add_source_option(cmd, "--otp-source", a.otp_source, "that member's one-time code");
-}
-
-std::int64_t max_failures(const Cli& cli) {
-  return cli.globals.config.max_auth_failures.value_or(kDefaultMaxAuthFailures);
+  add_factor_options(cmd, a, "that member's");
 }
 
 nlohmann::json result_json(const GroupResult& r) {
@@ -101,7 +86,7 @@ void add_group_commands(Cli& cli) {
     cli.action = [&cli, aa] {
       aa->o.as = aa->m.as;
       aa->o.factors = aa->m.factors();
-      aa->o.max_auth_failures = max_failures(cli);
+      aa->o.max_auth_failures = max_auth_failures(cli);
       Workspace ws(cli.workspace_options());
       const GroupResult r = group_add(ws, aa->o);
       cli.emit(result_json(r), [&](std::ostream& out) {
@@ -188,7 +173,7 @@ void add_group_commands(Cli& cli) {
       sa->o.in = sa->in;
       sa->o.out = sa->out;
       sa->o.factors = sa->m.factors();
-      sa->o.max_auth_failures = max_failures(cli);
+      sa->o.max_auth_failures = max_auth_failures(cli);
       Workspace ws(cli.workspace_options());
       const GroupSignature r = group_sign(ws, sa->o);
       cli.emit({{"group", r.group}, {"as", r.as}, {"algorithm", r.algorithm},

@@ -11,6 +11,7 @@
 #include "ceremonies/user_passwd.h"
 #include "ceremonies/user_sign.h"
 #include "cmd/cli.h"
+#include "cmd/factors.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/otp/terminal_qr.h"
@@ -21,29 +22,6 @@ namespace hsm::cli {
 void add_user_provision_command(Cli& cli, CLI::App* group);  // cmd/user_provision.cpp
 
 namespace {
-
-// --password-source, --otp CODE and --otp-source as given on the command line.
-struct FactorArgs {
-  std::string password = "prompt", otp_code, otp_source;
-  UserFactors factors() const {
-    UserFactors f;
-    f.password = SecretSource::parse(password);
-    f.otp_code = otp_code;
-    if (!otp_source.empty()) f.otp_source = SecretSource::parse(otp_source);
-    return f;
-  }
-};
-
-void add_factor_options(CLI::App* cmd, FactorArgs& a) {
-  add_source_option(cmd, "--password-source", a.password, "user's password (default: prompt)");
-  cmd->add_option("--otp", a.otp_code, "the current one-time code (once enrolled)")
-      ->type_name("CODE");
-  add_source_option(cmd, "--otp-source", a.otp_source, "one-time code");
-}
-
-std::int64_t max_failures(const Cli& cli) {
-  return cli.globals.config.max_auth_failures.value_or(kDefaultMaxAuthFailures);
-}
 
 nlohmann::json summary_json(const UserSummary& u) {
   return {{"name", u.name},         {"algorithm", u.algorithm},     {"fingerprint", u.fingerprint},
@@ -126,7 +104,7 @@ void add_user_commands(Cli& cli) {
   sign->add_option("--in", sa->in, "file to sign")->required()->type_name("FILE");
   sign->add_option("--out", sa->out, "signature file to create (DER; never overwritten)")
       ->required()->type_name("SIG");
-  add_factor_options(sign, sa->f);
+  add_factor_options(sign, sa->f, "the user's");
   with_example(sign, "hsmctl user sign alice --in report.pdf --out report.sig --otp 123456\n"
                      "  openssl dgst -sha256 -verify alice.pem -signature report.sig report.pdf");
   sign->callback([&cli, sa] {
@@ -134,7 +112,7 @@ void add_user_commands(Cli& cli) {
       sa->o.in = sa->in;
       sa->o.out = sa->out;
       sa->o.factors = sa->f.factors();
-      sa->o.max_auth_failures = max_failures(cli);
+      sa->o.max_auth_failures = max_auth_failures(cli);
       Workspace ws(cli.workspace_options());
       const UserSignature r = user_sign(ws, sa->o);
       cli.emit({{"name", r.name}, {"algorithm", r.algorithm}, {"signature_alg", r.signature_alg},
@@ -262,7 +240,7 @@ void add_user_commands(Cli& cli) {
   auto* passwd = group->add_subcommand("passwd", "change a user's password (re-seals the key "
                                        "under a new KEK; the key itself stays)");
   passwd->add_option("NAME", pa->o.name, "user name")->required();
-  add_factor_options(passwd, pa->f);
+  add_factor_options(passwd, pa->f, "the user's");
   add_source_option(passwd, "--new-password-source", pa->new_password,
                     "new password (default: prompt, asked twice)");
   passwd->add_option("--kdf-profile", pa->o.kdf_profile, "Argon2id cost for the new password "
@@ -272,7 +250,7 @@ void add_user_commands(Cli& cli) {
     cli.action = [&cli, pa] {
       pa->o.factors = pa->f.factors();
       pa->o.new_password = SecretSource::parse(pa->new_password);
-      pa->o.max_auth_failures = max_failures(cli);
+      pa->o.max_auth_failures = max_auth_failures(cli);
       Workspace ws(cli.workspace_options());
       const UserPasswdResult r = user_passwd(ws, pa->o);
       cli.emit({{"name", pa->o.name}, {"key_version", r.key_version},
@@ -294,7 +272,7 @@ void add_user_commands(Cli& cli) {
   auto* otp = group->add_subcommand("otp-enroll", "give a user a TOTP second factor (needs their "
                                     "password; shown as a QR code on the terminal)");
   otp->add_option("NAME", oa->o.name, "user name")->required();
-  add_factor_options(otp, oa->f);
+  add_factor_options(otp, oa->f, "the user's");
   otp->add_flag("--show-secret", oa->show_secret, "print the otpauth:// URI on stdout instead of "
                 "the terminal; it IS the TOTP secret: for scripts and tests, keep it out of logs");
   with_example(otp, "hsmctl user otp-enroll alice");
@@ -304,7 +282,7 @@ void add_user_commands(Cli& cli) {
         fail(Category::usage, "no terminal to show the TOTP secret on; add --show-secret to print "
                               "the otpauth:// URI on stdout (it is the secret)");
       oa->o.factors = oa->f.factors();
-      oa->o.max_auth_failures = max_failures(cli);
+      oa->o.max_auth_failures = max_auth_failures(cli);
       Workspace ws(cli.workspace_options());
       const OtpEnrolment r = user_otp_enroll(ws, oa->o);
       show_enrolment(cli, oa->o.name, r.otpauth_uri, oa->show_secret);

@@ -24,6 +24,9 @@
 
 namespace hsm::x509 {
 
+// The longest validity of a certificate, and the longest --next-update of a CRL: a hundred years.
+inline constexpr int kMaxDays = 36525;
+
 // DER AlgorithmIdentifier of the signatures a key of `a` makes (see signer.h).
 Bytes signature_algorithm(KeyAlgorithm a);
 // The signer's public key, checked against its algorithm: Error(general) when they differ.

@@ -17,7 +17,6 @@ namespace hsm::x509 {
 
 namespace {
 
-constexpr int kMaxDays = 36525;  // a hundred years
 
 IntegerPtr positive_serial(const Bytes& serial) {
   Bytes magnitude = serial;

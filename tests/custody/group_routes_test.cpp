@@ -16,7 +16,7 @@
 namespace hsm::custody {
 namespace {
 
-const std::string kPassword = "alice's password";
+const std::string kAlicePassword = "alice's password";
 using Blob = std::vector<unsigned char>;
 CK_BBOOL kYes = CK_TRUE, kNo = CK_FALSE;
 
@@ -32,7 +32,7 @@ class GroupCustody : public test::HsmTest {
     std::filesystem::create_directories(shares);
     ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
                       "--shares-out", shares.string()}).code, 0);
-    const std::map<std::string, std::string> env{{"PW", kPassword}, {"PWB", "bob's secret"}};
+    const std::map<std::string, std::string> env{{"PW", kAlicePassword}, {"PWB", "bob's secret"}};
     for (const auto& [u, var] : {std::pair{"alice", "PW"}, std::pair{"bob", "PWB"}})
       ASSERT_EQ(hsmctl({"user", "create", u, "--kdf-profile", "min", "--password-source",
                         std::string("env:") + var}, env).code, 0);
@@ -180,7 +180,7 @@ TEST_F(GroupCustody, WithoutAMembersPasswordNoLayerOpensAndNoBlobUnwraps) {
 TEST_F(GroupCustody, WithOneMembersPasswordTheGroupKeyStillUnwrapsOnlySealed) {
   Attacker a(HSMCTL_SOFTHSM_MODULE, "test", test::kPin);
   // The logged password opens alice's key-agreement key...
-  const CK_OBJECT_HANDLE k = kek(a, kPassword);
+  const CK_OBJECT_HANDLE k = kek(a, kAlicePassword);
   Blob agreement;
   ASSERT_EQ(gcm_open(a, k, *alice_.secrets.ecdh_key, "hsmctl v1 user|alice|ecdh-p256|1",
                      &agreement), CKR_OK);

@@ -16,7 +16,7 @@
 namespace hsm::custody {
 namespace {
 
-const std::string kPassword = "the user's password";
+const std::string kUserPassword = "the user's password";
 using Blob = std::vector<unsigned char>;
 
 class UserCustody : public test::HsmTest {
@@ -27,7 +27,7 @@ class UserCustody : public test::HsmTest {
     std::filesystem::create_directories(shares);
     ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
                       "--shares-out", shares.string()}).code, 0);
-    const std::map<std::string, std::string> env{{"PW", kPassword}};
+    const std::map<std::string, std::string> env{{"PW", kUserPassword}};
     ASSERT_EQ(hsmctl({"user", "create", "alice", "--kdf-profile", "min", "--password-source",
                       "env:PW"}, env).code, 0);
     const auto data = write_file("data", "signed once\n");
@@ -124,7 +124,7 @@ TEST_F(UserCustody, WithThePasswordTheInnerBlobStillUnwrapsOnlySealed) {
   Attacker a(HSMCTL_SOFTHSM_MODULE, "test", test::kPin);
   const Target mk_derive = only(a, "hsmctl-mk-derive");
   const Target mk_wrap = only(a, "hsmctl-mk-wrap");
-  const CK_OBJECT_HANDLE kek = derive_kek(a, mk_derive, kPassword);
+  const CK_OBJECT_HANDLE kek = derive_kek(a, mk_derive, kUserPassword);
   Blob inner;
   ASSERT_EQ(open_outer(a, kek, &inner), CKR_OK);  // the logged password opens the outer layer
   a.fn()->C_DestroyObject(a.session(), kek);
