@@ -2,6 +2,7 @@
 #include "ceremonies/backup_keys.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sodium.h>
 #include <stdlib.h>
 
@@ -11,6 +12,7 @@
 #include "core/crypto/public_key.h"
 #include "core/crypto/secret_ops.h"
 #include "core/error.h"
+#include "core/test_hooks.h"
 #include "core/pkcs11/objects.h"
 #include "core/transcript/appender.h"
 #include "core/transcript/entry.h"
@@ -130,6 +132,7 @@ InstalledKeys install_backup_keys(const p11::Session& s, p11::KeyHandle wrap,
                                   const std::vector<backup::KeyEntry>& keys, bool skip_existing) {
   InstalledKeys out;
   std::vector<const backup::KeyEntry*> todo;
+  std::vector<std::string> in_the_way;  // keys already there, reported together
   // First pass: what is there already. Nothing is made until every key has been looked at.
   for (const auto& e : keys) {
     if (e.escrow != "mk-wrap") continue;  // quorum keys have no token object
@@ -141,11 +144,24 @@ InstalledKeys install_backup_keys(const p11::Session& s, p11::KeyHandle wrap,
       todo.push_back(&e);
       continue;
     }
-    if (!priv || (!skip_existing && e.purpose != kTranscriptPurpose))
-      fail(Category::not_found, fmt::format("token already holds an object for key '{}' (label "
-                                            "'{}'); add --skip-existing to keep it", e.label, label));
+    if (!priv && e.purpose == kTranscriptPurpose) {
+      // This workspace signs with a transcript key of its own (master restore made it in an
+      // empty workspace); the backup's is not needed to sign on and stays escrowed.
+      out.skipped.push_back(e.label);
+      continue;
+    }
+    if (!priv)
+      fail(Category::not_found, fmt::format("token holds an object labelled '{}' that is not key "
+                                            "'{}' of the backup; remove it first", label, e.label));
+    if (!skip_existing && e.purpose != kTranscriptPurpose) in_the_way.push_back(e.label);
     out.skipped.push_back(e.label);
   }
+  if (!in_the_way.empty())
+    fail(Category::not_found,
+         fmt::format("token already holds {} of the backup's {} key(s): {}; add --skip-existing "
+                     "to keep them (each is checked against the backup's public key)",
+                     in_the_way.size(), todo.size() + out.skipped.size(),
+                     fmt::join(in_the_way, ", ")));
   try {
     for (const auto& e : keys) {
       if (e.escrow != "mk-wrap") continue;
@@ -153,7 +169,9 @@ InstalledKeys install_backup_keys(const p11::Session& s, p11::KeyHandle wrap,
       for (const auto& l : out.skipped) skipped = skipped || l == e.label;
       if (!skipped) continue;
       const Bytes id = from_hex(e.key_id);
-      self_test(s, *p11::find_private_key(s, id), e);
+      const auto priv = p11::find_private_key(s, id);
+      if (!priv) continue;  // a transcript key this workspace does without (above)
+      self_test(s, *priv, e);
       if (!p11::find_public_key(s, id)) {  // an interrupted restore may have left only half
         const SigningAlgorithm& a = signing_algorithm(e.algorithm);
         const crypto::PublicParts parts = crypto::public_parts(e.public_key);
@@ -172,6 +190,7 @@ InstalledKeys install_backup_keys(const p11::Session& s, p11::KeyHandle wrap,
       out.created.push_back(pair.public_key);
       self_test(s, pair.private_key, *e);
       out.restored.push_back(e->label);
+      test_hook("backup.restore.key-installed");
     }
   } catch (...) {
     destroy_all(s, out.created);

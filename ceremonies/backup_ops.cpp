@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <set>
+
 #include "ceremonies/backup_keys.h"
 #include "ceremonies/master_keys.h"
 #include "ceremonies/recorder.h"
@@ -125,12 +128,46 @@ BackupVerifyResult backup_verify(Workspace& ws, const std::filesystem::path& fil
   return r;
 }
 
+// A workspace whose keystore holds only the master and its own transcript keys: what `master
+// restore` leaves in an empty directory on another machine, the shares alone telling it the set.
+bool holds_only_a_master(keystore::Keystore& ks) {
+  for (const auto& k : ks.list_keys())
+    if (k.purpose != "transcript") return false;
+  return ks.list_users().empty() && ks.list_groups().empty();
+}
+
+// The backup's keystore with this workspace's own transcript keys added, so the transcript this
+// workspace has begun keeps an escrowed key (master restore brings it back after a token loss).
+nlohmann::json merged_keystore(keystore::Keystore& ks, const backup::Contents& c) {
+  nlohmann::json doc = c.keystore;
+  nlohmann::json& rows = doc["tables"]["keys"];
+  std::int64_t next_id = 0;
+  std::set<std::string> present;
+  for (const auto& r : rows) {
+    next_id = std::max(next_id, r.value("id", std::int64_t{0}));
+    present.insert(r.value("key_id", std::string()));
+  }
+  const nlohmann::json own = ks.export_all();
+  for (auto r : own["tables"]["keys"]) {
+    if (r.value("purpose", std::string()) != "transcript" ||
+        present.contains(r.value("key_id", std::string())))
+      continue;
+    r["id"] = ++next_id;
+    rows.push_back(r);
+  }
+  return doc;
+}
+
 std::string install_backup_keystore(Workspace& ws, const backup::Contents& c) {
   keystore::Keystore& ks = ws.keystore();
   if (const auto m = ks.master()) {
     if (m->kcv != c.kcv)
       fail(Category::integrity, fmt::format("this workspace's master is {}, the backup's is {}",
                                             m->kcv, c.kcv));
+    if (holds_only_a_master(ks)) {
+      ks.import_all(merged_keystore(ks, c));
+      return "installed";
+    }
     for (const auto& e : c.keys) {
       const auto k = ks.find_key(e.label);
       if (!k || k->key_id != e.key_id || k->public_key != e.public_key)

@@ -6,6 +6,7 @@
 #include "core/crypto/public_key.h"
 #include "core/crypto/secret_ops.h"
 #include "core/error.h"
+#include "core/test_hooks.h"
 #include "ceremonies/transcript_key.h"
 #include "core/pkcs11/objects.h"
 
@@ -83,6 +84,7 @@ p11::KeyPair install_escrowed(const p11::Session& s, const EscrowedKey& key,
   auto priv_t = p11::escrowed_token_private_key(key.algorithm, label, id, mechanisms);
   p11::KeyPair pair;
   pair.private_key = p11::unwrap_key(s, wrapping, key.blob, priv_t);
+  test_hook("escrow.after-unwrap");  // a kill here leaves a private key without its public half
   try {
     const crypto::PublicParts parts = crypto::public_parts(key.spki);
     auto pub_t = p11::token_public_key(key.algorithm, label, id, parts.ec_point, parts.modulus,
