@@ -7,6 +7,7 @@
 
 #include "ceremonies/transcript_ops.h"
 #include "cmd/cli.h"
+#include "cmd/progress.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/transcript/appender.h"
@@ -82,7 +83,10 @@ void add_verify(Cli& cli, CLI::App* group) {
       if (!o->head.empty()) vo.head = o->head;
       if (!o->pubkey.empty())
         vo.trusted_key = crypto::spki_der(crypto::load_public_pem(slurp(o->pubkey, "public key file")).get());
+      ProgressBar bar("verifying (bytes)");
+      vo.on_progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
       const auto r = transcript::verify_transcript(slurp(path), vo);
+      bar.finish();
       if (!r.ok) {
         if (cli.globals.json) cli.emit(report_json(r, path.string()), [](std::ostream&) {});
         fail(Category::integrity, fmt::format("transcript '{}' fails at seq {}: {}",

@@ -1,49 +1,17 @@
 // user provision --from FILE [--jobs N]: batch creation of users with a progress bar on a
 // terminal, one JSON line per user with --json, and a summary. Registered by cmd/user.cpp.
-#include <unistd.h>
-
 #include <fmt/format.h>
 
-#include <chrono>
 #include <iostream>
 
 #include "ceremonies/user_provision.h"
 #include "cmd/cli.h"
+#include "cmd/progress.h"
 #include "core/error.h"
 
 namespace hsm::cli {
 
 namespace {
-
-// "[#####.....] 120/1000  850/s  ETA 1s" on one rewritten stderr line, at most 10 times a second.
-class ProgressBar {
- public:
-  explicit ProgressBar(bool on) : on_(on) {}
-  void update(std::size_t done, std::size_t total) {
-    if (!on_ || total == 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
-    const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
-    const std::size_t width = 30, filled = width * done / total;
-    std::cerr << fmt::format("\r[{}{}] {}/{}  {:.0f}/s  ETA {:.0f}s \x1b[K",
-                             std::string(filled, '#'), std::string(width - filled, '.'), done,
-                             total, rate, eta)
-              << std::flush;
-    shown_ = true;
-  }
-  void finish() {
-    if (shown_) std::cerr << "\n" << std::flush;
-    shown_ = false;
-  }
-
- private:
-  bool on_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
-};
 
 nlohmann::json result_json(const ProvisionResult& r) {
   nlohmann::json j{{"line", r.line}, {"name", r.name}, {"status", r.status}};
@@ -87,7 +55,7 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
     cli.action = [&cli, o, from] {
       o->from = *from;
       const bool json = cli.globals.json;
-      ProgressBar bar(::isatty(STDERR_FILENO) == 1);
+      ProgressBar bar("users");
       o->on_progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
       o->on_result = [&bar, json](const ProvisionResult& r) {
         if (json) {

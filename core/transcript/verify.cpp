@@ -58,7 +58,9 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
     return r;
   };
   size_t pos = 0;
+  std::uint64_t lines = 0;
   while (pos < content.size()) {
+    if (options.on_progress && ++lines % 256 == 0) options.on_progress(pos, content.size());
     const size_t nl = content.find('\n', pos);
     if (nl == std::string_view::npos) {
       r.torn_last_line = true;

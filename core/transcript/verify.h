@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,8 @@ struct VerifyOptions {
   std::optional<Bytes> trusted_key;  // DER SPKI from --pubkey: entry 0 must carry it
   std::optional<std::string> head;   // --head: the file must end exactly there
   bool strict = false;               // unendorsed key changes fail
+  // Called now and then with the bytes checked so far and the total (for a progress bar).
+  std::function<void(std::size_t done, std::size_t total)> on_progress;
 };
 
 struct VerifyReport {

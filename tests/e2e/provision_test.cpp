@@ -175,5 +175,29 @@ TEST_F(Provision, BadFilesAndOptionsAreRefusedBeforeAnyWork) {
                  "cannot open");
 }
 
+// On a terminal a batch that runs past a second draws a progress bar on stderr; piped, nothing.
+TEST_F(Provision, AProgressBarOnlyOnATerminalAndOnlyPastASecond) {
+  std::string csv = "name,password\n";
+  for (int i = 0; i < 10; ++i) csv += "p" + std::to_string(i) + ",password number " + std::to_string(i) + "\n";
+  const std::string file = write_file("batch.csv", csv).string();
+  const std::string cmd = std::string(HSMCTL_BINARY) + " user provision --from " + file +
+                          " --kdf-profile interactive --jobs 1";
+  const RunResult tty = run_program({"/usr/bin/script", "-qec", cmd, "/dev/null"}, base_env());
+  ASSERT_EQ(tty.code, 0) << tty.out << tty.err;
+  EXPECT_NE(tty.out.find("users ["), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("] 10/10"), std::string::npos) << tty.out;
+
+  std::string quick = "name,password\nq0,a quick one\n";
+  const RunResult piped = provision(write_file("quick.csv", quick).string());
+  ASSERT_EQ(piped.code, 0) << piped.err;
+  EXPECT_EQ(piped.err.find("["), std::string::npos) << piped.err;
+  const RunResult short_tty = run_program(
+      {"/usr/bin/script", "-qec", std::string(HSMCTL_BINARY) + " user provision --from " +
+                                      write_file("quick2.csv", "name,password\nq1,quick too\n").string() +
+                                      " --kdf-profile min", "/dev/null"}, base_env());
+  ASSERT_EQ(short_tty.code, 0) << short_tty.out;
+  EXPECT_EQ(short_tty.out.find("users ["), std::string::npos) << "a run under a second drew a bar";
+}
+
 }  // namespace
 }  // namespace hsm::test
