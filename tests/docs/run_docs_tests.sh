@@ -3,8 +3,9 @@
 # `hsmctl ... --help` shows, scripts/verify-transcript (written from hsmctl-transcript(5)
 # alone) agrees with hsmctl on a real transcript, and a master ceremony does what
 # hsmctl-master(1) says (the endorsed key change to the escrowed key, the share commitments and
-# the KCV, recomputed from the share files by tests/docs/master_check.py). Never touches a real
-# token: it makes its own throwaway SoftHSM sandbox and removes it.
+# the KCV, recomputed from the share files by tests/docs/master_check.py), and each subcommand's
+# --json object has the members its man page's JSON OUTPUT section lists (tests/docs/json_check.py).
+# Never touches a real token: it makes its own throwaway SoftHSM sandboxes and removes them.
 #   tests/docs/run_docs_tests.sh PATH/TO/hsmctl
 # Groups named in HSMCTL_DOCS_SKIP_GROUPS (space separated; default none) are not checked in
 # (b): work in progress that has no man page yet. Set it empty to check every group.
@@ -398,6 +399,23 @@ print(" ".join(sorted(d)), d["escrow"], d["quorum"])' 2>&1)
   else not_ok "key.generate entry" "$got; key show fingerprint $fp"; fi
   expect "verify-transcript --strict accepts the transcript after key and sign ceremonies" 0 \
     "$verifier" --strict --pubkey opening.pem "$mt"
+fi
+
+# --- (f) --json output has the members the JSON OUTPUT sections document -----------------
+# tests/docs/json_check.py runs a small ceremony on its own throwaway token and compares each
+# subcommand's JSON object with its man page; its lines are counted here.
+jtmp=$(mktemp -d /tmp/hsmctl-docs-json-XXXXXX)
+mkdir -m 700 "$jtmp/work"
+jout=$( (unset HSMCTL_TOKEN HSMCTL_PIN_SOURCE HSMCTL_MODULE HSMCTL_DIR
+         eval "$("$root/scripts/sandbox" "$jtmp/sandbox")" &&
+         /usr/bin/python3 "$root/tests/docs/json_check.py" "$bin" "$man" "$jtmp/work") 2>&1)
+jrc=$?
+rm -rf "$jtmp"
+printf '%s\n' "$jout"
+passed=$((passed + $(printf '%s\n' "$jout" | grep -c '^ok ')))
+failed=$((failed + $(printf '%s\n' "$jout" | grep -c '^FAIL ')))
+if [ "$jrc" -ne 0 ] && ! printf '%s\n' "$jout" | grep -q '^FAIL '; then
+  not_ok "tests/docs/json_check.py ran (exit $jrc)"
 fi
 
 echo "$passed passed, $failed failed"
