@@ -31,7 +31,9 @@ nlohmann::json summary_json(const UserSummary& u) {
 }
 
 // Shows the TOTP seed: the otpauth:// URI on stdout (--show-secret), else URI and QR code on
-// the terminal. The URI is never copied out of its Secret except into the stream it goes to.
+// the terminal. The URI is never copied out of its Secret except into the stream it goes to, so
+// the JSON is written by hand: neither needs escaping (user names are [A-Za-z0-9._-], and the URI
+// is percent-encoded by core/otp), which keeps the secret out of a json object's heap copies.
 void show_enrolment(const Cli& cli, const std::string& name, const Secret& uri, bool to_stdout) {
   if (to_stdout) {
     if (cli.globals.json) std::cout << "{\"name\":\"" << name << "\",\"otpauth_uri\":\"";
