@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/pkcs11/objects.h"
 #include "core/shamir/slip39.h"
+#include "core/test_hooks.h"
 #include "core/transcript/entry.h"
 
 namespace hsm {
@@ -102,6 +103,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     // 2. Hand out the shares before anything is put on the token: custodians who stop half
     //    way (Ctrl-C at a prompt) leave the token as it was. Files: all or none.
     hand_out(issued, o.custodians, o.shares_out, console);
+    test_hook("master-init.after-shares");
 
     // 3. The keys on the token: MK-wrap, MK-derive, then the escrowed transcript key.
     MasterKeys mk;
@@ -111,6 +113,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       take_back(o.custodians, o.shares_out);
       throw;
     }
+    test_hook("master-init.after-token-keys");
     result.kcv = mk.kcv;
     std::unique_ptr<TokenSigner> escrowed;
     std::vector<p11::KeyHandle> created{mk.wrap, mk.derive};
@@ -119,6 +122,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       created.push_back(tk.pair.private_key);
       created.push_back(tk.pair.public_key);
       escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
+      test_hook("master-init.after-transcript-key");
 
       // 4. Record, then remember (keystore), then let the escrowed key sign on.
       rec.record("master.init", {{"threshold", o.threshold}, {"custodians", issued.custodians},
@@ -130,7 +134,9 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       keystore::Transaction tx(ks);
       ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
       ks.insert_key(transcript_key_record(tk, set.created));
+      test_hook("master-init.before-commit");
       tx.commit();
+      test_hook("master-init.after-commit");
     } catch (...) {
       for (p11::KeyHandle h : created) try {
           p11::destroy_object(s, h);

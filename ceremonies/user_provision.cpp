@@ -18,6 +18,7 @@
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/secure/secret_source.h"
+#include "core/test_hooks.h"
 #include "core/transcript/entry.h"
 
 namespace hsm {
@@ -44,7 +45,10 @@ class Chunk {
       r.error = fmt::format("line {}: user '{}': {}", row.line, row.name, oc.error);
     }
     results_.push_back(std::move(r));
-    if (users_.size() >= kChunkUsers || std::chrono::steady_clock::now() - since_ >= kChunkTime)
+    static const std::size_t max_users = test_knob("HSMCTL_TEST_CHUNK_USERS", kChunkUsers);
+    static const auto max_time = std::chrono::seconds(
+        test_knob("HSMCTL_TEST_CHUNK_SECONDS", static_cast<std::size_t>(kChunkTime.count())));
+    if (users_.size() >= max_users || std::chrono::steady_clock::now() - since_ >= max_time)
       flush();
   }
 
@@ -68,7 +72,9 @@ class Chunk {
     }
     rec_.record("user.provisioned", {{"users", created}, {"failed", failed},
                                      {"escrow", "mk-wrap"}, {"kdf_profile", o_.kdf_profile}});
+    test_hook("user-provision.before-commit");
     tx.commit();
+    test_hook("user-provision.after-commit");
     for (const ProvisionResult& r : results_) {
       if (r.status == "created") ++sum_.created;
       else { ++sum_.failed; sum_.failed_lines.push_back(r.line); }
@@ -156,6 +162,7 @@ ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
     Chunk chunk(rec, ks, o, sum, in.rows);
     std::size_t done = 0;
     auto accept = [&](SealOutcome&& oc) {
+      test_hook("user-provision.sealed");
       chunk.add(std::move(oc));
       if (o.on_progress) o.on_progress(++done, todo.size());
     };

@@ -25,5 +25,12 @@ void test_hook(const char* point) {
   if (++seen == nth) ::kill(::getpid(), SIGKILL);
 }
 
+std::size_t test_knob(const char* env_name, std::size_t fallback) {
+  const char* v = std::getenv(env_name);
+  if (v == nullptr || *v == '\0') return fallback;
+  const long n = std::atol(v);
+  return n > 0 ? static_cast<std::size_t>(n) : fallback;
+}
+
 }  // namespace hsm
 #endif

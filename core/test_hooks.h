@@ -1,14 +1,19 @@
 // Crash points for the crash-consistency tests. In builds without HSMCTL_TEST_HOOKS this is a
 // no-op the compiler removes; with it, HSMCTL_CRASH_AT=<name>[:<n>] makes the process SIGKILL
-// itself the n-th time (default 1st) it passes the named point.
+// itself the n-th time (default 1st) it passes the named point. test_knob lets a test shrink a
+// size (HSMCTL_TEST_<NAME>=n) so that a few rows exercise what many rows would.
 #pragma once
+
+#include <cstddef>
 
 namespace hsm {
 
 #ifdef HSMCTL_TEST_HOOKS
 void test_hook(const char* point);
+std::size_t test_knob(const char* env_name, std::size_t fallback);
 #else
 inline void test_hook(const char*) {}
+inline std::size_t test_knob(const char*, std::size_t fallback) { return fallback; }
 #endif
 
 }  // namespace hsm

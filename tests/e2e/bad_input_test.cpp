@@ -1,0 +1,175 @@
+// The failure contract in one table: each bad input (wrong PIN, password or code, short,
+// repeated, foreign or mistyped shares, tampered key, backup or transcript, existing output,
+// missing module, unknown key, bad option values) must give its exit code, exactly one
+// "hsmctl: error:" line naming the cause, no output file, and, once a ceremony began, a failure
+// event in the transcript.
+#include <functional>
+#include <optional>
+
+#include "support/hsm_fixture.h"
+
+namespace hsm::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kBadInputPw = "bad-input password";
+
+class BadInput : public HsmTest {
+ protected:
+  void SetUp() override {
+    shares_ = tmp_.path() / "shares";
+    fs::create_directories(shares_);
+    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
+                      "--shares-out", shares_.string()}).code, 0);
+    // A foreign share set: another master on another token.
+    hsm_.init_token("other");
+    const fs::path other = tmp_.path() / "other-shares";
+    fs::create_directories(other);
+    ASSERT_EQ(hsmctl({"--token", "other", "--dir", (tmp_.path() / "other-ws").string(), "master",
+                      "init", "--threshold", "2", "--custodians", "x,y", "--shares-out",
+                      other.string()}).code, 0);
+    foreign_ = read_file(other / "x.share");
+    ASSERT_EQ(hsmctl({"key", "generate", "signer", "--algo", "ec-p256", "--purpose", "code"}).code, 0);
+    ASSERT_EQ(hsmctl({"key", "generate", "q", "--algo", "ec-p256", "--purpose", "code",
+                      "--quorum", "2", "--shares-file", shares({"a", "b"})}).code, 0);
+    ASSERT_EQ(hsmctl({"user", "create", "alice", "--kdf-profile", "min", "--password-source",
+                      "env:PW"}, {{"PW", kBadInputPw}}).code, 0);
+    ASSERT_EQ(hsmctl({"user", "create", "bob", "--kdf-profile", "min", "--password-source",
+                      "env:PW"}, {{"PW", kBadInputPw}}).code, 0);
+    ASSERT_EQ(hsmctl({"user", "otp-enroll", "bob", "--password-source", "env:PW", "--show-secret"},
+                     {{"PW", kBadInputPw}}).code, 0);
+    backup_ = (tmp_.path() / "good.backup").string();
+    ASSERT_EQ(hsmctl({"backup", "create", "--out", backup_, "--shares-file", shares({"a", "b"})})
+                  .code, 0);
+    data_ = write_file("data.txt", "bad input\n", 0644).string();
+  }
+  std::string share(const std::string& who) { return read_file(shares_ / (who + ".share")); }
+  // A 0600 file with the given custodians' shares (and `extra` lines), one a line.
+  std::string shares(const std::vector<std::string>& who, const std::string& extra = "") {
+    std::string content;
+    for (const auto& w : who) content += share(w);
+    return write_file("in-" + std::to_string(++files_), content + extra).string();
+  }
+  std::string out(const std::string& name) { return (tmp_.path() / ("out-" + name)).string(); }
+  // The transcript and pending failures together: where a failure must be recorded.
+  std::string records() {
+    std::string all = read_file(ws_ / "transcript.jsonl");
+    if (fs::exists(ws_ / "transcript.pending.jsonl")) all += read_file(ws_ / "transcript.pending.jsonl");
+    return all;
+  }
+  RunResult sql(const std::string& statement) {
+    return run_program({"/usr/bin/sqlite3", (ws_ / "keystore.sqlite").string(), statement});
+  }
+
+  fs::path shares_;
+  std::string foreign_, backup_, data_;
+  int files_ = 0;
+};
+
+struct BadRow {
+  std::string what;
+  std::function<std::vector<std::string>()> args;  // built when the row runs (after `setup`)
+  std::map<std::string, std::string> env;
+  int code;
+  std::string needle;
+  std::string out;   // the --out that must not appear ("" when the command writes none)
+  bool began;        // a ceremony began: its failure must be recorded
+  std::function<void()> setup = {};
+};
+
+TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
+  const std::map<std::string, std::string> pw{{"PW", kBadInputPw}};
+  const std::string alice = share("a");
+  std::string mistyped = alice;
+  {  // the 7th word replaced by another valid word: the RS1024 checksum fails
+    size_t start = 0;
+    for (int i = 0; i < 6; ++i) start = mistyped.find(' ', start) + 1;
+    const size_t end = mistyped.find(' ', start);
+    const std::string word = mistyped.substr(start, end - start);
+    mistyped.replace(start, end - start, word == "academic" ? "acid" : "academic");
+  }
+  const std::string existing = write_file("existing.sig", "keep me\n").string();
+  std::string tampered_transcript;
+  const std::vector<BadRow> table = {
+      {"wrong PIN", [&] { return std::vector<std::string>{"sign", "file", "--key", "signer", "--in", data_, "--out", out("pin")}; },
+       {{"HSMCTL_TEST_PIN", "0000-wrong"}}, 3, "wrong PIN", out("pin"), true},
+      {"wrong password", [&] { return std::vector<std::string>{"user", "sign", "alice", "--in", data_, "--out", out("pw"), "--password-source", "env:PW"}; },
+       {{"PW", "not the password"}}, 3, "wrong password", out("pw"), true},
+      {"wrong one-time code", [&] { return std::vector<std::string>{"user", "sign", "bob", "--in", data_, "--out", out("otp"), "--password-source", "env:PW", "--otp", "000000"}; },
+       pw, 3, "wrong one-time code", out("otp"), true},
+      {"M-1 shares", [&] { return std::vector<std::string>{"backup", "create", "--out", out("m1"), "--shares-file", shares({"a"})}; },
+       {}, 5, "1 more needed", out("m1"), true},
+      {"duplicate share", [&] { return std::vector<std::string>{"backup", "create", "--out", out("dup"), "--shares-file", shares({"a", "a"})}; },
+       {}, 4, "gave a share twice", out("dup"), true},
+      {"share of a foreign set", [&] { return std::vector<std::string>{"backup", "create", "--out", out("foreign"), "--shares-file", shares({"b"}, foreign_)}; },
+       {}, 4, "another share set", out("foreign"), true},
+      {"mistyped share word (checksum)", [&] { return std::vector<std::string>{"backup", "create", "--out", out("typo"), "--shares-file", shares({"b"}, mistyped)}; },
+       {}, 4, "word 7 is most likely wrong", out("typo"), true},
+      {"tampered wrapped key in the keystore",
+       [&] { return std::vector<std::string>{"sign", "file", "--key", "q", "--in", data_, "--out", out("blob"), "--shares-file", shares({"a", "b"})}; },
+       {}, 4, "does not unwrap", out("blob"), true,
+       [&] { ASSERT_EQ(sql("UPDATE keys SET wrapped_key = substr(wrapped_key, 1, 20) || X'00' || substr(wrapped_key, 22) WHERE label = 'q'").code, 0); }},
+      {"tampered backup", [&] { return std::vector<std::string>{"backup", "restore", (tmp_.path() / "bad.backup").string(), "--shares-file", shares({"a", "b"})}; },
+       {}, 4, "the backup file", "", true,
+       [&] {
+         std::string b = read_file(backup_);
+         b[b.size() / 2] = static_cast<char>(b[b.size() / 2] ^ 0x01);
+         write_file("bad.backup", b);
+       }},
+      {"tampered transcript line", [&] { return std::vector<std::string>{"transcript", "verify", tampered_transcript}; },
+       {}, 4, "fails at seq 3", "", false,
+       [&] {
+         std::string t = read_file(ws_ / "transcript.jsonl");
+         size_t line = 0;
+         for (int i = 0; i < 3; ++i) line = t.find('\n', line) + 1;
+         const size_t at = t.find("\"time\":\"", line) + 9;
+         t[at] = t[at] == '1' ? '2' : '1';  // the year of entry 3
+         tampered_transcript = write_file("tampered.jsonl", t).string();
+       }},
+      {"existing output file", [&] { return std::vector<std::string>{"sign", "file", "--key", "signer", "--in", data_, "--out", existing}; },
+       {}, 7, "already exists", "", false},  // refused before the ceremony begins
+      {"missing module", [&] { return std::vector<std::string>{"--module", "/nonexistent/libpkcs11.so", "sign", "file", "--key", "signer", "--in", data_, "--out", out("mod")}; },
+       {}, 6, "/nonexistent/libpkcs11.so", out("mod"), true},  // recorded as pending
+      {"unknown key", [&] { return std::vector<std::string>{"sign", "file", "--key", "nokey", "--in", data_, "--out", out("nokey")}; },
+       {}, 7, "nokey", out("nokey"), true},
+      {"unknown algorithm", [&] { return std::vector<std::string>{"user", "create", "carol", "--algo", "p999", "--password-source", "env:PW"}; },
+       pw, 2, "p999", "", false},
+      {"threshold not a number", [&] { return std::vector<std::string>{"master", "init", "--threshold", "two", "--custodians", "a,b", "--shares-out", out("th")}; },
+       {}, 2, "--threshold", out("th"), false},
+      {"unknown KDF profile", [&] { return std::vector<std::string>{"user", "create", "carol", "--kdf-profile", "huge", "--password-source", "env:PW"}; },
+       pw, 2, "huge", "", false},
+      {"bad secret source", [&] { return std::vector<std::string>{"--pin-source", "argv:1234", "token", "objects"}; },
+       {}, 2, "a secret source is", "", false},
+      {"unknown option", [&] { return std::vector<std::string>{"sign", "file", "--key", "signer", "--in", data_, "--out", out("opt"), "--colour"}; },
+       {}, 2, "--colour", out("opt"), false},
+  };
+  for (const auto& row : table) {
+    SCOPED_TRACE(row.what);
+    if (row.setup) row.setup();
+    const std::string before = records();
+    const RunResult r = hsmctl(row.args(), row.env);
+    expect_failure(r, row.code, row.needle);
+    EXPECT_EQ(r.err.find("CKR_"), std::string::npos) << r.err;
+    if (!row.out.empty()) {
+      EXPECT_FALSE(fs::exists(row.out)) << row.out;
+    }
+    const std::string after = records();
+    if (row.began) {
+      ASSERT_GT(after.size(), before.size());
+      const std::string added = after.substr(before.size());
+      EXPECT_NE(added.find("\"outcome\":\"failure\""), std::string::npos) << added;
+      EXPECT_NE(added.find("\"exit_code\":" + std::to_string(row.code)), std::string::npos) << added;
+    } else {
+      EXPECT_EQ(after.size(), before.size()) << "a command refused before any ceremony wrote a record";
+    }
+  }
+  EXPECT_EQ(read_file(existing), "keep me\n");
+  // The wrong PIN waited in the pending file; the next ceremony that signs enters it.
+  ASSERT_EQ(hsmctl({"sign", "file", "--key", "signer", "--in", data_, "--out", out("ok")}).code, 0);
+  EXPECT_EQ(hsmctl({"transcript", "verify"}).code, 0);
+  EXPECT_NE(read_file(ws_ / "transcript.jsonl").find("wrong PIN"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hsm::test
