@@ -120,11 +120,14 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       created.push_back(tk.pair.public_key);
       escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
 
-      // 4. Record, then remember (keystore), then let the escrowed key sign on.
+      // 4. Record, let the escrowed key sign on, then remember (keystore).
       rec.record("master.init", {{"threshold", o.threshold}, {"custodians", issued.custodians},
                                  {"identifier", set.identifier}, {"extendable", true},
                                  {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv}});
       result.seq = rec.transcript().state().entries - 1;
+      // The escrowed key signs on before the keystore remembers the master: a token that fails
+      // here leaves no master record behind the rollback below.
+      rec.change_key(std::move(escrowed), "escrowed");
       set.created = transcript::utc_now_rfc3339();
       set.created_seq = static_cast<std::int64_t>(result.seq);
       keystore::Transaction tx(ks);
@@ -139,7 +142,6 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       take_back(o.custodians, o.shares_out);
       throw;
     }
-    rec.change_key(std::move(escrowed), "escrowed");
   });
   return result;
 }
