@@ -85,6 +85,7 @@ struct Ceremony {
 
 struct Tally {
   int calls = 0, injected = 0, failed = 0, completed = 0;
+  std::string completed_calls;
 };
 
 class FaultLoop : public HsmTest {
@@ -272,6 +273,7 @@ class FaultLoop : public HsmTest {
     const RunResult counted = through_shim(c, {{"FAULTSHIM_LOG", count_log.string()}});
     ASSERT_EQ(counted.code, 0) << counted.err;
     if (c.check_success) c.check_success();
+    const std::size_t objects_done = object_files().size();
     const std::vector<Call> calls = read_shim_log(count_log);
     ASSERT_FALSE(calls.empty());
     ASSERT_EQ(calls.back().index, static_cast<int>(calls.size())) << "the shim log has gaps";
@@ -300,6 +302,8 @@ class FaultLoop : public HsmTest {
       if (r.code == 0) {
         ++t.completed;
         check_completed_run(c, r, call, pending_before);
+        EXPECT_EQ(object_files().size(), objects_done) << objects_json(c.token);
+        t.completed_calls += " " + call.function;
         expect_transcript_verifies();
         continue;
       }
@@ -324,7 +328,8 @@ class FaultLoop : public HsmTest {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::cout << "[fault-loop] " << c.name << ": " << t.calls << " PKCS#11 calls, " << t.injected
               << " faults injected, " << t.failed << " failed cleanly with exit 6, " << t.completed
-              << " completed (cleanup call or unsigned ceremony.end), " << seconds << " s\n";
+              << " completed (cleanup call or unsigned ceremony.end:" << t.completed_calls << "), "
+              << seconds << " s\n";
     EXPECT_EQ(t.injected, t.failed + t.completed);
   }
 
