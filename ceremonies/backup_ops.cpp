@@ -90,7 +90,6 @@ BackupCreateResult backup_create(Workspace& ws, const std::filesystem::path& out
       file = backup::assemble(body, backup_tag(s, backup::authenticated_part(body)));
       return contents;
     }();  // S and BK are gone here
-    write_new_file(out, file, 0600);
     r.kcv = c.kcv;
     r.digest = digest_of(file);
     for (const auto& k : c.keys) r.keys.push_back(k.label);
@@ -101,6 +100,9 @@ BackupCreateResult backup_create(Workspace& ws, const std::filesystem::path& out
                                  {"not_backed_up", r.not_backed_up},
                                  {"transcript_seq", r.transcript_seq},
                                  {"transcript_head", r.transcript_head}});
+    // Written only once the transcript holds it: a token that fails to sign the record leaves
+    // no file behind a failed command.
+    write_new_file(out, file, 0600);
   });
   return r;
 }

@@ -124,11 +124,14 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
       test_hook("master-init.after-transcript-key");
 
-      // 4. Record, then remember (keystore), then let the escrowed key sign on.
+      // 4. Record, let the escrowed key sign on, then remember (keystore).
       rec.record("master.init", {{"threshold", o.threshold}, {"custodians", issued.custodians},
                                  {"identifier", set.identifier}, {"extendable", true},
                                  {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv}});
       result.seq = rec.transcript().state().entries - 1;
+      // The escrowed key signs on before the keystore remembers the master: a token that fails
+      // here leaves no master record behind the rollback below.
+      rec.change_key(std::move(escrowed), "escrowed");
       set.created = transcript::utc_now_rfc3339();
       set.created_seq = static_cast<std::int64_t>(result.seq);
       keystore::Transaction tx(ks);
@@ -145,7 +148,6 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       take_back(o.custodians, o.shares_out);
       throw;
     }
-    rec.change_key(std::move(escrowed), "escrowed");
   });
   return result;
 }

@@ -78,7 +78,7 @@ std::vector<nlohmann::json> plan_run_events(std::string_view transcript, const s
   for (std::size_t i = begin; i < all.size(); ++i) {
     const auto& e = all[i];
     const std::string event = e["event"];
-    if (event.rfind("transcript.", 0) != 0 && event != "ceremony.unsigned-failure")
+    if (event.rfind("transcript.", 0) != 0 && event.rfind("ceremony.unsigned-", 0) != 0)
       out.push_back({{"event", event}, {"data", strip(e["data"])}});
     if (event == "ceremony.end" && e["data"].value("what", "") == "plan.end") break;
   }

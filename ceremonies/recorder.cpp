@@ -77,6 +77,11 @@ void Recorder::introduce(transcript::Transcript& t, const std::string& event,
   } catch (...) {
     signer_->destroy();
     signer_.reset();
+    // A transcript that could not be opened is not left behind as an empty file (which
+    // 'transcript verify' refuses); the next ceremony opens it afresh.
+    std::error_code ec;
+    if (event == "transcript.open" && std::filesystem::file_size(t.file(), ec) == 0 && !ec)
+      std::filesystem::remove(t.file(), ec);
     throw;
   }
 }
@@ -99,7 +104,9 @@ void Recorder::enter_pending() {
     } catch (const Error&) {
       late = {{"unreadable", true}, {"recorded_late", true}};
     }
-    transcript_.append("ceremony.unsigned-failure", ws_.options().actor, ceremony_, late, *signer_);
+    const char* event = late.value("outcome", "") == "ok" ? "ceremony.unsigned-end"
+                                                           : "ceremony.unsigned-failure";
+    transcript_.append(event, ws_.options().actor, ceremony_, late, *signer_);
   }
   std::filesystem::remove(path);
 }
@@ -125,8 +132,16 @@ void Recorder::end_ok(const nlohmann::json& result) {
   nlohmann::json data = result;
   data["outcome"] = "ok";
   data["what"] = what_;
-  record("ceremony.end", data);
   ended_ = true;
+  try {
+    record("ceremony.end", data);
+  } catch (const Error& e) {
+    // The ceremony's work is done, recorded and (files, keys, keystore) in place; only its end
+    // could not be signed. Failing now would report a failure with the outputs left behind, so
+    // the end is kept as pending, for the next ceremony to enter as ceremony.unsigned-end.
+    data["end_not_signed"] = e.what();
+    keep_pending(std::move(data));
+  }
 }
 
 void Recorder::end_failure(const Error& e) noexcept {
@@ -142,6 +157,10 @@ void Recorder::end_failure(const Error& e) noexcept {
   } catch (const std::exception&) {
     // The token stopped answering mid-ceremony: keep the failure as a pending record.
   }
+  keep_pending(std::move(data));
+}
+
+void Recorder::keep_pending(nlohmann::json data) noexcept {
   try {
     data["time"] = transcript::utc_now_rfc3339();
     data["ceremony"] = ceremony_;

@@ -27,6 +27,8 @@ class Recorder {
   // ceremony.begin with `what` and its public parameters.
   void begin(const std::string& what, const nlohmann::json& params);
   void record(const std::string& event, const nlohmann::json& data);
+  // Writes ceremony.end with outcome ok; if the token cannot sign it, keeps it pending (the
+  // work is done: the ceremony is not turned into a failure) and returns normally.
   void end_ok(const nlohmann::json& result = nlohmann::json::object());
   // Writes ceremony.end with the failure (signed when possible, else pending).
   void end_failure(const Error& e) noexcept;
@@ -41,6 +43,8 @@ class Recorder {
  private:
   void ensure_signer();
   void enter_pending();
+  // Appends one canonical JSON line to DIR/transcript.pending.jsonl (best effort).
+  void keep_pending(nlohmann::json data) noexcept;
   void introduce(transcript::Transcript& t, const std::string& event, const nlohmann::json& data);
   Workspace& ws_;
   transcript::Transcript transcript_;

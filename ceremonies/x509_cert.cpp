@@ -87,7 +87,6 @@ SignedArtefact sign_certificate(Workspace& ws, const SignCertOptions& o, ShareIn
     const Bytes der = o.self_signed ? x509::self_signed_certificate(o.subject, terms, signer)
                                     : x509::issue_certificate(csr, issuer, terms, signer);
     const std::string pem = x509::to_pem(x509::PemKind::certificate, der);
-    write_new_file(o.out, as_bytes(pem), 0644);
     const x509::CertificateFacts facts = x509::read_certificate(der);
     r.key = o.key;
     r.subject = facts.subject;
@@ -104,6 +103,9 @@ SignedArtefact sign_certificate(Workspace& ws, const SignCertOptions& o, ShareIn
                          {"output", o.out.filename().string()}, {"output_sha256", r.output_sha256}};
     if (!o.self_signed) event["csr_sha256"] = to_hex(crypto::sha256(csr));
     rec.record("sign.cert", event);
+    // Written only once the transcript holds it: a token that fails to sign the record leaves
+    // no file behind a failed command.
+    write_new_file(o.out, as_bytes(pem), 0644);
     r.seq = last_seq(rec);
   });
   return r;
@@ -117,7 +119,6 @@ SignedArtefact sign_request(Workspace& ws, const SignCsrOptions& o, ShareIntake 
     TokenCertSigner signer(key);
     const Bytes der = x509::certificate_request(o.subject, signer);
     const std::string pem = x509::to_pem(x509::PemKind::certificate_request, der);
-    write_new_file(o.out, as_bytes(pem), 0644);
     r.key = o.key;
     r.subject = x509::name_text(x509::subject_name(o.subject));
     r.signed_sha256 = signer.signed_sha256();
@@ -126,6 +127,9 @@ SignedArtefact sign_request(Workspace& ws, const SignCsrOptions& o, ShareIntake 
                             {"subject", r.subject}, {"tbs_sha256", r.signed_sha256},
                             {"output", o.out.filename().string()},
                             {"output_sha256", r.output_sha256}});
+    // Written only once the transcript holds it: a token that fails to sign the record leaves
+    // no file behind a failed command.
+    write_new_file(o.out, as_bytes(pem), 0644);
     r.seq = last_seq(rec);
   });
   return r;

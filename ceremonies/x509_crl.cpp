@@ -84,7 +84,6 @@ SignedArtefact sign_crl(Workspace& ws, const SignCrlOptions& o, ShareIntake inta
     const Bytes der = x509::crl(issuer, listed, r.crl_number, o.next_update_days, signer);
     tx.commit();
     const std::string pem = x509::to_pem(x509::PemKind::crl, der);
-    write_new_file(o.out, as_bytes(pem), 0644);
     r.key = o.key;
     r.issuer = facts.subject;
     r.not_before = rfc3339(this_update);
@@ -97,6 +96,9 @@ SignedArtefact sign_crl(Workspace& ws, const SignCrlOptions& o, ShareIntake inta
                             {"next_update", r.not_after}, {"tbs_sha256", r.signed_sha256},
                             {"output", o.out.filename().string()},
                             {"output_sha256", r.output_sha256}});
+    // Written only once the transcript holds it: a token that fails to sign the record leaves
+    // no file behind a failed command.
+    write_new_file(o.out, as_bytes(pem), 0644);
     r.seq = rec.transcript().state().entries - 1;
   });
   return r;

@@ -14,8 +14,9 @@ std::optional<KeyHandle> find_one(const Session& s, Template& t) {
   CK_OBJECT_HANDLE h[2];
   CK_ULONG n = 0;
   const CK_RV rv = s.fn()->C_FindObjects(s.handle(), h, 2, &n);
-  s.fn()->C_FindObjectsFinal(s.handle());
+  const CK_RV ended = s.fn()->C_FindObjectsFinal(s.handle());  // see find_handles
   check(rv, "searching for a key");
+  check(ended, "ending a search");
   if (n == 0) return std::nullopt;
   return h[0];
 }

@@ -38,8 +38,11 @@ std::vector<CK_OBJECT_HANDLE> find_handles(const Session& s, CK_ATTRIBUTE* tmpl,
   CK_RV rv;
   while ((rv = s.fn()->C_FindObjects(s.handle(), batch, 64, &got)) == CKR_OK && got > 0)
     out.insert(out.end(), batch, batch + got);
-  s.fn()->C_FindObjectsFinal(s.handle());
+  // A search that is not ended leaves the session busy: the next call would fail with
+  // CKR_OPERATION_ACTIVE and hide this cause.
+  const CK_RV ended = s.fn()->C_FindObjectsFinal(s.handle());
   check(rv, "searching objects");
+  check(ended, "ending a search");
   return out;
 }
 
