@@ -113,7 +113,8 @@ struct InitPoint {
 };
 
 TEST_F(Crash, MasterInitKilledAtEveryPointLeavesARecoverableWorkspace) {
-  // A clean run writes: transcript.open, ceremony.begin, master.init, transcript.key, ceremony.end.
+  // A clean run writes transcript.open, ceremony.begin, master.init, transcript.key (the escrowed
+  // key signs on), then commits the keystore, then writes ceremony.end.
   const std::vector<InitPoint> table = {
       {"transcript.before-write", 1, false, false},
       {"transcript.after-write", 1, false, false},
@@ -123,9 +124,10 @@ TEST_F(Crash, MasterInitKilledAtEveryPointLeavesARecoverableWorkspace) {
       {"master-init.after-transcript-key", 1, true, false},
       {"transcript.before-write", 3, true, false},
       {"transcript.after-write", 3, true, false},
+      {"transcript.after-write", 4, true, false},  // transcript.key: signed on before the commit
       {"master-init.before-commit", 1, true, false},
       {"master-init.after-commit", 1, true, true},
-      {"transcript.after-write", 4, true, true},
+      {"transcript.after-write", 5, true, true},
   };
   int round = 0;
   for (const auto& row : table) {
