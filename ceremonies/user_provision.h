@@ -42,6 +42,11 @@ struct ProvisionInput {
 ProvisionInput read_provision_file(const std::filesystem::path& file, const std::string& format,
                                    const std::string& default_algorithm);
 
+// The parser behind it, on text already read (csv or jsonl; `source` names it in messages). May
+// overwrite parts of `text` while it reads. Exposed for the fuzz target.
+ProvisionInput parse_provision_text(Secret& text, const std::string& format,
+                                    const std::string& default_algorithm, const std::string& source);
+
 // What happened to one row.
 struct ProvisionResult {
   std::size_t line = 0;

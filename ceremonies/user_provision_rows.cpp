@@ -68,8 +68,9 @@ void add_row(ProvisionInput& in, std::set<std::string>& seen, std::size_t line, 
   if (password.empty())
     return reject(fmt::format("line {}: user '{}' has an empty password", line, name));
   if (!groups.empty())
-    return reject(fmt::format("line {}: user '{}' lists groups, but this hsmctl has no group "
-                              "commands yet; leave the groups column empty", line, name));
+    return reject(fmt::format("line {}: user '{}' lists groups, which provision does not fill "
+                              "yet (each needs a member's password: 'hsmctl group add'); leave "
+                              "the groups column empty", line, name));
   in.rows.push_back({line, std::move(name), std::move(algorithm), std::move(password), {}});
 }
 
@@ -232,10 +233,19 @@ ProvisionInput read_provision_file(const std::filesystem::path& file, const std:
       fail(Category::usage, fmt::format("cannot tell the format of '{}' from its extension; add "
                                         "--format csv or --format jsonl", file.string()));
   }
+  if (f != "csv" && f != "jsonl")
+    fail(Category::usage, fmt::format("unknown format '{}'; use csv or jsonl", f));
   Secret text = read_private_file(file);
+  return parse_provision_text(text, f, default_algorithm, file.string());
+}
+
+ProvisionInput parse_provision_text(Secret& text, const std::string& format,
+                                    const std::string& default_algorithm,
+                                    const std::string& source) {
   ProvisionInput in;
-  if (f == "csv") read_csv(in, text, default_algorithm, file);
-  else read_jsonl(in, text, default_algorithm);
+  if (format == "csv") read_csv(in, text, default_algorithm, source);
+  else if (format == "jsonl") read_jsonl(in, text, default_algorithm);
+  else fail(Category::usage, fmt::format("unknown format '{}'; use csv or jsonl", format));
   return in;
 }
 

@@ -13,6 +13,10 @@
 
 #include "core/error.h"
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 namespace hsm::crypto {
 
 void PkeyDeleter::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
@@ -39,9 +43,63 @@ ByteView unwrap_octet_string(ByteView p) {
   return p;
 }
 
+// The curves hsmctl makes keys on, with the DER that opens their SubjectPublicKeyInfo (SEQUENCE,
+// AlgorithmIdentifier{id-ecPublicKey, curve OID}, BIT STRING header) up to the point itself.
+struct NamedCurve {
+  int nid;
+  Bytes params_der;  // the curve OID, as CKA_EC_PARAMS holds it
+  Bytes spki_prefix;
+  std::size_t point_size;  // uncompressed: 04 || X || Y
+};
+
+const std::vector<NamedCurve>& named_curves() {
+  static const std::vector<NamedCurve> curves = {
+      {NID_X9_62_prime256v1,
+       {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07},
+       {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+        0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00},
+       65},
+      {NID_secp384r1,
+       {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22},
+       {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+        0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00},
+       97},
+  };
+  return curves;
+}
+
+// The group of a named curve, made once: building one costs more than the rest of an SPKI.
+const EC_GROUP* group_of(int nid) {
+  static EC_GROUP* const p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  static EC_GROUP* const p384 = EC_GROUP_new_by_curve_name(NID_secp384r1);
+  return nid == NID_X9_62_prime256v1 ? p256 : nid == NID_secp384r1 ? p384 : nullptr;
+}
+
+// The fast route for P-256 and P-384: checks the point is on the curve with a cached group and
+// frames the DER directly. Returns nullopt for any other curve (the general route handles it).
+std::optional<Bytes> named_curve_spki(ByteView ec_params_der, ByteView point) {
+  for (const NamedCurve& c : named_curves()) {
+    if (!std::equal(ec_params_der.begin(), ec_params_der.end(), c.params_der.begin(),
+                    c.params_der.end()))
+      continue;
+    const EC_GROUP* group = group_of(c.nid);
+    EC_POINT* p = group != nullptr ? EC_POINT_new(group) : nullptr;
+    const bool ok = p != nullptr && point.size() == c.point_size && point[0] == 0x04 &&
+                    EC_POINT_oct2point(group, p, point.data(), point.size(), nullptr) == 1 &&
+                    EC_POINT_is_on_curve(group, p, nullptr) == 1;
+    EC_POINT_free(p);
+    if (!ok) fail(Category::integrity, "the token returned an unusable EC public key");
+    Bytes out = c.spki_prefix;
+    out.insert(out.end(), point.begin(), point.end());
+    return out;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Bytes ec_spki(ByteView ec_params_der, ByteView ec_point) {
+  if (auto fast = named_curve_spki(ec_params_der, unwrap_octet_string(ec_point))) return *fast;
   const unsigned char* q = ec_params_der.data();
   ASN1_OBJECT* oid = d2i_ASN1_OBJECT(nullptr, &q, static_cast<long>(ec_params_der.size()));
   if (oid == nullptr) fail(Category::integrity, "unknown EC curve parameters");

@@ -1,0 +1,64 @@
+// ec_spki frames P-256 and P-384 public keys itself (a cached group checks the point): its DER
+// must equal OpenSSL's own i2d_PUBKEY for freshly generated keys, and a point off the curve or
+// of the wrong size is refused.
+#include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "core/crypto/public_key.h"
+#include "core/error.h"
+
+namespace hsm::crypto {
+namespace {
+
+struct Curve {
+  const char* name;
+  Bytes params_der;
+};
+
+Bytes encoded_point(EVP_PKEY* k) {
+  Bytes point(200);
+  std::size_t len = 0;
+  EXPECT_EQ(EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(),
+                                            point.size(), &len), 1);
+  point.resize(len);
+  return point;
+}
+
+Bytes openssl_spki(EVP_PKEY* k) {
+  unsigned char* der = nullptr;
+  const int n = i2d_PUBKEY(k, &der);
+  Bytes out(der, der + n);
+  OPENSSL_free(der);
+  return out;
+}
+
+TEST(EcSpki, MatchesOpensslForGeneratedKeysAndRefusesBadPoints) {
+  const std::vector<Curve> curves = {
+      {"P-256", {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}},
+      {"P-384", {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}},
+  };
+  for (const auto& c : curves) {
+    SCOPED_TRACE(c.name);
+    for (int i = 0; i < 8; ++i) {
+      EVP_PKEY* k = EVP_EC_gen(c.name);
+      ASSERT_NE(k, nullptr);
+      const Bytes point = encoded_point(k);
+      EXPECT_EQ(ec_spki(c.params_der, point), openssl_spki(k));
+      // CKA_EC_POINT as a DER OCTET STRING gives the same.
+      Bytes wrapped{0x04, static_cast<std::uint8_t>(point.size())};
+      wrapped.insert(wrapped.end(), point.begin(), point.end());
+      EXPECT_EQ(ec_spki(c.params_der, wrapped), openssl_spki(k));
+
+      Bytes off = point;
+      off.back() ^= 0x01;  // y no longer matches x
+      EXPECT_THROW(ec_spki(c.params_der, off), Error);
+      EXPECT_THROW(ec_spki(c.params_der, Bytes(point.begin(), point.end() - 1)), Error);
+      EVP_PKEY_free(k);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hsm::crypto
