@@ -190,7 +190,7 @@ std::string install_backup_keystore(Workspace& ws, const backup::Contents& c) {
 BackupRestoreResult backup_restore(Workspace& ws, const std::filesystem::path& file,
                                    ShareIntake intake, bool skip_existing) {
   BackupRestoreResult r;
-  Recorder rec(ws);
+  Recorder rec(ws, "backup.restore");
   const p11::Session* session = nullptr;
   InstalledKeys installed;
   try {

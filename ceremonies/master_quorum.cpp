@@ -78,7 +78,7 @@ RestoreResult adopt_master(Workspace& ws, Recorder& rec, const p11::Session& s,
 
 RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
   RestoreResult result;
-  Recorder rec(ws);
+  Recorder rec(ws, "master.restore");
   std::vector<p11::KeyHandle> created;
   const p11::Session* session = nullptr;
   try {

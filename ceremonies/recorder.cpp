@@ -37,9 +37,9 @@ nlohmann::json failure_data(const Error& e) {
 
 }  // namespace
 
-Recorder::Recorder(Workspace& ws)
+Recorder::Recorder(Workspace& ws, std::string what)
     : ws_(ws), transcript_(ws.options().dir / "transcript.jsonl"),
-      ceremony_(transcript::new_ceremony_id()) {}
+      ceremony_(transcript::new_ceremony_id()), what_(std::move(what)) {}
 
 Recorder::~Recorder() = default;
 

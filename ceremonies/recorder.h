@@ -20,7 +20,9 @@ namespace hsm {
 
 class Recorder {
  public:
-  explicit Recorder(Workspace& ws);
+  // `what` names the ceremony for a failure that ends it before begin() (a file refused while
+  // it is read, before there is anything to record): the pending record still says what failed.
+  explicit Recorder(Workspace& ws, std::string what = {});
   ~Recorder();
 
   // Logs in, makes sure the signing key is on the token, enters pending failures, and writes

@@ -191,6 +191,10 @@ TEST_F(Backup, AnyFlippedOrMissingByteIsRefusedAndNothingIsRestored) {
   }
   EXPECT_EQ(objects_on("B"), before);
   ASSERT_EQ(restore_on_b(file).code, 0);  // the control: the untouched file restores
+  // Each refusal is on record, entered by the next ceremony, and says what was refused.
+  const std::string t = read_file(ws_ / "transcript.jsonl");
+  EXPECT_NE(t.find("\"what\":\"backup.restore\""), std::string::npos);
+  EXPECT_EQ(t.find("\"what\":\"\""), std::string::npos) << "a failure record without a name";
 }
 
 TEST_F(Backup, ExistingObjectsNeedSkipExisting) {
