@@ -1,4 +1,4 @@
-// Secret: sodium_malloc'd, zeroized memory for every secret hsmctl touches.
+// Secret: locked, zeroized memory for every secret hsmctl touches (core/secure/arena.h).
 #include "core/secure/secret.h"
 
 #include <sodium.h>
@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/secure/arena.h"
 
 namespace hsm {
 
@@ -20,10 +21,8 @@ void init_secure_memory() {
 Secret::Secret(std::size_t size) {
   if (size == 0) return;
   init_secure_memory();
-  data_ = static_cast<std::uint8_t*>(sodium_malloc(size));
-  if (data_ == nullptr) fail(Category::general, "cannot allocate locked memory for a secret");
+  data_ = secure_memory::allocate(size);  // zero-filled
   size_ = size;
-  sodium_memzero(data_, size_);
 }
 
 Secret Secret::copy_of(std::span<const std::uint8_t> bytes) {
@@ -38,7 +37,7 @@ Secret Secret::copy_of(std::string_view chars) {
 }
 
 Secret::~Secret() {
-  if (data_ != nullptr) sodium_free(data_);  // sodium_free zeroizes before releasing
+  secure_memory::release(data_, size_);  // zeroizes
 }
 
 Secret::Secret(Secret&& other) noexcept
@@ -46,7 +45,7 @@ Secret::Secret(Secret&& other) noexcept
 
 Secret& Secret::operator=(Secret&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) sodium_free(data_);
+    secure_memory::release(data_, size_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
   }

@@ -1,6 +1,6 @@
 // hsm::Secret: the only home of secret bytes (PINs, passwords, the master secret, shares,
-// derived keys). Memory comes from sodium_malloc (guard pages, mlock'd, not dumped) and is
-// zeroized on free. A Secret cannot be copied, printed, formatted or put into JSON: every such
+// derived keys). Memory is mlock'd, kept out of core dumps, behind guard pages (small Secrets
+// share a guarded slab: core/secure/arena.h) and zeroized on free. A Secret cannot be copied, printed, formatted or put into JSON: every such
 // attempt is a compile error.
 #pragma once
 
