@@ -34,7 +34,18 @@ Pkey from_params(const char* type, OSSL_PARAM* params) {
   return Pkey(key);
 }
 
-// Strips a DER OCTET STRING header if `p` is one wrapping the rest.
+// A value of `size` bytes, given either bare or wrapped in a DER OCTET STRING (tokens differ):
+// decided by length alone, since a bare value may itself begin like an OCTET STRING header (a
+// P-256 point whose X starts with 0x3F read as "04 3F ..." once in 256 keys).
+ByteView value_of_size(ByteView p, std::size_t size) {
+  if (p.size() == size) return p;
+  if (size < 0x80 && p.size() == size + 2 && p[0] == 0x04 && p[1] == size) return p.subspan(2);
+  if (size < 0x100 && p.size() == size + 3 && p[0] == 0x04 && p[1] == 0x81 && p[2] == size)
+    return p.subspan(3);
+  return p;  // neither: the caller's checks refuse it
+}
+
+// Strips a DER OCTET STRING header if `p` is one wrapping the rest (curves of unknown size).
 ByteView unwrap_octet_string(ByteView p) {
   if (p.size() >= 2 && p[0] == 0x04) {
     if (p[1] < 0x80 && p[1] == p.size() - 2) return p.subspan(2);
@@ -82,6 +93,7 @@ std::optional<Bytes> named_curve_spki(ByteView ec_params_der, ByteView point) {
     if (!std::equal(ec_params_der.begin(), ec_params_der.end(), c.params_der.begin(),
                     c.params_der.end()))
       continue;
+    point = value_of_size(point, c.point_size);
     const EC_GROUP* group = group_of(c.nid);
     EC_POINT* p = group != nullptr ? EC_POINT_new(group) : nullptr;
     const bool ok = p != nullptr && point.size() == c.point_size && point[0] == 0x04 &&
@@ -99,7 +111,7 @@ std::optional<Bytes> named_curve_spki(ByteView ec_params_der, ByteView point) {
 }  // namespace
 
 Bytes ec_spki(ByteView ec_params_der, ByteView ec_point) {
-  if (auto fast = named_curve_spki(ec_params_der, unwrap_octet_string(ec_point))) return *fast;
+  if (auto fast = named_curve_spki(ec_params_der, ec_point)) return *fast;
   const unsigned char* q = ec_params_der.data();
   ASN1_OBJECT* oid = d2i_ASN1_OBJECT(nullptr, &q, static_cast<long>(ec_params_der.size()));
   if (oid == nullptr) fail(Category::integrity, "unknown EC curve parameters");
@@ -140,7 +152,7 @@ Bytes rsa_spki(ByteView modulus, ByteView exponent) {
 }
 
 Bytes ed25519_spki(ByteView key32) {
-  ByteView k = unwrap_octet_string(key32);
+  ByteView k = value_of_size(key32, 32);
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
                                         const_cast<std::uint8_t*>(k.data()), k.size()),

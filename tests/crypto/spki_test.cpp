@@ -60,5 +60,32 @@ TEST(EcSpki, MatchesOpensslForGeneratedKeysAndRefusesBadPoints) {
   }
 }
 
+// A bare point may begin like a DER OCTET STRING header: 04 || X where X[0] is the length byte
+// the wrapped form would have (0x3F for P-256, 0x5F for P-384). It must still read as bare.
+TEST(EcSpki, BarePointsThatLookWrappedAreReadAsBare) {
+  const std::vector<std::pair<Curve, std::uint8_t>> curves = {
+      {{"P-256", {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}}, 0x3F},
+      {{"P-384", {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}}, 0x5F},
+  };
+  for (const auto& [c, trap] : curves) {
+    SCOPED_TRACE(c.name);
+    int found = 0;
+    for (int tries = 0; tries < 20000 && found < 2; ++tries) {
+      EVP_PKEY* k = EVP_EC_gen(c.name);
+      ASSERT_NE(k, nullptr);
+      const Bytes point = encoded_point(k);
+      if (point[1] == trap) {
+        ++found;
+        EXPECT_EQ(ec_spki(c.params_der, point), openssl_spki(k));
+        Bytes wrapped{0x04, static_cast<std::uint8_t>(point.size())};
+        wrapped.insert(wrapped.end(), point.begin(), point.end());
+        EXPECT_EQ(ec_spki(c.params_der, wrapped), openssl_spki(k));
+      }
+      EVP_PKEY_free(k);
+    }
+    EXPECT_EQ(found, 2) << "no key with X starting 0x" << std::hex << int{trap} << " in 20000";
+  }
+}
+
 }  // namespace
 }  // namespace hsm::crypto
