@@ -86,7 +86,7 @@ keystore::GroupMember seal_group_layer(const p11::Session& s, const keystore::Gr
   const std::string context = layer_context(g, user);
   const p11::SessionObject key = layer_key(s, eph_priv.handle(), member_point, context,
                                            m.ephemeral_public_key, member_spki);
-  m.sealed_key.nonce = s.random(p11::kGcmNonceSize);
+  m.sealed_key.nonce = new_gcm_nonce();
   m.sealed_key.ciphertext =
       p11::gcm_seal(s, key.handle(), m.sealed_key.nonce, to_bytes(context), group_inner);
   return m;

@@ -66,7 +66,7 @@ EscrowedKey generate_escrowed(const p11::Session& s, p11::KeyAlgorithm algorithm
   const p11::KeyPair pair = p11::generate_pair(s, algorithm, templates);
   EscrowedKey out{algorithm, {}, {}};
   try {
-    out.spki = p11::public_key_spki(s, pair.public_key);
+    out.spki = p11::public_key_spki(s, pair.public_key, algorithm);
     out.blob = p11::wrap_key(s, wrapping, pair.private_key);
   } catch (...) {
     p11::destroy_object(s, pair.private_key);

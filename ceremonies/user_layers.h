@@ -53,6 +53,9 @@ p11::SessionObject derive_user_kek(const p11::Session& s, p11::KeyHandle mk_deri
                                    const keystore::KdfParams& kdf);
 
 // "hsmctl v1 user|" + name + "|" + algorithm + "|" + key_version.
+// A fresh 12-byte AES-GCM nonce (host CSPRNG).
+Bytes new_gcm_nonce();
+
 Bytes outer_aad(std::string_view name, std::string_view algorithm, std::int64_t key_version);
 
 // Seals `inner` under the KEK with a fresh 12-byte nonce from the token RNG.

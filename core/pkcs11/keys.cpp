@@ -1,6 +1,8 @@
 // C_GenerateKeyPair, C_CreateObject, C_FindObjects by id, C_Sign.
 #include "core/pkcs11/keys.h"
 
+#include <array>
+
 #include "core/crypto/public_key.h"
 #include "core/pkcs11/attributes.h"
 #include "core/pkcs11/rv.h"
@@ -8,6 +10,8 @@
 namespace hsm::p11 {
 
 namespace {
+
+constexpr std::size_t kWrapBufferSize = 4096;  // wrap_key: one call for every key we make
 
 std::optional<KeyHandle> find_one(const Session& s, Template& t) {
   check(s.fn()->C_FindObjectsInit(s.handle(), t.data(), t.size()), "searching for a key");
@@ -63,26 +67,59 @@ std::optional<KeyHandle> find_secret_key(const Session& s, const std::string& la
 }
 
 Bytes public_key_spki(const Session& s, KeyHandle pub) {
+  // Two calls for the usual keys (type, then its public parts at once: up to RSA-8192 and
+  // P-521), the attribute-by-attribute form only if the token does not answer that.
   const CK_ULONG type = get_ulong(s, pub, CKA_KEY_TYPE).value_or(~0UL);
-  if (type == CKK_RSA)
-    return crypto::rsa_spki(get_bytes(s, pub, CKA_MODULUS).value_or(Bytes{}),
-                            get_bytes(s, pub, CKA_PUBLIC_EXPONENT).value_or(Bytes{}));
-  const Bytes point = get_bytes(s, pub, CKA_EC_POINT).value_or(Bytes{});
-  if (type == CKK_EC_EDWARDS) return crypto::ed25519_spki(point);
-  return crypto::ec_spki(get_bytes(s, pub, CKA_EC_PARAMS).value_or(Bytes{}), point);
+  auto one = [&](CK_ATTRIBUTE_TYPE a) { return get_bytes(s, pub, a).value_or(Bytes{}); };
+  if (type == CKK_RSA) {
+    if (auto v = get_bytes_at_once(s, pub, {{CKA_MODULUS, 1024}, {CKA_PUBLIC_EXPONENT, 16}}))
+      return crypto::rsa_spki((*v)[0], (*v)[1]);
+    return crypto::rsa_spki(one(CKA_MODULUS), one(CKA_PUBLIC_EXPONENT));
+  }
+  if (type == CKK_EC_EDWARDS) return crypto::ed25519_spki(one(CKA_EC_POINT));
+  if (auto v = get_bytes_at_once(s, pub, {{CKA_EC_PARAMS, 64}, {CKA_EC_POINT, 160}}))
+    return crypto::ec_spki((*v)[0], (*v)[1]);
+  return crypto::ec_spki(one(CKA_EC_PARAMS), one(CKA_EC_POINT));
+}
+
+Bytes public_key_spki(const Session& s, KeyHandle pub, KeyAlgorithm algorithm) {
+  std::optional<std::vector<Bytes>> v;
+  switch (algorithm) {
+    case KeyAlgorithm::ec_p256:
+    case KeyAlgorithm::ec_p384:
+      // The parameters are the ones we generated it with; only the point is new.
+      if ((v = get_bytes_at_once(s, pub, {{CKA_EC_POINT, 160}})))
+        return crypto::ec_spki(ec_params(algorithm), (*v)[0]);
+      break;
+    case KeyAlgorithm::rsa3072:
+    case KeyAlgorithm::rsa4096:
+      if ((v = get_bytes_at_once(s, pub, {{CKA_MODULUS, 1024}, {CKA_PUBLIC_EXPONENT, 16}})))
+        return crypto::rsa_spki((*v)[0], (*v)[1]);
+      break;
+    case KeyAlgorithm::ed25519: break;
+  }
+  return public_key_spki(s, pub);
 }
 
 Bytes wrap_key(const Session& s, KeyHandle wrapping, KeyHandle key) {
   CK_MECHANISM m{CKM_AES_KEY_WRAP_PAD, nullptr, 0};
-  CK_ULONG len = 0;
-  const CK_RV first = s.fn()->C_WrapKey(s.handle(), &m, wrapping, key, nullptr, &len);
-  if (first == CKR_KEY_NOT_WRAPPABLE)
+  // One call with room for any P-256..P-521 or RSA-4096 blob: a size query first would make the
+  // token wrap twice (SoftHSM does the whole wrap to answer it, and re-reads the wrapping key's
+  // object file each time). A larger key gets the two-call form.
+  std::array<std::uint8_t, kWrapBufferSize> buffer;  // a blob is ciphertext: not a Secret
+  CK_ULONG len = buffer.size();
+  CK_RV rv = s.fn()->C_WrapKey(s.handle(), &m, wrapping, key, buffer.data(), &len);
+  if (rv == CKR_OK) return Bytes(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(len));
+  Bytes blob;
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    blob.resize(len);
+    rv = s.fn()->C_WrapKey(s.handle(), &m, wrapping, key, blob.data(), &len);
+  }
+  if (rv == CKR_KEY_NOT_WRAPPABLE)
     throw TokenError(Category::token, "this token cannot wrap keys of this type (" +
-                                          rv_name(first) + "), so they cannot be escrowed",
-                     first);
-  check(first, "wrapping a key");
-  Bytes blob(len);
-  check(s.fn()->C_WrapKey(s.handle(), &m, wrapping, key, blob.data(), &len), "wrapping a key");
+                                          rv_name(rv) + "), so they cannot be escrowed",
+                     rv);
+  check(rv, "wrapping a key");
   blob.resize(len);
   return blob;
 }

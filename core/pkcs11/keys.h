@@ -31,6 +31,8 @@ std::optional<KeyHandle> find_secret_key(const Session& s, const std::string& la
 
 // DER SubjectPublicKeyInfo of a public key object.
 Bytes public_key_spki(const Session& s, KeyHandle public_key);
+// The same for a key pair we just generated with `algorithm`: one attribute call.
+Bytes public_key_spki(const Session& s, KeyHandle public_key, KeyAlgorithm algorithm);
 
 // Wraps `key` under `wrapping` with AES-KWP (RFC 5649): the escrow blob.
 Bytes wrap_key(const Session& s, KeyHandle wrapping, KeyHandle key);
