@@ -1,5 +1,6 @@
-// Password-based key derivation: Argon2id (libsodium) with named cost profiles. Passwords and
-// derived keys only ever live in hsm::Secret; this never stores, logs or returns them otherwise.
+// Password-based key derivation: Argon2id (libsodium; libargon2 for costs up to 1 MiB) with
+// named cost profiles. Passwords and derived keys only ever live in hsm::Secret; this never
+// stores, logs or returns them otherwise.
 #pragma once
 
 #include <cstddef>

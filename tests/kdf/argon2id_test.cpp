@@ -1,5 +1,6 @@
-// Argon2id key derivation: determinism, salt and profile handling, and the usage errors. A
-// known-answer test against libsodium would be circular, so these test our wrapper's contract.
+// Argon2id key derivation: determinism, salt and profile handling, the usage errors, and that
+// the two implementations behind it (libargon2 up to 1 MiB, libsodium above) agree byte for
+// byte with libsodium's crypto_pwhash, which every stored user key was derived with.
 #include "core/kdf/argon2id.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -45,6 +47,31 @@ TEST(Argon2id, CostParametersChangeTheKey) {
   const Secret a = derive_password_key(password, fixed_salt(1), kFast);
   const Secret b = derive_password_key(password, fixed_salt(1), {kFast.opslimit + 1, kFast.memlimit});
   EXPECT_FALSE(a.equals(b));
+}
+
+TEST(Argon2id, SmallCostsAgreeWithLibsodiumByteForByte) {
+  struct Case { std::uint64_t ops; std::size_t mem; std::size_t out; std::string pw; };
+  const std::string long_pw(300, 'x');
+  const std::vector<Case> cases{
+      {1, 8192, 32, "pw"},                   // the min profile
+      {2, 8192, 32, "correct horse battery staple"},
+      {1, 65536, 16, "a"},
+      {3, 1 << 20, 64, long_pw},             // the largest cost libargon2 takes
+      {1, (1 << 20) + 1024, 32, "libsodium"},  // the first one libsodium takes
+      {1, 9000, 32, "not a multiple of 1024"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(c.ops) + " passes, " + std::to_string(c.mem) + " bytes");
+    for (std::uint8_t fill : {0, 7, 255}) {
+      const Bytes salt = fixed_salt(fill);
+      const Secret ours = derive_password_key(Secret::copy_of(std::string_view(c.pw)), salt,
+                                              {c.ops, c.mem}, c.out);
+      Bytes theirs(c.out);
+      ASSERT_EQ(crypto_pwhash(theirs.data(), theirs.size(), c.pw.data(), c.pw.size(), salt.data(),
+                              c.ops, c.mem, crypto_pwhash_ALG_ARGON2ID13), 0);
+      EXPECT_EQ(Bytes(ours.bytes().begin(), ours.bytes().end()), theirs);
+    }
+  }
 }
 
 TEST(Argon2id, OutputLengthIsHonoured) {
