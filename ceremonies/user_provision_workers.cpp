@@ -15,13 +15,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <optional>
 #include <cstring>
 
 #include "ceremonies/user_layers.h"
 #include "core/bytes.h"
 #include "core/crypto/public_key.h"
 #include "core/pkcs11/crypt.h"
+#include "core/test_hooks.h"
 
 namespace hsm {
 
@@ -82,14 +86,37 @@ void write_all(int fd, std::string_view data) {
   }
 }
 
+// Lines from the parent's pipe: "go", then batches of row indices ("3 5 8"); end of file
+// when there are no more. std::nullopt at end of file or on an error.
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  std::optional<std::string> next() {
+    for (;;) {
+      const std::size_t nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      char chunk[4096];
+      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buffer_;
+};
+
 // The body of a worker process; never returns.
 [[noreturn]] void run_worker(const WorkspaceOptions& options, const std::vector<ProvisionRow>& rows,
-                             const std::vector<std::size_t>& mine, kdf::KdfProfile profile,
-                             Secret pin, int go, int out) {
-  char byte = 0;
-  ssize_t n;
-  do n = ::read(go, &byte, 1); while (n < 0 && errno == EINTR);
-  if (n != 1) ::_exit(0);  // the parent gave up before starting us
+                             kdf::KdfProfile profile, Secret pin, int go, int out) {
+  LineReader from_parent(go);
+  if (from_parent.next() != "go") ::_exit(0);  // the parent gave up before starting us
   std::string batch;
   try {
     auto* ws = new Workspace(options);  // deliberately never destroyed: see the file comment
@@ -98,16 +125,24 @@ void write_all(int fd, std::string_view data) {
     const MasterKeys mk = require_master(s);
     const std::string label = ws->token().label;
     write_all(out, "ready\n");  // the parent starts the next worker only now (see start())
-    for (std::size_t i : mine) {
-      SealOutcome o = seal_new_user(s, mk, rows[i], profile, label);
-      o.index = i;
-      batch += encode(o);
-      if (batch.size() > 16384) { write_all(out, batch); batch.clear(); }
+    while (const auto line = from_parent.next()) {
+      std::size_t pos = 0;
+      while (pos < line->size()) {
+        std::size_t i = 0;
+        const auto [end, ec] = std::from_chars(line->data() + pos, line->data() + line->size(), i);
+        if (ec != std::errc{} || i >= rows.size()) ::_exit(4);  // not from our parent
+        SealOutcome o = seal_new_user(s, mk, rows[i], profile, label);
+        test_hook("user-provision.worker-sealed");  // a kill here loses the batch's results
+        o.index = i;
+        batch += encode(o);
+        pos = static_cast<std::size_t>(end - line->data()) + 1;
+      }
+      write_all(out, batch);  // one write a batch: the parent hands out the next on it
+      batch.clear();
     }
   } catch (const Error& e) {
-    // Whatever is left of this worker's share fails with the same reason.
+    // The rows this worker still holds fail with the same reason (the parent knows which).
     write_all(out, batch);
-    batch.clear();
     std::string msg = e.what();
     for (char& c : msg) if (c == '\t' || c == '\n') c = ' ';
     write_all(out, fmt::format("fatal\t{}\t{}\n", static_cast<int>(e.category()), msg));
@@ -115,7 +150,6 @@ void write_all(int fd, std::string_view data) {
   } catch (...) {
     ::_exit(2);
   }
-  write_all(out, batch);
   ::_exit(0);
 }
 
@@ -158,9 +192,12 @@ SealOutcome seal_new_user(const p11::Session& s, const MasterKeys& mk, const Pro
 ProvisionWorkers::ProvisionWorkers(const WorkspaceOptions& options,
                                    const std::vector<ProvisionRow>& rows,
                                    const std::vector<std::size_t>& todo, kdf::KdfProfile profile,
-                                   int jobs, const Secret& pin) {
+                                   int jobs, const Secret& pin)
+    : todo_(todo) {
+  // Small enough that the last batches end together, large enough that a batch's one write
+  // and one hand-out cost nothing next to its sealing.
+  batch_ = std::clamp<std::size_t>(todo.size() / (static_cast<std::size_t>(jobs) * 16), 1, 64);
   workers_.resize(static_cast<std::size_t>(jobs));
-  for (std::size_t k = 0; k < todo.size(); ++k) workers_[k % workers_.size()].rows.push_back(todo[k]);
   std::fflush(nullptr);
   for (Worker& w : workers_) {
     int go[2], res[2];
@@ -173,7 +210,7 @@ ProvisionWorkers::ProvisionWorkers(const WorkspaceOptions& options,
       ::close(res[0]);
       for (const Worker& other : workers_)
         if (other.pid > 0) { ::close(other.go); ::close(other.results); }
-      run_worker(options, rows, w.rows, profile, Secret::copy_of(pin.bytes()), go[0], res[1]);
+      run_worker(options, rows, profile, Secret::copy_of(pin.bytes()), go[0], res[1]);
     }
     ::close(go[0]);
     ::close(res[1]);
@@ -194,6 +231,25 @@ ProvisionWorkers::~ProvisionWorkers() {
   }
 }
 
+void ProvisionWorkers::feed(Worker& w) {
+  if (w.go < 0) return;
+  if (next_ >= todo_.size()) {
+    ::close(w.go);  // end of file: the worker leaves once it has reported what it holds
+    w.go = -1;
+    return;
+  }
+  std::string line;
+  for (std::size_t k = 0; k < batch_ && next_ < todo_.size(); ++k, ++next_) {
+    if (k > 0) line += ' ';
+    line += std::to_string(todo_[next_]);
+    w.held.push_back(todo_[next_]);
+  }
+  line += '\n';
+  // A few hundred bytes into an empty-enough pipe (at most two batches are ever unread). A
+  // dead worker's EPIPE is ignored here: collect() fails what it held.
+  (void)!::write(w.go, line.data(), line.size());
+}
+
 void ProvisionWorkers::start() {
   // One at a time: SoftHSM 2.6.1 rewrites the token file at login, and another process reading
   // it meanwhile gets CKR_GENERAL_ERROR (measured here), so each worker logs in only after the
@@ -201,17 +257,42 @@ void ProvisionWorkers::start() {
   ::signal(SIGPIPE, SIG_IGN);
   char chunk[4096];
   for (Worker& w : workers_) {
-    if (::write(w.go, "g", 1) != 1) { /* a dead worker shows up in collect() */ }
-    ::close(w.go);
-    w.go = -1;
+    if (::write(w.go, "go\n", 3) != 3) { /* a dead worker shows up in collect() */ }
     while (w.buffer.find('\n') == std::string::npos) {
       const ssize_t n = ::read(w.results, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // it died: collect() reaps it and fails its rows
+      if (n <= 0) break;  // it died: collect() reaps it
       w.buffer.append(chunk, static_cast<std::size_t>(n));
     }
-    if (w.buffer.rfind("ready\n", 0) == 0) w.buffer.erase(0, 6);
+    if (w.buffer.rfind("ready\n", 0) != 0) continue;  // it failed: no rows for it
+    w.buffer.erase(0, 6);
+    feed(w);  // two batches: the next is waiting while it works on one
+    feed(w);
   }
+}
+
+void ProvisionWorkers::finish(Worker& w, int status, const std::function<void(SealOutcome&&)>& sink) {
+  if (w.go >= 0) ::close(w.go);
+  w.go = -1;
+  if (!w.fatal.empty()) {
+    last_fatal_ = w.fatal;
+    last_fatal_category_ = w.fatal_category;
+  } else if (!w.held.empty() || status != 0) {
+    const std::string how = WIFSIGNALED(status)
+                                ? fmt::format("was killed by signal {}", WTERMSIG(status))
+                                : fmt::format("stopped with exit status {}", WEXITSTATUS(status));
+    last_fatal_ = fmt::format("its provisioning worker {} before storing it; run the same "
+                              "command again to create it", how);
+    last_fatal_category_ = Category::general;
+  }
+  for (std::size_t index : w.held) {
+    SealOutcome o;
+    o.index = index;
+    o.category = last_fatal_category_;
+    o.error = last_fatal_;
+    sink(std::move(o));
+  }
+  w.held.clear();
 }
 
 void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink,
@@ -237,33 +318,38 @@ void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink,
         while ((nl = w.buffer.find('\n')) != std::string::npos) {
           const std::string line = w.buffer.substr(0, nl);
           w.buffer.erase(0, nl + 1);
-          if (line.rfind("fatal\t", 0) == 0) {
-            const auto f = split_tabs(line);
+          const auto f = split_tabs(line);
+          if (f.at(0) == "fatal") {
             w.fatal_category = static_cast<Category>(std::stoi(std::string(f.at(1))));
             w.fatal = std::string(f.at(2));
             continue;
           }
-          ++w.reported;
-          sink(decode(line, rows, profile));
+          SealOutcome o = decode(line, rows, profile);
+          const auto held = std::find(w.held.begin(), w.held.end(), o.index);
+          if (held == w.held.end()) continue;  // not a row it was given: ignore it
+          w.held.erase(held);
+          sink(std::move(o));
+          if (w.held.size() <= batch_ && w.go >= 0) feed(w);
         }
         if (n > 0) continue;
       }
-      // End of the stream: the worker is done (or dead); reap it and fail what it left.
+      // End of the stream: the worker is done (or dead); reap it and fail what it held.
       ::close(w.results);
       w.results = -1;
       int status = 0;
       ::waitpid(w.pid, &status, 0);
       w.pid = -1;
       --open;
-      for (std::size_t r = w.reported; r < w.rows.size(); ++r) {
-        SealOutcome o;
-        o.index = w.rows[r];
-        o.category = w.fatal.empty() ? Category::general : w.fatal_category;
-        o.error = w.fatal.empty() ? fmt::format("a provisioning worker stopped (status {}) before "
-                                                "this row", status) : w.fatal;
-        sink(std::move(o));
-      }
+      finish(w, status, sink);
     }
+  }
+  // Rows no worker took: every worker stopped before the end.
+  for (; next_ < todo_.size(); ++next_) {
+    SealOutcome o;
+    o.index = todo_[next_];
+    o.category = last_fatal_category_;
+    o.error = last_fatal_.empty() ? "no provisioning worker was left to take this row" : last_fatal_;
+    sink(std::move(o));
   }
 }
 

@@ -33,9 +33,10 @@ struct SealOutcome {
 SealOutcome seal_new_user(const p11::Session& s, const MasterKeys& mk, const ProvisionRow& row,
                           kdf::KdfProfile profile, const std::string& token_label);
 
-// Worker processes over an interleaved share of `rows` (row i goes to worker i % jobs). They
-// are forked at construction and wait; start() lets them log in (with `pin`) and work.
-// Destruction kills (by pid) and reaps any worker still running.
+// Worker processes that take rows in small batches as they go: a worker on a busier or slower
+// core simply takes fewer (a fixed split made the slowest core set the pace). They are forked
+// at construction and wait; start() lets them log in (with `pin`), one at a time, and hands
+// each its first batches. Destruction kills (by pid) and reaps any worker still running.
 class ProvisionWorkers {
  public:
   ProvisionWorkers(const WorkspaceOptions& options, const std::vector<ProvisionRow>& rows,
@@ -46,8 +47,9 @@ class ProvisionWorkers {
   ProvisionWorkers& operator=(const ProvisionWorkers&) = delete;
 
   void start();
-  // Calls `sink` for each outcome as workers report them, until all have finished. Rows a
-  // worker did not report (it died) come back as failures.
+  // Calls `sink` for each outcome as workers report them, until every row is accounted for.
+  // The rows a worker held when it died come back as failures with its reason; rows no worker
+  // took (all died) fail with the last reason given.
   // `rows` and `kdf_profile` are the ones the workers were made with.
   void collect(const std::function<void(SealOutcome&&)>& sink,
                const std::vector<ProvisionRow>& rows, const std::string& kdf_profile);
@@ -57,12 +59,20 @@ class ProvisionWorkers {
     pid_t pid = -1;
     int go = -1, results = -1;  // parent ends of the pipes
     std::string buffer;
-    std::vector<std::size_t> rows;
-    std::size_t reported = 0;
+    std::vector<std::size_t> held;  // handed out, not yet reported
     std::string fatal;  // why the worker stopped early, if it said
     Category fatal_category = Category::general;
   };
+  // Hands `w` the next batch of rows, or closes its pipe when there are none left.
+  void feed(Worker& w);
+  void finish(Worker& w, int status, const std::function<void(SealOutcome&&)>& sink);
+
   std::vector<Worker> workers_;
+  std::vector<std::size_t> todo_;
+  std::size_t next_ = 0;   // first row of todo_ not handed out
+  std::size_t batch_ = 1;  // rows per batch
+  std::string last_fatal_;
+  Category last_fatal_category_ = Category::general;
 };
 
 }  // namespace hsm

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "support/hsm_fixture.h"
 
@@ -15,6 +16,15 @@ namespace fs = std::filesystem;
 
 constexpr int kKilled = 128 + 9;
 const std::string kCrashProvisionPw = "crash-pw-";  // + index: each user's password
+
+// The --json lines of user provision.
+std::vector<nlohmann::json> provision_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
 
 class Crash : public HsmTest {
  protected:
@@ -272,6 +282,50 @@ TEST_F(Crash, UserProvisionKilledMidBatchIsFinishedByRunningItAgain) {
     EXPECT_EQ(hsmctl({"transcript", "verify"}).code, 0);
     expect_no_secret_on_disk(secrets, {shares}, {from});
   }
+}
+
+TEST_F(Crash, UserProvisionWorkersKilledFailTheirRowsAndARerunFinishes) {
+  const fs::path shares = tmp_.path() / "shares";
+  ASSERT_EQ(init(shares).code, 0);
+  constexpr int kUsers = 12;
+  std::string csv = "name,password\n";
+  for (int i = 0; i < kUsers; ++i)
+    csv += "w" + std::to_string(i) + "," + kCrashProvisionPw + std::to_string(i) + "\n";
+  const fs::path from = write_file("workers.csv", csv);
+  const std::vector<std::string> args{"user", "provision", "--from", from.string(),
+                                      "--kdf-profile", "min", "--jobs", "2", "--json"};
+  // Each worker kills itself after sealing its third row, before reporting it: batches are one
+  // row here (12 rows, 2 workers), so each has reported two. The parent stores those four, fails
+  // the rest with the reason, and ends the ceremony normally (exit 1: some rows failed).
+  const RunResult r = crash_at(args, "user-provision.worker-sealed", 3);
+  ASSERT_EQ(r.code, 1) << r.out << r.err;
+  const auto lines = provision_lines(r.out);
+  ASSERT_FALSE(lines.empty());
+  const nlohmann::json summary = lines.back()["summary"];
+  EXPECT_EQ(summary["created"], 4) << r.out;
+  EXPECT_EQ(summary["failed"], 8) << r.out;
+  for (const auto& j : lines) {
+    if (!j.contains("status") || j["status"] != "failed") continue;
+    EXPECT_NE(j["error"].get<std::string>().find("killed by signal 9"), std::string::npos) << j;
+  }
+  expect_keystore_intact();
+  EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
+  EXPECT_EQ(hsmctl({"user", "list", "--json"}).json()["users"].size(), 4u);
+
+  const RunResult again = hsmctl(args);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(provision_lines(again.out).back()["summary"]["created"], 8);
+  EXPECT_EQ(provision_lines(again.out).back()["summary"]["skipped"], 4);
+  const std::string data = write_file("data-w", "after the workers died\n").string();
+  for (int i : {0, 5, 11}) {
+    const fs::path sig = tmp_.path() / ("w" + std::to_string(i) + ".sig");
+    const RunResult s = hsmctl({"user", "sign", "w" + std::to_string(i), "--in", data, "--out",
+                                sig.string(), "--password-source", "env:PW"},
+                               {{"PW", kCrashProvisionPw + std::to_string(i)}});
+    EXPECT_EQ(s.code, 0) << s.err;
+  }
+  EXPECT_EQ(hsmctl({"doctor"}).code, 0);
+  EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
 }
 
 }  // namespace
