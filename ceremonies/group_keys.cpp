@@ -33,10 +33,11 @@ keystore::UserRecord require_member_candidate(keystore::Keystore& ks, const std:
   auto u = ks.find_user(name);
   if (!u) fail(Category::not_found, fmt::format("user '{}' not found", name));
   if (!u->ecdh_public_key)
-    fail(Category::general, fmt::format("user '{}' was created before group keys and has no "
-                                        "key-agreement key yet; it is made the next time they "
-                                        "give their password (for example 'hsmctl user passwd "
-                                        "{}'), then add them again", name, name));
+    fail(Category::general, fmt::format("user '{}' has no key-agreement key yet (users made by "
+                                        "'user provision' or before group keys get one the first "
+                                        "time they give their password, for example 'hsmctl "
+                                        "user sign' or 'hsmctl user passwd {}'); then add them "
+                                        "again", name, name));
   return std::move(*u);
 }
 

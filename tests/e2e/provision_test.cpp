@@ -110,6 +110,32 @@ TEST_F(Provision, JsonlBadRowIsNamedByLineOthersAreCreatedAndRerunSkips) {
   ASSERT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
 }
 
+TEST_F(Provision, ProvisionedUsersJoinGroupsOnceTheyHaveGivenTheirPassword) {
+  // provision makes only the signing key; the key-agreement key that group keys are sealed to
+  // is made, and recorded, the first time the user gives their password.
+  const auto file = write_file("pat.csv", "name,password\npat,pat-pw-1\nquinn,quinn-pw-2\n", 0600);
+  ASSERT_EQ(provision(file.string()).code, 0);
+  const RunResult early = hsmctl({"group", "create", "ops", "--members", "pat,quinn"});
+  EXPECT_EQ(early.code, 1);
+  EXPECT_NE(early.err.find("user 'pat' has no key-agreement key yet (users made by 'user "
+                           "provision'"), std::string::npos) << early.err;
+  expect_signs("pat", "pat-pw-1");
+  expect_signs("quinn", "quinn-pw-2");
+  EXPECT_NE(read_file(ws_ / "transcript.jsonl").find("\"event\":\"user.agreement-key.created\""),
+            std::string::npos);
+  const RunResult made = hsmctl({"group", "create", "ops", "--members", "pat,quinn"});
+  ASSERT_EQ(made.code, 0) << made.err;
+  const std::string sig = (tmp_.path() / "ops.sig").string();
+  const RunResult g = hsmctl({"group", "sign", "ops", "--as", "quinn", "--in", data_, "--out", sig,
+                              "--password-source", "env:PW"}, {{"PW", "quinn-pw-2"}});
+  ASSERT_EQ(g.code, 0) << g.err;
+  const std::string pem = (tmp_.path() / "ops.pem").string();
+  ASSERT_EQ(hsmctl({"group", "export-public", "ops", "--out", pem}).code, 0);
+  const RunResult v = openssl({"dgst", "-sha256", "-verify", pem, "-signature", sig, data_});
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
+}
+
 TEST_F(Provision, TwoJobsCreateEveryUserInOneCeremonyAndNoPasswordLeaks) {
   std::string csv = "name,password\n";
   for (int i = 0; i < 40; ++i) csv += "user" + std::to_string(i) + ",Pw-sekrit-" + std::to_string(i * 7919) + "\n";
