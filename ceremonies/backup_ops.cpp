@@ -96,13 +96,11 @@ BackupCreateResult backup_create(Workspace& ws, const std::filesystem::path& out
     r.not_backed_up = c.not_backed_up;
     r.transcript_seq = c.transcript_seq;
     r.transcript_head = c.transcript_head;
-    rec.record("backup.create", {{"kcv", r.kcv}, {"sha256", r.digest}, {"keys", r.keys},
-                                 {"not_backed_up", r.not_backed_up},
-                                 {"transcript_seq", r.transcript_seq},
-                                 {"transcript_head", r.transcript_head}});
-    // Written only once the transcript holds it: a token that fails to sign the record leaves
-    // no file behind a failed command.
-    write_new_file(out, file, 0600);
+    rec.record_output("backup.create",
+                      {{"kcv", r.kcv}, {"sha256", r.digest}, {"keys", r.keys},
+                       {"not_backed_up", r.not_backed_up}, {"transcript_seq", r.transcript_seq},
+                       {"transcript_head", r.transcript_head}},
+                      out, file, 0600);
   });
   return r;
 }

@@ -53,7 +53,7 @@ GroupSignature group_sign(Workspace& ws, const GroupSignOptions& o) {
     out.fingerprint = crypto::fingerprint(g.group.public_key);
     out.file_sha256 = to_hex(crypto::sha256(data));
     out.signature_sha256 = to_hex(crypto::sha256(signature));
-    rec.record("group.signed", {{"group", o.group},
+    out.seq = rec.record_output("group.signed", {{"group", o.group},
                                 {"as", o.as},
                                 {"algorithm", out.algorithm},
                                 {"signature_alg", out.signature_alg},
@@ -63,9 +63,8 @@ GroupSignature group_sign(Workspace& ws, const GroupSignOptions& o) {
                                 {"file_size", data.size()},
                                 {"file_sha256", out.file_sha256},
                                 {"signature_sha256", out.signature_sha256},
-                                {"out", o.out.string()}});
-    out.seq = rec.transcript().state().entries - 1;
-    write_new_file(o.out, signature, 0644);
+                                {"out", o.out.string()}},
+                                o.out, signature, 0644);
   });
   return out;
 }

@@ -60,10 +60,7 @@ SignResult sign_file(Workspace& ws, const SignFileOptions& o, ShareIntake intake
                          {"format", o.format}, {"input", o.in.filename().string()},
                          {"input_sha256", r.input_sha256}, {"signature_sha256", r.output_sha256}};
     if (o.format == "cms") event["certificate_serial"] = x509::read_certificate(cert).serial_hex;
-    rec.record("sign.file", event);
-    // Written only once the transcript holds it: a token that fails to sign the record leaves
-    // no file behind a failed command.
-    write_new_file(o.out, sig, 0644);
+    rec.record_output("sign.file", event, o.out, sig, 0644);
     r.seq = rec.transcript().state().entries - 1;
   });
   return r;

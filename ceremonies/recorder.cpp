@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/crypto/public_key.h"
+#include "core/files.h"
 #include "core/transcript/canonical_json.h"
 
 namespace hsm {
@@ -128,6 +129,15 @@ void Recorder::record(const std::string& event, const nlohmann::json& data) {
   transcript_.append(event, ws_.options().actor, ceremony_, data, *signer_);
 }
 
+std::uint64_t Recorder::record_output(const std::string& event, const nlohmann::json& data,
+                                      const std::filesystem::path& out, ByteView content,
+                                      unsigned mode) {
+  record(event, data);
+  const std::uint64_t seq = transcript_.state().entries - 1;
+  write_new_file(out, content, mode);
+  return seq;
+}
+
 void Recorder::end_ok(const nlohmann::json& result) {
   nlohmann::json data = result;
   data["outcome"] = "ok";
@@ -135,7 +145,7 @@ void Recorder::end_ok(const nlohmann::json& result) {
   ended_ = true;
   try {
     record("ceremony.end", data);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // ended_ is set: nothing else would record it
     // The ceremony's work is done, recorded and (files, keys, keystore) in place; only its end
     // could not be signed. Failing now would report a failure with the outputs left behind, so
     // the end is kept as pending, for the next ceremony to enter as ceremony.unsigned-end.

@@ -6,6 +6,8 @@
 // Never writes a secret: callers pass public facts only.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -13,6 +15,7 @@
 
 #include "ceremonies/transcript_key.h"
 #include "ceremonies/workspace.h"
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/transcript/appender.h"
 
@@ -29,6 +32,12 @@ class Recorder {
   // ceremony.begin with `what` and its public parameters.
   void begin(const std::string& what, const nlohmann::json& params);
   void record(const std::string& event, const nlohmann::json& data);
+  // Records `event`, then writes `content` to `out` as a new file (atomically, never over an
+  // existing one). The one order every output takes: a file hsmctl made exists only once the
+  // transcript holds it, so a token that cannot sign the record leaves no file behind a failed
+  // command. Returns the record's sequence number.
+  std::uint64_t record_output(const std::string& event, const nlohmann::json& data,
+                              const std::filesystem::path& out, ByteView content, unsigned mode);
   // Writes ceremony.end with outcome ok; if the token cannot sign it, keeps it pending (the
   // work is done: the ceremony is not turned into a failure) and returns normally.
   void end_ok(const nlohmann::json& result = nlohmann::json::object());

@@ -60,7 +60,7 @@ UserSignature user_sign(Workspace& ws, const UserSignOptions& o) {
     out.fingerprint = crypto::fingerprint(u.user.public_key);
     out.file_sha256 = to_hex(crypto::sha256(data));
     out.signature_sha256 = to_hex(crypto::sha256(signature));
-    rec.record("user.signed", {{"name", o.name},
+    out.seq = rec.record_output("user.signed", {{"name", o.name},
                                {"algorithm", out.algorithm},
                                {"signature_alg", out.signature_alg},
                                {"key_version", out.key_version},
@@ -69,9 +69,8 @@ UserSignature user_sign(Workspace& ws, const UserSignOptions& o) {
                                {"file_size", data.size()},
                                {"file_sha256", out.file_sha256},
                                {"signature_sha256", out.signature_sha256},
-                               {"out", o.out.string()}});
-    out.seq = rec.transcript().state().entries - 1;
-    write_new_file(o.out, signature, 0644);
+                               {"out", o.out.string()}},
+                               o.out, signature, 0644);
   });
   return out;
 }

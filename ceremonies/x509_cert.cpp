@@ -40,8 +40,6 @@ void precheck_issue(Workspace& ws, const SignCertOptions& o, ByteView issuer, By
                                         "choose fewer days", o.days, rfc3339(facts.not_after)));
 }
 
-std::uint64_t last_seq(Recorder& rec) { return rec.transcript().state().entries - 1; }
-
 }  // namespace
 
 void SignCertOptions::validate() const {
@@ -102,11 +100,7 @@ SignedArtefact sign_certificate(Workspace& ws, const SignCertOptions& o, ShareIn
                          {"not_after", r.not_after}, {"tbs_sha256", r.signed_sha256},
                          {"output", o.out.filename().string()}, {"output_sha256", r.output_sha256}};
     if (!o.self_signed) event["csr_sha256"] = to_hex(crypto::sha256(csr));
-    rec.record("sign.cert", event);
-    // Written only once the transcript holds it: a token that fails to sign the record leaves
-    // no file behind a failed command.
-    write_new_file(o.out, as_bytes(pem), 0644);
-    r.seq = last_seq(rec);
+    r.seq = rec.record_output("sign.cert", event, o.out, as_bytes(pem), 0644);
   });
   return r;
 }
@@ -123,14 +117,12 @@ SignedArtefact sign_request(Workspace& ws, const SignCsrOptions& o, ShareIntake 
     r.subject = x509::name_text(x509::subject_name(o.subject));
     r.signed_sha256 = signer.signed_sha256();
     r.output_sha256 = to_hex(crypto::sha256(as_bytes(pem)));
-    rec.record("sign.csr", {{"key", o.key}, {"algorithm", key.record().algorithm},
-                            {"subject", r.subject}, {"tbs_sha256", r.signed_sha256},
-                            {"output", o.out.filename().string()},
-                            {"output_sha256", r.output_sha256}});
-    // Written only once the transcript holds it: a token that fails to sign the record leaves
-    // no file behind a failed command.
-    write_new_file(o.out, as_bytes(pem), 0644);
-    r.seq = last_seq(rec);
+    r.seq = rec.record_output("sign.csr",
+                              {{"key", o.key}, {"algorithm", key.record().algorithm},
+                               {"subject", r.subject}, {"tbs_sha256", r.signed_sha256},
+                               {"output", o.out.filename().string()},
+                               {"output_sha256", r.output_sha256}},
+                              o.out, as_bytes(pem), 0644);
   });
   return r;
 }
