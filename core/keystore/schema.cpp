@@ -166,19 +166,36 @@ std::int64_t pragma_integer(Database& db, const char* pragma) {
   return st.step() ? st.integer_at(0) : 0;
 }
 
-bool has_tables(Database& db) {
-  Statement st(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'");
-  return st.step() && st.integer_at(0) > 0;
+// What a file is, read in one statement so that it is one snapshot: read one pragma at a
+// time, a process that finished creating the keystore between two reads made it look like a
+// foreign database (application id still 0, tables already there), and a process opening a
+// new workspace at the same moment refused it (seen under load in the concurrency test).
+struct FileState {
+  std::int64_t application_id = 0;
+  int version = 0;
+  bool has_tables = false;
+};
+
+FileState read_state(Database& db) {
+  Statement st(db, "SELECT (SELECT application_id FROM pragma_application_id), "
+                   "(SELECT user_version FROM pragma_user_version), "
+                   "(SELECT count(*) FROM sqlite_schema WHERE type = 'table')");
+  FileState f;
+  if (st.step()) {
+    f.application_id = st.integer_at(0);
+    f.version = static_cast<int>(st.integer_at(1));
+    f.has_tables = st.integer_at(2) > 0;
+  }
+  return f;
 }
 
-void check_file(Database& db, int version) {
-  const auto application_id = pragma_integer(db, "application_id");
-  if (application_id != kApplicationId && (application_id != 0 || version != 0 || has_tables(db)))
+void check_file(Database& db, const FileState& f) {
+  if (f.application_id != kApplicationId && (f.application_id != 0 || f.version != 0 || f.has_tables))
     fail(Category::general,
          db.path() + " is an SQLite database but not an hsmctl keystore; move it away or point "
                      "--dir at an hsmctl workspace");
-  if (version > latest_schema_version())
-    fail(Category::general, "keystore schema " + std::to_string(version) +
+  if (f.version > latest_schema_version())
+    fail(Category::general, "keystore schema " + std::to_string(f.version) +
                                 " is newer than this hsmctl (" +
                                 std::to_string(latest_schema_version()) + "); upgrade hsmctl");
 }
@@ -192,13 +209,14 @@ int schema_version(Database& db) {
 }
 
 void migrate(Database& db) {
-  int version = schema_version(db);
-  check_file(db, version);
-  if (version == latest_schema_version()) return;
+  FileState state = read_state(db);
+  check_file(db, state);
+  if (state.version == latest_schema_version()) return;
 
   Transaction tx(db);
-  version = schema_version(db);  // another process may have migrated while we waited
-  check_file(db, version);
+  state = read_state(db);  // another process may have migrated while we waited
+  check_file(db, state);
+  const int version = state.version;
   for (const auto& step : kMigrations) {
     if (step.version <= version) continue;
     db.exec(step.sql);
