@@ -33,10 +33,11 @@ std::vector<std::string> names_of(const std::vector<keystore::GroupMember>& laye
   return out;
 }
 
+// `seq`: the transcript entry that made this state of the group.
 GroupResult result_of(const keystore::GroupRecord& g, std::vector<std::string> members,
-                      Recorder& rec) {
+                      std::uint64_t seq) {
   return {g.name, g.algorithm, crypto::fingerprint(g.public_key), g.key_version,
-          std::move(members), rec.transcript().state().entries - 1};
+          std::move(members), seq};
 }
 
 }  // namespace
@@ -77,14 +78,15 @@ GroupResult group_create(Workspace& ws, const GroupCreateOptions& o) {
 
     keystore::Transaction tx(ks);
     ks.insert_group(g, layers);
-    rec.record("group.created", {{"name", g.name},
-                                 {"algorithm", g.algorithm},
-                                 {"fingerprint", crypto::fingerprint(g.public_key)},
-                                 {"public_key", to_base64(g.public_key)},
-                                 {"key_version", g.key_version},
-                                 {"escrow", "member-layers"},
-                                 {"members", names_of(layers)}});
-    GroupResult r = result_of(g, names_of(layers), rec);
+    const std::uint64_t seq =
+        rec.record("group.created", {{"name", g.name},
+                                     {"algorithm", g.algorithm},
+                                     {"fingerprint", crypto::fingerprint(g.public_key)},
+                                     {"public_key", to_base64(g.public_key)},
+                                     {"key_version", g.key_version},
+                                     {"escrow", "member-layers"},
+                                     {"members", names_of(layers)}});
+    GroupResult r = result_of(g, names_of(layers), seq);
     tx.commit();
     return r;
   });
@@ -113,12 +115,14 @@ GroupResult group_add(Workspace& ws, const GroupAddOptions& o) {
 
     keystore::Transaction tx(ks);
     ks.add_group_member(layer);
-    rec.record("group.member-added", {{"group", o.group},
-                                      {"user", o.user},
-                                      {"by", o.as},
-                                      {"key_version", g.group.key_version},
-                                      {"fingerprint", crypto::fingerprint(g.group.public_key)}});
-    GroupResult r = result_of(g.group, names_of(ks.list_group_members(o.group)), rec);
+    const std::uint64_t seq =
+        rec.record("group.member-added",
+                   {{"group", o.group},
+                    {"user", o.user},
+                    {"by", o.as},
+                    {"key_version", g.group.key_version},
+                    {"fingerprint", crypto::fingerprint(g.group.public_key)}});
+    GroupResult r = result_of(g.group, names_of(ks.list_group_members(o.group)), seq);
     tx.commit();
     return r;
   });
@@ -151,14 +155,15 @@ GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& o) {
     keystore::Transaction tx(ks);
     ks.replace_group_key(next, layers);
     rec.record("group.member-removed", {{"group", o.group}, {"user", o.user}});
-    rec.record("group.rotated", {{"group", o.group},
-                                 {"reason", "member removed"},
-                                 {"old_fingerprint", crypto::fingerprint(old.public_key)},
-                                 {"fingerprint", crypto::fingerprint(next.public_key)},
-                                 {"public_key", to_base64(next.public_key)},
-                                 {"key_version", next.key_version},
-                                 {"members", names_of(layers)}});
-    GroupResult r = result_of(next, names_of(layers), rec);
+    const std::uint64_t seq =
+        rec.record("group.rotated", {{"group", o.group},
+                                     {"reason", "member removed"},
+                                     {"old_fingerprint", crypto::fingerprint(old.public_key)},
+                                     {"fingerprint", crypto::fingerprint(next.public_key)},
+                                     {"public_key", to_base64(next.public_key)},
+                                     {"key_version", next.key_version},
+                                     {"members", names_of(layers)}});
+    GroupResult r = result_of(next, names_of(layers), seq);
     tx.commit();
     return r;
   });

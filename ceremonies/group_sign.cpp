@@ -54,17 +54,17 @@ GroupSignature group_sign(Workspace& ws, const GroupSignOptions& o) {
     out.file_sha256 = to_hex(crypto::sha256(data));
     out.signature_sha256 = to_hex(crypto::sha256(signature));
     out.seq = rec.record_output("group.signed", {{"group", o.group},
-                                {"as", o.as},
-                                {"algorithm", out.algorithm},
-                                {"signature_alg", out.signature_alg},
-                                {"key_version", out.key_version},
-                                {"fingerprint", out.fingerprint},
-                                {"file", o.in.string()},
-                                {"file_size", data.size()},
-                                {"file_sha256", out.file_sha256},
-                                {"signature_sha256", out.signature_sha256},
-                                {"out", o.out.string()}},
-                                o.out, signature, 0644);
+                                                 {"as", o.as},
+                                                 {"algorithm", out.algorithm},
+                                                 {"signature_alg", out.signature_alg},
+                                                 {"key_version", out.key_version},
+                                                 {"fingerprint", out.fingerprint},
+                                                 {"file", o.in.string()},
+                                                 {"file_size", data.size()},
+                                                 {"file_sha256", out.file_sha256},
+                                                 {"signature_sha256", out.signature_sha256},
+                                                 {"out", o.out.string()}},
+                                                 o.out, signature, 0644);
   });
   return out;
 }

@@ -125,10 +125,10 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       test_hook("master-init.after-transcript-key");
 
       // 4. Record, let the escrowed key sign on, then remember (keystore).
-      rec.record("master.init", {{"threshold", o.threshold}, {"custodians", issued.custodians},
-                                 {"identifier", set.identifier}, {"extendable", true},
-                                 {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv}});
-      result.seq = rec.transcript().state().entries - 1;
+      result.seq = rec.record("master.init",
+                              {{"threshold", o.threshold}, {"custodians", issued.custodians},
+                               {"identifier", set.identifier}, {"extendable", true},
+                               {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv}});
       // The escrowed key signs on before the keystore remembers the master: a token that fails
       // here leaves no master record behind the rollback below.
       rec.change_key(std::move(escrowed), "escrowed");

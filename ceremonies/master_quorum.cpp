@@ -58,12 +58,13 @@ RestoreResult adopt_master(Workspace& ws, Recorder& rec, const p11::Session& s,
   auto escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
   rec.begin("master.restore", {{"threshold", set.member_thresholds.front()}, {"adopted", true}});
   record_share_events(rec, share_events);
-  rec.record("master.restore", {{"kcv", result.kcv}, {"kcv_checked", false}, {"adopted", true},
-                                {"identifier", set.identifier},
-                                {"custodians_known", set.custodians.size()},
-                                {"transcript_key_restored", false}});
+  const std::uint64_t seq =
+      rec.record("master.restore", {{"kcv", result.kcv}, {"kcv_checked", false}, {"adopted", true},
+                                    {"identifier", set.identifier},
+                                    {"custodians_known", set.custodians.size()},
+                                    {"transcript_key_restored", false}});
   set.created = transcript::utc_now_rfc3339();
-  set.created_seq = static_cast<std::int64_t>(rec.transcript().state().entries - 1);
+  set.created_seq = static_cast<std::int64_t>(seq);
   keystore::Keystore& ks = ws.keystore();
   keystore::Transaction tx(ks);
   ks.save_master({result.kcv, set.created, set.created_seq, true, set});
@@ -178,10 +179,10 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
     for (const auto& c : issued.set.custodians) result.commitments.emplace_back(c.name, c.commitment);
     hand_out(issued, o.custodians, o.shares_out, console);
     try {
-      rec.record("master.reshare", {{"threshold", o.threshold}, {"custodians", issued.custodians},
-                                    {"identifier", issued.set.identifier},
-                                    {"retired_identifier", old.identifier}, {"kcv", result.kcv}});
-      result.seq = rec.transcript().state().entries - 1;
+      result.seq = rec.record("master.reshare",
+                              {{"threshold", o.threshold}, {"custodians", issued.custodians},
+                               {"identifier", issued.set.identifier},
+                               {"retired_identifier", old.identifier}, {"kcv", result.kcv}});
       issued.set.created = transcript::utc_now_rfc3339();
       issued.set.created_seq = static_cast<std::int64_t>(result.seq);
       ks.replace_share_set(issued.set);

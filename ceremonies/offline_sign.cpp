@@ -60,8 +60,7 @@ SignResult sign_file(Workspace& ws, const SignFileOptions& o, ShareIntake intake
                          {"format", o.format}, {"input", o.in.filename().string()},
                          {"input_sha256", r.input_sha256}, {"signature_sha256", r.output_sha256}};
     if (o.format == "cms") event["certificate_serial"] = x509::read_certificate(cert).serial_hex;
-    rec.record_output("sign.file", event, o.out, sig, 0644);
-    r.seq = rec.transcript().state().entries - 1;
+    r.seq = rec.record_output("sign.file", event, o.out, sig, 0644);
   });
   return r;
 }

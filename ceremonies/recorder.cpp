@@ -125,15 +125,14 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
                             {"module", ws_.module().path()}});
 }
 
-void Recorder::record(const std::string& event, const nlohmann::json& data) {
-  transcript_.append(event, ws_.options().actor, ceremony_, data, *signer_);
+std::uint64_t Recorder::record(const std::string& event, const nlohmann::json& data) {
+  return transcript_.append(event, ws_.options().actor, ceremony_, data, *signer_).seq;
 }
 
 std::uint64_t Recorder::record_output(const std::string& event, const nlohmann::json& data,
                                       const std::filesystem::path& out, ByteView content,
                                       unsigned mode) {
-  record(event, data);
-  const std::uint64_t seq = transcript_.state().entries - 1;
+  const std::uint64_t seq = record(event, data);
   write_new_file(out, content, mode);
   return seq;
 }

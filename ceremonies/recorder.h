@@ -31,7 +31,8 @@ class Recorder {
   // Logs in, makes sure the signing key is on the token, enters pending failures, and writes
   // ceremony.begin with `what` and its public parameters.
   void begin(const std::string& what, const nlohmann::json& params);
-  void record(const std::string& event, const nlohmann::json& data);
+  // Appends a signed entry; returns its sequence number.
+  std::uint64_t record(const std::string& event, const nlohmann::json& data);
   // Records `event`, then writes `content` to `out` as a new file (atomically, never over an
   // existing one). The one order every output takes: a file hsmctl made exists only once the
   // transcript holds it, so a token that cannot sign the record leaves no file behind a failed

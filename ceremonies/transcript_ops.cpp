@@ -17,8 +17,8 @@ transcript::Entry record_note(Workspace& ws, const NoteOptions& options) {
   options.validate();
   transcript::Entry written;
   run_ceremony(ws, "transcript.note", {{"witness", options.witness}}, [&](Recorder& rec) {
-    rec.record("witness.note", {{"witness", options.witness}, {"text", options.text}});
-    written.seq = rec.transcript().state().entries - 1;
+    written.seq =
+        rec.record("witness.note", {{"witness", options.witness}, {"text", options.text}});
   });
   // The head after ceremony.end: what a witness writes down.
   written.hash = transcript::Transcript(ws.options().dir / "transcript.jsonl").state().head;

@@ -88,17 +88,16 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
     // 3. Remember and record together.
     keystore::Transaction tx(ks);
     ks.insert_user(u);
-    rec.record("user.created", {{"name", u.name},
-                                {"algorithm", u.algorithm},
-                                {"fingerprint", out.fingerprint},
-                                {"public_key", to_base64(u.public_key)},
-                                {"agreement_public_key", to_base64(agreement.spki)},
-                                {"key_version", u.secrets.key_version},
-                                {"escrow", "mk-wrap"},
-                                {"kdf", {{"profile", u.secrets.kdf.profile},
-                                         {"opslimit", u.secrets.kdf.opslimit},
-                                         {"memlimit", u.secrets.kdf.memlimit}}}});
-    out.seq = rec.transcript().state().entries - 1;
+    out.seq = rec.record("user.created", {{"name", u.name},
+                                          {"algorithm", u.algorithm},
+                                          {"fingerprint", out.fingerprint},
+                                          {"public_key", to_base64(u.public_key)},
+                                          {"agreement_public_key", to_base64(agreement.spki)},
+                                          {"key_version", u.secrets.key_version},
+                                          {"escrow", "mk-wrap"},
+                                          {"kdf", {{"profile", u.secrets.kdf.profile},
+                                                   {"opslimit", u.secrets.kdf.opslimit},
+                                                   {"memlimit", u.secrets.kdf.memlimit}}}});
     tx.commit();
   });
   return out;

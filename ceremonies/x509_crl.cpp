@@ -90,13 +90,14 @@ SignedArtefact sign_crl(Workspace& ws, const SignCrlOptions& o, ShareIntake inta
     r.not_after = rfc3339(this_update + static_cast<std::time_t>(o.next_update_days) * 86400);
     r.signed_sha256 = signer.signed_sha256();
     r.output_sha256 = to_hex(crypto::sha256(as_bytes(pem)));
-    r.seq = rec.record_output("sign.crl", {{"key", o.key}, {"algorithm", key.record().algorithm},
-                            {"issuer", r.issuer}, {"crl_number", r.crl_number},
-                            {"revoked", serials}, {"listed", listed.size()},
-                            {"next_update", r.not_after}, {"tbs_sha256", r.signed_sha256},
-                            {"output", o.out.filename().string()},
-                            {"output_sha256", r.output_sha256}},
-                            o.out, as_bytes(pem), 0644);
+    r.seq = rec.record_output("sign.crl",
+                              {{"key", o.key}, {"algorithm", key.record().algorithm},
+                               {"issuer", r.issuer}, {"crl_number", r.crl_number},
+                               {"revoked", serials}, {"listed", listed.size()},
+                               {"next_update", r.not_after}, {"tbs_sha256", r.signed_sha256},
+                               {"output", o.out.filename().string()},
+                               {"output_sha256", r.output_sha256}},
+                              o.out, as_bytes(pem), 0644);
   });
   return r;
 }
