@@ -52,13 +52,13 @@ p11::SessionObject derive_user_kek(const p11::Session& s, p11::KeyHandle mk_deri
                                    std::string_view name, const Secret& password,
                                    const keystore::KdfParams& kdf);
 
-// "hsmctl v1 user|" + name + "|" + algorithm + "|" + key_version.
 // A fresh 12-byte AES-GCM nonce (host CSPRNG).
 Bytes new_gcm_nonce();
 
+// "hsmctl v1 user|" + name + "|" + algorithm + "|" + key_version.
 Bytes outer_aad(std::string_view name, std::string_view algorithm, std::int64_t key_version);
 
-// Seals `inner` under the KEK with a fresh 12-byte nonce from the token RNG.
+// Seals `inner` under the KEK with a fresh 12-byte nonce (new_gcm_nonce).
 keystore::SealedBlob seal_outer(const p11::Session& s, p11::KeyHandle kek, std::string_view name,
                                 std::string_view algorithm, std::int64_t key_version,
                                 ByteView inner);

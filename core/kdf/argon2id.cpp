@@ -50,11 +50,10 @@ SmallArgonBuffer& small_buffer() {
   return *b;
 }
 
-std::uint8_t* g_lent = nullptr;  // the buffer while an argon2_ctx holds it (under the mutex)
-
+// Called by argon2_ctx inside derive_small, which holds the buffer's mutex and has made it.
 int lend_buffer(std::uint8_t** memory, std::size_t bytes) {
-  if (g_lent == nullptr || bytes > kSmallMemory) return ARGON2_MEMORY_ALLOCATION_ERROR;
-  *memory = g_lent;
+  if (bytes > kSmallMemory) return ARGON2_MEMORY_ALLOCATION_ERROR;
+  *memory = small_buffer().memory;
   return ARGON2_OK;
 }
 
@@ -82,10 +81,7 @@ bool derive_small(const Secret& password, ByteView salt, KdfParams params, Secre
   ctx.allocate_cbk = lend_buffer;
   ctx.free_cbk = return_buffer;
   ctx.flags = ARGON2_DEFAULT_FLAGS;
-  g_lent = b.memory;
-  const int rc = argon2_ctx(&ctx, Argon2_id);
-  g_lent = nullptr;
-  return rc == ARGON2_OK;
+  return argon2_ctx(&ctx, Argon2_id) == ARGON2_OK;
 }
 
 }  // namespace

@@ -1,11 +1,31 @@
-// C_GetAttributeValue in its two-call form.
+// C_GetAttributeValue: the two-call form, fixed-size values, several values at once.
 #include "core/pkcs11/attributes.h"
-
-#include <cstring>
 
 #include "core/pkcs11/rv.h"
 
 namespace hsm::p11 {
+
+namespace {
+
+// The answers that mean "this attribute is not given to you" rather than a token failure.
+bool not_given(CK_RV rv) {
+  return rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+         rv == CKR_BUFFER_TOO_SMALL;
+}
+
+// Fixed-size attributes: one call into a buffer of the right size. A value of another size (a
+// token that disagrees about the type) reads as absent, as before.
+template <class T>
+std::optional<T> get_fixed(const Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type) {
+  T out{};
+  CK_ATTRIBUTE a{type, &out, sizeof out};
+  const CK_RV rv = s.fn()->C_GetAttributeValue(s.handle(), h, &a, 1);
+  if (not_given(rv) || a.ulValueLen != sizeof out) return std::nullopt;
+  check(rv, "reading an object attribute");
+  return out;
+}
+
+}  // namespace
 
 std::optional<Bytes> get_bytes(const Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type) {
   CK_ATTRIBUTE a{type, nullptr, 0};
@@ -20,24 +40,6 @@ std::optional<Bytes> get_bytes(const Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUT
   value.resize(a.ulValueLen);
   return value;
 }
-
-// Fixed-size attributes: one call into a buffer of the right size. A value of another size (a
-// token that disagrees about the type) reads as absent, as before.
-namespace {
-
-template <class T>
-std::optional<T> get_fixed(const Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type) {
-  T out{};
-  CK_ATTRIBUTE a{type, &out, sizeof out};
-  const CK_RV rv = s.fn()->C_GetAttributeValue(s.handle(), h, &a, 1);
-  if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-      rv == CKR_BUFFER_TOO_SMALL || a.ulValueLen != sizeof out)
-    return std::nullopt;
-  check(rv, "reading an object attribute");
-  return out;
-}
-
-}  // namespace
 
 std::optional<bool> get_bool(const Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type) {
   const auto v = get_fixed<CK_BBOOL>(s, h, type);
@@ -61,8 +63,7 @@ std::optional<std::vector<Bytes>> get_bytes_at_once(
     t.push_back({type, values.back().data(), values.back().size()});
   }
   const CK_RV rv = s.fn()->C_GetAttributeValue(s.handle(), h, t.data(), t.size());
-  if (rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL)
-    return std::nullopt;
+  if (not_given(rv)) return std::nullopt;
   check(rv, "reading an object attribute");  // a token failure is not "ask another way"
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (t[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[i].ulValueLen > values[i].size())

@@ -17,7 +17,6 @@ namespace hsm::x509 {
 
 namespace {
 
-
 IntegerPtr positive_serial(const Bytes& serial) {
   Bytes magnitude = serial;
   magnitude[0] &= 0x7f;

@@ -20,7 +20,6 @@ namespace {
 using EnumeratedPtr = std::unique_ptr<ASN1_ENUMERATED, OpensslFree<ASN1_ENUMERATED_free>>;
 using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, OpensslFree<AUTHORITY_KEYID_free>>;
 
-
 constexpr struct {
   RevocationReason reason;
   const char* name;
