@@ -322,7 +322,14 @@ TEST_F(Crash, UserProvisionWorkersKilledFailTheirRowsAndARerunFinishes) {
     const RunResult s = hsmctl({"user", "sign", "w" + std::to_string(i), "--in", data, "--out",
                                 sig.string(), "--password-source", "env:PW"},
                                {{"PW", kCrashProvisionPw + std::to_string(i)}});
-    EXPECT_EQ(s.code, 0) << s.err;
+    ASSERT_EQ(s.code, 0) << s.err;
+    const fs::path pem = tmp_.path() / ("w" + std::to_string(i) + ".pem");
+    ASSERT_EQ(hsmctl({"user", "export-public", "w" + std::to_string(i), "--out", pem.string()})
+                  .code,
+              0);
+    const RunResult v = openssl({"dgst", "-sha256", "-verify", pem.string(), "-signature",
+                                 sig.string(), data});
+    EXPECT_EQ(v.code, 0) << v.out << v.err;
   }
   EXPECT_EQ(hsmctl({"doctor"}).code, 0);
   EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
