@@ -42,6 +42,29 @@ GroupResult result_of(const keystore::GroupRecord& g, std::vector<std::string> m
 
 }  // namespace
 
+GroupResult make_group(Recorder& rec, keystore::Keystore& ks, const p11::Session& s,
+                       const MasterKeys& mk, const std::string& name, const std::string& algorithm,
+                       const std::vector<keystore::UserRecord>& members) {
+  // A new key, escrowed at birth, sealed to each member's public key: no password needed.
+  keystore::GroupRecord g{.name = name, .algorithm = algorithm, .public_key = {},
+                          .key_version = 1, .created = transcript::utc_now_rfc3339()};
+  const auto layers = new_group_key(s, mk, g, members, g.created);
+
+  keystore::Transaction tx(ks);
+  ks.insert_group(g, layers);
+  const std::uint64_t seq =
+      rec.record("group.created", {{"name", g.name},
+                                   {"algorithm", g.algorithm},
+                                   {"fingerprint", crypto::fingerprint(g.public_key)},
+                                   {"public_key", to_base64(g.public_key)},
+                                   {"key_version", g.key_version},
+                                   {"escrow", "member-layers"},
+                                   {"members", names_of(layers)}});
+  GroupResult r = result_of(g, names_of(layers), seq);
+  tx.commit();
+  return r;
+}
+
 void GroupCreateOptions::validate() const {
   check_names(name, members);
   if (members.empty()) fail(Category::usage, "a group needs at least one member (--members a,b)");
@@ -71,24 +94,7 @@ GroupResult group_create(Workspace& ws, const GroupCreateOptions& o) {
     std::vector<keystore::UserRecord> users;
     for (const auto& m : o.members) users.push_back(require_member_candidate(ks, m));
 
-    // A new key, escrowed at birth, sealed to each member's public key: no password needed.
-    keystore::GroupRecord g{.name = o.name, .algorithm = o.algorithm, .public_key = {},
-                            .key_version = 1, .created = transcript::utc_now_rfc3339()};
-    const auto layers = new_group_key(s, mk, g, users, g.created);
-
-    keystore::Transaction tx(ks);
-    ks.insert_group(g, layers);
-    const std::uint64_t seq =
-        rec.record("group.created", {{"name", g.name},
-                                     {"algorithm", g.algorithm},
-                                     {"fingerprint", crypto::fingerprint(g.public_key)},
-                                     {"public_key", to_base64(g.public_key)},
-                                     {"key_version", g.key_version},
-                                     {"escrow", "member-layers"},
-                                     {"members", names_of(layers)}});
-    GroupResult r = result_of(g, names_of(layers), seq);
-    tx.commit();
-    return r;
+    return make_group(rec, ks, s, mk, o.name, o.algorithm, users);
   });
 }
 

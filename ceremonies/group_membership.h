@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ceremonies/master_keys.h"
+#include "ceremonies/recorder.h"
 #include "ceremonies/user_auth.h"
 #include "ceremonies/workspace.h"
 
@@ -29,6 +31,14 @@ struct GroupResult {
 };
 
 GroupResult group_create(Workspace& ws, const GroupCreateOptions& options);
+
+// The body of group create, for ceremonies that make groups (user provision): a new key for
+// `name` sealed to `members` (each with a key-agreement key; see require_member_candidate),
+// stored and recorded as group.created in one keystore transaction. The caller has checked
+// that no group `name` exists.
+GroupResult make_group(Recorder& rec, keystore::Keystore& ks, const p11::Session& s,
+                       const MasterKeys& mk, const std::string& name, const std::string& algorithm,
+                       const std::vector<keystore::UserRecord>& members);
 
 struct GroupAddOptions {
   std::string group, user;

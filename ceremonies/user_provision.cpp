@@ -6,12 +6,16 @@
 #include "ceremonies/user_provision.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 
+#include "ceremonies/group_keys.h"
+#include "ceremonies/group_membership.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/user_layers.h"
 #include "ceremonies/user_provision_workers.h"
@@ -95,12 +99,63 @@ class Chunk {
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
 };
 
+// The groups column, once every row is stored (see user_provision in the header).
+void provision_groups(Recorder& rec, keystore::Keystore& ks, const p11::Session& s,
+                      const MasterKeys& mk, const ProvisionOptions& o,
+                      const std::vector<ProvisionRow>& rows, ProvisionSummary& sum) {
+  std::vector<std::string> order;  // as first named in the file
+  std::map<std::string, std::vector<std::string>> listed;
+  for (const ProvisionRow& row : rows)
+    for (const std::string& g : row.groups) {
+      auto& users = listed[g];
+      if (users.empty()) order.push_back(g);
+      users.push_back(row.name);
+    }
+  for (const std::string& g : order) {
+    ProvisionGroupResult r{g, "failed", {}, "", ""};
+    if (sum.failed > 0) {
+      r.status = "deferred";
+      r.error = fmt::format("group '{}' was not made because {} row{} failed; fix them and run "
+                            "the same command again", g, sum.failed, sum.failed == 1 ? "" : "s");
+    } else if (ks.find_group(g)) {
+      std::vector<std::string> missing;
+      for (const std::string& u : listed[g])
+        if (!ks.find_group_member(g, u)) missing.push_back(u);
+      if (missing.empty()) {
+        r.status = "exists";
+      } else {
+        r.error = fmt::format("group '{}' exists and '{}' is not a member: adding a member needs "
+                              "a member's password ('hsmctl group add {} {} --as MEMBER')", g,
+                              fmt::join(missing, "', '"), g, missing.front());
+      }
+    } else {
+      try {
+        std::vector<keystore::UserRecord> members;
+        for (const std::string& u : listed[g]) members.push_back(require_member_candidate(ks, u));
+        const GroupResult made = make_group(rec, ks, s, mk, g, o.group_algorithm, members);
+        r.status = "created";
+        r.members = made.members;
+        r.fingerprint = made.fingerprint;
+      } catch (const Error& e) {
+        r.error = fmt::format("group '{}': {}", g, e.what());
+      }
+    }
+    if (r.status == "failed" || r.status == "deferred") {
+      ++sum.groups_failed;
+      rec.record("user.provision.group.failed", {{"name", g}, {"status", r.status},
+                                                  {"error", r.error}});
+    }
+    sum.groups.push_back(std::move(r));
+  }
+}
+
 }  // namespace
 
 void ProvisionOptions::validate() const {
   if (format != "auto" && format != "csv" && format != "jsonl")
     fail(Category::usage, fmt::format("unknown --format '{}': use csv or jsonl", format));
   user_algorithm(algorithm);
+  hsm::group_algorithm(group_algorithm);
   kdf::parse_kdf_profile(kdf_profile);
   if (jobs < 1 || jobs > 64)
     fail(Category::usage, fmt::format("--jobs {} is out of range: use 1 to 64", jobs));
@@ -178,10 +233,12 @@ ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
       }
     }
     chunk.flush();
+    provision_groups(rec, ks, s, mk, o, in.rows, sum);
     std::sort(sum.failed_lines.begin(), sum.failed_lines.end());
     sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rec.record("user.provision.done", {{"created", sum.created}, {"skipped", sum.skipped},
-                                       {"failed", sum.failed}, {"total", sum.total}});
+                                       {"failed", sum.failed}, {"total", sum.total},
+                                       {"groups_failed", sum.groups_failed}});
   });
   return sum;
 }

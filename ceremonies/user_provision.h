@@ -54,8 +54,19 @@ struct ProvisionResult {
   std::string algorithm, fingerprint, error;
 };
 
+// What became of one group named in the groups column: "created" (with `members`), "exists"
+// (every user listing it is a member already), "failed" or "deferred" (rows failed), with
+// `error` saying why and what to run.
+struct ProvisionGroupResult {
+  std::string name, status;
+  std::vector<std::string> members;
+  std::string fingerprint, error;
+};
+
 struct ProvisionSummary {
   std::size_t total = 0, created = 0, skipped = 0, failed = 0;
+  std::vector<ProvisionGroupResult> groups;
+  std::size_t groups_failed = 0;  // failed or deferred
   int jobs = 1;
   double seconds = 0;
   std::string ceremony;
@@ -67,13 +78,20 @@ struct ProvisionOptions {
   std::string format = "auto";     // auto, csv, jsonl
   std::string algorithm = "p256";  // for rows without an algo column/value
   std::string kdf_profile = "interactive";
+  std::string group_algorithm = "p256";  // for groups the groups column makes
   int jobs = 1;                    // worker processes (1: in this process)
   std::function<void(const ProvisionResult&)> on_result;          // each row, as it ends
   std::function<void(std::size_t done, std::size_t total)> on_progress;
-  // Error(usage) for an unknown format, algorithm, KDF profile, or jobs outside 1..64.
+  // Error(usage) for an unknown format, algorithm, group algorithm, KDF profile, or jobs
+  // outside 1..64.
   void validate() const;
 };
 
+// Creates the users, then the groups the groups column names: each group that does not exist
+// is made with every user listing it, once all rows have their users (if a row failed, no
+// group is made: the run that finishes the rows makes them, so no listed user is left out of a
+// key they could then only join with a member's password). A group that exists is not changed;
+// a listed user who is not its member is a failure naming the 'group add' command.
 ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& options);
 
 }  // namespace hsm

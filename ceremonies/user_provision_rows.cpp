@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -67,11 +68,14 @@ void add_row(ProvisionInput& in, std::set<std::string>& seen, std::size_t line, 
   }
   if (password.empty())
     return reject(fmt::format("line {}: user '{}' has an empty password", line, name));
-  if (!groups.empty())
-    return reject(fmt::format("line {}: user '{}' lists groups, which provision does not fill "
-                              "yet (each needs a member's password: 'hsmctl group add'); leave "
-                              "the groups column empty", line, name));
-  in.rows.push_back({line, std::move(name), std::move(algorithm), std::move(password), {}});
+  for (const std::string& g : groups)
+    if (!valid_user_name(g))
+      return reject(fmt::format("line {}: group name '{}' must be 1-64 letters, digits, '.', '_', "
+                                "'-' or '@', not starting with '.', '-' or '@'", line, g));
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  in.rows.push_back({line, std::move(name), std::move(algorithm), std::move(password),
+                     std::move(groups)});
 }
 
 std::vector<std::string> split_groups(std::string_view s) {

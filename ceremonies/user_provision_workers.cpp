@@ -21,6 +21,7 @@
 #include <optional>
 #include <cstring>
 
+#include "ceremonies/group_agreement.h"
 #include "ceremonies/user_layers.h"
 #include "core/bytes.h"
 #include "core/crypto/public_key.h"
@@ -31,8 +32,9 @@ namespace hsm {
 
 namespace {
 
-// Outcome lines on the pipe: "index\tok\tspki\tsalt\tops\tmem\tnonce\tblob" (base64) or
-// "index\terr\tcategory\tmessage". Public values only.
+// Outcome lines on the pipe: "index\tok\tspki\tsalt\tops\tmem\tnonce\tblob" (base64), followed
+// by "\tecdh-spki\tnonce\tblob" for a user given a key-agreement key (rows with groups), or
+// "index\terr\tcategory\tmessage". Public values and sealed layers only.
 std::string encode(const SealOutcome& o) {
   if (!o.ok) {
     std::string msg = o.error;
@@ -40,9 +42,14 @@ std::string encode(const SealOutcome& o) {
     return fmt::format("{}\terr\t{}\t{}\n", o.index, static_cast<int>(o.category), msg);
   }
   const auto& s = o.user.secrets;
-  return fmt::format("{}\tok\t{}\t{}\t{}\t{}\t{}\t{}\n", o.index, to_base64(o.user.public_key),
-                     to_base64(s.kdf.salt), s.kdf.opslimit, s.kdf.memlimit,
-                     to_base64(s.signing_key.nonce), to_base64(s.signing_key.ciphertext));
+  std::string line = fmt::format("{}\tok\t{}\t{}\t{}\t{}\t{}\t{}", o.index,
+                                 to_base64(o.user.public_key), to_base64(s.kdf.salt),
+                                 s.kdf.opslimit, s.kdf.memlimit, to_base64(s.signing_key.nonce),
+                                 to_base64(s.signing_key.ciphertext));
+  if (s.ecdh_key && o.user.ecdh_public_key)
+    line += fmt::format("\t{}\t{}\t{}", to_base64(*o.user.ecdh_public_key),
+                        to_base64(s.ecdh_key->nonce), to_base64(s.ecdh_key->ciphertext));
+  return line + "\n";
 }
 
 std::vector<std::string_view> split_tabs(std::string_view line) {
@@ -74,6 +81,10 @@ SealOutcome decode(std::string_view line, const std::vector<ProvisionRow>& rows,
   u.secrets.kdf = {profile, from_base64(f.at(3)), std::stoull(std::string(f.at(4))),
                    std::stoull(std::string(f.at(5)))};
   u.secrets.signing_key = {from_base64(f.at(7)), from_base64(f.at(6))};
+  if (f.size() > 8) {
+    u.ecdh_public_key = from_base64(f.at(8));
+    u.secrets.ecdh_key = keystore::SealedBlob{from_base64(f.at(10)), from_base64(f.at(9))};
+  }
   return o;
 }
 
@@ -179,6 +190,12 @@ SealOutcome seal_new_user(const p11::Session& s, const MasterKeys& mk, const Pro
     {
       const p11::SessionObject kek = derive_user_kek(s, mk.derive, u.name, row.password, u.secrets.kdf);
       u.secrets.signing_key = seal_outer(s, kek.handle(), u.name, u.algorithm, 1, key.blob);
+      if (!row.groups.empty()) {  // group keys are sealed to it, so make it now, not lazily
+        EscrowedKey agreement = generate_agreement_key(s, mk.wrap);
+        u.secrets.ecdh_key = seal_agreement_key(s, kek.handle(), u.name, 1, agreement.blob);
+        u.ecdh_public_key = agreement.spki;
+        sodium_memzero(agreement.blob.data(), agreement.blob.size());
+      }
     }
     sodium_memzero(key.blob.data(), key.blob.size());
     o.ok = true;

@@ -21,6 +21,14 @@ nlohmann::json result_json(const ProvisionResult& r) {
   return j;
 }
 
+nlohmann::json group_json(const ProvisionGroupResult& g) {
+  nlohmann::json j{{"name", g.name}, {"status", g.status}};
+  if (!g.members.empty()) j["members"] = g.members;
+  if (!g.fingerprint.empty()) j["fingerprint"] = g.fingerprint;
+  if (!g.error.empty()) j["error"] = g.error;
+  return {{"group", j}};
+}
+
 std::string lines_text(const std::vector<std::size_t>& lines) {
   std::string s;
   for (std::size_t i = 0; i < lines.size() && i < 10; ++i) s += (i ? ", " : "") + std::to_string(lines[i]);
@@ -46,11 +54,15 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
   cmd->add_option("--algo", o->algorithm, "algorithm for rows that name none: p256 (default), "
                   "p384, rsa3072 or ed25519")
       ->type_name("ALG");
+  cmd->add_option("--group-algo", o->group_algorithm, "algorithm of the groups the groups column "
+                  "makes: p256 (default), p384 or rsa3072")
+      ->type_name("ALG");
   cmd->add_option("--kdf-profile", o->kdf_profile, "Argon2id cost: interactive (default), "
                   "moderate, sensitive; min only for rehearsals and benchmarks")
       ->type_name("PROFILE");
   with_example(cmd, "hsmctl user provision --from staff.csv --jobs 2\n"
-                    "  (staff.csv: name,password,algo\\nalice,\"s3cret, with comma\",p256)");
+                    "  (staff.csv: name,password,algo,groups\\n"
+                    "alice,\"s3cret, with comma\",p256,ops;audit)");
   cmd->callback([&cli, o, from] {
     cli.action = [&cli, o, from] {
       o->from = *from;
@@ -68,11 +80,20 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
       Workspace ws(cli.workspace_options());
       const ProvisionSummary s = user_provision(ws, *o);
       bar.finish();
+      for (const ProvisionGroupResult& g : s.groups) {
+        if (json) std::cout << group_json(g).dump() << "\n";
+        else if (g.status == "created")
+          std::cout << fmt::format("group '{}' created with {} member{} ({})\n", g.name,
+                                   g.members.size(), g.members.size() == 1 ? "" : "s",
+                                   g.fingerprint);
+        else if (!g.error.empty()) std::cerr << "hsmctl: " << g.error << "\n";
+      }
       const double rate = s.seconds > 0 ? static_cast<double>(s.created) / s.seconds : 0;
       if (json) {
         std::cout << nlohmann::json{{"summary", {{"total", s.total}, {"created", s.created},
                                                  {"skipped", s.skipped}, {"failed", s.failed},
                                                  {"failed_lines", s.failed_lines},
+                                                 {"groups_failed", s.groups_failed},
                                                  {"jobs", s.jobs}, {"seconds", static_cast<std::int64_t>(s.seconds * 1000) / 1000.0},
                                                  {"ceremony", s.ceremony}}}}.dump()
                   << "\n" << std::flush;
@@ -87,6 +108,10 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
                                             "same command again: users already created are "
                                             "skipped", s.failed, s.total,
                                             lines_text(s.failed_lines)));
+      if (s.groups_failed > 0)
+        fail(Category::general, fmt::format("{} group{} of the groups column could not be made "
+                                            "or filled (see above)", s.groups_failed,
+                                            s.groups_failed == 1 ? "" : "s"));
       return 0;
     };
   });

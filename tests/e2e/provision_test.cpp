@@ -185,7 +185,8 @@ TEST_F(Provision, BadFilesAndOptionsAreRefusedBeforeAnyWork) {
       {"b.csv", "name,secret\nx,y\n", {}, 2, "header column 'secret' is unknown"},
       {"c.csv", "name,password\nx,y\n", {"--jobs", "0"}, 2, "--jobs 0 is out of range"},
       {"d.csv", "name,password\nx,y\n", {"--kdf-profile", "fast"}, 2, "fast"},
-      {"e.csv", "name,password,groups\nx,y,admins\n", {}, 1, "line 2: user 'x' lists groups"},
+      {"e.csv", "name,password,groups\nx,y,ops;-bad\n", {}, 1, "line 2: group name '-bad' must"},
+      {"g.csv", "name,password\nx,y\n", {"--group-algo", "ed25519"}, 2, "ed25519"},
       {"f.csv", "name,password\nx,\"y\n", {}, 1, "line 2: a quoted field is not closed"},
   };
   for (const Row& row : table) {
