@@ -169,8 +169,8 @@ ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
 
   ProvisionSummary sum;
   sum.total = in.rows.size() + in.rejected.size();
-  std::set<std::string> existing;
-  for (const auto& u : ks.list_users()) existing.insert(u.name);
+  const std::vector<std::string> names = ks.user_names();
+  const std::set<std::string> existing(names.begin(), names.end());
   std::vector<std::size_t> todo;
   std::vector<ProvisionResult> early;  // rejected and skipped rows, reported before the work
   nlohmann::json rejected = nlohmann::json::array(), skipped = nlohmann::json::array();

@@ -77,6 +77,8 @@ class Keystore {
   void insert_user(const UserRecord& user);
   std::optional<UserRecord> find_user(std::string_view name);
   std::vector<UserRecord> list_users();
+  // The names alone, sorted (user provision's "exists already" check reads no blobs).
+  std::vector<std::string> user_names();
   // `user passwd`: replaces every password-sealed field at once and sets `rotated`.
   void update_user_secrets(std::string_view name, const UserSecrets& secrets,
                            std::string_view rotated);

@@ -107,6 +107,13 @@ std::vector<UserRecord> Keystore::list_users() {
   return users;
 }
 
+std::vector<std::string> Keystore::user_names() {
+  Statement st(db_, "SELECT name FROM users ORDER BY name");
+  std::vector<std::string> names;
+  while (st.step()) names.push_back(st.text("name"));
+  return names;
+}
+
 void Keystore::update_user_secrets(std::string_view name, const UserSecrets& secrets,
                                    std::string_view rotated) {
   Statement st(db_,

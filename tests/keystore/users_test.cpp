@@ -17,6 +17,7 @@ TEST_F(KeystoreTest, UserRoundTripsWithAndWithoutOptionalParts) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].name, "alice");
   EXPECT_EQ(all[1].name, "bob");
+  EXPECT_EQ(ks_.user_names(), (std::vector<std::string>{"alice", "bob"}));
 }
 
 TEST_F(KeystoreTest, LargeKdfLimitsAndEmptyBlobsSurvive) {
