@@ -14,7 +14,9 @@
 namespace hsm::kdf::detail {
 namespace {
 
-constexpr std::uint64_t rotr64(std::uint64_t x, unsigned n) { return (x >> n) | (x << (64 - n)); }
+constexpr std::uint64_t argon2_rotr64(std::uint64_t x, unsigned n) {
+  return (x >> n) | (x << (64 - n));
+}
 
 // a + b + 2 * lo32(a) * lo32(b), modulo 2^64.
 constexpr std::uint64_t blamka(std::uint64_t a, std::uint64_t b) {
@@ -22,15 +24,15 @@ constexpr std::uint64_t blamka(std::uint64_t a, std::uint64_t b) {
   return a + b + 2 * product;
 }
 
-inline void gb(std::uint64_t& a, std::uint64_t& b, std::uint64_t& c, std::uint64_t& d) {
+inline void argon2_gb(std::uint64_t& a, std::uint64_t& b, std::uint64_t& c, std::uint64_t& d) {
   a = blamka(a, b);
-  d = rotr64(d ^ a, 32);
+  d = argon2_rotr64(d ^ a, 32);
   c = blamka(c, d);
-  b = rotr64(b ^ c, 24);
+  b = argon2_rotr64(b ^ c, 24);
   a = blamka(a, b);
-  d = rotr64(d ^ a, 16);
+  d = argon2_rotr64(d ^ a, 16);
   c = blamka(c, d);
-  b = rotr64(b ^ c, 63);
+  b = argon2_rotr64(b ^ c, 63);
 }
 
 // P on 16 words v0..v15 (eight 16-byte registers S0..S7, S_i = v_{2i+1} || v_{2i}); v_k is
@@ -38,14 +40,14 @@ inline void gb(std::uint64_t& a, std::uint64_t& b, std::uint64_t& c, std::uint64
 inline void permute_portable(std::uint64_t* w, const unsigned (&idx)[16]) {
   std::uint64_t v[16];
   for (unsigned k = 0; k < 16; ++k) v[k] = w[idx[k]];
-  gb(v[0], v[4], v[8], v[12]);
-  gb(v[1], v[5], v[9], v[13]);
-  gb(v[2], v[6], v[10], v[14]);
-  gb(v[3], v[7], v[11], v[15]);
-  gb(v[0], v[5], v[10], v[15]);
-  gb(v[1], v[6], v[11], v[12]);
-  gb(v[2], v[7], v[8], v[13]);
-  gb(v[3], v[4], v[9], v[14]);
+  argon2_gb(v[0], v[4], v[8], v[12]);
+  argon2_gb(v[1], v[5], v[9], v[13]);
+  argon2_gb(v[2], v[6], v[10], v[14]);
+  argon2_gb(v[3], v[7], v[11], v[15]);
+  argon2_gb(v[0], v[5], v[10], v[15]);
+  argon2_gb(v[1], v[6], v[11], v[12]);
+  argon2_gb(v[2], v[7], v[8], v[13]);
+  argon2_gb(v[3], v[4], v[9], v[14]);
   for (unsigned k = 0; k < 16; ++k) w[idx[k]] = v[k];
 }
 
@@ -64,14 +66,14 @@ __attribute__((target("avx2"))) inline __m256i rotr32(__m256i x) {
 }
 
 __attribute__((target("avx2"))) inline __m256i rotr24(__m256i x) {
-  const __m256i m = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10, 3, 4,
-                                     5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+  const __m256i m = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10, 3, 4, 5,
+                                     6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
   return _mm256_shuffle_epi8(x, m);
 }
 
 __attribute__((target("avx2"))) inline __m256i rotr16(__m256i x) {
-  const __m256i m = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9, 2, 3,
-                                     4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+  const __m256i m = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9, 2, 3, 4,
+                                     5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
   return _mm256_shuffle_epi8(x, m);
 }
 
@@ -80,7 +82,8 @@ __attribute__((target("avx2"))) inline __m256i rotr63(__m256i x) {
 }
 
 // Four GB at once: word k of a, b, c, d form one GB's (a, b, c, d).
-__attribute__((target("avx2"))) inline void gb4(__m256i& a, __m256i& b, __m256i& c, __m256i& d) {
+__attribute__((target("avx2"))) inline void argon2_gb4(__m256i& a, __m256i& b, __m256i& c,
+                                                       __m256i& d) {
   a = blamka4(a, b);
   d = rotr32(_mm256_xor_si256(d, a));
   c = blamka4(c, d);
@@ -93,13 +96,13 @@ __attribute__((target("avx2"))) inline void gb4(__m256i& a, __m256i& b, __m256i&
 
 // P with a = v0..v3, b = v4..v7, c = v8..v11, d = v12..v15: the column step, then the diagonal
 // step with b, c, d rotated by one, two and three words.
-__attribute__((target("avx2"))) inline void permute4(__m256i& a, __m256i& b, __m256i& c,
-                                                     __m256i& d) {
-  gb4(a, b, c, d);
+__attribute__((target("avx2"))) inline void argon2_permute4(__m256i& a, __m256i& b, __m256i& c,
+                                                            __m256i& d) {
+  argon2_gb4(a, b, c, d);
   b = _mm256_permute4x64_epi64(b, 0x39);
   c = _mm256_permute4x64_epi64(c, 0x4e);
   d = _mm256_permute4x64_epi64(d, 0x93);
-  gb4(a, b, c, d);
+  argon2_gb4(a, b, c, d);
   b = _mm256_permute4x64_epi64(b, 0x93);
   c = _mm256_permute4x64_epi64(c, 0x4e);
   d = _mm256_permute4x64_epi64(d, 0x39);
@@ -117,7 +120,8 @@ __attribute__((target("avx2"))) void compress_avx2(const Argon2Block& prev, cons
     keep[k] = xor_into_out ? _mm256_xor_si256(s[k], _mm256_load_si256(o + k)) : s[k];
   }
   // Rows: row i is words 16i..16i+15, registers 4i..4i+3.
-  for (unsigned i = 0; i < 8; ++i) permute4(s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]);
+  for (unsigned i = 0; i < 8; ++i)
+    argon2_permute4(s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]);
   // Columns: column c is the word pairs (2c, 2c+1) + 16j for j = 0..7. Columns 2k and 2k+1
   // share registers k + 4j (low and high halves); regroup the halves, permute, put back.
   for (unsigned k = 0; k < 4; ++k) {
@@ -127,8 +131,8 @@ __attribute__((target("avx2"))) void compress_avx2(const Argon2Block& prev, cons
       lo[q] = _mm256_permute2x128_si256(s[k + 8 * q], s[k + 8 * q + 4], 0x20);
       hi[q] = _mm256_permute2x128_si256(s[k + 8 * q], s[k + 8 * q + 4], 0x31);
     }
-    permute4(lo[0], lo[1], lo[2], lo[3]);
-    permute4(hi[0], hi[1], hi[2], hi[3]);
+    argon2_permute4(lo[0], lo[1], lo[2], lo[3]);
+    argon2_permute4(hi[0], hi[1], hi[2], hi[3]);
     for (unsigned q = 0; q < 4; ++q) {
       s[k + 8 * q] = _mm256_permute2x128_si256(lo[q], hi[q], 0x20);
       s[k + 8 * q + 4] = _mm256_permute2x128_si256(lo[q], hi[q], 0x31);

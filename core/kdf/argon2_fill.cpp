@@ -1,6 +1,8 @@
 // Argon2id (RFC 9106, version 0x13), written from the RFC: H0 and the variable-length hash H'
 // over libsodium's BLAKE2b, the two first blocks of each lane, the passes over memory with
 // Argon2id's indexing (data-independent in the first half of pass 0), and the final tag.
+#include "core/kdf/argon2_fill.h"
+
 #include <sodium.h>
 
 #include <bit>
@@ -9,7 +11,6 @@
 #include <string>
 
 #include "core/error.h"
-#include "core/kdf/argon2_fill.h"
 
 namespace hsm::kdf::detail {
 
@@ -19,24 +20,24 @@ static_assert(sizeof(Argon2Block) == 1024);
 
 namespace {
 
-constexpr std::uint32_t kVersion = 0x13;
+constexpr std::uint32_t kArgon2Version = 0x13;
 constexpr std::uint32_t kTypeArgon2id = 2;
-constexpr std::uint32_t kSlices = 4;            // sync points per pass
+constexpr std::uint32_t kArgon2Slices = 4;  // sync points per pass
 constexpr std::uint32_t kAddressesPerBlock = 128;
 
-void store_le32(std::uint8_t* p, std::uint32_t v) {
+void argon2_store_le32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
 // BLAKE2b with a digest of 1..64 bytes; wipes its state when done.
-class Blake2b {
+class Argon2Blake2b {
  public:
-  explicit Blake2b(std::size_t outlen) : outlen_(outlen) {
+  explicit Argon2Blake2b(std::size_t outlen) : outlen_(outlen) {
     crypto_generichash_blake2b_init(&state_, nullptr, 0, outlen);
   }
-  ~Blake2b() { sodium_memzero(&state_, sizeof state_); }
-  Blake2b(const Blake2b&) = delete;
-  Blake2b& operator=(const Blake2b&) = delete;
+  ~Argon2Blake2b() { sodium_memzero(&state_, sizeof state_); }
+  Argon2Blake2b(const Argon2Blake2b&) = delete;
+  Argon2Blake2b& operator=(const Argon2Blake2b&) = delete;
 
   void add(const std::uint8_t* p, std::size_t n) {
     if (n != 0) crypto_generichash_blake2b_update(&state_, p, n);
@@ -44,7 +45,7 @@ class Blake2b {
   void add(ByteView bytes) { add(bytes.data(), bytes.size()); }
   void add_le32(std::uint32_t v) {
     std::uint8_t b[4];
-    store_le32(b, v);
+    argon2_store_le32(b, v);
     add(b, sizeof b);
   }
   // Length-prefixed, as H0 takes P, S, K and X.
@@ -64,7 +65,7 @@ class Blake2b {
 void h_prime(std::uint8_t* out, std::size_t len, std::initializer_list<ByteView> input) {
   const auto t = static_cast<std::uint32_t>(len);
   if (len <= 64) {
-    Blake2b h(len);
+    Argon2Blake2b h(len);
     h.add_le32(t);
     for (ByteView part : input) h.add(part);
     h.finish(out);
@@ -72,7 +73,7 @@ void h_prime(std::uint8_t* out, std::size_t len, std::initializer_list<ByteView>
   }
   std::uint8_t v[64];
   {
-    Blake2b h(64);
+    Argon2Blake2b h(64);
     h.add_le32(t);
     for (ByteView part : input) h.add(part);
     h.finish(v);
@@ -80,22 +81,22 @@ void h_prime(std::uint8_t* out, std::size_t len, std::initializer_list<ByteView>
   std::memcpy(out, v, 32);
   std::size_t pos = 32;
   while (len - pos > 64) {
-    Blake2b h(64);
+    Argon2Blake2b h(64);
     h.add(v, sizeof v);
     h.finish(v);
     std::memcpy(out + pos, v, 32);
     pos += 32;
   }
-  Blake2b h(len - pos);
+  Argon2Blake2b h(len - pos);
   h.add(v, sizeof v);
   h.finish(out + pos);
   sodium_memzero(v, sizeof v);
 }
 
-std::uint8_t* bytes_of(Argon2Block& b) { return reinterpret_cast<std::uint8_t*>(b.v); }
+std::uint8_t* argon2_block_bytes(Argon2Block& b) { return reinterpret_cast<std::uint8_t*>(b.v); }
 
 // One Argon2id run over `mem` (lanes * lane_len blocks).
-struct Filler {
+struct Argon2Filler {
   Argon2Block* mem;
   std::uint32_t lanes;
   std::uint32_t lane_len;  // q
@@ -116,7 +117,7 @@ struct Filler {
       else  // the finished segments of the other lane, minus their last block at a segment start
         area = std::uint64_t{slice} * seg_len - (index == 0 ? 1 : 0);
     } else {
-      start = slice == kSlices - 1 ? 0 : std::uint64_t{slice + 1} * seg_len;
+      start = slice == kArgon2Slices - 1 ? 0 : std::uint64_t{slice + 1} * seg_len;
       if (same_lane)
         area = std::uint64_t{lane_len} - seg_len + index - 1;
       else
@@ -162,8 +163,8 @@ struct Filler {
       }
       const std::uint32_t ref_lane =
           (pass == 0 && slice == 0) ? lane : static_cast<std::uint32_t>((rand >> 32) % lanes);
-      const std::uint32_t ref = reference_index(pass, slice, i, ref_lane == lane,
-                                                static_cast<std::uint32_t>(rand));
+      const std::uint32_t ref =
+          reference_index(pass, slice, i, ref_lane == lane, static_cast<std::uint32_t>(rand));
       compress(mem[prev], mem[std::size_t{ref_lane} * lane_len + ref], mem[cur], pass != 0);
     }
   }
@@ -172,7 +173,7 @@ struct Filler {
 }  // namespace
 
 std::size_t argon2_blocks(const Argon2Inputs& in) noexcept {
-  const std::size_t quantum = std::size_t{kSlices} * in.lanes;
+  const std::size_t quantum = std::size_t{kArgon2Slices} * in.lanes;
   return in.m_kib / quantum * quantum;
 }
 
@@ -181,17 +182,17 @@ bool argon2id(const Argon2Inputs& in, std::span<std::uint8_t> out) {
       out.size() > 0xffffffffu)
     fail(Category::usage, "Argon2id parameters out of range (" + std::to_string(in.passes) +
                               " passes, " + std::to_string(in.m_kib) + " KiB, " +
-                              std::to_string(in.lanes) + " lanes, " +
-                              std::to_string(out.size()) + "-byte output)");
+                              std::to_string(in.lanes) + " lanes, " + std::to_string(out.size()) +
+                              "-byte output)");
   const std::size_t blocks = argon2_blocks(in);
   Argon2MemoryLease lease = lease_argon2_memory(blocks);
   if (lease.blocks == nullptr) return false;
 
   std::uint8_t h0[64 + 8];  // H0, then room for LE32(block index) || LE32(lane)
   {
-    Blake2b h(64);
-    for (std::uint32_t v : {in.lanes, static_cast<std::uint32_t>(out.size()), in.m_kib,
-                            in.passes, kVersion, kTypeArgon2id})
+    Argon2Blake2b h(64);
+    for (std::uint32_t v : {in.lanes, static_cast<std::uint32_t>(out.size()), in.m_kib, in.passes,
+                            kArgon2Version, kTypeArgon2id})
       h.add_le32(v);
     h.add_sized(in.password);
     h.add_sized(in.salt);
@@ -203,25 +204,25 @@ bool argon2id(const Argon2Inputs& in, std::span<std::uint8_t> out) {
   Argon2Block* mem = lease.blocks;
   for (std::uint32_t lane = 0; lane < in.lanes; ++lane) {
     for (std::uint32_t j = 0; j < 2; ++j) {
-      store_le32(h0 + 64, j);
-      store_le32(h0 + 68, lane);
-      h_prime(bytes_of(mem[std::size_t{lane} * lane_len + j]), sizeof(Argon2Block),
+      argon2_store_le32(h0 + 64, j);
+      argon2_store_le32(h0 + 68, lane);
+      h_prime(argon2_block_bytes(mem[std::size_t{lane} * lane_len + j]), sizeof(Argon2Block),
               {ByteView(h0, sizeof h0)});
     }
   }
   sodium_memzero(h0, sizeof h0);
 
-  const Filler fill{mem, in.lanes, lane_len, lane_len / kSlices, in.passes,
-                    active_compression()};
+  const Argon2Filler fill{
+      mem, in.lanes, lane_len, lane_len / kArgon2Slices, in.passes, active_compression()};
   for (std::uint32_t pass = 0; pass < in.passes; ++pass)
-    for (std::uint32_t slice = 0; slice < kSlices; ++slice)
-      for (std::uint32_t lane = 0; lane < in.lanes; ++lane)
-        fill.segment(pass, lane, slice, blocks);
+    for (std::uint32_t slice = 0; slice < kArgon2Slices; ++slice)
+      for (std::uint32_t lane = 0; lane < in.lanes; ++lane) fill.segment(pass, lane, slice, blocks);
 
   Argon2Block last = mem[lane_len - 1];
   for (std::uint32_t lane = 1; lane < in.lanes; ++lane)
-    for (unsigned k = 0; k < 128; ++k) last.v[k] ^= mem[std::size_t{lane} * lane_len + lane_len - 1].v[k];
-  h_prime(out.data(), out.size(), {ByteView(bytes_of(last), sizeof last)});
+    for (unsigned k = 0; k < 128; ++k)
+      last.v[k] ^= mem[std::size_t{lane} * lane_len + lane_len - 1].v[k];
+  h_prime(out.data(), out.size(), {ByteView(argon2_block_bytes(last), sizeof last)});
   sodium_memzero(&last, sizeof last);
   return true;
 }

@@ -23,12 +23,12 @@ namespace {
 // core dump, and it is locked against swap when RLIMIT_MEMLOCK allows. An attacker who can
 // read this process's memory while it runs can read the passwords themselves, so keeping
 // the blocks between hashes gives no one anything they could not already take.
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
-constexpr std::size_t kPage = 4096;
+constexpr std::size_t kArgon2HugePage = std::size_t{2} << 20;
+constexpr std::size_t kArgon2Page = 4096;
 
 struct KeptArgonMemory {
   std::mutex mutex;
-  std::uint8_t* base = nullptr;  // kHugePage-aligned when mapped >= kHugePage
+  std::uint8_t* base = nullptr;  // kArgon2HugePage-aligned when mapped >= kArgon2HugePage
   std::size_t mapped = 0;        // bytes mapped at base
   std::size_t used = 0;          // bytes ever handed out since mapping: what a wipe covers
   bool locked = false;
@@ -52,21 +52,21 @@ void unmap_kept(KeptArgonMemory& m) noexcept {
 
 void release_at_exit() { release_argon2_memory(); }
 
-std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+std::size_t argon2_round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
 // Maps at least `bytes`; large sizes aligned to a huge page so THP can back them.
 bool map_kept(KeptArgonMemory& m, std::size_t bytes) {
-  const bool huge = bytes >= kHugePage;
-  const std::size_t size = round_up(bytes, huge ? kHugePage : kPage);
-  const std::size_t slack = huge ? kHugePage : 0;
-  void* raw = mmap(nullptr, size + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  const bool huge = bytes >= kArgon2HugePage;
+  const std::size_t size = argon2_round_up(bytes, huge ? kArgon2HugePage : kArgon2Page);
+  const std::size_t slack = huge ? kArgon2HugePage : 0;
+  void* raw =
+      mmap(nullptr, size + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return false;
   auto* start = static_cast<std::uint8_t*>(raw);
   auto* base = start;
   if (huge) {
     const auto addr = reinterpret_cast<std::uintptr_t>(start);
-    base = start + (round_up(addr, kHugePage) - addr);
+    base = start + (argon2_round_up(addr, kArgon2HugePage) - addr);
     if (base != start) munmap(start, static_cast<std::size_t>(base - start));
     const std::size_t tail = slack - static_cast<std::size_t>(base - start);
     if (tail != 0) munmap(base + size, tail);

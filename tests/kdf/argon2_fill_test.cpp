@@ -61,12 +61,28 @@ TEST(Argon2Fill, Rfc9106Argon2idTestVector) {
 }
 
 TEST(Argon2Fill, AgreesWithLibsodiumAcrossCosts) {
-  struct Case { std::uint64_t ops; std::size_t mem; };
+  struct Case {
+    std::uint64_t ops;
+    std::size_t mem;
+  };
   const std::vector<Case> cases{
-      {1, 8192}, {2, 8192}, {3, 8192}, {4, 8192}, {1, 9000}, {3, 9000},
-      {1, 65536}, {2, 65536}, {3, 65536}, {4, 65536}, {1, 1 << 20}, {2, 1 << 20},
-      {1, (1 << 20) + 1024}, {3, (1 << 20) + 1024}, {1, 8 << 20},
-      {1, 12345 * 3}, {2, 100 * 1024 + 512},
+      {1, 8192},
+      {2, 8192},
+      {3, 8192},
+      {4, 8192},
+      {1, 9000},
+      {3, 9000},
+      {1, 65536},
+      {2, 65536},
+      {3, 65536},
+      {4, 65536},
+      {1, 1 << 20},
+      {2, 1 << 20},
+      {1, (1 << 20) + 1024},
+      {3, (1 << 20) + 1024},
+      {1, 8 << 20},
+      {1, 12345 * 3},
+      {2, 100 * 1024 + 512},
   };
   for (const Case& c : cases) {
     for (std::uint8_t seed : {0, 1, 200}) {
@@ -134,8 +150,8 @@ TEST(Argon2Fill, PortableAndAvx2CompressionAgree) {
 }
 
 TEST(Argon2Fill, KeptBufferGivesFreshAnswersWhenGrowingAndShrinking) {
-  const std::vector<std::size_t> sizes{65536, 8 << 20, 8192, 1 << 20, (1 << 20) + 1024, 9000,
-                                       8 << 20, 65536};
+  const std::vector<std::size_t> sizes{65536, 8 << 20, 8192, 1 << 20, (1 << 20) + 1024,
+                                       9000,  8 << 20, 65536};
   std::vector<Bytes> fresh;
   for (std::size_t mem : sizes) {
     detail::release_argon2_memory();
@@ -155,7 +171,11 @@ TEST(Argon2Fill, KeptBufferGivesFreshAnswersWhenGrowingAndShrinking) {
 }
 
 TEST(Argon2Fill, TwoThreadsDeriveCorrectKeysAtOnce) {
-  struct Job { std::string pw; std::size_t mem; Bytes expected; };
+  struct Job {
+    std::string pw;
+    std::size_t mem;
+    Bytes expected;
+  };
   std::vector<Job> jobs{{"thread one", 1 << 20, {}}, {"thread two", 65536, {}}};
   for (Job& j : jobs) j.expected = libsodium_argon2id(j.pw, salt_of(4), 2, j.mem, 32);
   std::vector<int> wrong(jobs.size(), 0);
