@@ -1,16 +1,15 @@
-// Argon2id through libsodium's crypto_pwhash, and for small memory costs through the reference
-// implementation (libargon2) in a reused locked buffer. Never keeps a password or derived key
-// anywhere but the caller's Secret buffers.
+// Argon2id: our own implementation in a kept buffer for costs up to 64 MiB, libsodium's
+// crypto_pwhash above. Never keeps a password or derived key anywhere but the caller's Secret
+// buffers (the kept buffer holds Argon2 blocks; see argon2_memory.cpp for its wiping).
 #include "core/kdf/argon2id.h"
 
-#include <argon2.h>
 #include <sodium.h>
 
 #include <array>
-#include <mutex>
 #include <string>
 
 #include "core/error.h"
+#include "core/kdf/argon2_fill.h"
 
 namespace hsm::kdf {
 
@@ -31,57 +30,25 @@ constexpr std::array<NamedProfile, 4> kProfiles{{
     {KdfProfile::sensitive, "sensitive"},
 }};
 
-// Argon2id of at most 1 MiB (the `min` profile and tests) computed by libargon2 in one locked
-// buffer that stays mapped: crypto_pwhash maps and unmaps its blocks on every call, which for
-// 8 KiB costs more than the hash (page faults, and an munmap TLB flush), and made the KDF the
-// largest host-side cost of batch provisioning with `min`. Both libraries implement RFC 9106
-// Argon2id v1.3 with one lane; the kdf unit tests check they agree byte for byte. Larger costs
-// stay with libsodium, whose vectorised core is about 2.5x faster at 64 MiB than Debian's
-// portable libargon2 build.
-constexpr std::size_t kSmallMemory = std::size_t{1} << 20;
+// Costs up to the `interactive` profile's 64 MiB run on our own Argon2id (argon2_fill.h) in
+// one buffer the process keeps: crypto_pwhash maps, zero-fills, wipes and unmaps its memory
+// on every call, which at 64 MiB is about 30% more memory traffic than the hash itself and at
+// 8 KiB costs more than the hash. That made the KDF the largest host-side cost of batch
+// provisioning. Larger costs (moderate, sensitive) hash once per process, so libsodium keeps
+// them. The kdf unit tests check both agree with crypto_pwhash byte for byte.
+constexpr std::size_t kKeptBufferMax = std::size_t{64} << 20;
 
-struct SmallArgonBuffer {
-  std::mutex mutex;
-  std::uint8_t* memory = nullptr;  // sodium_malloc: guard pages, locked, not dumped; never freed
-};
-
-SmallArgonBuffer& small_buffer() {
-  static SmallArgonBuffer* b = new SmallArgonBuffer;
-  return *b;
-}
-
-// Called by argon2_ctx inside derive_small, which holds the buffer's mutex and has made it.
-int lend_buffer(std::uint8_t** memory, std::size_t bytes) {
-  if (bytes > kSmallMemory) return ARGON2_MEMORY_ALLOCATION_ERROR;
-  *memory = small_buffer().memory;
-  return ARGON2_OK;
-}
-
-void return_buffer(std::uint8_t*, std::size_t) {}  // libargon2 has already zeroized it
-
-bool derive_small(const Secret& password, ByteView salt, KdfParams params, Secret& key) {
-  SmallArgonBuffer& b = small_buffer();
-  std::lock_guard lock(b.mutex);
-  if (b.memory == nullptr) {
-    b.memory = static_cast<std::uint8_t*>(sodium_malloc(kSmallMemory));
-    if (b.memory == nullptr) return false;  // libsodium's own path will try
-  }
-  argon2_context ctx{};
-  ctx.out = key.data();
-  ctx.outlen = static_cast<std::uint32_t>(key.size());
-  ctx.pwd = const_cast<std::uint8_t*>(password.data());  // read only: no CLEAR_PASSWORD flag
-  ctx.pwdlen = static_cast<std::uint32_t>(password.size());
-  ctx.salt = const_cast<std::uint8_t*>(salt.data());
-  ctx.saltlen = static_cast<std::uint32_t>(salt.size());
-  ctx.t_cost = static_cast<std::uint32_t>(params.opslimit);
-  ctx.m_cost = static_cast<std::uint32_t>(params.memlimit / 1024);  // as crypto_pwhash does
-  ctx.lanes = 1;
-  ctx.threads = 1;
-  ctx.version = ARGON2_VERSION_13;
-  ctx.allocate_cbk = lend_buffer;
-  ctx.free_cbk = return_buffer;
-  ctx.flags = ARGON2_DEFAULT_FLAGS;
-  return argon2_ctx(&ctx, Argon2_id) == ARGON2_OK;
+bool derive_kept(const Secret& password, ByteView salt, KdfParams params, Secret& key) {
+  const detail::Argon2Inputs in{
+      .passes = static_cast<std::uint32_t>(params.opslimit),
+      .m_kib = static_cast<std::uint32_t>(params.memlimit / 1024),  // as crypto_pwhash does
+      .lanes = 1,
+      .password = password.bytes(),
+      .salt = salt,
+      .secret = {},
+      .associated = {},
+  };
+  return detail::argon2id(in, key.bytes());
 }
 
 }  // namespace
@@ -144,7 +111,7 @@ Secret derive_password_key(const Secret& password, ByteView salt, KdfParams para
                               std::to_string(params.memlimit) + ")");
 
   Secret key(out_len);
-  if (params.memlimit <= kSmallMemory && derive_small(password, salt, params, key)) return key;
+  if (params.memlimit <= kKeptBufferMax && derive_kept(password, salt, params, key)) return key;
   if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(password.data()),
                     password.size(), salt.data(), params.opslimit, params.memlimit,
                     crypto_pwhash_ALG_ARGON2ID13) != 0)

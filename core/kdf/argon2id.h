@@ -1,4 +1,4 @@
-// Password-based key derivation: Argon2id (libsodium; libargon2 for costs up to 1 MiB) with
+// Password-based key derivation: Argon2id (our own up to 64 MiB, libsodium above) with
 // named cost profiles. Passwords and derived keys only ever live in hsm::Secret; this never
 // stores, logs or returns them otherwise.
 #pragma once

@@ -1,0 +1,230 @@
+// Argon2id (RFC 9106, version 0x13), written from the RFC: H0 and the variable-length hash H'
+// over libsodium's BLAKE2b, the two first blocks of each lane, the passes over memory with
+// Argon2id's indexing (data-independent in the first half of pass 0), and the final tag.
+#include "core/kdf/argon2_fill.h"
+
+#include <sodium.h>
+
+#include <bit>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+
+#include "core/error.h"
+
+namespace hsm::kdf::detail {
+
+static_assert(std::endian::native == std::endian::little,
+              "Argon2 blocks are read and written as native 64-bit words");
+static_assert(sizeof(Argon2Block) == 1024);
+
+namespace {
+
+constexpr std::uint32_t kArgon2Version = 0x13;
+constexpr std::uint32_t kTypeArgon2id = 2;
+constexpr std::uint32_t kArgon2Slices = 4;  // sync points per pass
+constexpr std::uint32_t kAddressesPerBlock = 128;
+
+void argon2_store_le32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+// BLAKE2b with a digest of 1..64 bytes; wipes its state when done.
+class Argon2Blake2b {
+ public:
+  explicit Argon2Blake2b(std::size_t outlen) : outlen_(outlen) {
+    crypto_generichash_blake2b_init(&state_, nullptr, 0, outlen);
+  }
+  ~Argon2Blake2b() { sodium_memzero(&state_, sizeof state_); }
+  Argon2Blake2b(const Argon2Blake2b&) = delete;
+  Argon2Blake2b& operator=(const Argon2Blake2b&) = delete;
+
+  void add(const std::uint8_t* p, std::size_t n) {
+    if (n != 0) crypto_generichash_blake2b_update(&state_, p, n);
+  }
+  void add(ByteView bytes) { add(bytes.data(), bytes.size()); }
+  void add_le32(std::uint32_t v) {
+    std::uint8_t b[4];
+    argon2_store_le32(b, v);
+    add(b, sizeof b);
+  }
+  // Length-prefixed, as H0 takes P, S, K and X.
+  void add_sized(ByteView bytes) {
+    add_le32(static_cast<std::uint32_t>(bytes.size()));
+    add(bytes);
+  }
+  void finish(std::uint8_t* out) { crypto_generichash_blake2b_final(&state_, out, outlen_); }
+
+ private:
+  crypto_generichash_blake2b_state state_;
+  std::size_t outlen_;
+};
+
+// H'^T(A) (RFC 9106 section 3.3) with T = out.size(): one BLAKE2b when T <= 64, otherwise a
+// chain of 64-byte digests contributing 32 bytes each, ending in one of T - 32r bytes.
+void h_prime(std::uint8_t* out, std::size_t len, std::initializer_list<ByteView> input) {
+  const auto t = static_cast<std::uint32_t>(len);
+  if (len <= 64) {
+    Argon2Blake2b h(len);
+    h.add_le32(t);
+    for (ByteView part : input) h.add(part);
+    h.finish(out);
+    return;
+  }
+  std::uint8_t v[64];
+  {
+    Argon2Blake2b h(64);
+    h.add_le32(t);
+    for (ByteView part : input) h.add(part);
+    h.finish(v);
+  }
+  std::memcpy(out, v, 32);
+  std::size_t pos = 32;
+  while (len - pos > 64) {
+    Argon2Blake2b h(64);
+    h.add(v, sizeof v);
+    h.finish(v);
+    std::memcpy(out + pos, v, 32);
+    pos += 32;
+  }
+  Argon2Blake2b h(len - pos);
+  h.add(v, sizeof v);
+  h.finish(out + pos);
+  sodium_memzero(v, sizeof v);
+}
+
+std::uint8_t* argon2_block_bytes(Argon2Block& b) { return reinterpret_cast<std::uint8_t*>(b.v); }
+
+// One Argon2id run over `mem` (lanes * lane_len blocks).
+struct Argon2Filler {
+  Argon2Block* mem;
+  std::uint32_t lanes;
+  std::uint32_t lane_len;  // q
+  std::uint32_t seg_len;   // q / 4
+  std::uint32_t passes;
+  CompressFn compress;
+
+  // RFC 9106 section 3.4: which block of the reference lane a block at `index` of its segment
+  // refers to, given J1 (the low 32 bits of its pseudo-random value).
+  std::uint32_t reference_index(std::uint32_t pass, std::uint32_t slice, std::uint32_t index,
+                                bool same_lane, std::uint32_t j1) const {
+    std::uint64_t area;   // |R|
+    std::uint64_t start;  // where R begins in the lane
+    if (pass == 0) {
+      start = 0;
+      if (same_lane)  // all finished blocks of this lane except the previous one
+        area = std::uint64_t{slice} * seg_len + index - 1;
+      else  // the finished segments of the other lane, minus their last block at a segment start
+        area = std::uint64_t{slice} * seg_len - (index == 0 ? 1 : 0);
+    } else {
+      start = slice == kArgon2Slices - 1 ? 0 : std::uint64_t{slice + 1} * seg_len;
+      if (same_lane)
+        area = std::uint64_t{lane_len} - seg_len + index - 1;
+      else
+        area = std::uint64_t{lane_len} - seg_len - (index == 0 ? 1 : 0);
+    }
+    const std::uint64_t x = (std::uint64_t{j1} * j1) >> 32;
+    const std::uint64_t y = (area * x) >> 32;
+    return static_cast<std::uint32_t>((start + area - 1 - y) % lane_len);
+  }
+
+  void segment(std::uint32_t pass, std::uint32_t lane, std::uint32_t slice,
+               std::uint64_t m_blocks) const {
+    const bool independent = pass == 0 && slice < 2;  // Argon2id: first half of pass 0
+    const std::uint32_t first = (pass == 0 && slice == 0) ? 2 : 0;
+    static const Argon2Block zero{};
+    Argon2Block input{};
+    Argon2Block scratch;
+    Argon2Block addresses;
+    auto next_addresses = [&] {
+      ++input.v[6];
+      compress(zero, input, scratch, false);
+      compress(zero, scratch, addresses, false);
+    };
+    if (independent) {
+      input.v[0] = pass;
+      input.v[1] = lane;
+      input.v[2] = slice;
+      input.v[3] = m_blocks;
+      input.v[4] = passes;
+      input.v[5] = kTypeArgon2id;
+      if (first != 0) next_addresses();
+    }
+    const std::size_t lane_base = std::size_t{lane} * lane_len;
+    std::size_t cur = lane_base + std::size_t{slice} * seg_len + first;
+    std::size_t prev = (cur == lane_base) ? lane_base + lane_len - 1 : cur - 1;
+    for (std::uint32_t i = first; i < seg_len; ++i, prev = cur, ++cur) {
+      std::uint64_t rand;
+      if (independent) {
+        if (i % kAddressesPerBlock == 0) next_addresses();
+        rand = addresses.v[i % kAddressesPerBlock];
+      } else {
+        rand = mem[prev].v[0];
+      }
+      const std::uint32_t ref_lane =
+          (pass == 0 && slice == 0) ? lane : static_cast<std::uint32_t>((rand >> 32) % lanes);
+      const std::uint32_t ref =
+          reference_index(pass, slice, i, ref_lane == lane, static_cast<std::uint32_t>(rand));
+      compress(mem[prev], mem[std::size_t{ref_lane} * lane_len + ref], mem[cur], pass != 0);
+    }
+  }
+};
+
+}  // namespace
+
+std::size_t argon2_blocks(const Argon2Inputs& in) noexcept {
+  const std::size_t quantum = std::size_t{kArgon2Slices} * in.lanes;
+  return in.m_kib / quantum * quantum;
+}
+
+bool argon2id(const Argon2Inputs& in, std::span<std::uint8_t> out) {
+  if (in.lanes == 0 || in.passes == 0 || in.m_kib < 8ull * in.lanes || out.size() < 4 ||
+      out.size() > 0xffffffffu)
+    fail(Category::usage, "Argon2id parameters out of range (" + std::to_string(in.passes) +
+                              " passes, " + std::to_string(in.m_kib) + " KiB, " +
+                              std::to_string(in.lanes) + " lanes, " + std::to_string(out.size()) +
+                              "-byte output)");
+  const std::size_t blocks = argon2_blocks(in);
+  Argon2MemoryLease lease = lease_argon2_memory(blocks);
+  if (lease.blocks == nullptr) return false;
+
+  std::uint8_t h0[64 + 8];  // H0, then room for LE32(block index) || LE32(lane)
+  {
+    Argon2Blake2b h(64);
+    for (std::uint32_t v : {in.lanes, static_cast<std::uint32_t>(out.size()), in.m_kib, in.passes,
+                            kArgon2Version, kTypeArgon2id})
+      h.add_le32(v);
+    h.add_sized(in.password);
+    h.add_sized(in.salt);
+    h.add_sized(in.secret);
+    h.add_sized(in.associated);
+    h.finish(h0);
+  }
+  const auto lane_len = static_cast<std::uint32_t>(blocks / in.lanes);
+  Argon2Block* mem = lease.blocks;
+  for (std::uint32_t lane = 0; lane < in.lanes; ++lane) {
+    for (std::uint32_t j = 0; j < 2; ++j) {
+      argon2_store_le32(h0 + 64, j);
+      argon2_store_le32(h0 + 68, lane);
+      h_prime(argon2_block_bytes(mem[std::size_t{lane} * lane_len + j]), sizeof(Argon2Block),
+              {ByteView(h0, sizeof h0)});
+    }
+  }
+  sodium_memzero(h0, sizeof h0);
+
+  const Argon2Filler fill{
+      mem, in.lanes, lane_len, lane_len / kArgon2Slices, in.passes, active_compression()};
+  for (std::uint32_t pass = 0; pass < in.passes; ++pass)
+    for (std::uint32_t slice = 0; slice < kArgon2Slices; ++slice)
+      for (std::uint32_t lane = 0; lane < in.lanes; ++lane) fill.segment(pass, lane, slice, blocks);
+
+  Argon2Block last = mem[lane_len - 1];
+  for (std::uint32_t lane = 1; lane < in.lanes; ++lane)
+    for (unsigned k = 0; k < 128; ++k)
+      last.v[k] ^= mem[std::size_t{lane} * lane_len + lane_len - 1].v[k];
+  h_prime(out.data(), out.size(), {ByteView(argon2_block_bytes(last), sizeof last)});
+  sodium_memzero(&last, sizeof last);
+  return true;
+}
+
+}  // namespace hsm::kdf::detail
