@@ -1,4 +1,4 @@
-// Locked, synced appends with incremental catch-up.
+// Locked, synced appends with incremental catch-up (the first from the end of the file).
 #include "core/transcript/appender.h"
 
 #include <fcntl.h>
@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "core/error.h"
 #include "core/test_hooks.h"
@@ -51,9 +53,110 @@ void write_all(int fd, const std::string& s, const std::filesystem::path& p) {
   }
 }
 
+std::string read_at(int fd, std::uint64_t offset, std::uint64_t n) {
+  std::string out(n, '\0');
+  if (::pread(fd, out.data(), out.size(), static_cast<off_t>(offset)) !=
+      static_cast<ssize_t>(out.size()))
+    fail(Category::general, "cannot read the transcript", std::strerror(errno));
+  return out;
+}
+
+constexpr std::uint64_t kTailBlock = 64 * 1024;
+
+// The line of the file (of `size` bytes, ending in a newline) that holds byte `at`, without
+// its newline: read in blocks around `at` until both ends are found.
+std::string line_around(int fd, std::uint64_t size, std::uint64_t at) {
+  std::uint64_t begin = at, end = at;
+  for (;;) {  // back to the previous newline (or the start of the file)
+    if (begin == 0) break;
+    const std::uint64_t lo = begin > kTailBlock ? begin - kTailBlock : 0;
+    const std::string block = read_at(fd, lo, begin - lo);
+    const std::size_t nl = block.rfind('\n');
+    if (nl != std::string::npos) {
+      begin = lo + nl + 1;
+      break;
+    }
+    begin = lo;
+  }
+  for (;;) {  // forward to the next newline; the file ends in one
+    const std::uint64_t hi = std::min(size, end + kTailBlock);
+    const std::string block = read_at(fd, end, hi - end);
+    const std::size_t nl = block.find('\n');
+    if (nl != std::string::npos) {
+      end += nl;
+      break;
+    }
+    end = hi;
+  }
+  return read_at(fd, begin, end - begin);
+}
+
+// The offset of the last `needle` that starts before `before`, searching back in blocks;
+// nullopt when there is none.
+std::optional<std::uint64_t> rfind_in_file(int fd, std::uint64_t size, std::uint64_t before,
+                                           std::string_view needle) {
+  std::uint64_t hi = before;
+  while (hi > 0) {
+    const std::uint64_t lo = hi > 16 * kTailBlock ? hi - 16 * kTailBlock : 0;
+    // The block reaches past `hi` by the needle's length, so a match across two blocks counts.
+    const std::uint64_t read_end = std::min(size, hi + needle.size());
+    const std::string block = read_at(fd, lo, read_end - lo);
+    std::size_t at = block.rfind(needle);
+    while (at != std::string::npos && lo + at >= hi) at = at == 0 ? std::string::npos : block.rfind(needle, at - 1);
+    if (at != std::string::npos) return lo + at;
+    hi = lo;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Transcript::Transcript(std::filesystem::path file) : file_(std::move(file)) {}
+
+void Transcript::fold(const Entry& e) {
+  if (e.seq != state_.entries)
+    fail(Category::integrity, fmt::format("transcript seq {} found where {} was expected; run "
+                                          "'hsmctl transcript verify'", e.seq, state_.entries));
+  take_key(e);
+  state_.head = e.hash;
+  ++state_.entries;
+}
+
+void Transcript::take_key(const Entry& e) {
+  if (e.event != "transcript.open" && e.event != "transcript.key") return;
+  try {
+    state_.current_key = from_base64(e.data.value("public_key", ""));
+    state_.current_key_id = e.data.value("key_id", "");
+  } catch (const nlohmann::json::exception&) {
+    fail(Category::integrity, fmt::format("transcript seq {} has a malformed key entry; run "
+                                          "'hsmctl transcript verify'", e.seq));
+  }
+}
+
+void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
+  // The first look at a file: its state is its last line and its last key entry, found from
+  // the end, so that a command's cost does not grow with the transcript's history (a batch
+  // of a million users writes about 100 MB). Checking every line and every link is what
+  // 'transcript verify' does; here a line is parsed (and checked canonical) only if it is the
+  // last one or, searching back, one that names a key event.
+  const Entry last = entry_from_json(parse_canonical_line(line_around(fd, size, size - 2)));
+  state_.entries = last.seq + 1;
+  state_.head = last.hash;
+  take_key(last);
+  // Canonical JSON escapes every quote inside a string, so these bytes only occur as a
+  // member name and its value; a line counts only if its own (top-level) event is a key event.
+  std::uint64_t before = size;
+  while (state_.current_key.empty()) {
+    const auto a = rfind_in_file(fd, size, before, "\"event\":\"transcript.key\"");
+    const auto b = rfind_in_file(fd, size, before, "\"event\":\"transcript.open\"");
+    if (!a && !b)
+      fail(Category::integrity, fmt::format("transcript '{}' has no transcript.open entry; run "
+                                            "'hsmctl transcript verify'", file_.string()));
+    const std::uint64_t at = std::max(a.value_or(0), b.value_or(0));
+    take_key(entry_from_json(parse_canonical_line(line_around(fd, size, at))));
+    before = at;
+  }
+}
 
 void Transcript::catch_up(int fd) {
   struct stat st {};
@@ -62,33 +165,25 @@ void Transcript::catch_up(int fd) {
   if (size < offset_)
     fail(Category::integrity, fmt::format("transcript '{}' shrank while in use", file_.string()));
   if (size == offset_) return;
-  std::string chunk(size - offset_, '\0');
-  if (::pread(fd, chunk.data(), chunk.size(), static_cast<off_t>(offset_)) !=
-      static_cast<ssize_t>(chunk.size()))
-    fail(Category::general, "cannot read the transcript", std::strerror(errno));
-  size_t pos = 0;
-  while (pos < chunk.size()) {
-    const size_t nl = chunk.find('\n', pos);
-    if (nl == std::string::npos)
-      fail(Category::integrity,
-           fmt::format("transcript '{}' ends in a torn line (an interrupted write); check it with "
-                       "'hsmctl transcript verify' and cut it with --repair", file_.string()));
-    const Entry e = entry_from_json(parse_canonical_line(std::string_view(chunk).substr(pos, nl - pos)));
-    if (e.seq != state_.entries)
-      fail(Category::integrity, fmt::format("transcript seq {} found where {} was expected; run "
-                                            "'hsmctl transcript verify'", e.seq, state_.entries));
-    if (e.event == "transcript.open" || e.event == "transcript.key") {
-      try {
-        state_.current_key = from_base64(e.data.value("public_key", ""));
-        state_.current_key_id = e.data.value("key_id", "");
-      } catch (const nlohmann::json::exception&) {
-        fail(Category::integrity, fmt::format("transcript seq {} has a malformed key entry; run "
-                                              "'hsmctl transcript verify'", e.seq));
-      }
+  char last = 0;
+  if (::pread(fd, &last, 1, static_cast<off_t>(size - 1)) != 1 || last != '\n')
+    fail(Category::integrity,
+         fmt::format("transcript '{}' ends in a torn line (an interrupted write); check it with "
+                     "'hsmctl transcript verify' and cut it with --repair", file_.string()));
+  char before_last = '\n';
+  if (size < 2 || ::pread(fd, &before_last, 1, static_cast<off_t>(size - 2)) != 1 ||
+      before_last == '\n')
+    fail(Category::integrity, fmt::format("transcript '{}' ends in an empty line; run 'hsmctl "
+                                          "transcript verify'", file_.string()));
+  if (offset_ == 0) {
+    catch_up_from_tail(fd, size);
+  } else {  // lines others added since: each in order
+    const std::string chunk = read_at(fd, offset_, size - offset_);
+    for (std::size_t pos = 0; pos < chunk.size();) {
+      const std::size_t nl = chunk.find('\n', pos);
+      fold(entry_from_json(parse_canonical_line(std::string_view(chunk).substr(pos, nl - pos))));
+      pos = nl + 1;
     }
-    state_.head = e.hash;
-    ++state_.entries;
-    pos = nl + 1;
   }
   offset_ = size;
 }
@@ -126,7 +221,10 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   if (::fdatasync(f.fd()) != 0)
     fail(Category::general, "cannot sync the transcript to disk", std::strerror(errno));
   test_hook("transcript.after-write");
-  catch_up(f.fd());
+  // Under the exclusive lock and caught up just before, the line written is all that is new,
+  // and it is `e`: no need to read it back.
+  fold(e);
+  offset_ += line.size();
   return e;
 }
 

@@ -52,6 +52,9 @@ class Transcript {
 
  private:
   void catch_up(int fd);
+  void catch_up_from_tail(int fd, std::uint64_t size);
+  void fold(const Entry& e);      // the next entry, in order
+  void take_key(const Entry& e);  // a transcript.open or .key entry sets the current key
   std::filesystem::path file_;
   std::uint64_t offset_ = 0;  // bytes of the file already folded into state_
   TranscriptState state_;
