@@ -24,6 +24,7 @@ constexpr std::uint32_t kArgon2Version = 0x13;
 constexpr std::uint32_t kTypeArgon2id = 2;
 constexpr std::uint32_t kArgon2Slices = 4;  // sync points per pass
 constexpr std::uint32_t kAddressesPerBlock = 128;
+constexpr std::size_t kBlake2bBlock = 128;
 
 void argon2_store_le32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -60,36 +61,103 @@ class Argon2Blake2b {
   std::size_t outlen_;
 };
 
+}  // namespace
+
+void blake2b_one_block(std::uint8_t* out, std::size_t outlen, const std::uint8_t* msg,
+                       std::size_t len) {
+  // RFC 7693: the parameter block (digest length, no key, fanout and depth 1) folded into the
+  // IV, one compression of the zero-padded message with the final-block flag.
+  static constexpr std::uint64_t kIv[8] = {
+      0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+      0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+  static constexpr std::uint8_t kSigma[12][16] = {
+      {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+      {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+      {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+      {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+      {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+      {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+      {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+      {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+      {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+      {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+      {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+      {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
+  std::uint64_t m[16] = {};
+  std::memcpy(m, msg, len);  // little-endian words (static_assert above)
+  std::uint64_t h[8];
+  std::memcpy(h, kIv, sizeof h);
+  h[0] ^= 0x01010000ULL ^ outlen;
+  std::uint64_t v[16];
+  std::memcpy(v, h, sizeof h);
+  std::memcpy(v + 8, kIv, sizeof kIv);
+  v[12] ^= len;  // t0: bytes so far; t1 stays 0
+  v[14] = ~v[14];  // last block
+  auto g = [&v](int a, int b, int c, int d, std::uint64_t x, std::uint64_t y) {
+    v[a] = v[a] + v[b] + x;
+    v[d] = std::rotr(v[d] ^ v[a], 32);
+    v[c] = v[c] + v[d];
+    v[b] = std::rotr(v[b] ^ v[c], 24);
+    v[a] = v[a] + v[b] + y;
+    v[d] = std::rotr(v[d] ^ v[a], 16);
+    v[c] = v[c] + v[d];
+    v[b] = std::rotr(v[b] ^ v[c], 63);
+  };
+  for (const auto& s : kSigma) {
+    g(0, 4, 8, 12, m[s[0]], m[s[1]]);
+    g(1, 5, 9, 13, m[s[2]], m[s[3]]);
+    g(2, 6, 10, 14, m[s[4]], m[s[5]]);
+    g(3, 7, 11, 15, m[s[6]], m[s[7]]);
+    g(0, 5, 10, 15, m[s[8]], m[s[9]]);
+    g(1, 6, 11, 12, m[s[10]], m[s[11]]);
+    g(2, 7, 8, 13, m[s[12]], m[s[13]]);
+    g(3, 4, 9, 14, m[s[14]], m[s[15]]);
+  }
+  for (int i = 0; i < 8; ++i) h[i] ^= v[i] ^ v[i + 8];
+  std::memcpy(out, h, outlen);
+  sodium_memzero(m, sizeof m);
+  sodium_memzero(v, sizeof v);
+  sodium_memzero(h, sizeof h);
+}
+
+namespace {
+
 // H'^T(A) (RFC 9106 section 3.3) with T = out.size(): one BLAKE2b when T <= 64, otherwise a
-// chain of 64-byte digests contributing 32 bytes each, ending in one of T - 32r bytes.
+// chain of 64-byte digests contributing 32 bytes each, ending in one of T - 32r bytes. The
+// digests of at most one BLAKE2b block (the chain, and the first blocks of each lane: 76 bytes)
+// take blake2b_one_block: libsodium's general interface costs about twice the compression for
+// them, and the `min` profile computes 64 of them per hash.
 void h_prime(std::uint8_t* out, std::size_t len, std::initializer_list<ByteView> input) {
   const auto t = static_cast<std::uint32_t>(len);
-  if (len <= 64) {
-    Argon2Blake2b h(len);
-    h.add_le32(t);
-    for (ByteView part : input) h.add(part);
-    h.finish(out);
-    return;
-  }
+  std::size_t in_len = 4;
+  for (ByteView part : input) in_len += part.size();
   std::uint8_t v[64];
-  {
-    Argon2Blake2b h(64);
+  const std::size_t first = len <= 64 ? len : 64;
+  if (in_len <= kBlake2bBlock) {
+    std::uint8_t one[kBlake2bBlock];
+    argon2_store_le32(one, t);
+    std::size_t at = 4;
+    for (ByteView part : input) {
+      if (!part.empty()) std::memcpy(one + at, part.data(), part.size());
+      at += part.size();
+    }
+    blake2b_one_block(len <= 64 ? out : v, first, one, in_len);
+    sodium_memzero(one, sizeof one);
+  } else {
+    Argon2Blake2b h(first);
     h.add_le32(t);
     for (ByteView part : input) h.add(part);
-    h.finish(v);
+    h.finish(len <= 64 ? out : v);
   }
+  if (len <= 64) return;
   std::memcpy(out, v, 32);
   std::size_t pos = 32;
   while (len - pos > 64) {
-    Argon2Blake2b h(64);
-    h.add(v, sizeof v);
-    h.finish(v);
+    blake2b_one_block(v, 64, v, sizeof v);
     std::memcpy(out + pos, v, 32);
     pos += 32;
   }
-  Argon2Blake2b h(len - pos);
-  h.add(v, sizeof v);
-  h.finish(out + pos);
+  blake2b_one_block(out + pos, len - pos, v, sizeof v);
   sodium_memzero(v, sizeof v);
 }
 

@@ -51,6 +51,11 @@ void release_argon2_memory() noexcept;
 // Bytes currently mapped for the kept buffer (0 when none). Tests.
 std::size_t argon2_memory_mapped() noexcept;
 
+// BLAKE2b (RFC 7693, unkeyed) of a message of at most one block (128 bytes) into outlen
+// (1..64) bytes; `out` may be `msg`. Exposed for its test against libsodium.
+void blake2b_one_block(std::uint8_t* out, std::size_t outlen, const std::uint8_t* msg,
+                       std::size_t len);
+
 // The compression G: out = P(prev ^ ref) ^ prev ^ ref, and when xor_into_out also ^ out's old
 // value (passes after the first, version 0x13).
 using CompressFn = void (*)(const Argon2Block& prev, const Argon2Block& ref, Argon2Block& out,

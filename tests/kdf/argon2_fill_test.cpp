@@ -122,6 +122,24 @@ TEST(Argon2Fill, InteractiveProfileAndTheFirstLibsodiumCostAgree) {
             libsodium_argon2id("correct horse", salt, 1, above, 32));
 }
 
+TEST(Argon2Fill, OneBlockBlake2bAgreesWithLibsodium) {
+  std::vector<std::uint8_t> msg(128);
+  for (std::size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<std::uint8_t>(i * 37 + 11);
+  for (std::size_t len = 0; len <= 128; ++len)
+    for (std::size_t outlen : {1u, 16u, 31u, 32u, 33u, 63u, 64u}) {
+      SCOPED_TRACE(std::to_string(len) + " bytes into " + std::to_string(outlen));
+      std::vector<std::uint8_t> ours(outlen), theirs(outlen);
+      detail::blake2b_one_block(ours.data(), outlen, msg.data(), len);
+      ASSERT_EQ(crypto_generichash_blake2b(theirs.data(), outlen, msg.data(), len, nullptr, 0), 0);
+      EXPECT_EQ(ours, theirs);
+    }
+  // In place, as H' chains it.
+  std::vector<std::uint8_t> v(msg.begin(), msg.begin() + 64), expect(64);
+  ASSERT_EQ(crypto_generichash_blake2b(expect.data(), 64, v.data(), 64, nullptr, 0), 0);
+  detail::blake2b_one_block(v.data(), 64, v.data(), 64);
+  EXPECT_EQ(v, expect);
+}
+
 TEST(Argon2Fill, PortableAndAvx2CompressionAgree) {
   const detail::CompressFn avx2 = detail::compress_avx2_if_supported();
   if (avx2 == nullptr) GTEST_SKIP() << "this CPU has no AVX2";
