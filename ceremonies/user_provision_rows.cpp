@@ -203,19 +203,22 @@ void read_jsonl(ProvisionInput& in, const Secret& text, const std::string& defau
     for (const auto& [key, value] : doc.items()) {
       const bool text_field = key == "name" || key == "password" || key == "algo";
       if (text_field && !value.is_string()) bad = key;
-      if (key == "groups" && !value.is_array() && !value.is_string()) bad = key;
+      if (key == "groups" && !value.is_string() &&
+          !(value.is_array() && std::all_of(value.begin(), value.end(),
+                                            [](const auto& g) { return g.is_string(); })))
+        bad = key;
       if (!text_field && key != "groups") bad = key;
     }
     if (!bad.empty() || !doc.contains("name") || !doc.contains("password")) {
       wipe();
-      reject(fmt::format("line {}: needs string fields name and password (optionally algo, "
-                         "groups){}", line, bad.empty() ? "" : "; field '" + bad + "' is wrong"));
+      reject(fmt::format("line {}: needs string fields name and password (optionally algo, and "
+                         "groups as a string or an array of strings){}", line, bad.empty() ? "" : "; field '" + bad + "' is wrong"));
       continue;
     }
     std::vector<std::string> groups;
     if (doc.contains("groups")) {
       if (doc["groups"].is_string()) groups = split_groups(doc["groups"].get<std::string>());
-      else for (const auto& g : doc["groups"]) groups.push_back(g.is_string() ? g.get<std::string>() : g.dump());
+      else for (const auto& g : doc["groups"]) groups.push_back(g.get<std::string>());
     }
     Secret password = Secret::copy_of(doc["password"].get_ref<const std::string&>());
     wipe();

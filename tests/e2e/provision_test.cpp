@@ -187,6 +187,9 @@ TEST_F(Provision, BadFilesAndOptionsAreRefusedBeforeAnyWork) {
       {"d.csv", "name,password\nx,y\n", {"--kdf-profile", "fast"}, 2, "fast"},
       {"e.csv", "name,password,groups\nx,y,ops;-bad\n", {}, 1, "line 2: group name '-bad' must"},
       {"g.csv", "name,password\nx,y\n", {"--group-algo", "ed25519"}, 2, "ed25519"},
+      {"h.jsonl", "{\"name\":\"x\",\"password\":\"y\",\"groups\":[\"ops\",5]}\n", {}, 1,
+       "line 1: needs string fields name and password (optionally algo, and groups as a string "
+       "or an array of strings); field 'groups' is wrong"},
       {"f.csv", "name,password\nx,\"y\n", {}, 1, "line 2: a quoted field is not closed"},
   };
   for (const Row& row : table) {
