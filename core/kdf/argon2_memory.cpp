@@ -1,5 +1,6 @@
 // The one Argon2 working buffer a process keeps across hashes: mapped once (never dumped,
-// locked where the limit allows, huge pages when large), grown on demand, wiped when released.
+// locked where the limit allows, huge pages when large, zero in a forked child), grown on
+// demand, wiped when released.
 #include <sodium.h>
 #include <sys/mman.h>
 
@@ -73,6 +74,8 @@ bool map_kept(KeptArgonMemory& m, std::size_t bytes) {
     madvise(base, size, MADV_HUGEPAGE);  // a hint: fine if THP is off
   }
   madvise(base, size, MADV_DONTDUMP);
+  // A forked child (provision's workers) gets these pages zero-filled, not the parent's blocks.
+  madvise(base, size, MADV_WIPEONFORK);
   m.locked = mlock(base, size) == 0;  // usually fails for non-root (small RLIMIT_MEMLOCK)
   m.base = base;
   m.mapped = size;

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <optional>
 #include <string>
@@ -165,6 +168,28 @@ TEST(Argon2Fill, PortableAndAvx2CompressionAgree) {
   }
   EXPECT_NE(detail::active_compression(), &detail::compress_portable);
   EXPECT_EQ(fast, portable);
+}
+
+TEST(Argon2Fill, AForkedChildSeesTheKeptBufferZeroed) {
+  ours_argon2id("pw", salt_of(6), 1, 1 << 20, 32);
+  auto nonzero = [] {
+    auto lease = detail::lease_argon2_memory(1024);
+    if (lease.blocks == nullptr) return false;
+    for (std::size_t b = 0; b < 1024; ++b)
+      for (std::uint64_t w : lease.blocks[b].v)
+        if (w != 0) return true;
+    return false;
+  };
+  ASSERT_TRUE(nonzero()) << "the parent's buffer should hold the last hash's blocks";
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) ::_exit(nonzero() ? 1 : 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child saw the parent's Argon2 blocks";
+  EXPECT_TRUE(nonzero());
 }
 
 TEST(Argon2Fill, KeptBufferGivesFreshAnswersWhenGrowingAndShrinking) {
