@@ -124,9 +124,10 @@ void provision_groups(Recorder& rec, keystore::Keystore& ks, const p11::Session&
       if (missing.empty()) {
         r.status = "exists";
       } else {
-        r.error = fmt::format("group '{}' exists and '{}' is not a member: adding a member needs "
+        r.error = fmt::format("group '{}' exists and '{}' {} not a member: adding a member needs "
                               "a member's password ('hsmctl group add {} {} --as MEMBER')", g,
-                              fmt::join(missing, "', '"), g, missing.front());
+                              fmt::join(missing, "', '"), missing.size() == 1 ? "is" : "are", g,
+                              missing.front());
       }
     } else {
       try {

@@ -102,7 +102,8 @@ std::optional<std::uint64_t> rfind_in_file(int fd, std::uint64_t size, std::uint
     const std::uint64_t read_end = std::min(size, hi + needle.size());
     const std::string block = read_at(fd, lo, read_end - lo);
     std::size_t at = block.rfind(needle);
-    while (at != std::string::npos && lo + at >= hi) at = at == 0 ? std::string::npos : block.rfind(needle, at - 1);
+    while (at != std::string::npos && lo + at >= hi)  // starts in the next block: seen already
+      at = at == 0 ? std::string::npos : block.rfind(needle, at - 1);
     if (at != std::string::npos) return lo + at;
     hi = lo;
   }
