@@ -19,9 +19,7 @@ class BackupCustody : public test::HsmTest {
   void SetUp() override {
     ::setenv("SOFTHSM2_CONF", hsm_.conf().c_str(), 1);
     const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(shares).code, 0);
     two_ = write_file("two", read_file(shares / "a.share") + read_file(shares / "b.share")).string();
     ASSERT_EQ(hsmctl({"key", "generate", "k"}).code, 0);
     ASSERT_EQ(hsmctl({"key", "generate", "q", "--quorum", "2", "--shares-file", two_}).code, 0);

@@ -90,10 +90,7 @@ class CustodyWithMaster : public Custody {
  protected:
   void SetUp() override {
     Custody::SetUp();
-    const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
   }
 };
 

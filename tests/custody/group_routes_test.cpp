@@ -28,10 +28,7 @@ class GroupCustody : public test::HsmTest {
  protected:
   void SetUp() override {
     ::setenv("SOFTHSM2_CONF", hsm_.conf().c_str(), 1);
-    const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
     const std::map<std::string, std::string> env{{"PW", kAlicePassword}, {"PWB", "bob's secret"}};
     for (const auto& [u, var] : {std::pair{"alice", "PW"}, std::pair{"bob", "PWB"}})
       ASSERT_EQ(hsmctl({"user", "create", u, "--kdf-profile", "min", "--password-source",

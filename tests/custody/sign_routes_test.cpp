@@ -56,9 +56,7 @@ class CaCustody : public test::HsmTest {
   void SetUp() override {
     ::setenv("SOFTHSM2_CONF", hsm_.conf().c_str(), 1);
     const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(shares).code, 0);
     two_ = write_file("two", read_file(shares / "a.share") + read_file(shares / "b.share")).string();
   }
   // A root certificate and a CRL from `label`, so the key is attacked after real use.

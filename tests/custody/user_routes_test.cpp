@@ -23,10 +23,7 @@ class UserCustody : public test::HsmTest {
  protected:
   void SetUp() override {
     ::setenv("SOFTHSM2_CONF", hsm_.conf().c_str(), 1);
-    const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
     const std::map<std::string, std::string> env{{"PW", kUserPassword}};
     ASSERT_EQ(hsmctl({"user", "create", "alice", "--kdf-profile", "min", "--password-source",
                       "env:PW"}, env).code, 0);

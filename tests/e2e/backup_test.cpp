@@ -17,9 +17,7 @@ class Backup : public HsmTest {
  protected:
   void SetUp() override {
     shares_ = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares_);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares_.string()}).code, 0);
+    ASSERT_EQ(master_init(shares_).code, 0);
     ASSERT_EQ(hsmctl({"key", "generate", "root", "--algo", "ec-p384", "--purpose", "ca"}).code, 0);
     ASSERT_EQ(hsmctl({"key", "generate", "code", "--purpose", "code"}).code, 0);
     ASSERT_EQ(hsmctl({"user", "create", "alice", "--kdf-profile", "min", "--password-source",

@@ -19,9 +19,7 @@ class BadInput : public HsmTest {
  protected:
   void SetUp() override {
     shares_ = tmp_.path() / "shares";
-    fs::create_directories(shares_);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares_.string()}).code, 0);
+    ASSERT_EQ(master_init(shares_).code, 0);
     // A foreign share set: another master on another token.
     hsm_.init_token("other");
     const fs::path other = tmp_.path() / "other-shares";

@@ -11,10 +11,7 @@ namespace {
 class Doctor : public HsmTest {
  protected:
   void SetUp() override {
-    const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
     ASSERT_EQ(hsmctl({"key", "generate", "root", "--algo", "ec-p256", "--purpose", "ca"}).code, 0);
   }
   // The statuses of the findings of one check name.

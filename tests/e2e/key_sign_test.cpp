@@ -9,9 +9,7 @@ class KeySign : public HsmTest {
  protected:
   void SetUp() override {
     shares_ = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares_);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares_.string()}).code, 0);
+    ASSERT_EQ(master_init(shares_).code, 0);
     input_ = write_file("release.tar", "the release bytes\n");
   }
   std::string two_shares() {

@@ -12,10 +12,7 @@ namespace {
 class ProvisionGroups : public HsmTest {
  protected:
   void SetUp() override {
-    const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
     data_ = write_file("data.txt", "quarterly figures\n", 0644).string();
   }
   RunResult provision(const std::string& name, const std::string& content,

@@ -14,10 +14,7 @@ namespace {
 class Provision : public HsmTest {
  protected:
   void SetUp() override {
-    const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
     data_ = write_file("data.txt", "payroll batch 7\n", 0644).string();
   }
   RunResult provision(const std::string& file, std::vector<std::string> extra = {}) {

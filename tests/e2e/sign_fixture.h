@@ -21,9 +21,7 @@ class SignTest : public HsmTest {
  protected:
   void SetUp() override {
     shares_ = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares_);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares_.string()}).code, 0);
+    ASSERT_EQ(master_init(shares_).code, 0);
   }
   std::string path(const std::string& name) const { return (tmp_.path() / name).string(); }
   std::string share_file(const std::string& name, const std::vector<std::string>& custodians) {

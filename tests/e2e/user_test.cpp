@@ -13,10 +13,7 @@ const std::string kPassword = "correct horse battery staple";
 class User : public HsmTest {
  protected:
   void SetUp() override {
-    const auto shares = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares);
-    ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
-                      "--shares-out", shares.string()}).code, 0);
+    ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
     data_ = write_file("data.txt", "the quarterly report\n", 0644).string();
   }
   // hsmctl with the password in PW (the sources of every test read env:PW).

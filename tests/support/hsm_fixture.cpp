@@ -81,6 +81,12 @@ RunResult HsmTest::openssl(const std::vector<std::string>& args) {
   return run_program(argv);
 }
 
+RunResult HsmTest::master_init(const std::filesystem::path& shares) {
+  std::filesystem::create_directories(shares);
+  return hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c", "--shares-out",
+                 shares.string()});
+}
+
 std::filesystem::path HsmTest::write_file(const std::string& name, const std::string& content,
                                           unsigned mode) {
   const auto p = tmp_.path() / name;

@@ -51,6 +51,8 @@ class HsmTest : public ::testing::Test {
                    const std::map<std::string, std::string>& extra = {},
                    const std::string& stdin_data = {});
   RunResult openssl(const std::vector<std::string>& args);
+  // `master init`, 2 of custodians a, b and c, the share files written to `shares` (made here).
+  RunResult master_init(const std::filesystem::path& shares);
   std::map<std::string, std::string> base_env() const;
   std::filesystem::path write_file(const std::string& name, const std::string& content,
                                    unsigned mode = 0600);
