@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "ceremonies/file_signature.h"
 #include "ceremonies/user_auth.h"
 #include "ceremonies/workspace.h"
 
@@ -24,10 +25,8 @@ struct GroupSignOptions {
   void validate() const;
 };
 
-struct GroupSignature {
-  std::string group, as, algorithm, signature_alg, fingerprint, file_sha256, signature_sha256;
-  std::int64_t key_version = 0;
-  std::uint64_t seq = 0;  // transcript seq of group.signed
+struct GroupSignature : FileSignature {  // seq: of group.signed
+  std::string group, as;
 };
 
 GroupSignature group_sign(Workspace& ws, const GroupSignOptions& options);

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "ceremonies/file_signature.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/user_layers.h"
 #include "core/crypto/public_key.h"
@@ -15,16 +16,7 @@ namespace hsm {
 
 void UserSignOptions::validate() const {
   if (!valid_user_name(name)) fail(Category::usage, fmt::format("'{}' is not a user name", name));
-  if (in.empty()) fail(Category::usage, "--in names no file to sign");
-  if (out.empty()) fail(Category::usage, "--out names no signature file");
-  if (!std::filesystem::is_regular_file(in))
-    fail(Category::not_found, fmt::format("input file '{}' does not exist", in.string()));
-  if (std::filesystem::exists(std::filesystem::symlink_status(out)))
-    fail(Category::not_found, fmt::format("'{}' already exists; hsmctl never overwrites an output "
-                                          "file", out.string()));
-  const auto dir = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
-  if (!std::filesystem::is_directory(dir))
-    fail(Category::not_found, fmt::format("directory '{}' for --out does not exist", dir.string()));
+  check_sign_files(in, out);
 }
 
 UserSignature user_sign(Workspace& ws, const UserSignOptions& o) {
@@ -54,23 +46,10 @@ UserSignature user_sign(Workspace& ws, const UserSignOptions& o) {
       signature = crypto::ecdsa_raw_to_der(signature);
 
     // 3. Recorded before the file exists: a signature not in the transcript is not hsmctl's.
-    out.algorithm = u.user.algorithm;
-    out.signature_alg = alg.signature;
-    out.key_version = u.user.secrets.key_version;
-    out.fingerprint = crypto::fingerprint(u.user.public_key);
-    out.file_sha256 = to_hex(crypto::sha256(data));
-    out.signature_sha256 = to_hex(crypto::sha256(signature));
-    out.seq = rec.record_output("user.signed", {{"name", o.name},
-                                                {"algorithm", out.algorithm},
-                                                {"signature_alg", out.signature_alg},
-                                                {"key_version", out.key_version},
-                                                {"fingerprint", out.fingerprint},
-                                                {"file", o.in.string()},
-                                                {"file_size", data.size()},
-                                                {"file_sha256", out.file_sha256},
-                                                {"signature_sha256", out.signature_sha256},
-                                                {"out", o.out.string()}},
-                                                o.out, signature, 0644);
+    static_cast<FileSignature&>(out) =
+        record_file_signature(rec, "user.signed", {{"name", o.name}}, u.user.algorithm,
+                              alg.signature, u.user.secrets.key_version, u.user.public_key, o.in,
+                              data, o.out, signature);
   });
   return out;
 }

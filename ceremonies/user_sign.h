@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "ceremonies/file_signature.h"
 #include "ceremonies/user_auth.h"
 #include "ceremonies/workspace.h"
 
@@ -23,10 +24,8 @@ struct UserSignOptions {
   void validate() const;
 };
 
-struct UserSignature {
-  std::string name, algorithm, signature_alg, fingerprint, file_sha256, signature_sha256;
-  std::int64_t key_version = 0;
-  std::uint64_t seq = 0;  // transcript seq of user.signed
+struct UserSignature : FileSignature {  // seq: of user.signed
+  std::string name;
 };
 
 UserSignature user_sign(Workspace& ws, const UserSignOptions& options);
