@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 
 #include "core/error.h"
@@ -91,20 +92,26 @@ std::string line_around(int fd, std::uint64_t size, std::uint64_t at) {
   return read_at(fd, begin, end - begin);
 }
 
-// The offset of the last `needle` that starts before `before`, searching back in blocks;
-// nullopt when there is none.
+// The offset of the last occurrence of any of `needles` that starts before `before`,
+// searching back in blocks (each block read once for all of them); nullopt when there is none.
 std::optional<std::uint64_t> rfind_in_file(int fd, std::uint64_t size, std::uint64_t before,
-                                           std::string_view needle) {
+                                           std::initializer_list<std::string_view> needles) {
+  std::size_t longest = 0;
+  for (std::string_view n : needles) longest = std::max(longest, n.size());
   std::uint64_t hi = before;
   while (hi > 0) {
     const std::uint64_t lo = hi > 16 * kTailBlock ? hi - 16 * kTailBlock : 0;
-    // The block reaches past `hi` by the needle's length, so a match across two blocks counts.
-    const std::uint64_t read_end = std::min(size, hi + needle.size());
+    // The block reaches past `hi` by a needle's length, so a match across two blocks counts.
+    const std::uint64_t read_end = std::min(size, hi + longest);
     const std::string block = read_at(fd, lo, read_end - lo);
-    std::size_t at = block.rfind(needle);
-    while (at != std::string::npos && lo + at >= hi)  // starts in the next block: seen already
-      at = at == 0 ? std::string::npos : block.rfind(needle, at - 1);
-    if (at != std::string::npos) return lo + at;
+    std::optional<std::uint64_t> found;
+    for (std::string_view needle : needles) {
+      std::size_t at = block.rfind(needle);
+      while (at != std::string::npos && lo + at >= hi)  // starts in the next block: seen already
+        at = at == 0 ? std::string::npos : block.rfind(needle, at - 1);
+      if (at != std::string::npos) found = std::max(found.value_or(0), lo + at);
+    }
+    if (found) return found;
     hi = lo;
   }
   return std::nullopt;
@@ -148,14 +155,13 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   // member name and its value; a line counts only if its own (top-level) event is a key event.
   std::uint64_t before = size;
   while (state_.current_key.empty()) {
-    const auto a = rfind_in_file(fd, size, before, "\"event\":\"transcript.key\"");
-    const auto b = rfind_in_file(fd, size, before, "\"event\":\"transcript.open\"");
-    if (!a && !b)
+    const auto at = rfind_in_file(fd, size, before, {"\"event\":\"transcript.key\"",
+                                                      "\"event\":\"transcript.open\""});
+    if (!at)
       fail(Category::integrity, fmt::format("transcript '{}' has no transcript.open entry; run "
                                             "'hsmctl transcript verify'", file_.string()));
-    const std::uint64_t at = std::max(a.value_or(0), b.value_or(0));
-    take_key(entry_from_json(parse_canonical_line(line_around(fd, size, at))));
-    before = at;
+    take_key(entry_from_json(parse_canonical_line(line_around(fd, size, *at))));
+    before = *at;
   }
 }
 
