@@ -89,10 +89,9 @@ fs::path prepare_file(const fs::path& dir, OpenMode mode) {
 Keystore::Keystore(const fs::path& dir, OpenMode mode) : db_(prepare_file(dir, mode)) {
   db_.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON");
   migrate(db_);
-  Statement wal(db_, "PRAGMA journal_mode = WAL");
-  if (!wal.step() || wal.text_at(0) != "wal")
+  if (const std::string journal = db_.switch_to_wal(); journal != "wal")
     fail(Category::general, "keystore " + path() + ": cannot switch to WAL mode",
-         "journal_mode is " + wal.text_at(0));
+         "journal_mode is " + journal);
 }
 
 fs::path Keystore::file_in(const fs::path& dir) { return dir / "keystore.sqlite"; }

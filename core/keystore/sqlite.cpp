@@ -4,7 +4,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "core/error.h"
@@ -136,6 +138,25 @@ void Database::exec(const std::string& sql) {
   const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
   sqlite3_free(message);
   if (rc != SQLITE_OK) fail(sqlite3_extended_errcode(db_), "run " + head_of(sql));
+}
+
+std::string Database::switch_to_wal() {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    std::string mode;
+    const auto keep = [](void* out, int columns, char** values, char**) {
+      if (columns > 0 && values[0] != nullptr) *static_cast<std::string*>(out) = values[0];
+      return 0;
+    };
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db_, "PRAGMA journal_mode = WAL", keep, &mode, &message);
+    sqlite3_free(message);
+    if (rc == SQLITE_OK) return mode;
+    const int code = sqlite3_extended_errcode(db_);
+    if ((code & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline)
+      fail(code, "run PRAGMA journal_mode = WAL");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void Database::fail(int rc, std::string_view doing) const {

@@ -35,6 +35,11 @@ class Database {
 
   // Runs one or more statements that return no rows (pragmas, migration scripts).
   void exec(const std::string& sql);
+  // PRAGMA journal_mode = WAL, retried while another connection holds the file. SQLite does not
+  // call the busy handler for this switch (it upgrades a read transaction to a write one, which
+  // would deadlock), so processes opening a brand-new keystore at once would otherwise fail
+  // at once with SQLITE_BUSY. Returns the journal mode the file ends in.
+  std::string switch_to_wal();
   // Throws Error(general) naming the file, what was being done, and the SQLite code and message.
   [[noreturn]] void fail(int rc, std::string_view doing) const;
 
