@@ -220,9 +220,10 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   e.actor = actor;
   e.data = data;
   e.prev = state_.head;
-  e.hash = body_hash(e);
+  const std::string data_json = canonical_json(data);
+  e.hash = body_hash(e, data_json);
   e.sig = to_base64(signer.sign(from_hex(e.hash)));
-  const std::string line = to_line(e) + "\n";
+  const std::string line = to_line(e, data_json) + "\n";
   test_hook("transcript.before-write");
   write_all(f.fd(), line, file_);
   if (::fdatasync(f.fd()) != 0)

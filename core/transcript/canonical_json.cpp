@@ -51,6 +51,13 @@ bool next_code_point(std::string_view s, std::size_t& i, char32_t& cp) {
   fail(Category::integrity, "a transcript string is not valid UTF-8");
 }
 
+// Names without characters beyond U+FFFF (no 4-byte UTF-8 sequence) sort the same by UTF-8
+// bytes as by UTF-16 code units.
+bool byte_order_is_utf16_order(std::string_view name) {
+  return std::none_of(name.begin(), name.end(),
+                      [](char c) { return static_cast<unsigned char>(c) >= 0xf0; });
+}
+
 // RFC 8785 section 3.2.3 sorts member names by their UTF-16 code units, which differs from
 // UTF-8 byte order once names mix U+E000..U+FFFF with characters beyond U+FFFF.
 std::u16string utf16_of(std::string_view s) {
@@ -70,11 +77,19 @@ std::u16string utf16_of(std::string_view s) {
   return out;
 }
 
+// Printable ASCII other than '"' and '\\' is copied as it is, a run at a time.
+bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
 void append_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (std::size_t i = 0; i < s.size();) {
     const std::size_t start = i;
+    while (i < s.size() && plain(static_cast<unsigned char>(s[i]))) ++i;
+    if (i > start) {
+      out.append(s.substr(start, i - start));
+      continue;
+    }
     char32_t cp;
     if (!next_code_point(s, i, cp)) invalid_utf8();
     switch (cp) {
@@ -127,19 +142,28 @@ void append_value(std::string& out, const json& value, int depth) {
     }
     case json::value_t::object: {
       check_depth(depth);
-      std::vector<std::pair<std::u16string, json::const_iterator>> members;
-      members.reserve(value.size());
-      for (auto it = value.cbegin(); it != value.cend(); ++it)
-        members.emplace_back(utf16_of(it.key()), it);
-      std::sort(members.begin(), members.end(),
-                [](const auto& a, const auto& b) { return a.first < b.first; });
       out += '{';
       bool first = true;
-      for (const auto& [name, it] : members) {
+      const auto member = [&](json::const_iterator it) {
         if (!std::exchange(first, false)) out += ',';
         append_string(out, it.key());
         out += ':';
         append_value(out, it.value(), depth + 1);
+      };
+      bool sorted = true;
+      for (auto it = value.cbegin(); it != value.cend() && sorted; ++it)
+        sorted = byte_order_is_utf16_order(it.key());
+      if (sorted) {
+        // nlohmann keeps members in a std::map, sorted by bytes: the order wanted already.
+        for (auto it = value.cbegin(); it != value.cend(); ++it) member(it);
+      } else {
+        std::vector<std::pair<std::u16string, json::const_iterator>> members;
+        members.reserve(value.size());
+        for (auto it = value.cbegin(); it != value.cend(); ++it)
+          members.emplace_back(utf16_of(it.key()), it);
+        std::sort(members.begin(), members.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (const auto& [name, it] : members) member(it);
       }
       out += '}';
       return;
@@ -153,6 +177,8 @@ void append_value(std::string& out, const json& value, int depth) {
 }
 
 }  // namespace
+
+void append_canonical_string(std::string& out, std::string_view s) { append_string(out, s); }
 
 std::string canonical_json(const json& value) {
   std::string out;

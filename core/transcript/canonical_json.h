@@ -23,6 +23,10 @@ inline constexpr int kMaxJsonDepth = 32;
 // Error(integrity) for a string or member name that is not valid UTF-8.
 std::string canonical_json(const nlohmann::json& value);
 
+// Appends the RFC 8785 form of one string (quoted, escaped as above) to `out`: for writers that
+// assemble an object whose member order they know. Throws Error(integrity) for invalid UTF-8.
+void append_canonical_string(std::string& out, std::string_view s);
+
 // Parses one line (without its newline) and checks that it is exactly canonical_json of what it
 // parses to and that no object repeats a member name. Throws Error(integrity) otherwise.
 nlohmann::json parse_canonical_line(std::string_view line);

@@ -35,6 +35,15 @@ TEST(CanonicalJson, SortsMembersByUtf16CodeUnitsAsRfc8785Section323) {
             "\"\uFB33\":\"Hebrew Letter Dalet With Dagesh\"}");
 }
 
+TEST(CanonicalJson, SortsNamesWithinTheBasicPlaneByCodePoint) {
+  // No name beyond U+FFFF: UTF-8 byte order is the UTF-16 order, whatever the script.
+  const json value = {{"\ufb33", 4}, {"\u20ac", 3}, {"b", 1}, {"\u0080", 2}, {"B", 0}};
+  EXPECT_EQ(canonical_json(value),
+            "{\"B\":0,\"b\":1,\"\u0080\":2,\"\u20ac\":3,\"\uFB33\":4}");
+  const json bad_name = {{"ok", 1}, {"n\xe2\x82", 2}};
+  EXPECT_THROW(canonical_json(bad_name), Error);
+}
+
 TEST(CanonicalJson, EscapesStringsAsRfc8785Section3222) {
   const json value = json::parse(R"("\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/")");
   EXPECT_EQ(canonical_json(value), "\"\u20ac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"");
