@@ -74,7 +74,7 @@ class Chunk {
       u.rotated = now;
       ks_.insert_user(u);
     }
-    rec_.record("user.provisioned", {{"users", created}, {"failed", failed},
+    rec_.record("user.provisioned", {{"users", std::move(created)}, {"failed", std::move(failed)},
                                      {"escrow", "mk-wrap"}, {"kdf_profile", o_.kdf_profile}});
     test_hook("user-provision.before-commit");
     tx.commit();
@@ -224,7 +224,7 @@ ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
     };
     if (workers) {
       workers->start();
-      workers->collect(accept, in.rows, o.kdf_profile);
+      workers->collect(accept);
     } else {
       const std::string label = ws.token().label;
       for (std::size_t i : todo) {

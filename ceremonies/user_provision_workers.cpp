@@ -32,62 +32,6 @@ namespace hsm {
 
 namespace {
 
-// Outcome lines on the pipe: "index\tok\tspki\tsalt\tops\tmem\tnonce\tblob" (base64), followed
-// by "\tecdh-spki\tnonce\tblob" for a user given a key-agreement key (rows with groups), or
-// "index\terr\tcategory\tmessage". Public values and sealed layers only.
-std::string encode(const SealOutcome& o) {
-  if (!o.ok) {
-    std::string msg = o.error;
-    for (char& c : msg) if (c == '\t' || c == '\n') c = ' ';
-    return fmt::format("{}\terr\t{}\t{}\n", o.index, static_cast<int>(o.category), msg);
-  }
-  const auto& s = o.user.secrets;
-  std::string line = fmt::format("{}\tok\t{}\t{}\t{}\t{}\t{}\t{}", o.index,
-                                 to_base64(o.user.public_key), to_base64(s.kdf.salt),
-                                 s.kdf.opslimit, s.kdf.memlimit, to_base64(s.signing_key.nonce),
-                                 to_base64(s.signing_key.ciphertext));
-  if (s.ecdh_key && o.user.ecdh_public_key)
-    line += fmt::format("\t{}\t{}\t{}", to_base64(*o.user.ecdh_public_key),
-                        to_base64(s.ecdh_key->nonce), to_base64(s.ecdh_key->ciphertext));
-  return line + "\n";
-}
-
-std::vector<std::string_view> split_tabs(std::string_view line) {
-  std::vector<std::string_view> f;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t t = line.find('\t', start);
-    f.push_back(line.substr(start, t == std::string_view::npos ? line.npos : t - start));
-    if (t == std::string_view::npos) return f;
-    start = t + 1;
-  }
-}
-
-SealOutcome decode(std::string_view line, const std::vector<ProvisionRow>& rows,
-                   const std::string& profile) {
-  const auto f = split_tabs(line);
-  SealOutcome o;
-  o.index = std::stoul(std::string(f.at(0)));
-  if (f.at(1) == "err") {
-    o.category = static_cast<Category>(std::stoi(std::string(f.at(2))));
-    o.error = std::string(f.at(3));
-    return o;
-  }
-  o.ok = true;
-  keystore::UserRecord& u = o.user;
-  u.name = rows.at(o.index).name;
-  u.algorithm = rows.at(o.index).algorithm;
-  u.public_key = from_base64(f.at(2));
-  u.secrets.kdf = {profile, from_base64(f.at(3)), std::stoull(std::string(f.at(4))),
-                   std::stoull(std::string(f.at(5)))};
-  u.secrets.signing_key = {from_base64(f.at(7)), from_base64(f.at(6))};
-  if (f.size() > 8) {
-    u.ecdh_public_key = from_base64(f.at(8));
-    u.secrets.ecdh_key = keystore::SealedBlob{from_base64(f.at(10)), from_base64(f.at(9))};
-  }
-  return o;
-}
-
 void write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::write(fd, data.data(), data.size());
@@ -135,7 +79,7 @@ class LineReader {
     const p11::Session& s = ws->login();
     const MasterKeys mk = require_master(s);
     const std::string label = ws->token().label;
-    write_all(out, "ready\n");  // the parent starts the next worker only now (see start())
+    write_all(out, wire::ready_frame());  // the parent starts the next worker only now (start())
     while (const auto line = from_parent.next()) {
       std::size_t pos = 0;
       while (pos < line->size()) {
@@ -145,7 +89,7 @@ class LineReader {
         SealOutcome o = seal_new_user(s, mk, rows[i], profile, label);
         test_hook("user-provision.worker-sealed");  // a kill here loses the batch's results
         o.index = i;
-        batch += encode(o);
+        batch += wire::outcome_frame(o);
         pos = static_cast<std::size_t>(end - line->data()) + 1;
       }
       write_all(out, batch);  // one write a batch: the parent hands out the next on it
@@ -154,9 +98,7 @@ class LineReader {
   } catch (const Error& e) {
     // The rows this worker still holds fail with the same reason (the parent knows which).
     write_all(out, batch);
-    std::string msg = e.what();
-    for (char& c : msg) if (c == '\t' || c == '\n') c = ' ';
-    write_all(out, fmt::format("fatal\t{}\t{}\n", static_cast<int>(e.category()), msg));
+    write_all(out, wire::fatal_frame(e.category(), e.what()));
     ::_exit(1);
   } catch (...) {
     ::_exit(2);
@@ -210,7 +152,7 @@ ProvisionWorkers::ProvisionWorkers(const WorkspaceOptions& options,
                                    const std::vector<ProvisionRow>& rows,
                                    const std::vector<std::size_t>& todo, kdf::KdfProfile profile,
                                    int jobs, const Secret& pin)
-    : todo_(todo) {
+    : rows_(rows), profile_(kdf::kdf_profile_name(profile)), todo_(todo) {
   // Small enough that the last batches end together, large enough that a batch's one write
   // and one hand-out cost nothing next to its sealing.
   batch_ = std::clamp<std::size_t>(todo.size() / (static_cast<std::size_t>(jobs) * 16), 1, 64);
@@ -275,14 +217,15 @@ void ProvisionWorkers::start() {
   char chunk[4096];
   for (Worker& w : workers_) {
     if (::write(w.go, "go\n", 3) != 3) { /* a dead worker shows up in collect() */ }
-    while (w.buffer.find('\n') == std::string::npos) {
+    while (!w.reader.peek()) {
       const ssize_t n = ::read(w.results, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // it died: collect() reaps it
-      w.buffer.append(chunk, static_cast<std::size_t>(n));
+      w.reader.append(chunk, static_cast<std::size_t>(n));
     }
-    if (w.buffer.rfind("ready\n", 0) != 0) continue;  // it failed: no rows for it
-    w.buffer.erase(0, 6);
+    // Anything else (its fatal report) is left for collect().
+    if (w.reader.peek() != wire::Kind::ready) continue;  // it failed: no rows for it
+    w.reader.next(rows_, profile_);
     feed(w);  // two batches: the next is waiting while it works on one
     feed(w);
   }
@@ -312,8 +255,7 @@ void ProvisionWorkers::finish(Worker& w, int status, const std::function<void(Se
   w.held.clear();
 }
 
-void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink,
-                               const std::vector<ProvisionRow>& rows, const std::string& profile) {
+void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink) {
   std::size_t open = workers_.size();
   std::vector<pollfd> fds;
   char chunk[65536];
@@ -329,27 +271,22 @@ void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink,
       if (w.results < 0 || fds[k].revents == 0) continue;
       const ssize_t n = ::read(w.results, chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
-      if (n > 0) w.buffer.append(chunk, static_cast<std::size_t>(n));
-      {
-        std::size_t nl;
-        while ((nl = w.buffer.find('\n')) != std::string::npos) {
-          const std::string line = w.buffer.substr(0, nl);
-          w.buffer.erase(0, nl + 1);
-          const auto f = split_tabs(line);
-          if (f.at(0) == "fatal") {
-            w.fatal_category = static_cast<Category>(std::stoi(std::string(f.at(1))));
-            w.fatal = std::string(f.at(2));
-            continue;
-          }
-          SealOutcome o = decode(line, rows, profile);
-          const auto held = std::find(w.held.begin(), w.held.end(), o.index);
-          if (held == w.held.end()) continue;  // not a row it was given: ignore it
-          w.held.erase(held);
-          sink(std::move(o));
-          if (w.held.size() <= batch_ && w.go >= 0) feed(w);
+      if (n > 0) w.reader.append(chunk, static_cast<std::size_t>(n));
+      while (auto frame = w.reader.next(rows_, profile_)) {
+        if (frame->kind == wire::Kind::fatal) {
+          w.fatal_category = frame->outcome.category;
+          w.fatal = std::move(frame->outcome.error);
+          continue;
         }
-        if (n > 0) continue;
+        if (frame->kind != wire::Kind::outcome) continue;
+        SealOutcome& o = frame->outcome;
+        const auto held = std::find(w.held.begin(), w.held.end(), o.index);
+        if (held == w.held.end()) continue;  // not a row it was given: ignore it
+        w.held.erase(held);
+        sink(std::move(o));
+        if (w.held.size() <= batch_ && w.go >= 0) feed(w);
       }
+      if (n > 0) continue;
       // End of the stream: the worker is done (or dead); reap it and fail what it held.
       ::close(w.results);
       w.results = -1;

@@ -14,21 +14,13 @@
 
 #include "ceremonies/master_keys.h"
 #include "ceremonies/user_provision.h"
+#include "ceremonies/user_provision_wire.h"
 #include "core/error.h"
 #include "core/kdf/argon2id.h"
 #include "core/keystore/records.h"
 #include "core/pkcs11/session.h"
 
 namespace hsm {
-
-// A row turned into a keystore record (name, algorithm, public key, secrets), or the error.
-struct SealOutcome {
-  std::size_t index = 0;  // into the rows
-  bool ok = false;
-  keystore::UserRecord user;
-  Category category = Category::general;
-  std::string error;
-};
 
 SealOutcome seal_new_user(const p11::Session& s, const MasterKeys& mk, const ProvisionRow& row,
                           kdf::KdfProfile profile, const std::string& token_label);
@@ -50,15 +42,13 @@ class ProvisionWorkers {
   // Calls `sink` for each outcome as workers report them, until every row is accounted for.
   // The rows a worker held when it died come back as failures with its reason; rows no worker
   // took (all died) fail with the last reason given.
-  // `rows` and `kdf_profile` are the ones the workers were made with.
-  void collect(const std::function<void(SealOutcome&&)>& sink,
-               const std::vector<ProvisionRow>& rows, const std::string& kdf_profile);
+  void collect(const std::function<void(SealOutcome&&)>& sink);
 
  private:
   struct Worker {
     pid_t pid = -1;
     int go = -1, results = -1;  // parent ends of the pipes
-    std::string buffer;
+    wire::FrameReader reader;
     std::vector<std::size_t> held;  // handed out, not yet reported
     std::string fatal;  // why the worker stopped early, if it said
     Category fatal_category = Category::general;
@@ -67,6 +57,8 @@ class ProvisionWorkers {
   void feed(Worker& w);
   void finish(Worker& w, int status, const std::function<void(SealOutcome&&)>& sink);
 
+  const std::vector<ProvisionRow>& rows_;  // the caller's, alive as long as this
+  std::string profile_;                     // the KDF profile's name, for the records
   std::vector<Worker> workers_;
   std::vector<std::size_t> todo_;
   std::size_t next_ = 0;   // first row of todo_ not handed out
