@@ -106,16 +106,11 @@ Database::Database(const std::filesystem::path& file) : path_(file.string()) {
 }
 
 Database::~Database() {
-  for (const auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  for (const auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
   sqlite3_close_v2(db_);
 }
 
-sqlite3_stmt* Database::take_statement(const std::string& sql) {
-  if (const auto cached = cache_.find(sql); cached != cache_.end()) {
-    sqlite3_stmt* stmt = cached->second;
-    cache_.erase(cached);
-    return stmt;
-  }
+sqlite3_stmt* Database::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
@@ -123,14 +118,21 @@ sqlite3_stmt* Database::take_statement(const std::string& sql) {
   return stmt;
 }
 
-void Database::give_back(const std::string& sql, sqlite3_stmt* stmt) noexcept {
-  sqlite3_reset(stmt);
-  sqlite3_clear_bindings(stmt);
-  try {
-    if (cache_.emplace(sql, stmt).second) return;
-  } catch (...) {  // out of memory: just do not cache
+std::pair<const std::string*, Database::Prepared*> Database::borrow_statement(
+    std::string_view sql) {
+  auto found = cache_.find(sql);
+  if (found == cache_.end()) {
+    sqlite3_stmt* stmt = prepare(sql);
+    try {
+      found = cache_.emplace(std::string(sql), Prepared{stmt, false, {}}).first;
+    } catch (...) {
+      sqlite3_finalize(stmt);
+      throw;
+    }
   }
-  sqlite3_finalize(stmt);  // the same SQL was already back in the cache
+  if (found->second.in_use) return {&found->first, nullptr};
+  found->second.in_use = true;
+  return {&found->first, &found->second};
 }
 
 void Database::exec(const std::string& sql) {
@@ -141,7 +143,8 @@ void Database::exec(const std::string& sql) {
 }
 
 std::string Database::switch_to_wal() {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
   for (;;) {
     std::string mode;
     const auto keep = [](void* out, int columns, char** values, char**) {
@@ -167,16 +170,48 @@ void Database::fail(int rc, std::string_view doing) const {
 
 // ---- Statement ----
 
-Statement::Statement(Database& db, std::string_view sql)
-    : db_(db), sql_(sql), stmt_(db.take_statement(sql_)) {}
+Statement::Statement(Database& db, std::string_view sql) : db_(db), sql_(sql) {
+  const auto [key, cached] = db.borrow_statement(sql);
+  cached_ = cached;
+  if (cached_ != nullptr) {
+    stmt_ = cached_->stmt;
+    sql_ = *key;  // the cache's key outlives this Statement; `sql` may not
+  } else {
+    own_sql_ = std::string(sql);
+    sql_ = own_sql_;
+    stmt_ = db.prepare(sql_);
+  }
+}
 
-Statement::~Statement() { db_.give_back(sql_, stmt_); }
+Statement::~Statement() {
+  if (cached_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  cached_->in_use = false;
+}
 
 int Statement::parameter(const char* name) const {
+  if (cached_ != nullptr) {
+    auto& params = cached_->params;
+    if (next_param_ < params.size() && params[next_param_].first == name)
+      return params[next_param_++].second;
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (params[i].first == name) {
+        next_param_ = i + 1;
+        return params[i].second;
+      }
+  }
   const int index = sqlite3_bind_parameter_index(stmt_, name);
   if (index == 0)
     hsm::fail(Category::general, std::string("internal error: no parameter ") + name + " in " +
                                      head_of(sql_));
+  if (cached_ != nullptr) {
+    cached_->params.emplace_back(name, index);
+    next_param_ = cached_->params.size();
+  }
   return index;
 }
 
@@ -235,6 +270,7 @@ int Statement::changes() const { return sqlite3_changes(db_.handle()); }
 void Statement::reset() {
   sqlite3_reset(stmt_);  // returns the last step's error, already reported by step()
   sqlite3_clear_bindings(stmt_);
+  next_param_ = 0;
 }
 
 void Statement::fail(int rc) const { db_.fail(rc, "run " + head_of(sql_)); }

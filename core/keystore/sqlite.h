@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/bytes.h"
 
@@ -50,14 +52,29 @@ class Database {
   friend class Transaction;
   friend class Statement;
   // Prepared statements are kept for reuse (batch provisioning inserts thousands of rows): a
-  // Statement takes one out of the cache and gives it back, reset, when it is destroyed.
-  sqlite3_stmt* take_statement(const std::string& sql);
-  void give_back(const std::string& sql, sqlite3_stmt* stmt) noexcept;
+  // Statement borrows one from the cache and hands it back, reset, when it is destroyed. With
+  // it go the parameter indices its binds looked up, in the order they were bound.
+  struct Prepared {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+    std::vector<std::pair<std::string, int>> params;
+  };
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  // The cached statement for `sql`, marked in use, and its cache key; a null Prepared if it is
+  // in use already (a Statement nested in another of the same text): the caller prepares its
+  // own.
+  std::pair<const std::string*, Prepared*> borrow_statement(std::string_view sql);
+  sqlite3_stmt* prepare(std::string_view sql);
 
   sqlite3* db_ = nullptr;
   std::string path_;
   int depth_ = 0;  // open Transactions: 0 none, 1 BEGIN IMMEDIATE, >1 savepoints
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, Prepared, SqlHash, std::equal_to<>> cache_;
 };
 
 // One prepared statement. Parameters are bound by name (":name"), columns read by name.
@@ -113,8 +130,11 @@ class Statement {
   [[noreturn]] void fail(int rc) const;
 
   Database& db_;
-  std::string sql_;
+  std::string_view sql_;              // the cache's key, or own_sql_
+  std::string own_sql_;               // only when not cached
+  Database::Prepared* cached_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+  mutable std::size_t next_param_ = 0;  // binds usually come in the same order each time
 };
 
 // BEGIN IMMEDIATE ... COMMIT, or a SAVEPOINT when one is already open, so functions that make

@@ -32,6 +32,37 @@ TEST_F(KeystoreTest, ReusedStatementStartsWithoutOldBindings) {
   EXPECT_TRUE(e.cause().starts_with("SQLITE_CONSTRAINT_NOTNULL")) << e.cause();
 }
 
+TEST_F(KeystoreTest, ReusedStatementBindsByNameInAnyOrder) {
+  // The statement remembers the indices its binds looked up; a later use that binds in
+  // another order, or through one reused buffer of names, must still reach the right ones.
+  const char* sql = "SELECT :a AS a, :b AS b, :c AS c";
+  const auto row = [&](Statement& st) {
+    EXPECT_TRUE(st.step());
+    return st.text("a") + st.text("b") + st.text("c");
+  };
+  {
+    Statement st(ks_.database(), sql);
+    st.bind(":a", "1").bind(":b", "2").bind(":c", "3");
+    EXPECT_EQ(row(st), "123");
+  }
+  {
+    Statement st(ks_.database(), sql);
+    st.bind(":c", "6").bind(":a", "4").bind(":b", "5");
+    EXPECT_EQ(row(st), "456");
+  }
+  {
+    Statement st(ks_.database(), sql);
+    std::string name;
+    for (const char* n : {":b", ":c", ":a"}) {
+      name = n;  // same buffer, different names
+      st.bind(name.c_str(), std::string_view(n + 1));
+    }
+    EXPECT_EQ(row(st), "abc");
+  }
+  Statement st(ks_.database(), sql);
+  EXPECT_THROW(st.bind(":d", "x"), Error);
+}
+
 TEST_F(KeystoreTest, EmptyBlobIsNotNull) {
   Statement st(ks_.database(), "SELECT :empty AS empty, :none AS none");
   st.bind(":empty", ByteView()).bind(":none", nullptr);
