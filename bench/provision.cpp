@@ -7,7 +7,9 @@
 // against twice libsodium's own Argon2id rate (and, for the record, two threads of it at once,
 // which memory bandwidth keeps below twice one); (3) against a shell loop of pkcs11-tool, one
 // key pair (generate + delete) per user. --jobs uses worker processes, not threads: SoftHSM
-// 2.6.1 does not scale with threads in one process. Raw PKCS#11 names appear here only because
+// 2.6.1 does not scale with threads in one process. provision raises glibc's malloc cache for
+// itself (and so for SoftHSM in its processes); (1) is also reported with glibc's default, the
+// allocator the bare loop runs with, which isolates hsmctl's own overhead. Raw PKCS#11 names appear here only because
 // the baseline is, by definition, the bare C API.
 #include <dlfcn.h>
 #include <sched.h>
@@ -155,11 +157,12 @@ fs::path users_file(const fs::path& dir, const std::string& prefix, long users) 
 }
 
 // Wall-clock seconds of one whole `hsmctl user provision` run of `users` new users.
+// `env` goes before the command (e.g. "GLIBC_TUNABLES=... ").
 double provision_seconds(const fs::path& dir, const std::string& prefix, long users,
-                         const std::string& profile, int jobs) {
+                         const std::string& profile, int jobs, const std::string& env = "") {
   const fs::path file = users_file(dir, prefix, users);
   const Stopwatch clock;
-  const std::string out = run(std::string(HSMCTL_BINARY) + " --json user provision --from " +
+  const std::string out = run(env + HSMCTL_BINARY + " --json user provision --from " +
                               file.string() + " --kdf-profile " + profile + " --jobs " +
                               std::to_string(jobs) + " > " + (dir / "out.jsonl").string() +
                               "; grep -m1 failed " + (dir / "out.jsonl").string() + " >&2; tail -1 " +
@@ -182,10 +185,10 @@ struct ProvisionRates {
 };
 
 ProvisionRates provision_rates(const fs::path& dir, const std::string& prefix, long users,
-                               const std::string& profile, int jobs) {
+                               const std::string& profile, int jobs, const std::string& env = "") {
   const long few = std::max(1L, users / 5);
-  const double t_few = provision_seconds(dir, prefix + "-few", few, profile, jobs);
-  const double t_all = provision_seconds(dir, prefix + "-all", users, profile, jobs);
+  const double t_few = provision_seconds(dir, prefix + "-few", few, profile, jobs, env);
+  const double t_all = provision_seconds(dir, prefix + "-all", users, profile, jobs, env);
   const double steady = t_all > t_few ? static_cast<double>(users - few) / (t_all - t_few) : 0;
   const double fixed = steady > 0 ? t_all - static_cast<double>(users) / steady : 0;
   note("hsmctl --kdf-profile %s --jobs %d: %.1f users/s steady, %.1f users/s for the whole run "
@@ -281,6 +284,13 @@ int main(int argc, char** argv) {
     hsm::bench::report("provision_min_jobs2_vs_bare_p11", mine.steady, (bare + bare2) / 2,
                        ">=1.6", "users/s");
     hsm::bench::report("provision_min_jobs2_whole_run_vs_bare_p11", mine.whole,
+                       (bare + bare2) / 2, "-", "users/s");
+    // provision runs with glibc's malloc cache raised (cmd/batch_malloc.h), which speeds up
+    // SoftHSM's own allocations too; the bare loop runs with glibc's default. With the default
+    // forced on hsmctl as well, the ratio is hsmctl's own overhead over the same token work.
+    const ProvisionRates untuned =
+        provision_rates(dir, "def", users, "min", 2, "GLIBC_TUNABLES=glibc.malloc.tcache_count=7 ");
+    hsm::bench::report("provision_min_jobs2_glibc_default_malloc_vs_bare_p11", untuned.steady,
                        (bare + bare2) / 2, "-", "users/s");
 
     const long slow = flags.quick ? 10 : 40;
