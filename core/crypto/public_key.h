@@ -18,6 +18,10 @@ struct PkeyDeleter {
 };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
+// The DER curve OIDs (what CKA_EC_PARAMS holds) of prime256v1 and secp384r1.
+const Bytes& p256_params_der();
+const Bytes& p384_params_der();
+
 // SPKI (DER) of an EC public key from the curve's DER OID parameters (CKA_EC_PARAMS) and the
 // uncompressed point (the content of CKA_EC_POINT, with or without its OCTET STRING wrapper).
 Bytes ec_spki(ByteView ec_params_der, ByteView ec_point);

@@ -3,15 +3,14 @@
 
 #include <algorithm>
 
+#include "core/crypto/public_key.h"
 #include "core/error.h"
 
 namespace hsm::p11 {
 
 namespace {
 
-// DER OIDs: prime256v1, secp384r1, and the Ed25519 printable-string form SoftHSM accepts.
-const Bytes kP256{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-const Bytes kP384{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+// The DER OID of Ed25519 as CKA_EC_PARAMS (the EC curves' are in core/crypto).
 const Bytes kEd25519{0x06, 0x03, 0x2b, 0x65, 0x70};
 
 CK_ULONG key_type(KeyAlgorithm a) {
@@ -73,8 +72,8 @@ CK_MECHANISM_TYPE mechanism_type(SignMechanism m) {
 
 Bytes ec_params(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::ec_p256: return kP256;
-    case KeyAlgorithm::ec_p384: return kP384;
+    case KeyAlgorithm::ec_p256: return crypto::p256_params_der();
+    case KeyAlgorithm::ec_p384: return crypto::p384_params_der();
     case KeyAlgorithm::ed25519: return kEd25519;
     default: fail(Category::usage, "not an elliptic-curve algorithm");
   }
@@ -84,7 +83,7 @@ PairTemplates provisional_transcript_key(const std::string& label, ByteView id) 
   PairTemplates p;
   p.public_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, false).set(CKA_VERIFY, true)
       .set(CKA_ENCRYPT, false).set(CKA_WRAP, false).set(CKA_DERIVE, false)
-      .set(CKA_EC_PARAMS, ByteView(kP256)).set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id)
+      .set(CKA_EC_PARAMS, ByteView(crypto::p256_params_der())).set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id)
       .set(CKA_MODIFIABLE, false);
   p.private_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
       .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
@@ -203,7 +202,7 @@ Template user_kek() {
 PairTemplates agreement_session_pair() {
   PairTemplates p;
   p.public_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, false).set(CKA_VERIFY, false)
-      .set(CKA_DERIVE, false).set(CKA_EC_PARAMS, ByteView(kP256));
+      .set(CKA_DERIVE, false).set(CKA_EC_PARAMS, ByteView(crypto::p256_params_der()));
   p.private_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
       .set(CKA_EXTRACTABLE, true).set(CKA_SIGN, false).set(CKA_DECRYPT, false)
       .set(CKA_UNWRAP, false).set(CKA_DERIVE, true).set_mechanisms({CKM_ECDH1_DERIVE});
@@ -223,7 +222,7 @@ Template agreement_session_private_key() {
 PairTemplates ephemeral_agreement_pair() {
   PairTemplates p;
   p.public_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, false).set(CKA_VERIFY, false)
-      .set(CKA_DERIVE, false).set(CKA_EC_PARAMS, ByteView(kP256));
+      .set(CKA_DERIVE, false).set(CKA_EC_PARAMS, ByteView(crypto::p256_params_der()));
   p.private_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
       .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, false).set(CKA_DECRYPT, false)
       .set(CKA_UNWRAP, false).set(CKA_DERIVE, true).set_mechanisms({CKM_ECDH1_DERIVE})
