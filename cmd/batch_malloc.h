@@ -10,12 +10,13 @@ namespace hsm::cli {
 // The tcache_count hsmctl asks glibc for.
 inline constexpr int kBatchTcacheCount = 256;
 
-// Returns at once when GLIBC_TUNABLES already names glibc.malloc.tcache_count (hsmctl set it,
-// or the user chose a value: theirs is kept), or when this is not glibc. Otherwise adds it to
-// GLIBC_TUNABLES and executes /proc/self/exe with `argv`, the same command line; if that fails
-// it restores the environment and returns, the command then runs with glibc's default. Call it
-// before anything is read or opened: nothing of this process survives the exec but its
-// environment and open descriptors.
+// Returns at once when GLIBC_TUNABLES already names glibc.malloc.tcache_count (the user chose
+// a value: theirs is kept), in the process it started itself (HSMCTL_MALLOC_REEXEC, which it
+// then removes), in secure-execution mode, or when this is not glibc. Otherwise adds the
+// tunable to GLIBC_TUNABLES and executes /proc/self/exe with `argv`, the same command line; if
+// that fails it restores the environment and returns, the command then runs with glibc's
+// default. Call it before anything is read or opened: nothing of this process survives the
+// exec but its environment and open descriptors.
 void tune_malloc_for_batch(char** argv);
 
 }  // namespace hsm::cli
