@@ -9,8 +9,8 @@
 // key pair (generate + delete) per user. --jobs uses worker processes, not threads: SoftHSM
 // 2.6.1 does not scale with threads in one process. provision raises glibc's malloc cache for
 // itself (and so for SoftHSM in its processes); (1) is also reported with glibc's default, the
-// allocator the bare loop runs with, which isolates hsmctl's own overhead. Raw PKCS#11 names appear here only because
-// the baseline is, by definition, the bare C API.
+// allocator the bare loop runs with, which isolates hsmctl's own overhead. Raw PKCS#11 names
+// appear here only because the baseline is, by definition, the bare C API.
 #include <dlfcn.h>
 #include <sched.h>
 #include <p11-kit/pkcs11.h>

@@ -212,7 +212,8 @@ void read_jsonl(ProvisionInput& in, const Secret& text, const std::string& defau
     if (!bad.empty() || !doc.contains("name") || !doc.contains("password")) {
       wipe();
       reject(fmt::format("line {}: needs string fields name and password (optionally algo, and "
-                         "groups as a string or an array of strings){}", line, bad.empty() ? "" : "; field '" + bad + "' is wrong"));
+                         "groups as a string or an array of strings){}",
+                         line, bad.empty() ? "" : "; field '" + bad + "' is wrong"));
       continue;
     }
     std::vector<std::string> groups;

@@ -10,16 +10,27 @@ namespace {
 
 constexpr std::size_t kMaxFrame = 1 << 20;  // a user's frame is under 4 KiB even for RSA
 
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+// Little-endian integers of `bytes` bytes, appended, written over, or read.
+template <std::size_t bytes>
+void store_le(char* at, std::uint64_t v) {
+  for (std::size_t i = 0; i < bytes; ++i) at[i] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+template <std::size_t bytes>
+void put_le(std::string& out, std::uint64_t v) {
+  out.resize(out.size() + bytes);
+  store_le<bytes>(out.data() + out.size() - bytes, v);
+}
+
+template <std::size_t bytes>
+std::uint64_t load_le(std::string_view in) {
+  std::uint64_t v = 0;
+  for (std::size_t i = bytes; i-- > 0;) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
 }
 
 void put_bytes(std::string& out, std::string_view b) {
-  put_u32(out, static_cast<std::uint32_t>(b.size()));
+  put_le<4>(out, b.size());
   out += b;
 }
 
@@ -27,11 +38,9 @@ void put_bytes(std::string& out, ByteView b) {
   put_bytes(out, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
 
-// Prefixes the frame's length once its body is written after a 4-byte hole.
+// Writes the frame's length into the 4-byte hole begin() left, once its body is written.
 std::string finish(std::string frame) {
-  const auto n = static_cast<std::uint32_t>(frame.size() - 4);
-  for (int i = 0; i < 4; ++i)
-    frame[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  store_le<4>(frame.data(), frame.size() - 4);
   return frame;
 }
 
@@ -39,13 +48,6 @@ std::string begin(Kind kind) {
   std::string frame(4, '\0');
   frame += static_cast<char>(kind);
   return frame;
-}
-
-std::uint32_t read_u32(std::string_view b) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i)
-    v = (v << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(i)]);
-  return v;
 }
 
 [[noreturn]] void malformed(std::string_view what) {
@@ -59,15 +61,13 @@ class Fields {
   explicit Fields(std::string_view body) : rest_(body) {}
   std::uint64_t u64() {
     need(8);
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i)
-      v = (v << 8) | static_cast<unsigned char>(rest_[static_cast<std::size_t>(i)]);
+    const std::uint64_t v = load_le<8>(rest_);
     rest_.remove_prefix(8);
     return v;
   }
   std::string_view text() {
     need(4);
-    const std::uint32_t n = read_u32(rest_);
+    const std::uint64_t n = load_le<4>(rest_);
     rest_.remove_prefix(4);
     need(n);
     const std::string_view v = rest_.substr(0, n);
@@ -98,18 +98,18 @@ std::string ready_frame() { return finish(begin(Kind::ready)); }
 
 std::string outcome_frame(const SealOutcome& o) {
   std::string f = begin(Kind::outcome);
-  put_u64(f, o.index);
-  put_u64(f, o.ok ? 1 : 0);
+  put_le<8>(f, o.index);
+  put_le<8>(f, o.ok ? 1 : 0);
   if (!o.ok) {
-    put_u64(f, static_cast<std::uint64_t>(o.category));
+    put_le<8>(f, static_cast<std::uint64_t>(o.category));
     put_bytes(f, std::string_view(o.error));
     return finish(std::move(f));
   }
   const auto& s = o.user.secrets;
   put_bytes(f, ByteView(o.user.public_key));
   put_bytes(f, ByteView(s.kdf.salt));
-  put_u64(f, s.kdf.opslimit);
-  put_u64(f, s.kdf.memlimit);
+  put_le<8>(f, s.kdf.opslimit);
+  put_le<8>(f, s.kdf.memlimit);
   put_bytes(f, ByteView(s.signing_key.nonce));
   put_bytes(f, ByteView(s.signing_key.ciphertext));
   if (s.ecdh_key && o.user.ecdh_public_key) {
@@ -122,7 +122,7 @@ std::string outcome_frame(const SealOutcome& o) {
 
 std::string fatal_frame(Category category, std::string_view message) {
   std::string f = begin(Kind::fatal);
-  put_u64(f, static_cast<std::uint64_t>(category));
+  put_le<8>(f, static_cast<std::uint64_t>(category));
   put_bytes(f, message);
   return finish(std::move(f));
 }
@@ -135,23 +135,27 @@ void FrameReader::append(const char* data, std::size_t size) {
   buffer_.append(data, size);
 }
 
-std::optional<Kind> FrameReader::peek() const {
+std::optional<std::string_view> FrameReader::front() const {
   const std::string_view rest = std::string_view(buffer_).substr(pos_);
   if (rest.size() < 4) return std::nullopt;
-  const std::uint32_t n = read_u32(rest);
-  if (n == 0 || rest.size() - 4 < n) return std::nullopt;
-  return static_cast<Kind>(rest[4]);
+  const std::uint64_t n = load_le<4>(rest);
+  if (n == 0 || n > kMaxFrame) malformed("bad frame length");
+  if (rest.size() - 4 < n) return std::nullopt;
+  return rest.substr(4, n);
+}
+
+std::optional<Kind> FrameReader::peek() const {
+  const auto body = front();
+  if (!body) return std::nullopt;
+  return static_cast<Kind>(body->front());
 }
 
 std::optional<Frame> FrameReader::next(const std::vector<ProvisionRow>& rows,
                                        const std::string& profile) {
-  const std::string_view rest = std::string_view(buffer_).substr(pos_);
-  if (rest.size() < 4) return std::nullopt;
-  const std::uint32_t n = read_u32(rest);
-  if (n == 0 || n > kMaxFrame) malformed("bad frame length");
-  if (rest.size() - 4 < n) return std::nullopt;
-  pos_ += 4 + n;
-  const std::string_view body = rest.substr(4, n);
+  const auto whole = front();
+  if (!whole) return std::nullopt;
+  const std::string_view body = *whole;
+  pos_ += 4 + body.size();
   Frame frame;
   Fields in(body.substr(1));
   switch (static_cast<Kind>(body[0])) {

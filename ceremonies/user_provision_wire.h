@@ -52,6 +52,10 @@ class FrameReader {
   bool empty() const noexcept { return pos_ == buffer_.size(); }
 
  private:
+  // The body of the first whole frame not handed out (kind byte and fields), or nullopt until
+  // it has all arrived; a length no frame can have throws.
+  std::optional<std::string_view> front() const;
+
   std::string buffer_;
   std::size_t pos_ = 0;  // start of the first frame not handed out
 };

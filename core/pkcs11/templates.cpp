@@ -83,8 +83,8 @@ PairTemplates provisional_transcript_key(const std::string& label, ByteView id) 
   PairTemplates p;
   p.public_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, false).set(CKA_VERIFY, true)
       .set(CKA_ENCRYPT, false).set(CKA_WRAP, false).set(CKA_DERIVE, false)
-      .set(CKA_EC_PARAMS, ByteView(crypto::p256_params_der())).set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id)
-      .set(CKA_MODIFIABLE, false);
+      .set(CKA_EC_PARAMS, ByteView(crypto::p256_params_der()))
+      .set(CKA_LABEL, std::string_view(label)).set(CKA_ID, id).set(CKA_MODIFIABLE, false);
   p.private_key.set(CKA_TOKEN, true).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
       .set(CKA_EXTRACTABLE, false).set(CKA_SIGN, true);
   deny_private_usage(p.private_key);

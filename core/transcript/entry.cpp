@@ -54,16 +54,14 @@ T field(const nlohmann::json& j, const char* name, bool (nlohmann::json::*is)() 
 
 }  // namespace
 
-std::string canonical_body(const Entry& e) { return canonical_body(e, canonical_json(e.data)); }
-
-std::string canonical_body(const Entry& e, std::string_view data_json) {
-  return entry_json(e, data_json, false);
+std::string canonical_body(const Entry& e) {
+  return entry_json(e, canonical_json(e.data), false);
 }
 
 std::string body_hash(const Entry& e) { return body_hash(e, canonical_json(e.data)); }
 
 std::string body_hash(const Entry& e, std::string_view data_json) {
-  return to_hex(crypto::sha256(as_bytes(canonical_body(e, data_json))));
+  return to_hex(crypto::sha256(as_bytes(entry_json(e, data_json, false))));
 }
 
 std::string to_line(const Entry& e) { return to_line(e, canonical_json(e.data)); }

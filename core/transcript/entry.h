@@ -34,7 +34,6 @@ std::string body_hash(const Entry& e);
 std::string to_line(const Entry& e);
 // The same, given data_json = canonical_json(e.data) already made (a writer hashes and writes
 // one entry: its data is serialized once).
-std::string canonical_body(const Entry& e, std::string_view data_json);
 std::string body_hash(const Entry& e, std::string_view data_json);
 std::string to_line(const Entry& e, std::string_view data_json);
 // Throws Error(integrity) naming the first missing or mistyped field.
