@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ceremonies/transcript_key.h"
+#include "ceremonies/transcript/transcript_key.h"
 #include "ceremonies/workspace.h"
 #include "core/bytes.h"
 #include "core/error.h"

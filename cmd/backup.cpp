@@ -4,7 +4,7 @@
 
 #include <ostream>
 
-#include "ceremonies/backup_ops.h"
+#include "ceremonies/backup/backup_ops.h"
 #include "cmd/cli.h"
 #include "cmd/console.h"
 

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <iostream>
 
-#include "ceremonies/plan_diff.h"
-#include "ceremonies/plan_example.h"
-#include "ceremonies/plan_rules.h"
+#include "ceremonies/plans/plan_diff.h"
+#include "ceremonies/plans/plan_example.h"
+#include "ceremonies/plans/plan_rules.h"
 #include "core/bytes.h"
 #include "core/error.h"
 #include "core/files.h"

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "ceremonies/plan.h"
+#include "ceremonies/plans/plan.h"
 #include "cmd/cli.h"
 
 namespace hsm::cli {

@@ -8,8 +8,8 @@
 
 #include <iostream>
 
-#include "ceremonies/plan_exec.h"
-#include "ceremonies/plan_rules.h"
+#include "ceremonies/plans/plan_exec.h"
+#include "ceremonies/plans/plan_rules.h"
 #include "ceremonies/recorder.h"
 #include "cmd/ceremony.h"
 #include "core/bytes.h"

@@ -4,7 +4,7 @@
 
 #include <ostream>
 
-#include "ceremonies/clone_token.h"
+#include "ceremonies/backup/clone_token.h"
 #include "cmd/cli.h"
 #include "cmd/console.h"
 

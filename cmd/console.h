@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "ceremonies/master_init.h"
-#include "ceremonies/shares.h"
+#include "ceremonies/master/master_init.h"
+#include "ceremonies/master/shares.h"
 
 namespace hsm::cli {
 

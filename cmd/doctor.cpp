@@ -4,7 +4,7 @@
 
 #include <ostream>
 
-#include "ceremonies/doctor.h"
+#include "ceremonies/doctor/doctor.h"
 #include "cmd/cli.h"
 #include "core/error.h"
 

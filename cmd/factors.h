@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ceremonies/user_auth.h"
+#include "ceremonies/users/user_auth.h"
 #include "cmd/cli.h"
 
 namespace hsm::cli {

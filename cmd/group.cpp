@@ -6,9 +6,9 @@
 #include <iostream>
 #include <ostream>
 
-#include "ceremonies/group_admin.h"
-#include "ceremonies/group_membership.h"
-#include "ceremonies/group_sign.h"
+#include "ceremonies/groups/group_admin.h"
+#include "ceremonies/groups/group_membership.h"
+#include "ceremonies/groups/group_sign.h"
 #include "cmd/cli.h"
 #include "cmd/factors.h"
 #include "core/error.h"

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <ostream>
 
-#include "ceremonies/signing_keys.h"
+#include "ceremonies/keys/signing_keys.h"
 #include "cmd/cli.h"
 #include "cmd/console.h"
 #include "core/crypto/public_key.h"

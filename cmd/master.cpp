@@ -4,7 +4,7 @@
 
 #include <ostream>
 
-#include "ceremonies/master_quorum.h"
+#include "ceremonies/master/master_quorum.h"
 #include "cmd/cli.h"
 #include "cmd/console.h"
 #include "core/error.h"

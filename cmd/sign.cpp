@@ -4,9 +4,9 @@
 
 #include <ostream>
 
-#include "ceremonies/offline_sign.h"
-#include "ceremonies/x509_cert.h"
-#include "ceremonies/x509_crl.h"
+#include "ceremonies/keys/offline_sign.h"
+#include "ceremonies/keys/x509_cert.h"
+#include "ceremonies/keys/x509_crl.h"
 #include "cmd/cli.h"
 #include "cmd/console.h"
 

@@ -3,7 +3,7 @@
 
 #include <ostream>
 
-#include "ceremonies/token_init.h"
+#include "ceremonies/token/token_init.h"
 #include "cmd/cli.h"
 #include "core/bytes.h"
 #include "core/pkcs11/objects.h"

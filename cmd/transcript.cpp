@@ -5,7 +5,7 @@
 #include <ostream>
 #include <sstream>
 
-#include "ceremonies/transcript_ops.h"
+#include "ceremonies/transcript/transcript_ops.h"
 #include "cmd/cli.h"
 #include "cmd/progress.h"
 #include "core/crypto/public_key.h"

@@ -5,11 +5,11 @@
 #include <iostream>
 #include <ostream>
 
-#include "ceremonies/user_admin.h"
-#include "ceremonies/user_create.h"
-#include "ceremonies/user_otp.h"
-#include "ceremonies/user_passwd.h"
-#include "ceremonies/user_sign.h"
+#include "ceremonies/users/user_admin.h"
+#include "ceremonies/users/user_create.h"
+#include "ceremonies/users/user_otp.h"
+#include "ceremonies/users/user_passwd.h"
+#include "ceremonies/users/user_sign.h"
 #include "cmd/cli.h"
 #include "cmd/factors.h"
 #include "core/error.h"

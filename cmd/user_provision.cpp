@@ -4,7 +4,7 @@
 
 #include <iostream>
 
-#include "ceremonies/user_provision.h"
+#include "ceremonies/users/user_provision.h"
 #include "cmd/batch_malloc.h"
 #include "cmd/cli.h"
 #include "cmd/progress.h"

@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "ceremonies/user_provision.h"
+#include "ceremonies/users/user_provision.h"
 #include "core/error.h"
 #include "tests/fuzz/fuzz.h"
 

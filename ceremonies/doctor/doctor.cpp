@@ -1,0 +1,134 @@
+// Consistency checks of keystore vs transcript vs token; see doctor.h.
+#include "ceremonies/doctor/doctor.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "ceremonies/master/master_keys.h"
+#include "ceremonies/keys/signing_keys.h"
+#include "ceremonies/transcript/transcript_key.h"
+#include "core/error.h"
+#include "core/pkcs11/keys.h"
+#include "core/pkcs11/objects.h"
+#include "core/transcript/appender.h"
+#include "core/transcript/verify.h"
+
+namespace hsm {
+
+namespace {
+
+using Findings = std::vector<DoctorFinding>;
+
+void keystore_checks(keystore::Keystore& ks, Findings& out) {
+  const auto problems = ks.integrity_check();
+  if (problems.empty())
+    out.push_back({"keystore", "ok", fmt::format("integrity and foreign keys hold; schema {}",
+                                                 ks.schema_version())});
+  for (const auto& p : problems) out.push_back({"keystore", "problem", p});
+}
+
+// Returns the hex CKA_ID of the transcript's current key ("" when unknown).
+std::string transcript_checks(const std::filesystem::path& dir, Findings& out) {
+  const auto file = dir / "transcript.jsonl";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    out.push_back({"transcript", "note", "no transcript yet"});
+    return {};
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const transcript::VerifyReport r = transcript::verify_transcript(buffer.str(), {});
+  if (r.ok)
+    out.push_back({"transcript", "ok", fmt::format("{} entries, {} ceremonies, head {}", r.entries,
+                                                   r.ceremonies, r.head)});
+  else if (r.torn_last_line)
+    out.push_back({"transcript", "problem",
+                   fmt::format("{} entries verify, then one torn last line (an interrupted "
+                               "append); 'transcript verify --repair' cuts it", r.entries)});
+  else
+    out.push_back({"transcript", "problem",
+                   fmt::format("entry {}: {}", r.bad_seq ? std::to_string(*r.bad_seq) : "?", r.reason)});
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "transcript.pending.jsonl", ec))
+    out.push_back({"transcript", "note", "failures recorded before login are waiting in "
+                                         "transcript.pending.jsonl; the next ceremony enters them"});
+  if (!r.ok) return {};
+  try {
+    return transcript::Transcript(file).state().current_key_id;
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+void token_checks(Workspace& ws, keystore::Keystore& ks, const std::string& transcript_key_id,
+                  Findings& out) {
+  const p11::Session& s = ws.login();
+  const auto record = ks.master();
+  const auto mk = find_master_keys(s);
+  const std::string token = ws.token().label;
+  if (record && !mk)
+    out.push_back({"master", "problem", fmt::format("the workspace has a master (KCV {}) but token "
+                                                    "'{}' holds no master key; run 'master "
+                                                    "restore'", record->kcv, token)});
+  else if (!record && mk)
+    out.push_back({"master", "note", fmt::format("token '{}' holds a master key (KCV {}) this "
+                                                 "workspace has no record of", token, mk->kcv)});
+  else if (record && mk && record->kcv != mk->kcv)
+    out.push_back({"master", "problem", fmt::format("token '{}' holds master KCV {}, the workspace "
+                                                    "records {}", token, mk->kcv, record->kcv)});
+  else if (record)
+    out.push_back({"master", "ok", fmt::format("KCV {} on token '{}'", record->kcv, token)});
+
+  const auto objects = p11::list_objects(s);
+  std::set<Bytes> known_ids;
+  for (const auto& k : ks.list_keys()) {
+    const Bytes id = from_hex(k.key_id);
+    known_ids.insert(id);
+    const bool on_token = p11::find_private_key(s, id).has_value();
+    const std::string name = "key:" + k.label;
+    if (k.escrow == "qk") {
+      out.push_back(on_token ? DoctorFinding{name, "problem", "a quorum key has a private key "
+                                                              "object on the token"}
+                             : DoctorFinding{name, "ok", "quorum key: no token object"});
+    } else if (k.purpose == "transcript" && k.key_id != transcript_key_id) {
+      continue;  // an earlier transcript key: it need not be on this token
+    } else if (k.status == "active" && !on_token) {
+      out.push_back({name, "problem", fmt::format("no private key with id {} on token '{}'{}",
+                                                  k.key_id, token,
+                                                  k.escrow == "mk-wrap" ? "; 'backup restore' "
+                                                                          "brings it back" : "")});
+    } else {
+      out.push_back({name, "ok", "on the token"});
+    }
+  }
+  // hsmctl's signing-key objects must all be known to the keystore (a crash between making the
+  // token object and recording it would leave one behind).
+  const std::string prefix = token_label("");
+  for (const auto& o : objects) {
+    if (!o.label.starts_with(prefix) || known_ids.count(o.id) != 0) continue;
+    out.push_back({"object:" + o.label, "problem",
+                   fmt::format("{} with id {} is not in the keystore (orphan)", o.object_class,
+                               to_hex(o.id))});
+  }
+}
+
+}  // namespace
+
+std::vector<DoctorFinding> doctor(Workspace& ws, const DoctorOptions& options) {
+  Findings out;
+  const auto dir = ws.options().dir;
+  if (!std::filesystem::exists(keystore::Keystore::file_in(dir)))
+    fail(Category::not_found, fmt::format("'{}' is not an hsmctl workspace (no keystore.sqlite)",
+                                          dir.string()));
+  keystore::Keystore& ks = ws.keystore();
+  keystore_checks(ks, out);
+  const std::string current = transcript_checks(dir, out);
+  if (options.token) token_checks(ws, ks, current, out);
+  return out;
+}
+
+}  // namespace hsm

@@ -1,0 +1,111 @@
+// Group key algorithms, new keys sealed to members, one member's opening of the key.
+#include "ceremonies/groups/group_keys.h"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include "ceremonies/groups/group_agreement.h"
+#include "core/crypto/public_key.h"
+#include "core/error.h"
+#include "core/pkcs11/crypt.h"
+#include "core/pkcs11/templates.h"
+
+namespace hsm {
+
+const UserAlgorithm& group_algorithm(std::string_view name) {
+  if (name != "p256" && name != "p384" && name != "rsa3072")
+    fail(Category::usage, fmt::format("unknown group key algorithm '{}': use p256, p384 or "
+                                      "rsa3072", name));
+  return user_algorithm(name);
+}
+
+std::string verify_name(std::string_view a) {
+  return a == "p384" ? "ec-p384" : a == "rsa3072" ? "rsa-3072" : "ec-p256";
+}
+
+keystore::GroupRecord require_group(keystore::Keystore& ks, const std::string& name) {
+  auto g = ks.find_group(name);
+  if (!g) fail(Category::not_found, fmt::format("group '{}' not found", name));
+  return std::move(*g);
+}
+
+keystore::UserRecord require_member_candidate(keystore::Keystore& ks, const std::string& name) {
+  auto u = ks.find_user(name);
+  if (!u) fail(Category::not_found, fmt::format("user '{}' not found", name));
+  if (!u->ecdh_public_key)
+    fail(Category::general, fmt::format("user '{}' has no key-agreement key yet (users made by "
+                                        "'user provision' or before group keys get one the first "
+                                        "time they give their password, for example 'hsmctl "
+                                        "user sign' or 'hsmctl user passwd {}'); then add them "
+                                        "again", name, name));
+  return std::move(*u);
+}
+
+std::vector<keystore::GroupMember> new_group_key(const p11::Session& s, const MasterKeys& mk,
+                                                 keystore::GroupRecord& g,
+                                                 const std::vector<keystore::UserRecord>& members,
+                                                 const std::string& now) {
+  const UserAlgorithm& alg = group_algorithm(g.algorithm);
+  EscrowedKey key = generate_escrowed(s, alg.key, mk.wrap);
+  g.public_key = key.spki;
+  std::vector<keystore::GroupMember> layers;
+  try {
+    for (const auto& u : members)
+      layers.push_back(seal_group_layer(s, g, u.name, *u.ecdh_public_key, key.blob, now));
+  } catch (...) {
+    sodium_memzero(key.blob.data(), key.blob.size());
+    throw;
+  }
+  sodium_memzero(key.blob.data(), key.blob.size());
+  return layers;
+}
+
+UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                               const std::string& group, const std::string& as,
+                               const UserFactors& factors, std::int64_t max_failures) {
+  keystore::Keystore& ks = ws.keystore();
+  keystore::GroupRecord g = require_group(ks, group);
+  if (!ks.find_user(as)) fail(Category::not_found, fmt::format("user '{}' not found", as));
+  auto member = ks.find_group_member(group, as);
+  if (!member) {
+    // Exit 3: a non-member has no layer of this key, so no factor of theirs can open it.
+    rec.record("group.access.refused", {{"group", group}, {"as", as}, {"reason", "not a member"}});
+    fail(Category::auth, fmt::format("user '{}' is not a member of group '{}' and cannot use its "
+                                     "key; a member can add them with 'hsmctl group add {} {} "
+                                     "--as MEMBER'", as, group, group, as));
+  }
+  const p11::Session& s = ws.login();
+  UnlockedUser u = authenticate_user(rec, ws, mk, as, factors, max_failures);
+  auto inner = open_group_layer(s, mk.wrap, g, *member, *u.user.ecdh_public_key, u.agreement);
+  if (!inner) {
+    rec.record("group.layer.failed", {{"group", group}, {"as", as},
+                                      {"key_version", g.key_version}});
+    fail(Category::integrity, fmt::format("the layer of user '{}' in group '{}' does not open "
+                                          "although the password is right: the keystore was "
+                                          "changed", as, group));
+  }
+  return {std::move(g), std::move(*inner)};
+}
+
+Bytes sign_with_group_key(const p11::Session& s, const MasterKeys& mk, const UnlockedGroup& g,
+                          ByteView data) {
+  const UserAlgorithm& alg = group_algorithm(g.group.algorithm);
+  Bytes signature;
+  {
+    p11::Template t = p11::escrowed_session_private_key(alg.key, {alg.mechanism});
+    const p11::SessionObject key(s, p11::unwrap_key(s, mk.wrap, g.inner.bytes(), t));
+    signature = p11::sign(s, key.handle(), alg.mechanism, data);
+  }
+  if (alg.mechanism == p11::SignMechanism::ecdsa_sha256 ||
+      alg.mechanism == p11::SignMechanism::ecdsa_sha384)
+    signature = crypto::ecdsa_raw_to_der(signature);
+  // A layer sealed to the member holds whatever its sealer put in it: check it is this group's.
+  if (!crypto::verify_signature(g.group.public_key, verify_name(g.group.algorithm), data,
+                                signature))
+    fail(Category::integrity, fmt::format("the key in the layer of group '{}' does not match the "
+                                          "group's public key: the keystore was changed",
+                                          g.group.name));
+  return signature;
+}
+
+}  // namespace hsm

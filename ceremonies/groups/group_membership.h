@@ -1,0 +1,62 @@
+// group create | add | remove: who holds a layer of a group key. Creating and rotating need only
+// the members' public keys (no password); adding needs one member's factors, because the key
+// can only come out of a member's layer; removing rotates: a new key pair sealed to the
+// remaining members replaces the old key and every old layer, so the old key is gone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ceremonies/master/master_keys.h"
+#include "ceremonies/recorder.h"
+#include "ceremonies/users/user_auth.h"
+#include "ceremonies/workspace.h"
+
+namespace hsm {
+
+struct GroupCreateOptions {
+  std::string name;
+  std::vector<std::string> members;
+  std::string algorithm = "p256";  // p256, p384, rsa3072
+  // Error(usage): malformed group or user name, no or repeated members, unknown algorithm.
+  void validate() const;
+};
+
+struct GroupResult {
+  std::string name, algorithm, fingerprint;
+  std::int64_t key_version = 0;
+  std::vector<std::string> members;
+  std::uint64_t seq = 0;  // transcript seq of the ceremony's main event
+};
+
+GroupResult group_create(Workspace& ws, const GroupCreateOptions& options);
+
+// The body of group create, for ceremonies that make groups (user provision): a new key for
+// `name` sealed to `members` (each with a key-agreement key; see require_member_candidate),
+// stored and recorded as group.created in one keystore transaction. The caller has checked
+// that no group `name` exists.
+GroupResult make_group(Recorder& rec, keystore::Keystore& ks, const p11::Session& s,
+                       const MasterKeys& mk, const std::string& name, const std::string& algorithm,
+                       const std::vector<keystore::UserRecord>& members);
+
+struct GroupAddOptions {
+  std::string group, user;
+  std::string as;  // a member who opens the key with their own factors
+  UserFactors factors;
+  std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
+  void validate() const;
+};
+
+GroupResult group_add(Workspace& ws, const GroupAddOptions& options);
+
+struct GroupRemoveOptions {
+  std::string group, user;
+  void validate() const;
+};
+
+// Error(not_found) when the user is not a member; Error(general) for the last member (a key
+// nobody could open).
+GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& options);
+
+}  // namespace hsm

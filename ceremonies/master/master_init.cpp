@@ -1,0 +1,155 @@
+// master init as a straight sequence of steps, each recorded in the transcript.
+#include "ceremonies/master/master_init.h"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <set>
+
+#include "ceremonies/master/master_keys.h"
+#include "ceremonies/recorder.h"
+#include "ceremonies/master/share_issue.h"
+#include "ceremonies/master/shares.h"
+#include "core/crypto/public_key.h"
+#include "core/error.h"
+#include "core/pkcs11/objects.h"
+#include "core/shamir/slip39.h"
+#include "core/test_hooks.h"
+#include "core/transcript/entry.h"
+
+namespace hsm {
+
+namespace {
+
+constexpr int kMaxCustodians = 16;
+
+// S = token RNG XOR OS RNG: neither source alone decides the master secret.
+Secret new_master_secret(const p11::Session& s) {
+  Secret master = s.random_secret(32);
+  Secret os(32);
+  randombytes_buf(os.data(), os.size());
+  for (size_t i = 0; i < 32; ++i) master.data()[i] ^= os.data()[i];
+  return master;
+}
+
+}  // namespace
+
+bool valid_custodian_name(const std::string& name) {
+  if (name.empty() || name.size() > 32 || name[0] == '.' || name[0] == '-') return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
+  return true;
+}
+
+void MasterInitOptions::validate() const {
+  const int n = static_cast<int>(custodians.size());
+  if (n == 0) fail(Category::usage, "--custodians names nobody");
+  if (n > kMaxCustodians)
+    fail(Category::usage, fmt::format("{} custodians given; SLIP-0039 allows at most {}", n,
+                                      kMaxCustodians));
+  std::set<std::string> seen;
+  for (const auto& c : custodians) {
+    if (!valid_custodian_name(c))
+      fail(Category::usage, fmt::format("custodian name '{}' must be 1-32 letters, digits, '.', "
+                                        "'_' or '-'", c));
+    if (!seen.insert(c).second)
+      fail(Category::usage, fmt::format("custodian '{}' is named twice", c));
+  }
+  if (threshold < 1) fail(Category::usage, "--threshold must be at least 1");
+  if (threshold > n)
+    fail(Category::usage, fmt::format("--threshold {} is more than the {} custodians", threshold, n));
+  if (threshold == 1 && !allow_single_custodian)
+    fail(Category::usage, "--threshold 1 lets any one custodian restore the master key; add "
+                          "--allow-single-custodian if that is really wanted");
+  if (threshold == 1 && n > 1)
+    fail(Category::usage, "a 1-of-N share set would give every custodian the whole secret; "
+                          "use one custodian or a threshold of 2 or more");
+  if (shares_out) {
+    if (!std::filesystem::is_directory(*shares_out))
+      fail(Category::not_found, fmt::format("--shares-out directory '{}' does not exist",
+                                            shares_out->string()));
+    for (const auto& c : custodians)
+      if (std::filesystem::exists(share_file_path(*shares_out, c)))
+        fail(Category::not_found, fmt::format("share file '{}' already exists; move it away first",
+                                              share_file_path(*shares_out, c).string()));
+  }
+}
+
+MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, CustodianConsole* console) {
+  o.validate();
+  if (!o.shares_out && console == nullptr)
+    fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR");
+  MasterInitResult result;
+  result.threshold = o.threshold;
+  const nlohmann::json params{{"threshold", o.threshold}, {"custodians", o.custodians}};
+  run_ceremony(ws, "master.init", params, [&](Recorder& rec) {
+    const p11::Session& s = ws.login();
+    if (find_master_keys(s))
+      fail(Category::not_found, fmt::format("token '{}' already holds a master key; use 'master "
+                                            "reshare' for new shares", ws.token().label));
+    keystore::Keystore& ks = ws.keystore();
+    if (ks.master())
+      fail(Category::not_found, fmt::format("workspace '{}' already has a master key record",
+                                            ws.options().dir.string()));
+
+    // 1. S, its shares and their commitments, all in locked memory.
+    const Secret master = new_master_secret(s);
+    IssuedShares issued = split_for_custodians(master, o.threshold, o.custodians);
+    keystore::ShareSet& set = issued.set;
+    for (const auto& c : set.custodians) result.commitments.emplace_back(c.name, c.commitment);
+    result.identifier = set.identifier;
+
+    // 2. Hand out the shares before anything is put on the token: custodians who stop half
+    //    way (Ctrl-C at a prompt) leave the token as it was. Files: all or none.
+    hand_out(issued, o.custodians, o.shares_out, console);
+    test_hook("master-init.after-shares");
+
+    // 3. The keys on the token: MK-wrap, MK-derive, then the escrowed transcript key.
+    MasterKeys mk;
+    try {
+      mk = import_master_keys(s, master);
+    } catch (...) {
+      take_back(o.custodians, o.shares_out);
+      throw;
+    }
+    test_hook("master-init.after-token-keys");
+    result.kcv = mk.kcv;
+    std::unique_ptr<TokenSigner> escrowed;
+    std::vector<p11::KeyHandle> created{mk.wrap, mk.derive};
+    try {
+      EscrowedTranscriptKey tk = create_escrowed_transcript_key(s, mk.wrap);
+      created.push_back(tk.pair.private_key);
+      created.push_back(tk.pair.public_key);
+      escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
+      test_hook("master-init.after-transcript-key");
+
+      // 4. Record, let the escrowed key sign on, then remember (keystore).
+      result.seq = rec.record("master.init",
+                              {{"threshold", o.threshold}, {"custodians", issued.custodians},
+                               {"identifier", set.identifier}, {"extendable", true},
+                               {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv}});
+      // The escrowed key signs on before the keystore remembers the master: a token that fails
+      // here leaves no master record behind the rollback below.
+      rec.change_key(std::move(escrowed), "escrowed");
+      set.created = transcript::utc_now_rfc3339();
+      set.created_seq = static_cast<std::int64_t>(result.seq);
+      keystore::Transaction tx(ks);
+      ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
+      ks.insert_key(transcript_key_record(tk, set.created));
+      test_hook("master-init.before-commit");
+      tx.commit();
+      test_hook("master-init.after-commit");
+    } catch (...) {
+      for (p11::KeyHandle h : created) try {
+          p11::destroy_object(s, h);
+        } catch (const Error&) {
+        }
+      take_back(o.custodians, o.shares_out);
+      throw;
+    }
+  });
+  return result;
+}
+
+}  // namespace hsm

@@ -1,0 +1,120 @@
+// MK-wrap / MK-derive import and escrow at birth.
+#include "ceremonies/master/master_keys.h"
+
+#include <fmt/format.h>
+
+#include "core/crypto/public_key.h"
+#include "core/crypto/secret_ops.h"
+#include "core/error.h"
+#include "core/test_hooks.h"
+#include "ceremonies/transcript/transcript_key.h"
+#include "core/pkcs11/objects.h"
+
+namespace hsm {
+
+Secret derive_wrap_key(const Secret& m) { return crypto::hmac_sha256(m, "hsmctl v1 wrap"); }
+Secret derive_derive_key(const Secret& m) { return crypto::hmac_sha256(m, "hsmctl v1 derive"); }
+Secret derive_quorum_key(const Secret& m) { return crypto::hmac_sha256(m, "hsmctl v1 quorum"); }
+Secret derive_backup_key(const Secret& m) { return crypto::hmac_sha256(m, "hsmctl v1 backup"); }
+
+std::string master_kcv(const Secret& master) {
+  return to_hex(crypto::aes_check_value(derive_wrap_key(master)));
+}
+
+std::optional<MasterKeys> find_master_keys(const p11::Session& s) {
+  const auto wrap = p11::find_secret_key(s, kMasterWrapLabel);
+  const auto derive = p11::find_secret_key(s, kMasterDeriveLabel);
+  if (!wrap || !derive) return std::nullopt;
+  MasterKeys k{*wrap, *derive, ""};
+  if (auto kcv = p11::check_value(s, *wrap)) k.kcv = to_hex(*kcv);
+  return k;
+}
+
+MasterKeys import_master_keys(const p11::Session& s, const Secret& master) {
+  MasterKeys k;
+  const std::string expected = master_kcv(master);
+  try {
+    {
+      const Secret wrap = derive_wrap_key(master);
+      auto t = p11::master_wrap_key(kMasterWrapLabel, s.random(16), wrap);
+      k.wrap = p11::create_object(s, t);
+    }
+    {
+      const Secret derive = derive_derive_key(master);
+      auto t = p11::master_derive_key(kMasterDeriveLabel, s.random(16), derive);
+      k.derive = p11::create_object(s, t);
+    }
+    const auto kcv = p11::check_value(s, k.wrap);
+    k.kcv = kcv ? to_hex(*kcv) : expected;
+    if (k.kcv != expected)
+      fail(Category::token, fmt::format("the token reports check value {} for MK-wrap, but the "
+                                        "master secret gives {}", k.kcv, expected));
+  } catch (...) {
+    for (p11::KeyHandle h : {k.wrap, k.derive})
+      if (h != 0) try {
+          p11::destroy_object(s, h);
+        } catch (const Error&) {
+        }
+    throw;
+  }
+  return k;
+}
+
+EscrowedKey generate_escrowed(const p11::Session& s, p11::KeyAlgorithm algorithm,
+                              p11::KeyHandle wrapping) {
+  auto templates = p11::escrow_session_pair(algorithm);
+  const p11::KeyPair pair = p11::generate_pair(s, algorithm, templates);
+  EscrowedKey out{algorithm, {}, {}};
+  try {
+    out.spki = p11::public_key_spki(s, pair.public_key, algorithm);
+    out.blob = p11::wrap_key(s, wrapping, pair.private_key);
+  } catch (...) {
+    p11::destroy_object(s, pair.private_key);
+    p11::destroy_object(s, pair.public_key);
+    throw;
+  }
+  p11::destroy_object(s, pair.private_key);
+  p11::destroy_object(s, pair.public_key);
+  return out;
+}
+
+p11::KeyPair install_escrowed(const p11::Session& s, const EscrowedKey& key,
+                              p11::KeyHandle wrapping, const std::string& label, ByteView id,
+                              const p11::Mechanisms& mechanisms) {
+  auto priv_t = p11::escrowed_token_private_key(key.algorithm, label, id, mechanisms);
+  p11::KeyPair pair;
+  pair.private_key = p11::unwrap_key(s, wrapping, key.blob, priv_t);
+  test_hook("escrow.after-unwrap");  // a kill here leaves a private key without its public half
+  try {
+    const crypto::PublicParts parts = crypto::public_parts(key.spki);
+    auto pub_t = p11::token_public_key(key.algorithm, label, id, parts.ec_point, parts.modulus,
+                                       parts.exponent);
+    pair.public_key = p11::create_object(s, pub_t);
+  } catch (...) {
+    p11::destroy_object(s, pair.private_key);
+    throw;
+  }
+  return pair;
+}
+
+EscrowedTranscriptKey create_escrowed_transcript_key(const p11::Session& s, p11::KeyHandle wrap) {
+  EscrowedTranscriptKey out{generate_escrowed(s, p11::KeyAlgorithm::ec_p256, wrap), s.random(16), {}};
+  out.pair = install_escrowed(s, out.key, wrap, kTranscriptKeyLabel, out.id,
+                              {p11::SignMechanism::ecdsa_sha256});
+  return out;
+}
+
+keystore::KeyRecord transcript_key_record(const EscrowedTranscriptKey& key, const std::string& created) {
+  keystore::KeyRecord r;
+  r.label = fmt::format("transcript-{}", crypto::fingerprint(key.key.spki).substr(0, 16));
+  r.key_id = to_hex(key.id);
+  r.algorithm = "ec-p256";
+  r.purpose = "transcript";
+  r.escrow = "mk-wrap";
+  r.wrapped_key = key.key.blob;
+  r.public_key = key.key.spki;
+  r.created = created;
+  return r;
+}
+
+}  // namespace hsm

@@ -1,0 +1,43 @@
+// The master ceremonies that need custodians after init: restore (bring S back with a quorum
+// and import the derived keys on a token), verify-share (one custodian checks their share,
+// nothing is recombined), reshare (a new share set of the same S), and status.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ceremonies/master/master_init.h"
+#include "ceremonies/master/shares.h"
+
+namespace hsm {
+
+struct RestoreResult {
+  std::string kcv;
+  bool kcv_checked = false;  // false on an empty workspace: compare with the paper record
+  bool transcript_key_restored = false;
+  bool adopted = false;  // the workspace had no record: the share set was learnt from the shares
+};
+RestoreResult master_restore(Workspace& ws, ShareIntake intake);
+
+struct ShareCheck {
+  std::string custodian;
+  int member_index = 0, threshold = 0, count = 0, identifier = 0;
+};
+ShareCheck master_verify_share(Workspace& ws, const Secret& mnemonic);
+
+struct ReshareOptions {
+  int threshold = 0;
+  std::vector<std::string> custodians;
+  bool allow_single_custodian = false;
+  std::optional<std::filesystem::path> shares_out;
+};
+MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& options, ShareIntake intake,
+                                CustodianConsole* console);
+
+// Token and keystore view of the master key (no login needed for the keystore part).
+nlohmann::json master_status(Workspace& ws);
+
+}  // namespace hsm

@@ -1,0 +1,62 @@
+// Share sets: split, commit, hand out.
+#include "ceremonies/master/share_issue.h"
+
+#include "ceremonies/master/shares.h"
+
+namespace hsm {
+
+namespace {
+constexpr std::uint8_t kIterationExponent = 1;
+}
+
+IssuedShares split_for_custodians(const Secret& master, int threshold,
+                                  const std::vector<std::string>& names) {
+  const slip39::GroupSpec group{static_cast<std::uint8_t>(threshold),
+                                static_cast<std::uint8_t>(names.size())};
+  auto groups = slip39::split_master_secret(master, Secret(), 1, std::span(&group, 1), true,
+                                            kIterationExponent);
+  IssuedShares out;
+  out.shares = std::move(groups.front());
+  out.set.identifier = out.shares.front().header.identifier;
+  out.set.extendable = true;
+  out.set.iteration_exponent = kIterationExponent;
+  out.set.group_threshold = 1;
+  out.set.member_thresholds = {threshold};
+  out.custodians = nlohmann::json::array();
+  for (size_t i = 0; i < out.shares.size(); ++i) {
+    const std::string commitment = share_commitment(out.shares[i]);
+    out.set.custodians.push_back({names[i], 0, out.shares[i].header.member_index, commitment});
+    out.custodians.push_back({{"name", names[i]},
+                              {"member_index", out.shares[i].header.member_index + 1},
+                              {"commitment", commitment}});
+  }
+  return out;
+}
+
+void hand_out(const IssuedShares& issued, const std::vector<std::string>& names,
+              const std::optional<std::filesystem::path>& shares_out, CustodianConsole* console) {
+  try {
+    for (size_t i = 0; i < issued.shares.size(); ++i) {
+      const Secret mnemonic = slip39::to_mnemonic(issued.shares[i]);
+      if (shares_out)
+        write_share_file(*shares_out, names[i], mnemonic);
+      else
+        console->show_share(names[i], static_cast<int>(i) + 1,
+                            static_cast<int>(issued.shares.size()), mnemonic);
+    }
+  } catch (...) {
+    take_back(names, shares_out);
+    throw;
+  }
+}
+
+void take_back(const std::vector<std::string>& names,
+               const std::optional<std::filesystem::path>& shares_out) noexcept {
+  if (!shares_out) return;
+  for (const auto& n : names) {
+    std::error_code ec;
+    std::filesystem::remove(share_file_path(*shares_out, n), ec);
+  }
+}
+
+}  // namespace hsm

@@ -1,0 +1,44 @@
+// Transcript keys on the token.
+#include "ceremonies/transcript/transcript_key.h"
+
+#include "core/error.h"
+#include "core/pkcs11/objects.h"
+
+namespace hsm {
+
+Bytes TokenSigner::sign(ByteView hash32) {
+  return p11::sign(session_, pair_.private_key, p11::SignMechanism::ecdsa_sha256, hash32);
+}
+
+void TokenSigner::destroy() noexcept {
+  for (p11::KeyHandle h : {pair_.private_key, pair_.public_key}) {
+    try {
+      p11::destroy_object(session_, h);
+    } catch (const Error&) {
+    }
+  }
+}
+
+std::unique_ptr<TokenSigner> find_transcript_key(const p11::Session& session, const Bytes& id) {
+  if (id.empty()) return nullptr;
+  const auto priv = p11::find_private_key(session, id);
+  const auto pub = p11::find_public_key(session, id);
+  if (!priv || !pub) return nullptr;
+  return std::make_unique<TokenSigner>(session, p11::KeyPair{*pub, *priv},
+                                       p11::public_key_spki(session, *pub), id);
+}
+
+std::unique_ptr<TokenSigner> create_provisional_transcript_key(p11::Session& session) {
+  const Bytes id = session.random(16);
+  auto templates = p11::provisional_transcript_key(kTranscriptKeyLabel, id);
+  const p11::KeyPair pair = p11::generate_pair(session, p11::KeyAlgorithm::ec_p256, templates);
+  try {
+    return std::make_unique<TokenSigner>(session, pair,
+                                         p11::public_key_spki(session, pair.public_key), id);
+  } catch (...) {
+    TokenSigner(session, pair, Bytes{}, id).destroy();
+    throw;
+  }
+}
+
+}  // namespace hsm

@@ -1,0 +1,115 @@
+// Password + TOTP authentication of a user, with counted, recorded failures.
+#include "ceremonies/users/user_auth.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "ceremonies/groups/group_agreement.h"
+#include "ceremonies/users/user_layers.h"
+#include "core/error.h"
+#include "core/otp/totp.h"
+
+namespace hsm {
+
+namespace {
+
+// Counts the failure, records it, and throws Error(auth) with `message` and what is left.
+[[noreturn]] void refuse(Recorder& rec, keystore::Keystore& ks, const std::string& name,
+                         std::int64_t max_failures, const char* factor, const char* reason,
+                         const std::string& message) {
+  const keystore::AuthFailures f = ks.record_auth_failure(name, max_failures);
+  rec.record("user.auth.failed", {{"name", name},
+                                  {"factor", factor},
+                                  {"reason", reason},
+                                  {"failures", f.failures},
+                                  {"locked", f.locked}});
+  if (f.locked)
+    fail(Category::auth, fmt::format("{}; user '{}' is now locked after {} failures (an admin can "
+                                     "run 'hsmctl user unlock {}')", message, name, f.failures,
+                                     name));
+  if (max_failures > 0)
+    fail(Category::auth, fmt::format("{}; {} more failure(s) lock user '{}'", message,
+                                     max_failures - f.failures, name));
+  fail(Category::auth, message);
+}
+
+Secret read_code(const UserFactors& f) {
+  if (!f.otp_code.empty()) return Secret::copy_of(std::string_view(f.otp_code));
+  return read_secret(*f.otp_source, "one-time code");
+}
+
+}  // namespace
+
+UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                               const std::string& name, const UserFactors& factors,
+                               std::int64_t max_failures) {
+  keystore::Keystore& ks = ws.keystore();
+  const p11::Session& s = ws.login();
+  auto user = ks.find_user(name);
+  if (!user) fail(Category::not_found, fmt::format("user '{}' not found", name));
+  if (user->locked) {
+    rec.record("user.auth.refused", {{"name", name}, {"reason", "locked"},
+                                     {"failures", user->failures}});
+    fail(Category::auth, fmt::format("user '{}' is locked after {} failed attempts; an admin can "
+                                     "run 'hsmctl user unlock {}'", name, user->failures, name));
+  }
+  if (user->otp.enrolled && !factors.otp_given())
+    refuse(rec, ks, name, max_failures, "otp", "missing",
+           fmt::format("user '{}' has a one-time code enrolled: give --otp CODE or --otp-source "
+                       "SRC", name));
+  const Secret password = read_secret(factors.password, fmt::format("password of user '{}'", name));
+
+  // The code first: without it, no answer says anything about the password.
+  std::optional<std::uint64_t> step;
+  if (user->otp.enrolled) {
+    const Secret code = read_code(factors);
+    if (!user->otp.seed)
+      fail(Category::integrity, fmt::format("user '{}' is enrolled for one-time codes but has no "
+                                            "stored seed: the keystore was changed", name));
+    const Secret seed = open_otp_seed(s, mk.derive, name, *user->otp.seed);
+    step = otp::verify_totp(seed, code.chars(), static_cast<std::uint64_t>(std::time(nullptr)), 0);
+    if (!step)
+      refuse(rec, ks, name, max_failures, "otp", "wrong",
+             fmt::format("wrong one-time code for user '{}'", name));
+    if (static_cast<std::int64_t>(*step) <= user->otp.last_step)
+      refuse(rec, ks, name, max_failures, "otp", "reused",
+             fmt::format("this one-time code of user '{}' was already used; wait for the next one",
+                         name));
+  }
+
+  std::optional<Secret> inner, agreement;
+  {
+    const p11::SessionObject kek = derive_user_kek(s, mk.derive, name, password, user->secrets.kdf);
+    inner = open_outer(s, kek.handle(), *user);
+    if (!inner)
+      refuse(rec, ks, name, max_failures, "password", "wrong",
+             fmt::format("user '{}': wrong password (or the stored key was changed)", name));
+    agreement = open_agreement_key(s, kek.handle(), *user);
+    if (!agreement && user->secrets.ecdh_key)
+      fail(Category::integrity, fmt::format("the stored key-agreement key of user '{}' does not "
+                                            "open although the password is right: the keystore "
+                                            "was changed", name));
+    if (!agreement) {  // made before group keys: give them one now, under the same KEK
+      EscrowedKey k = generate_agreement_key(s, mk.wrap);
+      user->secrets.ecdh_key =
+          seal_agreement_key(s, kek.handle(), name, user->secrets.key_version, k.blob);
+      user->ecdh_public_key = k.spki;
+      ks.set_agreement_key(name, k.spki, *user->secrets.ecdh_key);
+      rec.record("user.agreement-key.created", {{"name", name},
+                                                {"algorithm", kAgreementAlgorithm},
+                                                {"public_key", to_base64(k.spki)}});
+      agreement = Secret::copy_of(ByteView(k.blob));
+      std::fill(k.blob.begin(), k.blob.end(), std::uint8_t{0});
+    }
+  }
+  // Accepted once: a concurrent use of the same code loses here.
+  if (step && !ks.accept_otp_step(name, static_cast<std::int64_t>(*step)))
+    refuse(rec, ks, name, max_failures, "otp", "reused",
+           fmt::format("this one-time code of user '{}' was already used; wait for the next one",
+                       name));
+  if (user->failures != 0) ks.reset_failures(name);
+  return {std::move(*user), std::move(*inner), std::move(*agreement)};
+}
+
+}  // namespace hsm

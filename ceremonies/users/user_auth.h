@@ -1,0 +1,45 @@
+// Who may use a user's key: the password, which opens the outer layer, and once enrolled a
+// TOTP code, each accepted once. Every failure is counted against the user (locked after the
+// configured number), written to the transcript and thrown as Error(auth). The password and the
+// code are read here, into Secrets, and never leave them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "ceremonies/master/master_keys.h"
+#include "ceremonies/recorder.h"
+#include "core/keystore/records.h"
+#include "core/secure/secret_source.h"
+
+namespace hsm {
+
+// What a user brings.
+struct UserFactors {
+  SecretSource password;                   // --password-source
+  std::string otp_code;                    // --otp CODE (short-lived; the issue allows argv)
+  std::optional<SecretSource> otp_source;  // --otp-source SRC
+  bool otp_given() const { return !otp_code.empty() || otp_source.has_value(); }
+};
+
+// The locking policy: DIR/hsmctl.toml [users] max_auth_failures (0: never lock).
+inline constexpr std::int64_t kDefaultMaxAuthFailures = 5;
+
+struct UnlockedUser {
+  keystore::UserRecord user;
+  Secret inner;  // the inner blob (private key wrapped under MK-wrap), out of its outer layer
+  // The key-agreement key's inner blob, opened with the same KEK (group keys are sealed to it).
+  // A user made before group keys gets one here, lazily (event user.agreement-key.created).
+  Secret agreement;
+};
+
+// Looks up the user (Error(not_found)), refuses a locked one, checks the TOTP code when one is
+// enrolled (a wrong, missing or reused code is a counted failure), opens the outer layer with
+// the password (a wrong one is a counted failure), then marks the code used and resets the
+// failure count. Runs inside a ceremony: `rec` records each failure as user.auth.failed.
+UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                               const std::string& name, const UserFactors& factors,
+                               std::int64_t max_failures);
+
+}  // namespace hsm
