@@ -214,7 +214,7 @@ else
   mt=$mw/transcript.jsonl
   shares=$tmp/shares
   mkdir -m 700 "$shares"
-  wordlist=${HSMCTL_SHARED_DIR:-$root/../shared}/vectors/slip39/wordlist.txt
+  wordlist=$root/tests/vectors/slip39/wordlist.txt
   check=(/usr/bin/python3 "$root/tests/docs/master_check.py" "$wordlist")
   m=(--dir "$mw" --token docs-m --pin-source env:DOCS_PIN)
   # jq PATH < json: one value, for these checks (Python, as jq need not be installed).
@@ -283,7 +283,7 @@ print(" ".join(json.loads(l)["event"] for l in open(sys.argv[1])))' "$mt")
   # Commitments and KCV, recomputed from the share files by the formulas of hsmctl-master(1).
   init=$(entry_of master.init)
   if [ ! -f "$wordlist" ]; then
-    not_ok "the SLIP-0039 wordlist is at $wordlist (set HSMCTL_SHARED_DIR)"
+    not_ok "the SLIP-0039 wordlist is at $wordlist"
   else
     recorded=$(printf '%s' "$init" | /usr/bin/python3 -c 'import json,sys
 for c in json.load(sys.stdin)["data"]["custodians"]: print(c["name"], c["commitment"])')

@@ -9,9 +9,8 @@ HSMCTL=${1:?usage: run_interop_tests.sh HSMCTL_BINARY}
 case $HSMCTL in /*) ;; *) HSMCTL=$PWD/$HSMCTL ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SHARED=${HSMCTL_SHARED_DIR:-$ROOT/../shared}
-VECTORS=$SHARED/vectors/slip39/vectors.json
-export SLIP39_WORDLIST=$SHARED/vectors/slip39/wordlist.txt
+VECTORS=$ROOT/tests/vectors/slip39/vectors.json
+export SLIP39_WORDLIST=$ROOT/tests/vectors/slip39/wordlist.txt
 PY=(python3 -S -B)   # stdlib only (-S: faster start-up); -B: no __pycache__ in the source tree
 SLIP39=("${PY[@]}" "$HERE/slip39.py")
 

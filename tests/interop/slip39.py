@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An independent SLIP-0039 implementation (stdlib only) for interop tests of hsmctl's shares.
 
-Written from the spec (../shared/vectors/slip39/slip-0039.md), never from hsmctl's C++ code, so
-that a shared misreading cannot hide; test use only: secrets pass through ordinary Python memory.
+Written from the SLIP-0039 specification (see tests/vectors/slip39/README.md), never from
+hsmctl's C++ code, so that a shared misreading cannot hide; test use only: secrets pass through ordinary Python memory.
 
   slip39.py combine [--passphrase P] FILE...      prints the master secret (hex)
   slip39.py split --threshold M --count N --secret-hex HEX [--extendable]

@@ -1,4 +1,4 @@
-// Helpers for the SLIP-0039 tests: the shared vectors directory, secrets from hex or text, a
+// Helpers for the SLIP-0039 tests: the vectors directory, secrets from hex or text, a
 // seeded random source, and running a call to get its hsm::Error. Tests only; never linked
 // into hsmctl.
 #pragma once
@@ -22,16 +22,9 @@
 
 namespace hsm::slip39::testing {
 
-// $HSMCTL_SHARED_DIR, else the compile definition of the same name.
-inline std::string shared_dir() {
-  if (const char* env = std::getenv("HSMCTL_SHARED_DIR"); env != nullptr && *env != '\0') {
-    return env;
-  }
-#ifdef HSMCTL_SHARED_DIR
-  return HSMCTL_SHARED_DIR;
-#else
-  return "../shared";
-#endif
+// The official SLIP-0039 vectors and wordlist kept in the repository (tests/vectors/slip39/).
+inline std::string vectors_dir() {
+  return std::string(HSMCTL_SOURCE_DIR) + "/tests/vectors/slip39";
 }
 
 inline Secret text(std::string_view chars) {

@@ -1,4 +1,4 @@
-// The 45 official SLIP-0039 test vectors (shared/vectors/slip39/vectors.json, passphrase
+// The 45 official SLIP-0039 test vectors (tests/vectors/slip39/vectors.json, passphrase
 // "TREZOR"): valid sets recover the listed master secret, invalid ones fail for the right reason.
 #include <gtest/gtest.h>
 
@@ -20,9 +20,9 @@ using testing::text;
 
 const nlohmann::json& vectors() {
   static const nlohmann::json all = [] {
-    const std::string path = testing::shared_dir() + "/vectors/slip39/vectors.json";
+    const std::string path = testing::vectors_dir() + "/vectors.json";
     std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot open " + path + " (set HSMCTL_SHARED_DIR)");
+    if (!in) throw std::runtime_error("cannot open " + path + "");
     return nlohmann::json::parse(in);
   }();
   return all;

@@ -14,7 +14,7 @@ namespace hsm::slip39 {
 namespace {
 
 TEST(Wordlist, CompiledListEqualsSharedWordlistWordForWord) {
-  const std::string path = testing::shared_dir() + "/vectors/slip39/wordlist.txt";
+  const std::string path = testing::vectors_dir() + "/wordlist.txt";
   std::ifstream in(path);
   ASSERT_TRUE(in) << "cannot open " << path;
   std::vector<std::string> shared;

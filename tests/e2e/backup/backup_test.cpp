@@ -307,12 +307,10 @@ TEST_F(Backup, TheFileHoldsNoShareNoMasterSecretAndNoDerivedKey) {
     EXPECT_EQ(content.find(mnemonic.substr(0, 40)), std::string::npos) << who;
   }
   // S from an independent SLIP-0039 implementation, and the keys derived from it.
-  const char* env_shared = std::getenv("HSMCTL_SHARED_DIR");
-  const std::string shared = env_shared != nullptr ? env_shared : HSMCTL_SHARED_DIR;
   const RunResult s = run_program(
       {"/usr/bin/python3", "-S", "-B", std::string(HSMCTL_SOURCE_DIR) + "/tests/interop/slip39.py",
        "combine", (shares_ / "a.share").string(), (shares_ / "b.share").string()},
-      {{"SLIP39_WORDLIST", shared + "/vectors/slip39/wordlist.txt"}});
+      {{"SLIP39_WORDLIST", std::string(HSMCTL_SOURCE_DIR) + "/tests/vectors/slip39/wordlist.txt"}});
   ASSERT_EQ(s.code, 0) << s.err;
   std::string secret_hex = s.out.substr(0, 64);
   ASSERT_EQ(secret_hex.size(), 64u);
