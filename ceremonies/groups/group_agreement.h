@@ -1,4 +1,4 @@
-// The key agreement behind group keys (DESIGN.md "Key hierarchy", group keys). Each user has an
+// The key agreement behind group keys (docs/design.md, group keys). Each user has an
 // ECDH P-256 key pair, two-layer like their signing key (inner: MK-wrap; outer: their password
 // KEK). A member's layer of a group key is the group's inner blob sealed with AES-256-GCM under
 // a key agreed on the token between a one-use ephemeral pair and the member's public key, so

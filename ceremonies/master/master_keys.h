@@ -22,7 +22,7 @@ struct MasterKeys {
   std::string kcv;  // hex CKA_CHECK_VALUE of MK-wrap
 };
 
-// HMAC-SHA256(S, label) for the four labels of DESIGN.md.
+// HMAC-SHA256(S, label) for the four labels of docs/design.md.
 Secret derive_wrap_key(const Secret& master);
 Secret derive_derive_key(const Secret& master);
 Secret derive_quorum_key(const Secret& master);

@@ -1,4 +1,4 @@
-// The two layers of a user key and the sealed TOTP seed, in one place (DESIGN.md "Key
+// The two layers of a user key and the sealed TOTP seed, in one place (docs/design.md "Key
 // hierarchy", user keys): inner = the private key wrapped under MK-wrap at birth; outer =
 // AES-256-GCM of the inner blob by the token under the user KEK = C_DeriveKey(MK-derive,
 // Argon2id(password, salt)), with AAD binding name, algorithm and key version. Never stores,
@@ -69,7 +69,7 @@ std::optional<Secret> open_outer(const p11::Session& s, p11::KeyHandle kek,
 
 // A TOTP seed sealed under a session key derived from MK-derive with SHA-256("hsmctl v1 otp|"
 // + name). This keeps the seed from whoever holds the keystore without the token; a PIN
-// holder can open it (DESIGN.md, and hsmctl(1) says so).
+// holder can open it (docs/design.md, and hsmctl(1) says so).
 keystore::SealedBlob seal_otp_seed(const p11::Session& s, p11::KeyHandle mk_derive,
                                    std::string_view name, const Secret& seed);
 // Error(integrity) when the sealed seed does not open.

@@ -9,7 +9,7 @@
 
 namespace hsm::crypto {
 
-// HMAC-SHA256(key, label): the derivation DESIGN.md uses for MK-wrap, MK-derive, QK and BK.
+// HMAC-SHA256(key, label): the derivation docs/design.md uses for MK-wrap, MK-derive, QK and BK.
 Secret hmac_sha256(const Secret& key, std::string_view label);
 // HMAC-SHA256 over public data, returned as public bytes (for backup authentication tags).
 Bytes hmac_sha256_tag(const Secret& key, ByteView data);

@@ -143,7 +143,7 @@ CREATE INDEX group_members_by_user ON group_members (user_id);
 
 // Version 2: a group's inner blob (its private key under MK-wrap) is no longer stored beside
 // the group: a PIN holder could unwrap it and sign. It lives only inside the members' sealed
-// layers (DESIGN.md "Key hierarchy", group keys). No hsmctl wrote group rows at version 1.
+// layers (docs/design.md "Key hierarchy", group keys). No hsmctl wrote group rows at version 1.
 constexpr const char* kVersion2 = R"sql(
 ALTER TABLE groups DROP COLUMN wrapped_key;
 )sql";

@@ -63,9 +63,9 @@ PairTemplates born_token_key_pair(KeyAlgorithm algorithm, const std::string& lab
 // A user KEK derived from MK-derive: a session AES-256 key for AES-GCM only.
 Template user_kek();
 
-// Group keys (DESIGN.md "Key hierarchy"): each user's key-agreement pair (ECDH P-256), escrowed
-// at birth like a user key: the private key can only derive with ECDH, sensitive, extractable
-// only so that it is wrapped once under MK-wrap and destroyed.
+// Group keys (docs/design.md, "Key hierarchy"): each user's key-agreement pair (ECDH P-256),
+// escrowed at birth like a user key: the private key can only derive with ECDH, sensitive,
+// extractable only so that it is wrapped once under MK-wrap and destroyed.
 PairTemplates agreement_session_pair();
 // The unwrap template of a key-agreement private key for one use: sensitive, non-extractable,
 // not modifiable, ECDH only.

@@ -1,6 +1,7 @@
 // The attacker: someone who holds the token's user PIN and calls PKCS#11 directly (dlopen'd
 // SoftHSM, raw C_* calls, none of hsmctl's code or templates). Every route out for a key that
-// DESIGN.md "What a PIN holder can do" lists is one method here returning the CK_RV it got.
+// docs/design.md ("What a PIN holder can and cannot do") lists is one method here returning
+// the CK_RV it got.
 #pragma once
 
 #include <p11-kit/pkcs11.h>
