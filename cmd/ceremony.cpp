@@ -17,19 +17,25 @@ namespace hsm::cli {
 
 namespace {
 
-void check_step_options(const Plan& plan, const PlanStep& s) {
+// Parses the step's command line with a fresh copy of hsmctl's own CLI11 definitions (their
+// actions are never called). Returns whether it parsed, so the value checks run only then.
+bool check_step_options(const PlanStep& s, PlanProblems& out) {
   const std::string where = fmt::format("step {} ({})", s.number, s.run);
-  if (s.path.empty()) plan_error(plan, s.line, where + ": run names no command");
-  if (s.path.front() == "ceremony")
-    plan_error(plan, s.line, where + ": a plan cannot run 'ceremony' commands");
-  if (s.run == "token init")
-    plan_error(plan, s.line, where + ": write init_token = true in [ceremony] instead; the "
-                                     "token is initialised before the plan begins");
-  for (const auto& a : s.args)
-    if (global_option_names().contains(a.key))
-      plan_error(plan, a.line, fmt::format("{}: --{} is a global option; 'ceremony run' gives "
-                                           "the same one to every step", where, a.key));
-  Cli fresh;  // the same definitions hsmctl parses with; its actions are never called
+  const int run_line = s.run_line != 0 ? s.run_line : s.line;
+  if (s.path.empty()) {
+    if (s.run_line != 0) out.add(run_line, where + ": run names no command");
+    return false;
+  }
+  if (s.path.front() == "ceremony") {
+    out.add(run_line, where + ": a plan cannot run 'ceremony' commands");
+    return false;
+  }
+  if (s.run == "token init") {
+    out.add(run_line, where + ": write init_token = true in [ceremony] instead; the token is "
+                              "initialised before the plan begins");
+    return false;
+  }
+  Cli fresh;
   add_all_commands(fresh);
   fresh.app.require_subcommand(1);
   CLI::App* a = &fresh.app;
@@ -39,30 +45,65 @@ void check_step_options(const Plan& plan, const PlanStep& s) {
       sub = a->get_subcommand(word);
     } catch (const CLI::OptionNotFound&) {
     }
-    if (sub == nullptr || word.front() == '-')
-      plan_error(plan, s.line, fmt::format("{}: '{}' is not an hsmctl command; see 'hsmctl{} "
-                                           "--help'", where, s.run, a == &fresh.app ? "" : " " + a->get_name()));
+    if (sub == nullptr || word.front() == '-') {
+      out.add(run_line, fmt::format("{}: '{}' is not an hsmctl command; see 'hsmctl{} --help'",
+                                    where, s.run, a == &fresh.app ? "" : " " + a->get_name()));
+      return false;
+    }
     a = sub;
   }
-  if (!a->get_subcommands([](CLI::App*) { return true; }).empty())
-    plan_error(plan, s.line, fmt::format("{}: '{}' is a group; name one of its commands (see "
-                                         "'hsmctl {} --help')", where, s.run, s.run));
-  std::vector<std::string> args = s.command();
+  if (!a->get_subcommands([](CLI::App*) { return true; }).empty()) {
+    out.add(run_line, fmt::format("{}: '{}' is a group; name one of its commands (see 'hsmctl "
+                                  "{} --help')", where, s.run, s.run));
+    return false;
+  }
+  // Options the command does not have are each a problem; the rest is parsed together.
+  PlanStep known = s;
+  std::erase_if(known.args, [&](const PlanArg& arg) {
+    if (global_option_names().contains(arg.key)) {
+      out.add(arg.line, fmt::format("{}: --{} is a global option; 'ceremony run' gives the same "
+                                    "one to every step", where, arg.key));
+      return true;
+    }
+    if (a->get_option_no_throw("--" + arg.key) == nullptr) {
+      out.add(arg.line, fmt::format("{}: '{}' has no option --{}; see 'hsmctl {} --help'", where,
+                                    s.run, arg.key, s.run));
+      return true;
+    }
+    return false;
+  });
+  std::vector<std::string> args = known.command();
   std::reverse(args.begin(), args.end());
   try {
     fresh.app.parse(args);
   } catch (const CLI::ParseError& e) {
-    plan_error(plan, s.line, fmt::format("{}: {}", where, e.what()));
+    out.add(s.line_for(e.what()), fmt::format("{}: {}", where, e.what()));
+    return false;
   }
+  return true;
 }
 
 }  // namespace
 
-Plan validated_plan(const std::string& path, std::string* text) {
-  Plan plan = read_plan(path, text);
-  for (const auto& s : plan.steps) check_step_options(plan, s);
-  check_plan_semantics(plan);
+std::optional<Plan> checked_plan(const std::string& path, PlanProblems& problems,
+                                 std::string* text) {
+  Plan plan = read_plan(path, problems, text);
+  if (plan.steps.empty() && !problems.empty()) return std::nullopt;
+  std::vector<bool> parsed;
+  for (const auto& s : plan.steps) parsed.push_back(check_step_options(s, problems));
+  check_plan(plan, parsed, problems);
+  if (!problems.empty()) return std::nullopt;
   return plan;
+}
+
+Plan validated_plan(const std::string& path, std::string* text) {
+  PlanProblems problems;
+  if (auto plan = checked_plan(path, problems, text)) return *plan;
+  const auto all = problems.sorted();
+  // One "hsmctl: error: PLAN:LINE: message" line per problem; the last through main's report.
+  for (std::size_t i = 0; i + 1 < all.size(); ++i)
+    std::cerr << fmt::format("hsmctl: error: {}:{}: {}\n", path, all[i].first, all[i].second);
+  fail(Category::usage, fmt::format("{}:{}: {}", path, all.back().first, all.back().second));
 }
 
 void add_ceremony_commands(Cli& cli) {
@@ -78,6 +119,15 @@ void add_ceremony_commands(Cli& cli) {
   with_example(validate, "hsmctl ceremony validate root-2026.toml");
   validate->callback([&cli, vpath] {
     cli.action = [&cli, vpath] {
+      if (cli.globals.json) {  // the problems as a document too, before the error lines
+        PlanProblems problems;
+        if (!checked_plan(*vpath, problems)) {
+          nlohmann::json list = nlohmann::json::array();
+          for (const auto& [line, message] : problems.sorted())
+            list.push_back({{"line", line}, {"message", message}});
+          cli.emit({{"file", *vpath}, {"ok", false}, {"problems", list}}, [](std::ostream&) {});
+        }
+      }
       const Plan p = validated_plan(*vpath);
       nlohmann::json steps = nlohmann::json::array();
       for (const auto& s : p.steps)

@@ -1,5 +1,6 @@
 // ceremony run PLAN [--rehearse]: validates the plan, records plan.begin, runs each step as its
-// own hsmctl process after a typed confirmation, and records plan.end (ok, or the failed step).
+// own hsmctl process after a typed confirmation, records plan.end (ok, or the failed step), and
+// prints the final head last.
 // The PIN is read once here and handed to each step through a pipe; the workspace lock is never
 // held while a step runs.
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 
 #include <iostream>
+#include <optional>
 
 #include "ceremonies/plans/plan_exec.h"
 #include "ceremonies/plans/plan_rules.h"
@@ -16,6 +18,8 @@
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/transcript/appender.h"
+#include "core/transcript/pgp_words.h"
 
 namespace hsm::cli {
 
@@ -134,6 +138,31 @@ void setup_rehearsal(RunArgs& a, Target& t, const Plan& plan) {
   t.so_pin = random_pin();
 }
 
+// The head after the run's last entry (plan.end's ceremony.end): the one witnesses write down
+// and `transcript verify --head` accepts, because the run appends nothing after it.
+struct FinalHead {
+  std::string head, words;
+  std::uint64_t entries = 0;
+};
+
+FinalHead final_head(const Target& t) {
+  transcript::Transcript tr(t.dir / "transcript.jsonl");
+  const auto st = tr.state();
+  return {st.head, transcript::pgp_words(from_hex(st.head)), st.entries};
+}
+
+void add_head(nlohmann::json& doc, const FinalHead& h) {
+  doc["head"] = h.head;
+  doc["pgp_words"] = h.words;
+  doc["entries"] = h.entries;
+}
+
+void print_head(std::ostream& out, const FinalHead& h) {
+  out << fmt::format("\nFinal transcript head after {} entries, for the witnesses to write "
+                     "down (transcript verify --head accepts it):\n  {}\n  {}\n",
+                     h.entries, h.head, h.words);
+}
+
 nlohmann::json plan_data(const Plan& p, const std::string& text, bool rehearse) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : p.steps)
@@ -184,6 +213,8 @@ int run_plan(Cli& cli, RunArgs& a) {
     say << fmt::format("\nStep {} of {}: {}\n  roles present: {}\n  witnesses: {}\n  hsmctl {}\n",
                        s.number, total, s.title(), s.roles.empty() ? "-" : join(s.roles),
                        s.witnesses.empty() ? "-" : join(s.witnesses), join(command, " "));
+    if (s.run == "transcript head")
+      say << "  (not the final head: the run prints that after its last entry)\n";
     say.flush();
     int code = 1;
     std::string why;
@@ -214,6 +245,12 @@ int run_plan(Cli& cli, RunArgs& a) {
     } catch (const Error& e) {
       std::cerr << "hsmctl: the failure could not be recorded: " << e.what() << '\n';
     }
+    std::optional<FinalHead> head;
+    try {
+      head = final_head(t);
+    } catch (const Error& e) {
+      std::cerr << "hsmctl: the transcript head could not be read: " << e.what() << '\n';
+    }
     const auto undo = undo_list(plan, s.number - 1);
     say << fmt::format("\nThe plan stopped at step {} of {}. Done so far: {}\n", s.number, total,
                        done.empty()       ? std::string("nothing")
@@ -221,24 +258,31 @@ int run_plan(Cli& cli, RunArgs& a) {
                                           : fmt::format("steps 1 to {}", done.size()));
     if (!undo.empty()) say << "To undo, or to keep in mind before running again:\n";
     for (const auto& u : undo) say << "  " << u << '\n';
-    if (cli.globals.json)
-      cli.emit({{"plan", plan.name}, {"ok", false}, {"steps", done}, {"failed_step", s.number},
-                {"exit_code", code}, {"undo", undo}}, [](std::ostream&) {});
+    if (head) print_head(say, *head);
+    if (cli.globals.json) {
+      nlohmann::json doc{{"plan", plan.name}, {"ok", false}, {"steps", done},
+                         {"failed_step", s.number}, {"exit_code", code}, {"undo", undo}};
+      if (head) add_head(doc, *head);
+      cli.emit(doc, [](std::ostream&) {});
+    }
     std::cerr << "hsmctl: error: " << why << '\n';
     return code;
   }
   record(cli, t, "plan.end", {{"plan", plan.name}, {"steps_done", done.size()}});
   const auto transcript = t.dir / "transcript.jsonl";
-  cli.emit({{"plan", plan.name}, {"ok", true}, {"steps", done}, {"rehearsal", a.rehearse},
-            {"workspace", t.dir.string()}, {"transcript", transcript.string()}},
-           [&](std::ostream& out) {
-             out << fmt::format("\nplan '{}' done: {} steps; transcript {}\n", plan.name, total,
-                                transcript.string());
-             if (a.rehearse)
-               out << fmt::format("rehearsal kept in {}; after the live run compare with\n"
-                                  "  hsmctl ceremony diff {} LIVE/transcript.jsonl\n",
-                                  t.sandbox.string(), transcript.string());
-           });
+  const FinalHead head = final_head(t);
+  nlohmann::json doc{{"plan", plan.name}, {"ok", true}, {"steps", done}, {"rehearsal", a.rehearse},
+                     {"workspace", t.dir.string()}, {"transcript", transcript.string()}};
+  add_head(doc, head);
+  cli.emit(doc, [&](std::ostream& out) {
+    out << fmt::format("\nplan '{}' done: {} steps; transcript {}\n", plan.name, total,
+                       transcript.string());
+    if (a.rehearse)
+      out << fmt::format("rehearsal kept in {}; after the live run compare with\n"
+                         "  hsmctl ceremony diff {} LIVE/transcript.jsonl\n",
+                         t.sandbox.string(), transcript.string());
+    print_head(out, head);  // the last lines: what the witnesses write down
+  });
   return 0;
 }
 

@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <regex>
 #include <sstream>
 
 #include "core/error.h"
@@ -15,26 +18,64 @@ namespace hsm {
 namespace {
 
 // Values that differ between any two runs of the same plan, or between a soft token and the
-// real one: never public parameters of the ceremony.
+// real one: never public parameters of the ceremony. Dates derived from "now" (not_after,
+// next_update ...) go too: the plan's own parameter (--days, --next-update) stays in plan.begin.
 bool run_specific(const std::string& key) {
   static const char* const exact[] = {"time", "seq", "ceremony", "hash", "prev", "sig", "key_id",
                                       "id", "identifier", "serial", "token", "token_serial",
                                       "module", "tool", "public_key", "created", "created_seq",
-                                      "head", "actor", "rehearsal", "blob"};
+                                      "head", "actor", "rehearsal", "blob", "nonce", "workspace"};
   for (const char* e : exact)
     if (key == e) return true;
   static const char* const parts[] = {"sha256", "digest", "signature", "fingerprint", "kcv",
-                                      "commitment", "serial"};
+                                      "commitment", "serial", "_head", "nonce", "not_before",
+                                      "not_after", "_update", "_time", "_at", "_seq"};
   for (const char* p : parts)
     if (key.find(p) != std::string::npos) return true;
   return false;
 }
 
+bool hex_char(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+
+// Generated parts of a value that is kept: a run of 16 or more hex digits (a fingerprint in a
+// label such as transcript-<fingerprint>, a head or id quoted in text) becomes "<hex>", an
+// RFC 3339 time "<time>".
+std::string blank_generated(const std::string& v) {
+  static const std::regex time(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
+  std::string s = std::regex_replace(v, time, "<time>");
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t j = i;
+    while (j < s.size() && hex_char(s[j])) ++j;
+    if (j - i >= 16) {
+      out += "<hex>";
+    } else {
+      out.append(s, i, j - i);
+      if (j < s.size()) out += s[j];
+      ++j;
+    }
+    i = j;
+  }
+  return out;
+}
+
 nlohmann::json strip(const nlohmann::json& j) {
   if (j.is_object()) {
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [k, v] : j.items())
-      if (!run_specific(k)) out[k] = strip(v);
+    for (const auto& [k, v] : j.items()) {
+      if (run_specific(k)) continue;
+      // A step's command line as one string: a changed value is one readable difference.
+      if (k == "args" && v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& a) {
+            return a.is_string();
+          })) {
+        std::string line;
+        for (const auto& a : v)
+          line += (line.empty() ? "" : " ") + blank_generated(a.get<std::string>());
+        out[k] = line;
+        continue;
+      }
+      out[k] = strip(v);
+    }
     return out;
   }
   if (j.is_array()) {
@@ -42,6 +83,7 @@ nlohmann::json strip(const nlohmann::json& j) {
     for (const auto& v : j) out.push_back(strip(v));
     return out;
   }
+  if (j.is_string()) return blank_generated(j.get<std::string>());
   return j;
 }
 
@@ -90,30 +132,45 @@ PlanDiff diff_plan_runs(const std::vector<nlohmann::json>& rehearsal,
   PlanDiff d;
   d.rehearsal_events = rehearsal.size();
   d.live_events = live.size();
-  const std::size_t n = std::min(rehearsal.size(), live.size());
-  for (std::size_t i = 0; i < n && d.differences.size() < max_differences; ++i) {
-    const auto& a = rehearsal[i];
-    const auto& b = live[i];
-    if (a["event"] != b["event"]) {
-      d.differences.push_back(fmt::format("event {}: rehearsal has {}, live has {}", i + 1,
-                                          describe(a), describe(b)));
-      continue;
+  // Align the two runs on their events (longest common subsequence), so that one event more or
+  // less (a share more for a higher threshold) is one difference, not every event after it.
+  const std::size_t n = rehearsal.size(), m = live.size();
+  std::vector<std::vector<std::uint32_t>> common(n + 1, std::vector<std::uint32_t>(m + 1, 0));
+  for (std::size_t i = n; i-- > 0;)
+    for (std::size_t j = m; j-- > 0;)
+      common[i][j] = describe(rehearsal[i]) == describe(live[j])
+                         ? common[i + 1][j + 1] + 1
+                         : std::max(common[i + 1][j], common[i][j + 1]);
+  const auto add = [&](std::string line) {
+    if (d.differences.size() < max_differences) d.differences.push_back(std::move(line));
+  };
+  const auto only = [](const nlohmann::json& e, std::size_t at, const char* where) {
+    std::string data = e["data"].dump();
+    if (data.size() > 80) data = data.substr(0, 77) + "...";
+    return fmt::format("event {}: {} only in the {}: {}", at + 1, describe(e), where, data);
+  };
+  std::size_t i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && describe(rehearsal[i]) == describe(live[j]) &&
+        common[i][j] == common[i + 1][j + 1] + 1) {
+      const auto& a = rehearsal[i];
+      const auto& b = live[j];
+      for (const auto& op : nlohmann::json::diff(a["data"], b["data"])) {
+        const nlohmann::json::json_pointer at(op["path"].get<std::string>());
+        const std::string was = a["data"].contains(at) ? a["data"][at].dump() : "absent";
+        const std::string now = b["data"].contains(at) ? b["data"][at].dump() : "absent";
+        add(fmt::format("event {} {}: {} is {} in the rehearsal, {} live", j + 1, describe(a),
+                        op["path"].get<std::string>(), was, now));
+      }
+      ++i;
+      ++j;
+    } else if (j == m || (i < n && common[i + 1][j] >= common[i][j + 1])) {
+      add(only(rehearsal[i], i, "rehearsal"));
+      ++i;
+    } else {
+      add(only(live[j], j, "live run"));
+      ++j;
     }
-    for (const auto& op : nlohmann::json::diff(a["data"], b["data"])) {
-      if (d.differences.size() >= max_differences) break;
-      const nlohmann::json::json_pointer at(op["path"].get<std::string>());
-      const std::string was = a["data"].contains(at) ? a["data"][at].dump() : "absent";
-      const std::string now = b["data"].contains(at) ? b["data"][at].dump() : "absent";
-      d.differences.push_back(fmt::format("event {} {}: {} is {} in the rehearsal, {} live",
-                                          i + 1, describe(a), op["path"].get<std::string>(), was, now));
-    }
-  }
-  if (rehearsal.size() != live.size() && d.differences.size() < max_differences) {
-    const bool more_live = live.size() > rehearsal.size();
-    d.differences.push_back(fmt::format(
-        "the rehearsal has {} events, the live run {}; first {} only in the {}: {}",
-        rehearsal.size(), live.size(), "event", more_live ? "live run" : "rehearsal",
-        describe(more_live ? live[n] : rehearsal[n])));
   }
   return d;
 }

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "ceremonies/master/shares.h"
 #include "core/error.h"
@@ -40,7 +41,8 @@ const CommandFacts kFacts[] = {
     {.run = "sign crl", .uses_key = "key",
      .undo = "the key's CRL number and revocation list moved on; the next CRL continues them"},
     {.run = "backup create", .needs_quorum = true},
-    {.run = "backup restore", .needs_quorum = true,
+    {.run = "backup verify", .needs_quorum = true, .reads_positional = true},
+    {.run = "backup restore", .needs_quorum = true, .reads_positional = true,
      .undo = "the backup's keys are on the token"},
     {.run = "clone", .needs_quorum = true,
      .undo = "the target token holds the master key and the keys: re-initialise it to undo"},
@@ -53,48 +55,62 @@ std::string where(const PlanStep& s, std::string_view spec) {
   return a != nullptr && !a->values.empty() ? a->values.front() : std::string();
 }
 
-int int_arg(const Plan& p, const PlanStep& s, const char* key) {
+int line_of_spec(const PlanStep& s, std::string_view spec) {
+  if (spec == "#0") return s.positional_line != 0 ? s.positional_line : s.line;
+  const PlanArg* a = s.arg(spec);
+  return a != nullptr ? a->line : s.line;
+}
+
+std::optional<int> int_option(const PlanStep& s, const char* key) {
   const PlanArg* a = s.arg(key);
-  if (a == nullptr || a->values.size() != 1) return -1;
-  int v = -1;
+  if (a == nullptr || a->values.size() != 1) return std::nullopt;
+  int v = 0;
   const std::string& t = a->values.front();
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (ec != std::errc() || end != t.data() + t.size())
-    plan_error(p, a->line, fmt::format("step {} ({}): --{} must be a whole number, not '{}'",
-                                       s.number, s.run, key, t));
+  if (ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
   return v;
 }
 
-void check_names(const Plan& p, const PlanStep& s, const std::vector<std::string>& names,
-                 const std::vector<std::string>& known, const char* what) {
+void check_names(const PlanStep& s, const std::vector<std::string>& names, int line,
+                 const std::vector<std::string>& known, const char* what, PlanProblems& out) {
   for (const auto& n : names)
     if (std::find(known.begin(), known.end(), n) == known.end())
-      plan_error(p, s.line, fmt::format("step {} ({}): {} '{}' is not listed in [ceremony] {}",
-                                        s.number, s.run, what, n, what == std::string("role")
-                                                                      ? "roles" : "witnesses"));
+      out.add(line != 0 ? line : s.line,
+              fmt::format("step {} ({}): {} '{}' is not listed in [ceremony] {}", s.number,
+                          s.run, what, n, what == std::string("role") ? "roles" : "witnesses"));
 }
 
-void check_shares(const Plan& p, const PlanStep& s) {
-  const auto custodians = s.list("custodians");
-  const int m = int_arg(p, s, "threshold");
-  const int line = s.arg("threshold") != nullptr ? s.arg("threshold")->line : s.line;
-  std::set<std::string> seen;
-  for (const auto& c : custodians)
-    if (!seen.insert(c).second)
-      plan_error(p, s.arg("custodians")->line,
-                 fmt::format("step {} ({}): custodian '{}' is named twice", s.number, s.run, c));
-  const int n = static_cast<int>(custodians.size());
-  if (n > 16)
-    plan_error(p, s.arg("custodians")->line, fmt::format("step {} ({}): {} custodians; at most 16",
-                                                         s.number, s.run, n));
-  if (m > n)
-    plan_error(p, line, fmt::format("step {} ({}): threshold {} is more than the {} custodians: "
-                                    "the master could never be restored", s.number, s.run, m, n));
-  if (m < 1)
-    plan_error(p, line, fmt::format("step {} ({}): threshold must be at least 1", s.number, s.run));
-  if (m == 1 && (n > 1 || s.arg("allow-single-custodian") == nullptr))
-    plan_error(p, line, fmt::format("step {} ({}): a 1-of-{} share set lets one person restore "
-                                    "the master; use a threshold of 2 or more", s.number, s.run, n));
+// Inputs must exist or be written by an earlier step; outputs must be new, once.
+void check_files(const PlanStep& s, std::map<std::string, int>& written, PlanProblems& out) {
+  const auto input = [&](const std::string& v, int line, const std::string& what) {
+    if (written.contains(v) || std::filesystem::is_regular_file(v)) return;
+    out.add(line, fmt::format("step {} ({}): {} '{}' does not exist and no earlier step writes "
+                              "it", s.number, s.run, what, v));
+  };
+  const CommandFacts* f = command_facts(s.run);
+  if (f != nullptr && f->reads_positional && !s.positional.empty())
+    input(s.positional.front(), s.positional_line, "file");
+  for (const auto& a : s.args)
+    if (reads_file(a.key))
+      for (const auto& v : a.values) input(v, a.line, "--" + a.key);
+  for (const auto& a : s.args) {
+    if (!writes_file(a.key)) continue;
+    for (const auto& v : a.values) {
+      const std::filesystem::path path(v);
+      const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+      if (auto it = written.find(v); it != written.end())
+        out.add(a.line, fmt::format("step {} ({}): --{} '{}' is already written by step {}",
+                                    s.number, s.run, a.key, v, it->second));
+      else if (std::filesystem::exists(std::filesystem::symlink_status(path)))
+        out.add(a.line, fmt::format("step {} ({}): --{} '{}' already exists; hsmctl never "
+                                    "overwrites an output file: move it away or choose another "
+                                    "name", s.number, s.run, a.key, v));
+      else if (!std::filesystem::is_directory(dir))
+        out.add(a.line, fmt::format("step {} ({}): directory '{}' for --{} does not exist",
+                                    s.number, s.run, dir.string(), a.key));
+      written.emplace(v, s.number);
+    }
+  }
 }
 
 }  // namespace
@@ -121,23 +137,55 @@ std::string key_used(const PlanStep& s) {
   return f != nullptr ? where(s, f->uses_key) : std::string();
 }
 
-void check_plan_semantics(const Plan& p) {
-  std::map<std::string, int> made;  // key label -> step that makes it
+bool reads_file(const std::string& option) {
+  static const std::set<std::string> names{"in", "issuer-cert", "csr", "cert", "shares-file",
+                                           "share-file", "from", "pubkey"};
+  return names.contains(option);
+}
+
+bool writes_file(const std::string& option) { return option == "out"; }
+
+void check_plan(const Plan& p, const std::vector<bool>& parsed, PlanProblems& out) {
+  std::map<std::string, int> makes;  // key label -> the first step that makes it
+  for (const auto& s : p.steps)
+    if (const std::string k = key_made(s); !k.empty()) makes.emplace(k, s.number);
+  std::map<std::string, int> made, written;
+  std::optional<int> threshold;  // of the latest share set the plan issues
+  int threshold_step = 0;
   for (const auto& s : p.steps) {
-    check_names(p, s, s.roles, p.roles, "role");
-    check_names(p, s, s.witnesses, p.witnesses, "witness");
-    const std::string k = key_made(s);
-    if (!k.empty() && !made.emplace(k, s.number).second)
-      plan_error(p, s.line, fmt::format("step {} ({}): key '{}' is already made by step {}",
-                                        s.number, s.run, k, made[k]));
+    if (s.path.empty()) continue;  // no `run`: already a problem
     const CommandFacts* f = command_facts(s.run);
-    if (f != nullptr && f->issues_shares) check_shares(p, s);
-  }
-  for (const auto& s : p.steps) {
-    const std::string k = key_used(s);
-    if (auto it = made.find(k); !k.empty() && it != made.end() && it->second > s.number)
-      plan_error(p, s.line, fmt::format("step {} ({}) uses key '{}' before step {} makes it",
-                                        s.number, s.run, k, it->second));
+    const std::string where = fmt::format("step {} ({})", s.number, s.run);
+    check_names(s, s.roles, s.roles_line, p.roles, "role", out);
+    check_names(s, s.witnesses, s.witnesses_line, p.witnesses, "witness", out);
+    if (const std::string k = key_used(s); !k.empty() && !made.contains(k)) {
+      const int line = line_of_spec(s, f->uses_key);
+      if (auto later = makes.find(k); later != makes.end() && later->second > s.number)
+        out.add(line, fmt::format("{} uses key '{}' before step {} makes it", where, k,
+                                  later->second));
+      else
+        out.add(line, fmt::format("{} uses key '{}', which no earlier step makes (a plan uses "
+                                  "only keys it makes, so that its rehearsal can run)", where, k));
+    }
+    check_files(s, written, out);
+    if (const auto q = int_option(s, "quorum"); q && *q > 0 && threshold && *q != *threshold)
+      out.add(s.arg("quorum")->line,
+              fmt::format("{}: --quorum {} must equal the threshold {} of the share set step {} "
+                          "issues: a quorum key is unlocked by the master secret, which takes "
+                          "exactly {} shares; use quorum = {}", where, *q, *threshold,
+                          threshold_step, *threshold, *threshold));
+    if (f != nullptr && f->issues_shares && int_option(s, "threshold")) {
+      threshold = int_option(s, "threshold");
+      threshold_step = s.number;
+    }
+    if (const std::string k = key_made(s); !k.empty()) {
+      if (auto it = made.find(k); it != made.end())
+        out.add(line_of_spec(s, f->makes_key),
+                fmt::format("{}: key '{}' is already made by step {}", where, k, it->second));
+      made.emplace(k, s.number);
+    }
+    if (static_cast<std::size_t>(s.number - 1) < parsed.size() && parsed[s.number - 1])
+      check_step_values(p, s, out);
   }
 }
 
@@ -182,7 +230,8 @@ std::vector<std::string> Rehearsal::command(const PlanStep& plan_step) {
     }
   for (auto& v : s.positional)
     if (auto it = outputs_.find(v); it != outputs_.end()) v = it->second;
-  const bool quorum = (f != nullptr && f->needs_quorum) || int_arg({}, s, "quorum") > 0 ||
+  const bool quorum = (f != nullptr && f->needs_quorum) ||
+                      int_option(s, "quorum").value_or(0) > 0 ||
                       quorum_keys_.contains(key_used(s));
   if (quorum && s.arg("shares-file") == nullptr && !quorum_file_.empty())
     s.args.push_back({"shares-file", {quorum_file_.string()}, false, s.line});
@@ -190,11 +239,11 @@ std::vector<std::string> Rehearsal::command(const PlanStep& plan_step) {
 }
 
 void Rehearsal::after(const PlanStep& s) {
-  if (int_arg({}, s, "quorum") > 0) quorum_keys_.insert(key_made(s));
+  if (int_option(s, "quorum").value_or(0) > 0) quorum_keys_.insert(key_made(s));
   const CommandFacts* f = command_facts(s.run);
   if (f == nullptr || !f->issues_shares) return;
   const auto custodians = s.list("custodians");
-  const int m = int_arg({}, s, "threshold");
+  const int m = int_option(s, "threshold").value_or(0);
   quorum_file_ = sandbox_ / fmt::format("quorum-step{}.shares", s.number);
   std::string shares;  // shares of a throwaway rehearsal token: not secrets worth locking up
   for (int i = 0; i < m && i < static_cast<int>(custodians.size()); ++i) {

@@ -20,6 +20,7 @@ struct CommandFacts {
   const char* uses_key = "";   // where the label of a key it uses is
   bool issues_shares = false;  // --threshold, --custodians, --shares-out
   bool needs_quorum = false;   // always takes --shares-file (quorum-gated)
+  bool reads_positional = false;  // its first positional is a file it reads
   const char* undo = "";       // what remains after it, for a plan that stops later
 };
 
@@ -29,9 +30,21 @@ const CommandFacts* command_facts(const std::string& run);
 // Global options, which a step may not carry (the run gives them to every step).
 const std::set<std::string>& global_option_names();
 
-// Checks what the option parser cannot: thresholds, custodians, roles and witnesses against
-// [ceremony], key labels used before the step that makes them. Throws "PLAN:LINE: ..." (usage).
-void check_plan_semantics(const Plan& plan);
+// Checks what the option parser cannot, adding each mistake at the line of its key: roles and
+// witnesses against [ceremony]; keys used that no earlier step makes, or made twice; files read
+// that neither exist nor are written by an earlier step, outputs that exist or are written
+// twice; a quorum that is not the threshold of the plan's share set; and each step's values
+// through the command's own checks (plan_values.cpp). `parsed[i]` says whether step i+1's
+// command line parsed; the value checks skip a step whose did not (the parser said why).
+void check_plan(const Plan& plan, const std::vector<bool>& parsed, PlanProblems& problems);
+
+// The command's own checks of a step's values (algorithm, profile, threshold, custodians,
+// subject, days ...), with input files known to exist or to be written by an earlier step.
+void check_step_values(const Plan& plan, const PlanStep& s, PlanProblems& problems);
+
+// Options whose values are files a step reads, or writes.
+bool reads_file(const std::string& option);
+bool writes_file(const std::string& option);
 
 // The label a step makes or uses ("" when none).
 std::string key_made(const PlanStep& s);

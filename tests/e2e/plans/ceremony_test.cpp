@@ -10,7 +10,7 @@ namespace hsm::test {
 namespace {
 
 struct PlanParams {
-  std::string token = "test", algo = "ec-p256", shares, in, out, extra_step;
+  std::string token = "test", algo = "ec-p256", shares, in, out, middle_step, extra_step;
 };
 
 std::string small_plan(const PlanParams& p) {
@@ -20,7 +20,7 @@ std::string small_plan(const PlanParams& p) {
          "witnesses = [\"carol\"]\n[step.args]\nthreshold = 2\ncustodians = [\"a\", \"b\", \"c\"]\n"
          "shares-out = \"" + p.shares + "\"\n\n"
          "[[step]]\nrun = \"key generate\"\npositional = [\"rel\"]\n[step.args]\nalgo = \"" +
-         p.algo + "\"\npurpose = \"code\"\n\n"
+         p.algo + "\"\npurpose = \"code\"\n\n" + p.middle_step +
          "[[step]]\nname = \"sign the release\"\nrun = \"sign file\"\n[step.args]\nkey = \"rel\"\n"
          "in = \"" + p.in + "\"\nout = \"" + p.out + "\"\n\n" + p.extra_step +
          "[[step]]\nrun = \"transcript head\"\n";
@@ -61,20 +61,20 @@ TEST_F(Ceremony, ValidateRefusesBadPlansWithTheirLine) {
   } cases[] = {
       {"unknown step key", "[[step]]\nrun = \"transcript head\"\nrunn = 1\n", 7, "unknown key 'step.runn'"},
       {"unknown top key", "[[step]]\nrun = \"transcript head\"\n[other]\n", 7, "unknown key 'other'"},
-      {"missing option", "[[step]]\nrun = \"master init\"\n[step.args]\nthreshold = 2\n", 5,
+      {"missing option", "[[step]]\nrun = \"master init\"\n[step.args]\nthreshold = 2\n", 6,
        "--custodians is required"},
       {"impossible threshold",
        "[[step]]\nrun = \"master init\"\n[step.args]\nthreshold = 4\ncustodians = \"a,b,c\"\n", 8,
        "threshold 4 is more than the 3 custodians"},
       {"one of n", "[[step]]\nrun = \"master init\"\n[step.args]\ncustodians = [\"a\", \"b\"]\n"
-                   "threshold = 1\n", 9, "1-of-2"},
+                   "threshold = 1\n", 9, "--threshold 1 lets any one custodian"},
       {"global option", "[[step]]\nrun = \"transcript head\"\n[step.args]\ndir = \"/tmp\"\n", 8,
        "--dir is a global option"},
-      {"unknown command", "[[step]]\nrun = \"master inti\"\n", 5, "step 1 (master inti)"},
+      {"unknown command", "[[step]]\nrun = \"master inti\"\n", 6, "step 1 (master inti)"},
       {"key used early", "[[step]]\nrun = \"key export-public\"\npositional = [\"k\"]\n\n"
-                         "[[step]]\nrun = \"key generate\"\npositional = [\"k\"]\n", 5,
+                         "[[step]]\nrun = \"key generate\"\npositional = [\"k\"]\n", 7,
        "uses key 'k' before step 2 makes it"},
-      {"unknown witness", "[[step]]\nrun = \"transcript head\"\nwitnesses = [\"mallory\"]\n", 5,
+      {"unknown witness", "[[step]]\nrun = \"transcript head\"\nwitnesses = [\"mallory\"]\n", 7,
        "witness 'mallory' is not listed"},
   };
   for (const auto& c : cases) {
@@ -96,7 +96,7 @@ TEST_F(Ceremony, PlanExampleValidates) {
   EXPECT_NE(ex.out.find("[[step]]"), std::string::npos);
   const RunResult v = hsmctl({"ceremony", "validate", plan_file("example.toml", ex.out), "--json"});
   ASSERT_EQ(v.code, 0) << v.err;
-  EXPECT_EQ(v.json()["steps"].size(), 9u);
+  EXPECT_EQ(v.json()["steps"].size(), 8u);
 }
 
 // The printed example runs as printed: its CRL step reads the certificate an earlier step wrote,
@@ -137,24 +137,31 @@ TEST_F(Ceremony, RunRecordsEveryStepAsItsOwnCeremony) {
   EXPECT_EQ(v.code, 0) << v.out << v.err;
 }
 
+// A second master init passes every check a plan can make without the token, and the token
+// refuses it: the run stops there.
 TEST_F(Ceremony, AFailingStepStopsTheRunWithItsExitCode) {
   PlanParams p = params("fail");
+  const auto shares2 = tmp_.path() / "shares-again";
+  std::filesystem::create_directories(shares2);
+  p.middle_step = "[[step]]\nname = \"a second master\"\nrun = \"master init\"\n[step.args]\n"
+                  "threshold = 2\ncustodians = [\"x\", \"y\"]\nshares-out = \"" +
+                  shares2.string() + "\"\n\n";
   p.extra_step = "[[step]]\nrun = \"key generate\"\npositional = [\"never\"]\n\n";
   ASSERT_EQ(hsmctl({"key", "list"}).code, 0);
-  write_file("release-fail.sig", "already here");  // step 3 must not overwrite it
   const RunResult r = hsmctl({"--yes", "ceremony", "run", plan_file("plan.toml", small_plan(p))});
   EXPECT_EQ(r.code, 7) << r.out << r.err;
-  EXPECT_NE(r.err.find("hsmctl: error: step 3 (sign the release) failed with exit code 7"),
+  EXPECT_NE(r.err.find("hsmctl: error: step 3 (a second master) failed with exit code 7"),
             std::string::npos) << r.err;
-  EXPECT_NE(r.out.find("The plan stopped at step 3 of 5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("The plan stopped at step 3 of 6"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("step 2 (key generate rel): key 'rel' is on the token"), std::string::npos)
       << r.out;
   EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
   const std::string t = read_file(ws_ / "transcript.jsonl");
   EXPECT_NE(t.find("\"exit_code\":7,\"failed_step\":3"), std::string::npos) << t;
   EXPECT_NE(t.find("\"outcome\":\"failure\",\"what\":\"plan.end\""), std::string::npos) << t;
-  EXPECT_EQ(t.find("\"label\":\"never\""), std::string::npos) << "step 4 ran";
-  EXPECT_EQ(read_file(tmp_.path() / "release-fail.sig"), "already here");
+  EXPECT_EQ(t.find("\"label\":\"never\""), std::string::npos) << "step 5 ran";
+  EXPECT_FALSE(std::filesystem::exists(p.out)) << "step 4 ran";
+  EXPECT_TRUE(std::filesystem::is_empty(shares2));
 }
 
 TEST_F(Ceremony, RehearsalMatchesTheLiveRunAndAChangedRunDiffers) {
