@@ -84,6 +84,7 @@ std::vector<std::string> globals_for(const Cli& cli, const Target& t, const std:
   if (!t.token.empty()) g.insert(g.end(), {"--token", t.token});
   if (!t.module.empty()) g.insert(g.end(), {"--module", t.module});
   if (cli.globals.yes) g.push_back("--yes");
+  if (!cli.globals.actor.empty()) g.insert(g.end(), {"--actor", cli.globals.actor});
   return g;
 }
 
@@ -212,7 +213,7 @@ int run_plan(Cli& cli, RunArgs& a) {
                                   {"failed_step", s.number}, {"run", s.run}, {"exit_code", code}},
              &failure);
     } catch (const Error& e) {
-      std::cerr << "hsmctl: the failure could not be recorded: " << e.what() << '\n';
+      std::cerr << "hsmctl: the failure could not be recorded: " << printable(e.what()) << '\n';
     }
     const auto undo = undo_list(plan, s.number - 1);
     say << fmt::format("\nThe plan stopped at step {} of {}. Done so far: {}\n", s.number, total,
@@ -224,7 +225,7 @@ int run_plan(Cli& cli, RunArgs& a) {
     if (cli.globals.json)
       cli.emit({{"plan", plan.name}, {"ok", false}, {"steps", done}, {"failed_step", s.number},
                 {"exit_code", code}, {"undo", undo}}, [](std::ostream&) {});
-    std::cerr << "hsmctl: error: " << why << '\n';
+    std::cerr << "hsmctl: error: " << printable(why) << '\n';
     return code;
   }
   record(cli, t, "plan.end", {{"plan", plan.name}, {"steps_done", done.size()}});

@@ -76,7 +76,7 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
           std::cout << result_json(r).dump() << "\n";
         } else if (r.status == "failed") {
           bar.finish();
-          std::cerr << "hsmctl: " << r.error << "\n";
+          std::cerr << "hsmctl: " << printable(r.error) << "\n";
         }
       };
       Workspace ws(cli.workspace_options());
@@ -85,10 +85,10 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
       for (const ProvisionGroupResult& g : s.groups) {
         if (json) std::cout << group_json(g).dump() << "\n";
         else if (g.status == "created")
-          std::cout << fmt::format("group '{}' created with {} member{} ({})\n", g.name,
+          std::cout << fmt::format("group '{}' created with {} member{} ({})\n", printable(g.name),
                                    g.members.size(), g.members.size() == 1 ? "" : "s",
                                    g.fingerprint);
-        else if (!g.error.empty()) std::cerr << "hsmctl: " << g.error << "\n";
+        else if (!g.error.empty()) std::cerr << "hsmctl: " << printable(g.error) << "\n";
       }
       const double rate = s.seconds > 0 ? static_cast<double>(s.created) / s.seconds : 0;
       if (json) {
