@@ -8,6 +8,7 @@
 
 #include "ceremonies/users/user_layers.h"
 #include "cmd/cli.h"
+#include "cmd/factors.h"
 #include "core/error.h"
 #include "core/printable.h"
 #include "core/secure/hardening.h"
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
 
   add_all_commands(cli);
 
+  take_otp_from_argv(argc, argv);  // before the parser copies argv: the code goes to a Secret
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

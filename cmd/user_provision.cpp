@@ -7,6 +7,7 @@
 #include "ceremonies/users/user_provision.h"
 #include "cmd/batch_malloc.h"
 #include "cmd/cli.h"
+#include "cmd/factors.h"
 #include "cmd/progress.h"
 #include "core/error.h"
 
@@ -68,6 +69,7 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
     cli.action = [&cli, o, from] {
       tune_malloc_for_batch(cli.argv);  // may re-execute this command: nothing read before it
       o->from = *from;
+      o->min_password_length = min_password_length(cli);
       const bool json = cli.globals.json;
       ProgressBar bar("users");
       o->on_progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };

@@ -51,6 +51,10 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
   out.kdf_profile = o.kdf_profile;
   const nlohmann::json params{{"name", o.name}, {"algorithm", o.algorithm},
                               {"kdf_profile", o.kdf_profile}};
+  // The password first: one that breaks a rule is refused before the token is touched.
+  const Secret password =
+      read_new_secret(o.password, fmt::format("password for new user '{}'", o.name));
+  check_new_password(password, o.name, o.min_password_length);
   run_ceremony(ws, "user.create", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
@@ -65,8 +69,6 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
     EscrowedKey agreement = generate_agreement_key(s, mk.wrap);
 
     // 2. The password KEK, then the outer layer over the inner blob.
-    const Secret password =
-        read_new_secret(o.password, fmt::format("password for new user '{}'", o.name));
     keystore::UserRecord u;
     u.name = o.name;
     u.algorithm = o.algorithm;
