@@ -78,10 +78,11 @@ TEST_F(Actor, ControlCharactersInTheTranscriptAreShownEscaped) {
   const RunResult json = hsmctl({"--json", "transcript", "show"});
   ASSERT_EQ(json.code, 0) << json.err;
   bool found = false;
-  for (const auto& e : nlohmann::json::parse(json.out)["entries"])
+  const nlohmann::json doc = nlohmann::json::parse(json.out);
+  for (const auto& e : doc["entries"])
     if (e["event"] == "witness.note")
       found = e["data"]["text"] == "hidden\x1b[8m text \xe2\x80\xae reversed \x7f";
-  EXPECT_TRUE(found);
+  EXPECT_TRUE(found) << json.out;
 }
 
 }  // namespace
