@@ -56,7 +56,7 @@ TEST_F(Provision, CsvWithQuotedFieldsCreatesUsersWhoSign) {
       "name,password,algo\r\n"
       "alice,\"pw, with a comma\",p256\r\n"
       "bob,\"he said \"\"hi\"\"\",\r\n"
-      "\"carol\",\"two\nlines\",p384\n";
+      "\"carol\",\"two, \"\"quoted\"\", parts\",p384\n";
   const auto file = write_file("staff.csv", csv);
   const RunResult r = provision(file.string(), {"--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -216,13 +216,13 @@ TEST_F(Provision, AProgressBarOnlyOnATerminalAndOnlyPastASecond) {
   EXPECT_NE(tty.out.find("users ["), std::string::npos) << tty.out;
   EXPECT_NE(tty.out.find("] 4/4"), std::string::npos) << tty.out;
 
-  std::string quick = "name,password\nq0,a quick one\n";
+  std::string quick = "name,password\nq0,a quick one long enough\n";
   const RunResult piped = provision(write_file("quick.csv", quick).string());
   ASSERT_EQ(piped.code, 0) << piped.err;
   EXPECT_EQ(piped.err.find("["), std::string::npos) << piped.err;
   const RunResult short_tty = run_program(
       {"/usr/bin/script", "-qec", std::string(HSMCTL_BINARY) + " user provision --from " +
-                                      write_file("quick2.csv", "name,password\nq1,quick too\n").string() +
+                                      write_file("quick2.csv", "name,password\nq1,quick too long enough\n").string() +
                                       " --kdf-profile min", "/dev/null"}, base_env());
   ASSERT_EQ(short_tty.code, 0) << short_tty.out;
   EXPECT_EQ(short_tty.out.find("users ["), std::string::npos) << "a run under a second drew a bar";
