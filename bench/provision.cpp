@@ -150,7 +150,8 @@ fs::path users_file(const fs::path& dir, const std::string& prefix, long users) 
   const fs::path p = dir / (prefix + ".csv");
   std::ofstream out(p);
   out << "name,password\n";
-  for (long i = 0; i < users; ++i) out << prefix << i << ",pw-" << prefix << "-" << i << "\n";
+  for (long i = 0; i < users; ++i)
+    out << prefix << i << ",bench-password-" << prefix << "-" << i << "\n";
   out.close();
   fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
   return p;

@@ -119,6 +119,7 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
   const p11::TokenInfo& t = ws_.token();
   record("ceremony.begin", {{"what", what},
                             {"params", params},
+                            {"account", ws_.options().account},
                             {"tool", std::string("hsmctl ") + HSMCTL_VERSION},
                             {"token", t.label},
                             {"token_serial", t.serial},
@@ -174,6 +175,7 @@ void Recorder::keep_pending(nlohmann::json data) noexcept {
     data["time"] = transcript::utc_now_rfc3339();
     data["ceremony"] = ceremony_;
     data["actor"] = ws_.options().actor;
+    data["account"] = ws_.options().account;
     std::error_code ec;
     std::filesystem::create_directories(ws_.options().dir, ec);
     const std::string line = transcript::canonical_json(data) + "\n";

@@ -1,8 +1,11 @@
 // Lazy module/token/session/login for ceremonies.
 #include "ceremonies/workspace.h"
 
-#include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <string>
 
 namespace hsm {
 
@@ -10,11 +13,18 @@ std::string resolve_module_path(const std::string& given) {
   return given.empty() ? p11::Module::find_softhsm() : given;
 }
 
+std::string os_account() {
+  const uid_t uid = ::geteuid();
+  const passwd* pw = ::getpwuid(uid);
+  // The password database names the account; a uid without an entry is recorded as "uid-N".
+  if (pw == nullptr || pw->pw_name == nullptr || *pw->pw_name == '\0')
+    return "uid-" + std::to_string(uid);
+  return pw->pw_name;
+}
+
 Workspace::Workspace(WorkspaceOptions options) : options_(std::move(options)) {
-  if (options_.actor.empty()) {
-    const char* user = std::getenv("USER");
-    options_.actor = user != nullptr && *user != '\0' ? user : "operator";
-  }
+  options_.account = os_account();
+  if (options_.actor.empty()) options_.actor = options_.account;
 }
 
 keystore::Keystore& Workspace::keystore() {

@@ -25,7 +25,10 @@ struct WorkspaceOptions {
   std::string token;        // label or pkcs11: URI; empty: the only initialised token
   std::filesystem::path dir = ".";
   SecretSource pin_source;
-  std::string actor;        // who runs the ceremony (for the transcript); default $USER
+  // Who runs the ceremony, as the transcript's `actor`: --actor NAME (checked like a user name
+  // by the caller), else the operating-system account. Never taken from the environment.
+  std::string actor;
+  std::string account;      // set by Workspace: the account of the effective uid (getpwuid)
   // How long to wait for another hsmctl holding the workspace, and what to say meanwhile.
   std::chrono::milliseconds lock_wait{std::chrono::seconds(120)};
   std::function<void()> on_lock_wait;
@@ -62,6 +65,9 @@ class Workspace {
   Secret pin_;
   std::unique_ptr<keystore::Keystore> keystore_;
 };
+
+// The name of the account this process runs as (effective uid), from the password database.
+std::string os_account();
 
 // The module path to use: the given one, or the SoftHSM found on the system.
 std::string resolve_module_path(const std::string& given);

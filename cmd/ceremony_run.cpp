@@ -88,6 +88,7 @@ std::vector<std::string> globals_for(const Cli& cli, const Target& t, const std:
   if (!t.token.empty()) g.insert(g.end(), {"--token", t.token});
   if (!t.module.empty()) g.insert(g.end(), {"--module", t.module});
   if (cli.globals.yes) g.push_back("--yes");
+  if (!cli.globals.actor.empty()) g.insert(g.end(), {"--actor", cli.globals.actor});
   return g;
 }
 
@@ -243,13 +244,13 @@ int run_plan(Cli& cli, RunArgs& a) {
                                   {"failed_step", s.number}, {"run", s.run}, {"exit_code", code}},
              &failure);
     } catch (const Error& e) {
-      std::cerr << "hsmctl: the failure could not be recorded: " << e.what() << '\n';
+      std::cerr << "hsmctl: the failure could not be recorded: " << printable(e.what()) << '\n';
     }
     std::optional<FinalHead> head;
     try {
       head = final_head(t);
     } catch (const Error& e) {
-      std::cerr << "hsmctl: the transcript head could not be read: " << e.what() << '\n';
+      std::cerr << "hsmctl: the transcript head could not be read: " << printable(e.what()) << '\n';
     }
     const auto undo = undo_list(plan, s.number - 1);
     say << fmt::format("\nThe plan stopped at step {} of {}. Done so far: {}\n", s.number, total,
@@ -265,7 +266,7 @@ int run_plan(Cli& cli, RunArgs& a) {
       if (head) add_head(doc, *head);
       cli.emit(doc, [](std::ostream&) {});
     }
-    std::cerr << "hsmctl: error: " << why << '\n';
+    std::cerr << "hsmctl: error: " << printable(why) << '\n';
     return code;
   }
   record(cli, t, "plan.end", {{"plan", plan.name}, {"steps_done", done.size()}});

@@ -2,6 +2,7 @@
 #include "cmd/cli.h"
 
 #include <iostream>
+#include <sstream>
 
 namespace hsm::cli {
 
@@ -11,8 +12,10 @@ WorkspaceOptions Cli::workspace_options() const {
   o.token = globals.token;
   o.dir = globals.dir;
   o.pin_source = SecretSource::parse(globals.pin_source);
+  o.actor = globals.actor;
   o.on_lock_wait = [dir = globals.dir] {
-    std::cerr << "hsmctl: waiting for another hsmctl using the workspace " << dir << '\n';
+    std::cerr << "hsmctl: waiting for another hsmctl using the workspace " << printable(dir)
+              << '\n';
   };
   return o;
 }
@@ -21,7 +24,10 @@ void Cli::emit(const nlohmann::json& doc, const std::function<void(std::ostream&
   if (globals.json) {
     std::cout << doc.dump(2) << '\n';
   } else {
-    text(std::cout);
+    // Text quotes names, actors and file contents: escaped as a whole, lines kept.
+    std::ostringstream buffer;
+    text(buffer);
+    std::cout << printable_lines(buffer.str());
   }
   std::cout.flush();
 }

@@ -10,11 +10,13 @@
 #include <string>
 
 #include "ceremonies/workspace.h"
+#include "core/printable.h"  // printable(): every text output quotes names through it
 
 namespace hsm::cli {
 
 struct Globals {
   std::string module, token, dir = ".", pin_source = "prompt";
+  std::string actor;  // --actor NAME: recorded as the transcript's actor (default: the account)
   bool json = false, yes = false;
   WorkspaceConfig config;  // DIR/hsmctl.toml
 };

@@ -6,16 +6,20 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "ceremonies/users/user_layers.h"
 #include "cmd/cli.h"
+#include "cmd/factors.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/secure/hardening.h"
 #include "core/secure/secret.h"
 
 namespace {
 
 
+// Messages quote names, paths and rows as given: escaped, they cannot drive the terminal.
 void report(const std::string& message) {
-  std::cerr << "hsmctl: error: " << message << '\n';
+  std::cerr << "hsmctl: error: " << hsm::printable(message) << '\n';
 }
 
 // argv wins; then the environment variable; then DIR/hsmctl.toml.
@@ -77,6 +81,9 @@ int main(int argc, char** argv) {
                   ->type_name("DIR");
   auto* pin = add_source_option(&app, "--pin-source", g.pin_source, "user PIN");
   pin->description(pin->get_description() + " (env HSMCTL_PIN_SOURCE; default: prompt)");
+  app.add_option("--actor", g.actor, "who runs the command, recorded in the transcript with "
+                 "the operating-system account (default: that account's name)")
+      ->type_name("NAME");
   app.add_flag("--json", g.json, "print one JSON document on stdout instead of text");
   app.add_flag("--yes", g.yes, "no typed confirmations (scripts); never skips a quorum");
   app.footer("Exit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 integrity failure,\n"
@@ -85,6 +92,7 @@ int main(int argc, char** argv) {
 
   add_all_commands(cli);
 
+  take_otp_from_argv(argc, argv);  // before the parser copies argv: the code goes to a Secret
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -119,6 +127,10 @@ int main(int argc, char** argv) {
     layer(g.token, token, "HSMCTL_TOKEN", g.config.token);
     layer(g.pin_source, pin, "HSMCTL_PIN_SOURCE", g.config.pin_source);
     hsm::SecretSource::parse(g.pin_source);
+    if (!g.actor.empty() && !hsm::valid_user_name(g.actor))
+      hsm::fail(hsm::Category::usage,
+                fmt::format("--actor '{}' must be 1-64 letters, digits, '.', '_', '-' or '@', not "
+                            "starting with '.', '-' or '@'", g.actor));
     if (!cli.action) {
       report("no command given; see 'hsmctl --help'");
       return 2;

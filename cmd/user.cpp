@@ -81,6 +81,7 @@ void add_user_commands(Cli& cli) {
   create->callback([&cli, ca] {
     cli.action = [&cli, ca] {
       ca->o.password = SecretSource::parse(ca->password);
+      ca->o.min_password_length = min_password_length(cli);
       Workspace ws(cli.workspace_options());
       const UserCreated r = user_create(ws, ca->o);
       cli.emit({{"name", r.name}, {"algorithm", r.algorithm}, {"fingerprint", r.fingerprint},
@@ -107,7 +108,8 @@ void add_user_commands(Cli& cli) {
   sign->add_option("--out", sa->out, "signature file to create (DER; never overwritten)")
       ->required()->type_name("SIG");
   add_factor_options(sign, sa->f, "the user's");
-  with_example(sign, "hsmctl user sign alice --in report.pdf --out report.sig --otp 123456\n"
+  with_example(sign, "hsmctl user sign alice --in report.pdf --out report.sig --otp-source "
+                     "prompt\n"
                      "  openssl dgst -sha256 -verify alice.pem -signature report.sig report.pdf");
   sign->callback([&cli, sa] {
     cli.action = [&cli, sa] {
@@ -253,6 +255,7 @@ void add_user_commands(Cli& cli) {
       pa->o.factors = pa->f.factors();
       pa->o.new_password = SecretSource::parse(pa->new_password);
       pa->o.max_auth_failures = max_auth_failures(cli);
+      pa->o.min_password_length = min_password_length(cli);
       Workspace ws(cli.workspace_options());
       const UserPasswdResult r = user_passwd(ws, pa->o);
       cli.emit({{"name", pa->o.name}, {"key_version", r.key_version},

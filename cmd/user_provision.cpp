@@ -7,6 +7,7 @@
 #include "ceremonies/users/user_provision.h"
 #include "cmd/batch_malloc.h"
 #include "cmd/cli.h"
+#include "cmd/factors.h"
 #include "cmd/progress.h"
 #include "core/error.h"
 
@@ -68,6 +69,7 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
     cli.action = [&cli, o, from] {
       tune_malloc_for_batch(cli.argv);  // may re-execute this command: nothing read before it
       o->from = *from;
+      o->min_password_length = min_password_length(cli);
       const bool json = cli.globals.json;
       ProgressBar bar("users");
       o->on_progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
@@ -76,7 +78,7 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
           std::cout << result_json(r).dump() << "\n";
         } else if (r.status == "failed") {
           bar.finish();
-          std::cerr << "hsmctl: " << r.error << "\n";
+          std::cerr << "hsmctl: " << printable(r.error) << "\n";
         }
       };
       Workspace ws(cli.workspace_options());
@@ -85,10 +87,10 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
       for (const ProvisionGroupResult& g : s.groups) {
         if (json) std::cout << group_json(g).dump() << "\n";
         else if (g.status == "created")
-          std::cout << fmt::format("group '{}' created with {} member{} ({})\n", g.name,
+          std::cout << fmt::format("group '{}' created with {} member{} ({})\n", printable(g.name),
                                    g.members.size(), g.members.size() == 1 ? "" : "s",
                                    g.fingerprint);
-        else if (!g.error.empty()) std::cerr << "hsmctl: " << g.error << "\n";
+        else if (!g.error.empty()) std::cerr << "hsmctl: " << printable(g.error) << "\n";
       }
       const double rate = s.seconds > 0 ? static_cast<double>(s.created) / s.seconds : 0;
       if (json) {

@@ -6,6 +6,7 @@
 #include "ceremonies/master/master_keys.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/pkcs11/crypt.h"
 #include "core/pkcs11/objects.h"
 #include "core/transcript/entry.h"
 
@@ -83,16 +84,13 @@ void KeyGenerateOptions::validate() const {
   if (!valid_label(label))
     fail(Category::usage, fmt::format("key label '{}' must be 1-64 letters, digits, '.', '_' or '-'",
                                       label));
-  const SigningAlgorithm& a = signing_algorithm(algorithm);
+  // Whether the token can escrow the algorithm is asked of the token (C_WrapKey), not assumed.
+  signing_algorithm(algorithm);
   if (purpose != "ca" && purpose != "code" && purpose != "generic")
     fail(Category::usage, fmt::format("--purpose '{}' is not one of ca, code, generic", purpose));
   if (quorum < 0 || quorum > 16) fail(Category::usage, "--quorum must be from 1 to 16");
   if (quorum > 0 && no_backup)
     fail(Category::usage, "a quorum key exists only as an escrow blob; --no-backup makes no sense");
-  if (a.algorithm == p11::KeyAlgorithm::ed25519 && !no_backup)
-    fail(Category::token, "SoftHSM 2.6.1 cannot wrap EdDSA keys, so an Ed25519 key cannot be "
-                          "escrowed or backed up; add --no-backup for a key born on the token "
-                          "that can never leave it");
 }
 
 keystore::KeyRecord generate_signing_key(Workspace& ws, const KeyGenerateOptions& o,
@@ -119,6 +117,12 @@ keystore::KeyRecord generate_signing_key(Workspace& ws, const KeyGenerateOptions
     k.quorum = o.quorum;
     k.created = transcript::utc_now_rfc3339();
     std::vector<p11::KeyHandle> created;
+    const auto undo = [&s](const std::vector<p11::KeyHandle>& handles) {
+      for (p11::KeyHandle h : handles) try {
+          p11::destroy_object(s, h);
+        } catch (const Error&) {
+        }
+    };
     try {
       if (o.quorum > 0) {
         const p11::KeyHandle qk = open_quorum_key(ws, rec, std::move(intake));
@@ -145,11 +149,16 @@ keystore::KeyRecord generate_signing_key(Workspace& ws, const KeyGenerateOptions
         k.public_key = e.spki;
       }
       ks.insert_key(k);
+    } catch (const Error& e) {
+      undo(created);
+      if (!p11::refused_as_not_wrappable(e)) throw;
+      fail_not_wrappable(ws.module(), ws.token().label,
+                         fmt::format("the new {} private key", o.algorithm), e,
+                         fmt::format("the key cannot be escrowed or backed up; add --no-backup for "
+                                     "a key born on the token that can never leave it, or choose "
+                                     "another --algo"));
     } catch (...) {
-      for (p11::KeyHandle h : created) try {
-          p11::destroy_object(s, h);
-        } catch (const Error&) {
-        }
+      undo(created);
       throw;
     }
     rec.record("key.generate", {{"label", k.label}, {"key_id", k.key_id},

@@ -78,6 +78,16 @@ EscrowedKey generate_escrowed(const p11::Session& s, p11::KeyAlgorithm algorithm
   return out;
 }
 
+void fail_not_wrappable(const p11::Module& module, const std::string& token,
+                        const std::string& key_kind, const Error& refused,
+                        const std::string& consequence) {
+  fail(Category::token,
+       fmt::format("the PKCS#11 module of token '{}', {} ('{}'), refused C_WrapKey for {} ({}), "
+                   "so {}", token, module.description(), module.path(), key_kind,
+                   refused.cause(), consequence),
+       refused.cause());
+}
+
 p11::KeyPair install_escrowed(const p11::Session& s, const EscrowedKey& key,
                               p11::KeyHandle wrapping, const std::string& label, ByteView id,
                               const p11::Mechanisms& mechanisms) {

@@ -8,8 +8,10 @@
 #include <string>
 
 #include "core/bytes.h"
+#include "core/error.h"
 #include "core/keystore/records.h"
 #include "core/pkcs11/keys.h"
+#include "core/pkcs11/module.h"
 #include "core/secure/secret.h"
 
 namespace hsm {
@@ -44,6 +46,12 @@ struct EscrowedKey {
 // Generates a pair as session objects, wraps the private key under `wrapping`, destroys both.
 EscrowedKey generate_escrowed(const p11::Session& s, p11::KeyAlgorithm algorithm,
                               p11::KeyHandle wrapping);
+// Error(token) for a module that refused C_WrapKey on a key (`refused`, a TokenError for which
+// p11::refused_as_not_wrappable holds): names the module, the refused call and its return code,
+// then says what could not be done and the way out. Asked of the token, never assumed.
+[[noreturn]] void fail_not_wrappable(const p11::Module& module, const std::string& token,
+                                     const std::string& key_kind, const Error& refused,
+                                     const std::string& consequence);
 // Installs an escrow blob as a token key pair: the private key unwrapped under `wrapping`
 // (sensitive, non-extractable, not modifiable, `mechanisms` only) and its public key.
 p11::KeyPair install_escrowed(const p11::Session& s, const EscrowedKey& key,

@@ -24,7 +24,8 @@ bool run_specific(const std::string& key) {
   static const char* const exact[] = {"time", "seq", "ceremony", "hash", "prev", "sig", "key_id",
                                       "id", "identifier", "serial", "token", "token_serial",
                                       "module", "tool", "public_key", "created", "created_seq",
-                                      "head", "actor", "rehearsal", "blob", "nonce", "workspace"};
+                                      "head", "actor", "account", "rehearsal", "blob", "nonce",
+                                      "workspace"};
   for (const char* e : exact)
     if (key == e) return true;
   static const char* const parts[] = {"sha256", "digest", "signature", "fingerprint", "kcv",

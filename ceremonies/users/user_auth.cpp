@@ -35,7 +35,7 @@ namespace {
 }
 
 Secret read_code(const UserFactors& f) {
-  if (!f.otp_code.empty()) return Secret::copy_of(std::string_view(f.otp_code));
+  if (f.otp_code && !f.otp_code->empty()) return Secret::copy_of(f.otp_code->bytes());
   return read_secret(*f.otp_source, "one-time code");
 }
 
@@ -56,8 +56,8 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
   }
   if (user->otp.enrolled && !factors.otp_given())
     refuse(rec, ks, name, max_failures, "otp", "missing",
-           fmt::format("user '{}' has a one-time code enrolled: give --otp CODE or --otp-source "
-                       "SRC", name));
+           fmt::format("user '{}' has a one-time code enrolled: give --otp-source SRC (or "
+                       "--otp CODE)", name));
   const Secret password = read_secret(factors.password, fmt::format("password of user '{}'", name));
 
   // The code first: without it, no answer says anything about the password.

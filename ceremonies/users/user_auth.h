@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -18,9 +19,11 @@ namespace hsm {
 // What a user brings.
 struct UserFactors {
   SecretSource password;                   // --password-source
-  std::string otp_code;                    // --otp CODE (short-lived; the issue allows argv)
+  // --otp CODE, taken out of argv into a Secret (shared, never copied); --otp-source is the
+  // documented way, since a code on the command line is visible to ps until hsmctl blanks it.
+  std::shared_ptr<const Secret> otp_code;
   std::optional<SecretSource> otp_source;  // --otp-source SRC
-  bool otp_given() const { return !otp_code.empty() || otp_source.has_value(); }
+  bool otp_given() const { return (otp_code && !otp_code->empty()) || otp_source.has_value(); }
 };
 
 // The locking policy: DIR/hsmctl.toml [users] max_auth_failures (0: never lock).

@@ -18,16 +18,16 @@ namespace hsm {
 namespace {
 
 // The pair as session objects, the private key wrapped under MK-wrap, both destroyed.
-EscrowedKey escrow_user_key(const p11::Session& s, const UserAlgorithm& alg, p11::KeyHandle wrap,
-                            const std::string& token) {
+EscrowedKey escrow_user_key(Workspace& ws, const p11::Session& s, const UserAlgorithm& alg,
+                            p11::KeyHandle wrap) {
   try {
     return generate_escrowed(s, alg.key, wrap);
   } catch (const Error& e) {
-    if (alg.key != p11::KeyAlgorithm::ed25519 || !p11::refused_as_not_wrappable(e)) throw;
-    fail(Category::token, fmt::format("token '{}' cannot wrap Ed25519 (EdDSA) private keys "
-                                      "(SoftHSM 2.6.1 cannot), so an Ed25519 user key could not be "
-                                      "escrowed under the master key; use --algo p256, p384 or "
-                                      "rsa3072", token), e.cause());
+    if (!p11::refused_as_not_wrappable(e)) throw;
+    fail_not_wrappable(ws.module(), ws.token().label,
+                       fmt::format("the new {} private key", alg.name), e,
+                       fmt::format("a {} user key could not be escrowed under the master key; "
+                                   "use another --algo (p256, p384, rsa3072)", alg.name));
   }
 }
 
@@ -51,6 +51,10 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
   out.kdf_profile = o.kdf_profile;
   const nlohmann::json params{{"name", o.name}, {"algorithm", o.algorithm},
                               {"kdf_profile", o.kdf_profile}};
+  // The password first: one that breaks a rule is refused before the token is touched.
+  const Secret password =
+      read_new_secret(o.password, fmt::format("password for new user '{}'", o.name));
+  check_new_password(password, o.name, o.min_password_length);
   run_ceremony(ws, "user.create", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
@@ -61,12 +65,10 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
 
     // 1. Escrow at birth: the token keeps nothing, the inner blob is all there is. The same for
     //    the user's key-agreement (ECDH P-256) key, to which group keys are sealed.
-    EscrowedKey key = escrow_user_key(s, alg, mk.wrap, ws.token().label);
+    EscrowedKey key = escrow_user_key(ws, s, alg, mk.wrap);
     EscrowedKey agreement = generate_agreement_key(s, mk.wrap);
 
     // 2. The password KEK, then the outer layer over the inner blob.
-    const Secret password =
-        read_new_secret(o.password, fmt::format("password for new user '{}'", o.name));
     keystore::UserRecord u;
     u.name = o.name;
     u.algorithm = o.algorithm;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ceremonies/users/password_rules.h"
 #include "ceremonies/workspace.h"
 #include "core/kdf/argon2id.h"
 #include "core/secure/secret_source.h"
@@ -17,6 +18,7 @@ struct UserCreateOptions {
   std::string algorithm = "p256";  // p256, p384, rsa3072, ed25519
   std::string kdf_profile = "interactive";
   SecretSource password;  // the new password (a prompt asks twice)
+  std::size_t min_password_length = kDefaultMinPasswordLength;
   // Error(usage) for a malformed name, an unknown algorithm or KDF profile.
   void validate() const;
 };

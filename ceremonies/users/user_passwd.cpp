@@ -27,6 +27,7 @@ UserPasswdResult user_passwd(Workspace& ws, const UserPasswdOptions& o) {
         kdf::parse_kdf_profile(o.kdf_profile.empty() ? u.user.secrets.kdf.profile : o.kdf_profile);
     const Secret password =
         read_new_secret(o.new_password, fmt::format("new password of user '{}'", o.name));
+    check_new_password(password, o.name, o.min_password_length);
 
     keystore::UserSecrets next;
     next.key_version = u.user.secrets.key_version + 1;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ceremonies/users/password_rules.h"
 #include "ceremonies/users/user_auth.h"
 #include "ceremonies/workspace.h"
 
@@ -17,6 +18,7 @@ struct UserPasswdOptions {
   SecretSource new_password;  // a prompt asks twice
   std::string kdf_profile;  // empty: keep the user's profile
   std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
+  std::size_t min_password_length = kDefaultMinPasswordLength;
   void validate() const;  // Error(usage): malformed name, unknown KDF profile
 };
 

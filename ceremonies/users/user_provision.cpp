@@ -165,7 +165,8 @@ void ProvisionOptions::validate() const {
 ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
   o.validate();
   const kdf::KdfProfile profile = kdf::parse_kdf_profile(o.kdf_profile);
-  ProvisionInput in = read_provision_file(o.from, o.format, o.algorithm);
+  ProvisionInput in = read_provision_file(o.from, o.format, o.algorithm,
+                                           o.min_password_length);
   keystore::Keystore& ks = ws.keystore();  // holds the workspace lock from here on
 
   ProvisionSummary sum;

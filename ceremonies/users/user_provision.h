@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ceremonies/users/password_rules.h"
 #include "ceremonies/workspace.h"
 #include "core/secure/secret.h"
 
@@ -39,13 +40,16 @@ struct ProvisionInput {
 // Reads FILE (csv or jsonl; "auto" picks by extension). Refuses (Error(general)) a file that
 // is not a regular file owned by this user with no group/other permission bits; a bad header
 // or an unknown format is Error(usage). Bad rows are returned in `rejected`, not thrown.
+// A password that breaks a rule of ceremonies/users/password_rules.h rejects its row.
 ProvisionInput read_provision_file(const std::filesystem::path& file, const std::string& format,
-                                   const std::string& default_algorithm);
+                                   const std::string& default_algorithm,
+                                   std::size_t min_password_length = kDefaultMinPasswordLength);
 
 // The parser behind it, on text already read (csv or jsonl; `source` names it in messages). May
 // overwrite parts of `text` while it reads. Exposed for the fuzz target.
 ProvisionInput parse_provision_text(Secret& text, const std::string& format,
-                                    const std::string& default_algorithm, const std::string& source);
+                                    const std::string& default_algorithm, const std::string& source,
+                                    std::size_t min_password_length = kDefaultMinPasswordLength);
 
 // What happened to one row.
 struct ProvisionResult {
@@ -80,6 +84,7 @@ struct ProvisionOptions {
   std::string kdf_profile = "interactive";
   std::string group_algorithm = "p256";  // for groups the groups column makes
   int jobs = 1;                    // worker processes (1: in this process)
+  std::size_t min_password_length = kDefaultMinPasswordLength;
   std::function<void(const ProvisionResult&)> on_result;          // each row, as it ends
   std::function<void(std::size_t done, std::size_t total)> on_progress;
   // Error(usage) for an unknown format, algorithm, group algorithm, KDF profile, or jobs

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <set>
 
+#include "ceremonies/users/password_rules.h"
 #include "ceremonies/users/user_layers.h"
 #include "ceremonies/users/user_provision.h"
 #include "core/error.h"
@@ -53,7 +54,8 @@ Secret read_private_file(const std::filesystem::path& file) {
 
 // Checks one row's fields and adds it (or its rejection) to `in`.
 void add_row(ProvisionInput& in, std::set<std::string>& seen, std::size_t line, std::string name,
-             std::string algorithm, Secret password, std::vector<std::string> groups) {
+             std::string algorithm, Secret password, std::vector<std::string> groups,
+             std::size_t min_password_length) {
   auto reject = [&](std::string why) { in.rejected.push_back({line, name, std::move(why)}); };
   if (!valid_user_name(name))
     return reject(fmt::format("line {}: user name '{}' must be 1-64 letters, digits, '.', '_', "
@@ -72,6 +74,9 @@ void add_row(ProvisionInput& in, std::set<std::string>& seen, std::size_t line, 
     if (!valid_user_name(g))
       return reject(fmt::format("line {}: group name '{}' must be 1-64 letters, digits, '.', '_', "
                                 "'-' or '@', not starting with '.', '-' or '@'", line, g));
+  if (const std::string rule = password_rule_broken(password, name, min_password_length);
+      !rule.empty())
+    return reject(fmt::format("line {}: the password of user '{}' {}", line, name, rule));
   std::sort(groups.begin(), groups.end());
   groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
   in.rows.push_back({line, std::move(name), std::move(algorithm), std::move(password),
@@ -141,7 +146,7 @@ std::vector<CsvRecord> parse_csv(Secret& text) {
 }
 
 void read_csv(ProvisionInput& in, Secret& text, const std::string& default_algorithm,
-              const std::filesystem::path& file) {
+              const std::filesystem::path& file, std::size_t min_password_length) {
   std::vector<CsvRecord> records = parse_csv(text);
   if (records.empty()) fail(Category::usage, fmt::format("'{}' is empty", file.string()));
   int name_col = -1, pw_col = -1, algo_col = -1, groups_col = -1;
@@ -176,11 +181,12 @@ void read_csv(ProvisionInput& in, Secret& text, const std::string& default_algor
     auto col = [&](int c) { return c < 0 ? std::string_view() : rec.fields[static_cast<std::size_t>(c)]; };
     std::string algo(col(algo_col));
     add_row(in, seen, rec.line, std::string(col(name_col)), algo.empty() ? default_algorithm : algo,
-            Secret::copy_of(col(pw_col)), split_groups(col(groups_col)));
+            Secret::copy_of(col(pw_col)), split_groups(col(groups_col)), min_password_length);
   }
 }
 
-void read_jsonl(ProvisionInput& in, const Secret& text, const std::string& default_algorithm) {
+void read_jsonl(ProvisionInput& in, const Secret& text, const std::string& default_algorithm,
+                std::size_t min_password_length) {
   const std::string_view all = text.chars();
   std::set<std::string> seen;
   std::size_t pos = 0, line = 0;
@@ -190,7 +196,20 @@ void read_jsonl(ProvisionInput& in, const Secret& text, const std::string& defau
     const std::string_view raw = all.substr(pos, end - pos);
     pos = end + 1;
     if (raw.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    nlohmann::json doc = nlohmann::json::parse(raw, nullptr, false);
+    // nlohmann keeps the last of two equal member names without a word: track them per object
+    // (as the transcript parser does), so {"password":"p1","password":"p2"} is refused.
+    std::vector<std::set<std::string>> open_objects;
+    std::string repeated;
+    const auto track = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+      using E = nlohmann::json::parse_event_t;
+      if (event == E::object_start) open_objects.emplace_back();
+      if (event == E::object_end && !open_objects.empty()) open_objects.pop_back();
+      if (event == E::key && !open_objects.empty() && repeated.empty() &&
+          !open_objects.back().insert(parsed.get<std::string>()).second)
+        repeated = parsed.get<std::string>();
+      return true;
+    };
+    nlohmann::json doc = nlohmann::json::parse(raw, track, false);
     auto reject = [&](std::string why) { in.rejected.push_back({line, "", std::move(why)}); };
     auto wipe = [&] {
       if (doc.is_object() && doc.contains("password") && doc["password"].is_string()) {
@@ -199,6 +218,12 @@ void read_jsonl(ProvisionInput& in, const Secret& text, const std::string& defau
       }
     };
     if (!doc.is_object()) { reject(fmt::format("line {}: not a JSON object", line)); continue; }
+    if (!repeated.empty()) {
+      wipe();
+      reject(fmt::format("line {}: field '{}' appears more than once; give each field once",
+                         line, repeated));
+      continue;
+    }
     std::string bad;
     for (const auto& [key, value] : doc.items()) {
       const bool text_field = key == "name" || key == "password" || key == "algo";
@@ -225,14 +250,15 @@ void read_jsonl(ProvisionInput& in, const Secret& text, const std::string& defau
     wipe();
     add_row(in, seen, line, doc["name"].get<std::string>(),
             doc.contains("algo") ? doc["algo"].get<std::string>() : default_algorithm,
-            std::move(password), std::move(groups));
+            std::move(password), std::move(groups), min_password_length);
   }
 }
 
 }  // namespace
 
 ProvisionInput read_provision_file(const std::filesystem::path& file, const std::string& format,
-                                   const std::string& default_algorithm) {
+                                   const std::string& default_algorithm,
+                                   std::size_t min_password_length) {
   std::string f = format;
   if (f == "auto") {
     const std::string ext = file.extension().string();
@@ -244,15 +270,15 @@ ProvisionInput read_provision_file(const std::filesystem::path& file, const std:
   if (f != "csv" && f != "jsonl")
     fail(Category::usage, fmt::format("unknown format '{}'; use csv or jsonl", f));
   Secret text = read_private_file(file);
-  return parse_provision_text(text, f, default_algorithm, file.string());
+  return parse_provision_text(text, f, default_algorithm, file.string(), min_password_length);
 }
 
 ProvisionInput parse_provision_text(Secret& text, const std::string& format,
                                     const std::string& default_algorithm,
-                                    const std::string& source) {
+                                    const std::string& source, std::size_t min_password_length) {
   ProvisionInput in;
-  if (format == "csv") read_csv(in, text, default_algorithm, source);
-  else if (format == "jsonl") read_jsonl(in, text, default_algorithm);
+  if (format == "csv") read_csv(in, text, default_algorithm, source, min_password_length);
+  else if (format == "jsonl") read_jsonl(in, text, default_algorithm, min_password_length);
   else fail(Category::usage, fmt::format("unknown format '{}'; use csv or jsonl", format));
   return in;
 }

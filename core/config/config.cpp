@@ -46,6 +46,9 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
     const std::string_view k = key.str();
     const auto line = node.source().begin.line;
     if (k == "module" || k == "token" || k == "pin_source" || k == "users") continue;
+    if (k == "max_auth_failures" || k == "min_password_length")
+      fail(Category::usage, fmt::format("{}:{}: '{}' belongs in the [users] table", source_name,
+                                        line, k));
     if (k.find("pin") != std::string_view::npos || k.find("password") != std::string_view::npos)
       fail(Category::usage, fmt::format("{}:{}: '{}' looks like a secret; secrets never go in "
                                         "hsmctl.toml, use pin_source = \"env:VAR\"",
@@ -69,8 +72,18 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
       fail(Category::usage, fmt::format("{}:{}: 'users' must be a table", source_name,
                                         users->source().begin.line));
     for (const auto& [key, node] : *t) {
+      if (key.str() == "min_password_length") {
+        const auto v = node.value<int64_t>();
+        if (!v || *v < 8 || *v > 1024)
+          fail(Category::usage, fmt::format("{}:{}: users.min_password_length must be an integer "
+                                            "from 8 to 1024", source_name,
+                                            node.source().begin.line));
+        c.min_password_length = static_cast<int>(*v);
+        continue;
+      }
       if (key.str() != "max_auth_failures")
-        fail(Category::usage, fmt::format("{}:{}: unknown key 'users.{}'", source_name,
+        fail(Category::usage, fmt::format("{}:{}: unknown key 'users.{}' (known: "
+                                          "max_auth_failures, min_password_length)", source_name,
                                           node.source().begin.line, key.str()));
       const auto v = node.value<int64_t>();
       if (!v || *v < 1 || *v > 1000)

@@ -47,10 +47,24 @@ std::shared_ptr<Module> Module::load(const std::string& path) {
   if (handle == nullptr)
     fail(Category::token, fmt::format("cannot load PKCS#11 module '{}': {}", path, ::dlerror()));
   auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(handle, "C_GetFunctionList"));
-  CK_FUNCTION_LIST* fn = nullptr;
-  if (get_list == nullptr || get_list(&fn) != CKR_OK || fn == nullptr) {
+  if (get_list == nullptr) {
     ::dlclose(handle);
-    fail(Category::token, fmt::format("'{}' is not a PKCS#11 module (no C_GetFunctionList)", path));
+    fail(Category::token, fmt::format("'{}' is not a PKCS#11 module (it exports no "
+                                      "C_GetFunctionList)", path));
+  }
+  // A module that has the function but fails in it is broken, not foreign: say what it returned.
+  CK_FUNCTION_LIST* fn = nullptr;
+  const CK_RV list_rv = get_list(&fn);
+  if (list_rv != CKR_OK || fn == nullptr) {
+    ::dlclose(handle);
+    throw TokenError(Category::token,
+                     list_rv != CKR_OK
+                         ? fmt::format("PKCS#11 module '{}' failed in C_GetFunctionList: it "
+                                       "returned {} (0x{:x}); check the module's own "
+                                       "configuration and logs", path, rv_name(list_rv), list_rv)
+                         : fmt::format("PKCS#11 module '{}' returned no function list from "
+                                       "C_GetFunctionList", path),
+                     list_rv);
   }
   CK_C_INITIALIZE_ARGS args{};
   args.flags = CKF_OS_LOCKING_OK;

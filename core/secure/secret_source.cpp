@@ -89,7 +89,16 @@ Secret from_file(const std::string& path, std::string_view what) {
          std::strerror(errno));
   Fd guard(fd, true);
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
+  if (::fstat(fd, &st) != 0)
+    fail(Category::general, fmt::format("cannot inspect the {} file '{}'", what, path),
+         std::strerror(errno));
+  // Someone else's file may be swapped or read by them (root reads any file): as provisioning
+  // files, a secret file must be the caller's own.
+  if (st.st_uid != ::geteuid())
+    fail(Category::general,
+         fmt::format("the {} file '{}' belongs to uid {}, not to you (uid {}); copy it to a file "
+                     "of your own with mode 0600", what, path, st.st_uid, ::geteuid()));
+  if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0)
     fail(Category::general,
          fmt::format("the {} file '{}' is readable by group or others (mode {:04o}); "
                      "run 'chmod 600 {}'", what, path, st.st_mode & 07777, path));

@@ -1,6 +1,6 @@
-// Where a secret comes from: `prompt` (no echo, /dev/tty), `env:VAR`, `file:PATH` (must not be
-// readable by group or others), `fd:N`. Every --*-source option goes through here; secrets are
-// never accepted as values in argv.
+// Where a secret comes from: `prompt` (no echo, /dev/tty), `env:VAR`, `file:PATH` (must belong
+// to the effective user and not be readable by group or others), `fd:N`. Every --*-source
+// option goes through here; secrets are never accepted as values in argv.
 #pragma once
 
 #include <cstdio>
@@ -23,9 +23,9 @@ struct SecretSource {
 };
 
 // Reads one secret (the first line, without its line end). `what` names it in prompts and
-// errors ("user PIN"). Throws Error(general) for a missing variable, an unreadable or
-// group/world-readable file, a closed fd or an empty secret; Error(usage) when prompting
-// without a terminal.
+// errors ("user PIN"). Throws Error(general) for a missing variable, an unreadable,
+// group/world-readable or someone else's file, a closed fd or an empty secret; Error(usage)
+// when prompting without a terminal.
 Secret read_secret(const SecretSource& source, std::string_view what);
 
 // As read_secret, but a prompt asks twice and insists both entries match (new PINs, passwords).

@@ -198,7 +198,7 @@ check("clone", ["--pin-source", "env:J_PIN", "clone", "--from-token", "json-a", 
                 "json-b", "--shares-file", quorum2])
 rows = os.path.join(WORK, "staff.csv")
 with open(rows, "w") as f:
-    f.write("name,password\nerin,pw-erin-1\nfrank,pw-frank-1\n")
+    f.write("name,password\nerin,password-of-erin-1\nfrank,password-of-frank-1\n")
 os.chmod(rows, 0o600)
 p = subprocess.run([BIN, "--json"] + tok + ["user", "provision", "--from", rows, "--kdf-profile",
                                             "min"], cwd=WORK, capture_output=True, text=True)

@@ -1,8 +1,11 @@
 // The failure contract in one table: each bad input (wrong PIN, password or code, short,
 // repeated, foreign or mistyped shares, tampered key, backup or transcript, existing output,
-// missing module, unknown key, bad option values) must give its exit code, exactly one
-// "hsmctl: error:" line naming the cause, no output file, and, once a ceremony began, a failure
-// event in the transcript.
+// missing or broken module, unknown key, bad option values, names and rows with control
+// characters, weak passwords, someone else's secret file) must give its exit code, exactly one
+// "hsmctl: error:" line naming the cause, no raw control character in any output, no output
+// file, and, once a ceremony began, a failure event in the transcript.
+#include <unistd.h>
+
 #include <functional>
 #include <optional>
 
@@ -60,8 +63,17 @@ class BadInput : public HsmTest {
     return run_program({"/usr/bin/sqlite3", (ws_ / "keystore.sqlite").string(), statement});
   }
 
+  // A provisioning file (0600, the caller's).
+  std::string rows_file(const std::string& name, const std::string& content) {
+    return write_file(name, content).string();
+  }
+  static std::string faultshim() {
+    return (fs::path(HSMCTL_BINARY).parent_path() / "tests" / "faultshim" / "hsmfaultshim.so")
+        .string();
+  }
+
   fs::path shares_;
-  std::string foreign_, backup_, data_;
+  std::string foreign_, backup_, data_, foreign_pw_;
   int files_ = 0;
 };
 
@@ -74,6 +86,8 @@ struct BadRow {
   std::string out;   // the --out that must not appear ("" when the command writes none)
   bool began;        // a ceremony began: its failure must be recorded
   std::function<void()> setup = {};
+  std::string event = {};  // the failure event recorded instead of a failed ceremony.end
+  bool names_rv = false;   // the message quotes a module's return code (CKR_...) on purpose
 };
 
 TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
@@ -141,6 +155,40 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
        {}, 2, "a secret source is", "", false},
       {"unknown option", [&] { return std::vector<std::string>{"sign", "file", "--key", "signer", "--in", data_, "--out", out("opt"), "--colour"}; },
        {}, 2, "--colour", out("opt"), false},
+      // Input hygiene (issue 24): names, rows and passwords that could hide text or lock a user out.
+      {"--actor with an escape sequence", [&] { return std::vector<std::string>{"--actor", "x\x1b[8my", "sign", "file", "--key", "signer", "--in", data_, "--out", out("actor")}; },
+       {}, 2, "--actor 'x\\x1b[8my' must be", out("actor"), false},
+      {"user name with an escape sequence", [&] { return std::vector<std::string>{"user", "create", "ev\x1b]0;owned\x07il", "--password-source", "env:PW"}; },
+       pw, 2, "user name 'ev\\x1b]0;owned\\x07il' must be", "", false},
+      {"CSV row with an escape sequence in the name", [&] { return std::vector<std::string>{"user", "provision", "--from", rows_file("esc.csv", "name,password\nev\x1b[2Jil,a long enough password\n")}; },
+       {}, 1, "line 2: user name 'ev\\x1b[2Jil' must be", "", true, {}, "user.provision.rejected"},
+      {"JSONL row with a repeated key", [&] { return std::vector<std::string>{"user", "provision", "--from", rows_file("dup.jsonl", R"({"name":"carol","password":"first long password","password":"second long password"})" "\n")}; },
+       {}, 1, "line 1: field 'password' appears more than once", "", true, {}, "user.provision.rejected"},
+      {"CSV password with a line feed", [&] { return std::vector<std::string>{"user", "provision", "--from", rows_file("lf.csv", "name,password\ncarol,\"first line\nsecond line\"\n")}; },
+       {}, 1, "line 2: the password of user 'carol' contains a control character", "", true, {}, "user.provision.rejected"},
+      {"short password in a provisioning row", [&] { return std::vector<std::string>{"user", "provision", "--from", rows_file("short.csv", "name,password\ncarol,abc\n")}; },
+       {}, 1, "line 2: the password of user 'carol' is shorter than 12 characters", "", true, {}, "user.provision.rejected"},
+      {"password with a control character", [&] { return std::vector<std::string>{"user", "create", "carol", "--password-source", "env:PW"}; },
+       {{"PW", "a long password\x1b[8m"}}, 2, "contains a control character", "", false},
+      {"short password", [&] { return std::vector<std::string>{"user", "create", "carol", "--password-source", "env:PW"}; },
+       {{"PW", "abc"}}, 2, "is shorter than 12 characters", "", false},
+      {"password that is the user's name", [&] { return std::vector<std::string>{"user", "create", "carolinecarol", "--password-source", "env:PW"}; },
+       {{"PW", "CarolineCarol"}}, 2, "is the user's own name", "", false},
+      {"short new password", [&] { return std::vector<std::string>{"user", "passwd", "alice", "--password-source", "env:PW", "--new-password-source", "env:PW2"}; },
+       {{"PW", kBadInputPw}, {"PW2", "short"}}, 2, "is shorter than 12 characters", "", true},
+      {"wrong one-time code from --otp-source", [&] { return std::vector<std::string>{"user", "sign", "bob", "--in", data_, "--out", out("otps"), "--password-source", "env:PW", "--otp-source", "env:OTP"}; },
+       {{"PW", kBadInputPw}, {"OTP", "000000"}}, 3, "wrong one-time code", out("otps"), true},
+      {"secret file of another user", [&] { return std::vector<std::string>{"user", "create", "carol", "--password-source", "file:" + foreign_pw_}; },
+       {}, 1, "belongs to uid 65534, not to you", "", false,
+       [&] {
+         foreign_pw_ = write_file("foreign.pw", kBadInputPw + "\n").string();
+         ASSERT_EQ(::chown(foreign_pw_.c_str(), 65534, 65534), 0) << "the e2e tests run as root";
+       }},
+      {"module failing in C_GetFunctionList", [&] { return std::vector<std::string>{"--module", faultshim(), "sign", "file", "--key", "signer", "--in", data_, "--out", out("gfl")}; },
+       {{"FAULTSHIM_FUNCTION", "C_GetFunctionList"}, {"FAULTSHIM_RV", "CKR_GENERAL_ERROR"}, {"FAULTSHIM_MODULE", HSMCTL_SOFTHSM_MODULE}},
+       6, "failed in C_GetFunctionList: it returned CKR_GENERAL_ERROR", out("gfl"), true, {}, "", true},
+      {"Ed25519 key the token cannot wrap", [&] { return std::vector<std::string>{"key", "generate", "e", "--algo", "ed25519"}; },
+       {}, 6, "refused C_WrapKey for the new ed25519 private key (CKR_KEY_NOT_WRAPPABLE)", "", true, {}, "", true},
   };
   for (const auto& row : table) {
     SCOPED_TRACE(row.what);
@@ -148,7 +196,9 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
     const std::string before = records();
     const RunResult r = hsmctl(row.args(), row.env);
     expect_failure(r, row.code, row.needle);
-    EXPECT_EQ(r.err.find("CKR_"), std::string::npos) << r.err;
+    if (!row.names_rv) {
+      EXPECT_EQ(r.err.find("CKR_"), std::string::npos) << r.err;
+    }
     if (!row.out.empty()) {
       EXPECT_FALSE(fs::exists(row.out)) << row.out;
     }
@@ -156,8 +206,13 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
     if (row.began) {
       ASSERT_GT(after.size(), before.size());
       const std::string added = after.substr(before.size());
-      EXPECT_NE(added.find("\"outcome\":\"failure\""), std::string::npos) << added;
-      EXPECT_NE(added.find("\"exit_code\":" + std::to_string(row.code)), std::string::npos) << added;
+      if (!row.event.empty()) {
+        EXPECT_NE(added.find("\"event\":\"" + row.event + "\""), std::string::npos) << added;
+      } else {
+        EXPECT_NE(added.find("\"outcome\":\"failure\""), std::string::npos) << added;
+        EXPECT_NE(added.find("\"exit_code\":" + std::to_string(row.code)), std::string::npos)
+            << added;
+      }
     } else {
       EXPECT_EQ(after.size(), before.size()) << "a command refused before any ceremony wrote a record";
     }

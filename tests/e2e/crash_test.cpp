@@ -15,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kKilled = 128 + 9;
-const std::string kCrashProvisionPw = "crash-pw-";  // + index: each user's password
+const std::string kCrashProvisionPw = "crash-password-";  // + index: each user's password
 
 // The --json lines of user provision.
 std::vector<nlohmann::json> provision_lines(const std::string& out) {

@@ -2,7 +2,8 @@
 // enrolment, user sign with password and code, backup create, sign file) with known secrets,
 // then every file written, every stdout/stderr and the argv and environment of commands caught
 // while they wait for a secret are searched for the PIN, the password, the TOTP seed (base32,
-// raw and hex) and each share mnemonic: none may appear outside the files meant to hold them.
+// raw and hex) and each share mnemonic: none may appear outside the files meant to hold them;
+// nor may a one-time code given with --otp stay visible in argv.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -181,6 +182,9 @@ TEST_F(Hygiene, NoSecretInFilesOutputsArgvOrEnvironment) {
         env, kHygienePassword, "sign"));
     ASSERT_EQ(r.code, 0) << r.err;
   }
+  // --otp CODE: what ps shows once hsmctl runs is the code blanked out, never the code.
+  EXPECT_EQ(argv_caught_.find(code), std::string::npos) << argv_caught_;
+  EXPECT_NE(argv_caught_.find("--otp ******"), std::string::npos) << argv_caught_;
   const fs::path backup = tmp_.path() / "ws.backup";
   ASSERT_EQ(keep(hsmctl({"backup", "create", "--out", backup.string(), "--shares-file",
                          shares_in.string()})).code, 0);

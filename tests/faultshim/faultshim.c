@@ -17,7 +17,8 @@
  *                       beyond the last call injects nothing and marks nothing.
  * Choices:
  *   - Every call through the function list is counted, from 1, for the whole process (a second
- *     C_Initialize does not reset counts); C_GetFunctionList is never counted or failed.
+ *     C_Initialize does not reset counts); C_GetFunctionList is never counted, and fails (with
+ *     FAULTSHIM_RV, every time) only when FAULTSHIM_FUNCTION names it.
  *   - C_Finalize is counted and logged, but FAULTSHIM_NTH never fails it: a caller cannot do
  *     anything useful about a failed finalize, and a loop over N would only learn that the
  *     caller ignores it. When N lands on it the call is forwarded and logged with " spared", so a
@@ -86,7 +87,8 @@ static struct {
   unsigned long nth; /* 0 unless FAULTSHIM_NTH */
   CK_RV rv;
   int log_fd; /* -1 without FAULTSHIM_LOG */
-} config = {NULL, FN_NONE, 0, 0, CKR_DEVICE_ERROR, -1};
+  int fail_get_list; /* FAULTSHIM_FUNCTION=C_GetFunctionList */
+} config = {NULL, FN_NONE, 0, 0, CKR_DEVICE_ERROR, -1, 0};
 
 static CK_FUNCTION_LIST shim_list;
 static atomic_ulong calls_counted;
@@ -139,6 +141,10 @@ static void load_config(void) {
   if (function != NULL && nth != NULL)
     die("FAULTSHIM_FUNCTION and FAULTSHIM_NTH are both set; choose one way to pick the call");
   if (call != NULL && function == NULL) die("FAULTSHIM_CALL=%s needs FAULTSHIM_FUNCTION", call);
+  if (function != NULL && strcmp(function, "C_GetFunctionList") == 0) {
+    config.fail_get_list = 1;
+    function = NULL;
+  }
   if (function != NULL) {
     for (int i = 0; i < FN_COUNT; ++i)
       if (strcmp(function, function_names[i]) == 0) config.target = (enum function_id)i;
@@ -291,6 +297,7 @@ static CK_FUNCTION_LIST shim_list = {
 
 __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
   pthread_once(&config_once, load_config);
+  if (config.fail_get_list) return config.rv;
   if (list == NULL) return CKR_ARGUMENTS_BAD;
   *list = &shim_list;
   return CKR_OK;

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -72,7 +73,24 @@ RunResult HsmTest::hsmctl(const std::vector<std::string>& args,
       ++it;
     }
   }
-  return run_program(argv, env, stdin_data, unset);
+  RunResult r = run_program(argv, env, stdin_data, unset);
+  // Every human output of the suite: hsmctl escapes control characters in what it prints, so
+  // none may reach a terminal raw (line feeds and tabs aside). JSON on stdout is for tools and
+  // carries values as JSON allows (DEL, for one, unescaped).
+  const bool json = std::find(args.begin(), args.end(), "--json") != args.end();
+  for (const std::string* stream : {&r.out, &r.err}) {
+    if (json && stream == &r.out) continue;
+    const auto raw = std::find_if(stream->begin(), stream->end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return (u < 0x20 && c != '\n' && c != '\t') || u == 0x7F;
+    });
+    EXPECT_EQ(raw, stream->end())
+        << "raw control character 0x" << std::hex
+        << (raw == stream->end() ? 0 : static_cast<unsigned>(static_cast<unsigned char>(*raw)))
+        << " in the " << (stream == &r.out ? "stdout" : "stderr") << " of hsmctl "
+        << testing::PrintToString(args);
+  }
+  return r;
 }
 
 RunResult HsmTest::openssl(const std::vector<std::string>& args) {

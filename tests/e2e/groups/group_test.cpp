@@ -15,9 +15,9 @@ class Group : public HsmTest {
     ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
     data_ = write_file("data.txt", "the release notes\n", 0644).string();
   }
-  // Every user's password is "pw-NAME", in the variable PW_NAME; only the variables a test
-  // passes exist in the child's environment.
-  static std::string password_of(const std::string& name) { return "pw-" + name; }
+  // Every user's password is "password of NAME", in the variable PW_NAME; only the variables
+  // a test passes exist in the child's environment.
+  static std::string password_of(const std::string& name) { return "password of " + name; }
   static std::string var_of(const std::string& name) { return "PW_" + name; }
   RunResult run(std::vector<std::string> args, const std::vector<std::string>& who = {}) {
     std::map<std::string, std::string> env;

@@ -101,7 +101,7 @@ TEST_F(KeySign, BadInputGetsTheDocumentedExitCode) {
   const std::string in = input_.string();
   const std::vector<Row> table = {
       {{"key", "generate", "k"}, 7, "already exists"},
-      {{"key", "generate", "e", "--algo", "ed25519"}, 6, "cannot wrap EdDSA"},
+      {{"key", "generate", "e", "--algo", "ed25519"}, 6, "refused C_WrapKey for the new ed25519"},
       {{"key", "generate", "x", "--algo", "dsa"}, 2, "unknown key algorithm"},
       {{"key", "generate", "bad/label"}, 2, "must be 1-64"},
       {{"key", "generate", "y", "--purpose", "web"}, 2, "--purpose"},

@@ -59,9 +59,9 @@ class ProvisionGroups : public HsmTest {
 TEST_F(ProvisionGroups, GroupsColumnMakesGroupsTheirMembersSignWith) {
   const std::string csv =
       "name,password,groups\n"
-      "alice,alice-pw-1,ops;audit\n"
-      "bob,bob-pw-2,ops\n"
-      "carol,carol-pw-3,\n";
+      "alice,alice-password-1,ops;audit\n"
+      "bob,bob-password-2,ops\n"
+      "carol,carol-password-3,\n";
   const RunResult r = provision("staff.csv", csv, {"--jobs", "2", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto groups = group_lines(r.out);
@@ -70,8 +70,8 @@ TEST_F(ProvisionGroups, GroupsColumnMakesGroupsTheirMembersSignWith) {
   EXPECT_EQ(groups["ops"]["members"], nlohmann::json({"alice", "bob"}));
   EXPECT_EQ(groups["audit"]["members"], nlohmann::json({"alice"}));
   EXPECT_EQ(members("ops"), (std::set<std::string>{"alice", "bob"}));
-  expect_group_signs("ops", "bob", "bob-pw-2");
-  expect_group_signs("audit", "alice", "alice-pw-1");
+  expect_group_signs("ops", "bob", "bob-password-2");
+  expect_group_signs("audit", "alice", "alice-password-1");
   // The groups are made inside the provision ceremony, each one recorded event.
   const std::string t = read_file(ws_ / "transcript.jsonl");
   std::size_t created = 0;
@@ -87,7 +87,7 @@ TEST_F(ProvisionGroups, GroupsColumnMakesGroupsTheirMembersSignWith) {
   EXPECT_EQ(groups["audit"]["status"], "exists");
 
   // A new user listing a group that exists is created, but joining needs a member's password.
-  const RunResult dave = provision("dave.csv", "name,password,groups\ndave,dave-pw-4,ops\n");
+  const RunResult dave = provision("dave.csv", "name,password,groups\ndave,dave-password-4,ops\n");
   EXPECT_EQ(dave.code, 1);
   EXPECT_NE(dave.err.find("group 'ops' exists and 'dave' is not a member: adding a member needs "
                           "a member's password ('hsmctl group add ops dave --as MEMBER')"),
@@ -97,10 +97,10 @@ TEST_F(ProvisionGroups, GroupsColumnMakesGroupsTheirMembersSignWith) {
   EXPECT_EQ(members("ops"), (std::set<std::string>{"alice", "bob"}));
   // dave was given a key-agreement key when provisioned, so bob can add him at once.
   const RunResult add = hsmctl({"group", "add", "ops", "dave", "--as", "bob",
-                                "--password-source", "env:PW"}, {{"PW", "bob-pw-2"}});
+                                "--password-source", "env:PW"}, {{"PW", "bob-password-2"}});
   ASSERT_EQ(add.code, 0) << add.err;
-  expect_group_signs("ops", "dave", "dave-pw-4");
-  EXPECT_EQ(provision("dave2.csv", "name,password,groups\ndave,dave-pw-4,ops\n").code, 0);
+  expect_group_signs("ops", "dave", "dave-password-4");
+  EXPECT_EQ(provision("dave2.csv", "name,password,groups\ndave,dave-password-4,ops\n").code, 0);
   EXPECT_NE(read_file(ws_ / "transcript.jsonl").find("\"event\":\"user.provision.group.failed\""),
             std::string::npos);
   ASSERT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
@@ -108,9 +108,9 @@ TEST_F(ProvisionGroups, GroupsColumnMakesGroupsTheirMembersSignWith) {
 
 TEST_F(ProvisionGroups, AFailedRowDefersEveryGroupUntilARerunFinishesTheRows) {
   const std::string bad =
-      "{\"name\":\"erin\",\"password\":\"erin-pw-1\",\"groups\":[\"team\"]}\n"
-      "{\"name\":\"-frank\",\"password\":\"frank-pw-2\",\"groups\":\"team\"}\n"
-      "{\"name\":\"gina\",\"password\":\"gina-pw-3\",\"groups\":\"team|night\"}\n";
+      "{\"name\":\"erin\",\"password\":\"erin-password-1\",\"groups\":[\"team\"]}\n"
+      "{\"name\":\"-frank\",\"password\":\"frank-password-2\",\"groups\":\"team\"}\n"
+      "{\"name\":\"gina\",\"password\":\"gina-password-3\",\"groups\":\"team|night\"}\n";
   const RunResult r = provision("team.jsonl", bad);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("group 'team' was not made because 1 row failed"), std::string::npos)
@@ -121,22 +121,22 @@ TEST_F(ProvisionGroups, AFailedRowDefersEveryGroupUntilARerunFinishesTheRows) {
 
   // The fixed file: erin and gina are skipped, frank is made, then both groups with everyone.
   const std::string fixed =
-      "{\"name\":\"erin\",\"password\":\"erin-pw-1\",\"groups\":[\"team\"]}\n"
-      "{\"name\":\"frank\",\"password\":\"frank-pw-2\",\"groups\":\"team\"}\n"
-      "{\"name\":\"gina\",\"password\":\"gina-pw-3\",\"groups\":\"team|night\"}\n";
+      "{\"name\":\"erin\",\"password\":\"erin-password-1\",\"groups\":[\"team\"]}\n"
+      "{\"name\":\"frank\",\"password\":\"frank-password-2\",\"groups\":\"team\"}\n"
+      "{\"name\":\"gina\",\"password\":\"gina-password-3\",\"groups\":\"team|night\"}\n";
   const RunResult again = provision("team2.jsonl", fixed, {"--json"});
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(members("team"), (std::set<std::string>{"erin", "frank", "gina"}));
   EXPECT_EQ(members("night"), (std::set<std::string>{"gina"}));
-  expect_group_signs("team", "erin", "erin-pw-1");
+  expect_group_signs("team", "erin", "erin-password-1");
   ASSERT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
 }
 
 TEST_F(ProvisionGroups, AUserWithoutAKeyAgreementKeyIsNamedAndTheGroupIsNotMade) {
   // hal was provisioned without groups, so he has no key-agreement key until he uses his password.
-  ASSERT_EQ(provision("hal.csv", "name,password\nhal,hal-pw-1\n").code, 0);
-  const RunResult r = provision("crew.csv", "name,password,groups\nhal,hal-pw-1,crew\n"
-                                            "ivy,ivy-pw-2,crew\n");
+  ASSERT_EQ(provision("hal.csv", "name,password\nhal,hal-password-1\n").code, 0);
+  const RunResult r = provision("crew.csv", "name,password,groups\nhal,hal-password-1,crew\n"
+                                            "ivy,ivy-password-2,crew\n");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("group 'crew': user 'hal' has no key-agreement key yet"), std::string::npos)
       << r.err;
@@ -144,13 +144,13 @@ TEST_F(ProvisionGroups, AUserWithoutAKeyAgreementKeyIsNamedAndTheGroupIsNotMade)
   // Once hal has used his password, the same file makes the group.
   const std::string sig = (tmp_.path() / "hal.sig").string();
   ASSERT_EQ(hsmctl({"user", "sign", "hal", "--in", data_, "--out", sig, "--password-source",
-                    "env:PW"}, {{"PW", "hal-pw-1"}}).code, 0);
-  const RunResult again = provision("crew2.csv", "name,password,groups\nhal,hal-pw-1,crew\n"
-                                                 "ivy,ivy-pw-2,crew\n");
+                    "env:PW"}, {{"PW", "hal-password-1"}}).code, 0);
+  const RunResult again = provision("crew2.csv", "name,password,groups\nhal,hal-password-1,crew\n"
+                                                 "ivy,ivy-password-2,crew\n");
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.out.find("group 'crew' created with 2 members"), std::string::npos) << again.out;
-  expect_group_signs("crew", "ivy", "ivy-pw-2");
-  expect_group_signs("crew", "hal", "hal-pw-1");
+  expect_group_signs("crew", "ivy", "ivy-password-2");
+  expect_group_signs("crew", "hal", "hal-password-1");
 }
 
 }  // namespace

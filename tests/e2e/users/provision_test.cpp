@@ -56,7 +56,7 @@ TEST_F(Provision, CsvWithQuotedFieldsCreatesUsersWhoSign) {
       "name,password,algo\r\n"
       "alice,\"pw, with a comma\",p256\r\n"
       "bob,\"he said \"\"hi\"\"\",\r\n"
-      "\"carol\",\"two\nlines\",p384\n";
+      "\"carol\",\"two, \"\"quoted\"\", parts\",p384\n";
   const auto file = write_file("staff.csv", csv);
   const RunResult r = provision(file.string(), {"--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -110,21 +110,21 @@ TEST_F(Provision, JsonlBadRowIsNamedByLineOthersAreCreatedAndRerunSkips) {
 TEST_F(Provision, ProvisionedUsersJoinGroupsOnceTheyHaveGivenTheirPassword) {
   // provision makes only the signing key; the key-agreement key that group keys are sealed to
   // is made, and recorded, the first time the user gives their password.
-  const auto file = write_file("pat.csv", "name,password\npat,pat-pw-1\nquinn,quinn-pw-2\n", 0600);
+  const auto file = write_file("pat.csv", "name,password\npat,pat-password-1\nquinn,quinn-password-2\n", 0600);
   ASSERT_EQ(provision(file.string()).code, 0);
   const RunResult early = hsmctl({"group", "create", "ops", "--members", "pat,quinn"});
   EXPECT_EQ(early.code, 1);
   EXPECT_NE(early.err.find("user 'pat' has no key-agreement key yet (users made by 'user "
                            "provision'"), std::string::npos) << early.err;
-  expect_signs("pat", "pat-pw-1");
-  expect_signs("quinn", "quinn-pw-2");
+  expect_signs("pat", "pat-password-1");
+  expect_signs("quinn", "quinn-password-2");
   EXPECT_NE(read_file(ws_ / "transcript.jsonl").find("\"event\":\"user.agreement-key.created\""),
             std::string::npos);
   const RunResult made = hsmctl({"group", "create", "ops", "--members", "pat,quinn"});
   ASSERT_EQ(made.code, 0) << made.err;
   const std::string sig = (tmp_.path() / "ops.sig").string();
   const RunResult g = hsmctl({"group", "sign", "ops", "--as", "quinn", "--in", data_, "--out", sig,
-                              "--password-source", "env:PW"}, {{"PW", "quinn-pw-2"}});
+                              "--password-source", "env:PW"}, {{"PW", "quinn-password-2"}});
   ASSERT_EQ(g.code, 0) << g.err;
   const std::string pem = (tmp_.path() / "ops.pem").string();
   ASSERT_EQ(hsmctl({"group", "export-public", "ops", "--out", pem}).code, 0);
@@ -135,7 +135,7 @@ TEST_F(Provision, ProvisionedUsersJoinGroupsOnceTheyHaveGivenTheirPassword) {
 
 TEST_F(Provision, TwoJobsCreateEveryUserInOneCeremonyAndNoPasswordLeaks) {
   std::string csv = "name,password\n";
-  for (int i = 0; i < 40; ++i) csv += "user" + std::to_string(i) + ",Pw-sekrit-" + std::to_string(i * 7919) + "\n";
+  for (int i = 0; i < 40; ++i) csv += "user" + std::to_string(i) + ",Pw-long-sekrit-" + std::to_string(i * 7919) + "\n";
   const auto file = write_file("many.csv", csv, 0400);
   const RunResult r = provision(file.string(), {"--jobs", "2", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -145,7 +145,7 @@ TEST_F(Provision, TwoJobsCreateEveryUserInOneCeremonyAndNoPasswordLeaks) {
   EXPECT_EQ(lines.back()["summary"]["jobs"], 2);
   const nlohmann::json listed = hsmctl({"user", "list", "--json"}).json();
   EXPECT_EQ(listed["users"].size(), 40u);
-  for (int i : {0, 1, 38, 39}) expect_signs("user" + std::to_string(i), "Pw-sekrit-" + std::to_string(i * 7919));
+  for (int i : {0, 1, 38, 39}) expect_signs("user" + std::to_string(i), "Pw-long-sekrit-" + std::to_string(i * 7919));
 
   // One ceremony: every provisioned event carries the same ceremony id, and all 40 names.
   std::set<std::string> ceremonies, names;
@@ -163,7 +163,7 @@ TEST_F(Provision, TwoJobsCreateEveryUserInOneCeremonyAndNoPasswordLeaks) {
   EXPECT_EQ(v.code, 0) << v.out << v.err;
   const std::string stored = everything_stored();
   for (const std::string& where : {stored, r.out, r.err})
-    EXPECT_EQ(where.find("Pw-sekrit-"), std::string::npos);
+    EXPECT_EQ(where.find("Pw-long-sekrit-"), std::string::npos);
 }
 
 TEST_F(Provision, FilesOthersCanReadAreRefused) {
@@ -216,13 +216,13 @@ TEST_F(Provision, AProgressBarOnlyOnATerminalAndOnlyPastASecond) {
   EXPECT_NE(tty.out.find("users ["), std::string::npos) << tty.out;
   EXPECT_NE(tty.out.find("] 4/4"), std::string::npos) << tty.out;
 
-  std::string quick = "name,password\nq0,a quick one\n";
+  std::string quick = "name,password\nq0,a quick one long enough\n";
   const RunResult piped = provision(write_file("quick.csv", quick).string());
   ASSERT_EQ(piped.code, 0) << piped.err;
   EXPECT_EQ(piped.err.find("["), std::string::npos) << piped.err;
   const RunResult short_tty = run_program(
       {"/usr/bin/script", "-qec", std::string(HSMCTL_BINARY) + " user provision --from " +
-                                      write_file("quick2.csv", "name,password\nq1,quick too\n").string() +
+                                      write_file("quick2.csv", "name,password\nq1,quick too long enough\n").string() +
                                       " --kdf-profile min", "/dev/null"}, base_env());
   ASSERT_EQ(short_tty.code, 0) << short_tty.out;
   EXPECT_EQ(short_tty.out.find("users ["), std::string::npos) << "a run under a second drew a bar";

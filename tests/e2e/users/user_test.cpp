@@ -103,7 +103,7 @@ TEST_F(User, SignaturesOfEveryAlgorithmVerifyWithStockOpenssl) {
 }
 
 TEST_F(User, Ed25519IsRefusedBecauseTheTokenCannotEscrowIt) {
-  expect_failure(create("eve", "ed25519"), 6, "cannot wrap Ed25519");
+  expect_failure(create("eve", "ed25519"), 6, "refused C_WrapKey for the new ed25519");
   expect_failure(user({"show", "eve"}), 7, "not found");
 }
 
