@@ -126,6 +126,12 @@ TEST_F(ShareEntry, AFailedChecksumIsMendedByWordNumber) {
   ASSERT_TRUE(t.expect("This share does not check")) << t.screen();
   ASSERT_TRUE(t.expect("word 7 is most likely wrong")) << t.screen();
   ASSERT_TRUE(t.expect("Type the number of a word")) << t.screen();
+  t.send_line("show");  // the numbered words, on request, then cleared
+  ASSERT_TRUE(t.expect("  7. " + words[6])) << t.screen();
+  ASSERT_TRUE(t.expect("Press Enter to hide them.")) << t.screen();
+  t.send_line("");
+  ASSERT_TRUE(t.expect("\033[3J")) << t.screen();
+  ASSERT_TRUE(t.expect("Type the number of a word")) << t.screen();
   t.send_line("7");
   ASSERT_TRUE(t.expect("Word 7:")) << t.screen();
   t.send_hidden(right);
