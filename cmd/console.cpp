@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cmd/share_entry.h"
 #include "core/secure/secret_source.h"
 
 namespace hsm::cli {
@@ -84,6 +85,12 @@ void TerminalConsole::show_share(const std::string& custodian, int index, int co
 ShareIntake share_intake(const std::vector<std::string>& files) {
   ShareIntake in;
   in.files = files;
+  // A misspelt word in a file is named here, with its suggestion, before any ceremony begins
+  // (so before a PIN is asked, and never in the transcript).
+  for (const auto& f : files) {
+    int n = 0;
+    for (const Secret& m : read_share_files({f})) check_share_spelling(m, ++n, f);
+  }
   if (files.empty()) {
     in.on_share = [](bool ok, const std::string& what) {
       write_terminal(ok ? fmt::format("Share of custodian '{}' accepted.\n", what)
@@ -91,8 +98,9 @@ ShareIntake share_intake(const std::vector<std::string>& files) {
                                       !what.empty() && what.back() == '.' ? what : what + "."));
     };
     in.prompt = [](int i) {
-      return prompt_hidden(fmt::format("Custodian {}: type your share (words separated by "
-                                       "spaces; empty line to stop): ", i));
+      return type_share(fmt::format("Custodian {}: type your share (words separated by spaces; "
+                                    "the first four letters of each are enough; empty line to "
+                                    "stop): ", i));
     };
   }
   return in;

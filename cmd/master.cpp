@@ -4,9 +4,11 @@
 
 #include <ostream>
 
+#include "ceremonies/master/commitments.h"
 #include "ceremonies/master/master_quorum.h"
 #include "cmd/cli.h"
 #include "cmd/console.h"
+#include "cmd/share_entry.h"
 #include "core/error.h"
 #include "core/secure/secret_source.h"
 
@@ -19,7 +21,8 @@ nlohmann::json result_json(const MasterInitResult& r) {
   for (const auto& [name, commitment] : r.commitments)
     c.push_back({{"name", name}, {"commitment", commitment}});
   return {{"kcv", r.kcv}, {"identifier", r.identifier}, {"threshold", r.threshold},
-          {"custodians", c}, {"seq", r.seq}};
+          {"custodians", c}, {"seq", r.seq}, {"commitments_file", r.commitments_file.string()},
+          {"commitments_sha256", r.commitments_sha256}};
 }
 
 void print_result(std::ostream& out, const char* what, const MasterInitResult& r,
@@ -29,6 +32,9 @@ void print_result(std::ostream& out, const char* what, const MasterInitResult& r
   for (const auto& [name, commitment] : r.commitments)
     out << fmt::format("  {:<16} commitment {}{}\n", name, commitment.substr(0, 16),
                        dir ? "  -> " + (*dir / (name + ".share")).string() : "");
+  out << fmt::format("Commitments (public; a custodian checks a share with 'master verify-share "
+                     "--commitments FILE'): {}\n  SHA-256 {} (in the transcript)\n",
+                     r.commitments_file.string(), r.commitments_sha256);
   out << "Write the KCV on the paper record; 'master restore' prints it for comparison.\n";
 }
 
@@ -102,18 +108,35 @@ void add_master_commands(Cli& cli) {
     };
   });
 
-  auto vf = std::make_shared<std::string>();
-  auto* verify = group->add_subcommand("verify-share", "a custodian checks their share "
-                                       "(checksum, share set, commitment); nothing is recombined");
-  verify->add_option("--share-file", *vf, "file holding the share (default: typed, hidden)")
-      ->type_name("F");
-  with_example(verify, "hsmctl master verify-share   # then type the share");
-  verify->callback([&cli, vf] {
-    cli.action = [&cli, vf] {
-      Workspace ws(cli.workspace_options());
-      const Secret m = vf->empty() ? read_secret(SecretSource{}, "your share (words separated by spaces)")
-                                   : read_secret(SecretSource::parse("file:" + *vf), "share");
-      const ShareCheck c = master_verify_share(ws, m);
+  struct VerifyArgs {
+    std::string share_file, commitments;
+  };
+  auto va = std::make_shared<VerifyArgs>();
+  auto* verify = group->add_subcommand("verify-share", "a custodian checks their share against "
+                                       "the public commitments (checksum, share set, "
+                                       "commitment); no token or PIN, nothing is recombined");
+  verify->add_option("--share-file", va->share_file, "file holding the share (default: typed, "
+                     "hidden, word by word corrections)")->type_name("F");
+  verify->add_option("--commitments", va->commitments, "the share set's commitments file that "
+                     "master init or reshare wrote (default: the workspace's keystore)")
+      ->type_name("FILE");
+  with_example(verify, "hsmctl master verify-share --commitments share-set-1234-0a1b2c3d.json");
+  verify->callback([&cli, va] {
+    cli.action = [&cli, va] {
+      // The public commitments first: no token, no PIN, no transcript, no workspace lock.
+      const keystore::ShareSet set = va->commitments.empty()
+                                         ? workspace_share_set(cli.globals.dir)
+                                         : read_commitments_file(va->commitments);
+      Secret m;
+      if (va->share_file.empty()) {
+        m = type_share("Your share (words separated by spaces; the first four letters of each "
+                       "are enough): ");
+        if (m.empty()) fail(Category::usage, "no share typed; nothing to verify");
+      } else {
+        m = read_secret(SecretSource::parse("file:" + va->share_file), "share");
+        check_share_spelling(m, 1, va->share_file);
+      }
+      const ShareCheck c = verify_share(set, m);
       cli.emit({{"custodian", c.custodian}, {"member_index", c.member_index},
                 {"threshold", c.threshold}, {"custodians", c.count},
                 {"identifier", c.identifier}, {"ok", true}},

@@ -6,12 +6,14 @@
 
 #include <set>
 
+#include "ceremonies/master/commitments.h"
 #include "ceremonies/master/master_keys.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/master/share_issue.h"
 #include "ceremonies/master/shares.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/pkcs11/objects.h"
 #include "core/shamir/slip39.h"
 #include "core/test_hooks.h"
@@ -117,6 +119,11 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     result.kcv = mk.kcv;
     std::unique_ptr<TokenSigner> escrowed;
     std::vector<p11::KeyHandle> created{mk.wrap, mk.derive};
+    // The public commitments file (for verify-share without the workspace), in the workspace;
+    // the transcript records its name and SHA-256.
+    const CommitmentsFile commitments = commitments_file(set);
+    const std::filesystem::path commitments_path = ws.options().dir / commitments.name;
+    bool commitments_written = false;
     try {
       EscrowedTranscriptKey tk = create_escrowed_transcript_key(s, mk.wrap);
       created.push_back(tk.pair.private_key);
@@ -128,12 +135,18 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       result.seq = rec.record("master.init",
                               {{"threshold", o.threshold}, {"custodians", issued.custodians},
                                {"identifier", set.identifier}, {"extendable", true},
-                               {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv}});
+                               {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv},
+                               {"commitments_file", commitments.name},
+                               {"commitments_sha256", commitments.sha256}});
       // The escrowed key signs on before the keystore remembers the master: a token that fails
       // here leaves no master record behind the rollback below.
       rec.change_key(std::move(escrowed), "escrowed");
       set.created = transcript::utc_now_rfc3339();
       set.created_seq = static_cast<std::int64_t>(result.seq);
+      write_new_file(commitments_path, as_bytes(commitments.text), 0644);
+      commitments_written = true;
+      result.commitments_file = commitments_path;
+      result.commitments_sha256 = commitments.sha256;
       keystore::Transaction tx(ks);
       ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
       ks.insert_key(transcript_key_record(tk, set.created));
@@ -146,6 +159,10 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
         } catch (const Error&) {
         }
       take_back(o.custodians, o.shares_out);
+      if (commitments_written) {
+        std::error_code ec;
+        std::filesystem::remove(commitments_path, ec);
+      }
       throw;
     }
   });

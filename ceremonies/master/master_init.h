@@ -37,6 +37,8 @@ struct MasterInitResult {
   int threshold = 0;
   std::vector<std::pair<std::string, std::string>> commitments;  // custodian, commitment
   std::uint64_t seq = 0;  // transcript seq of master.init
+  std::filesystem::path commitments_file;  // the public commitments file written (see commitments.h)
+  std::string commitments_sha256;
 };
 
 MasterInitResult master_init(Workspace& ws, const MasterInitOptions& options,

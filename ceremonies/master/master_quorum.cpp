@@ -3,11 +3,13 @@
 
 #include <fmt/format.h>
 
+#include "ceremonies/master/commitments.h"
 #include "ceremonies/master/master_keys.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/master/share_issue.h"
 #include "ceremonies/transcript/transcript_key.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/pkcs11/objects.h"
 #include "core/transcript/entry.h"
 
@@ -136,22 +138,24 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
   return result;
 }
 
-ShareCheck master_verify_share(Workspace& ws, const Secret& mnemonic) {
-  ShareCheck out;
-  run_ceremony(ws, "master.verify-share", nlohmann::json::object(), [&](Recorder& rec) {
-    const keystore::ShareSet set = expected_set(ws.keystore());
-    try {
-      const slip39::Share share = slip39::parse_mnemonic(mnemonic);
-      const auto& custodian = check_share(set, share);
-      out = {custodian.name, custodian.member_index + 1, set.member_thresholds.front(),
-             static_cast<int>(set.custodians.size()), set.identifier};
-    } catch (const Error& e) {
-      rec.record("share.refused", {{"reason", e.what()}});
-      throw;
-    }
-    rec.record("share.verified", {{"custodian", out.custodian}, {"member_index", out.member_index}});
-  });
-  return out;
+ShareCheck verify_share(const keystore::ShareSet& set, const Secret& mnemonic) {
+  const slip39::Share share = slip39::parse_mnemonic(mnemonic);
+  const auto& custodian = check_share(set, share);
+  return {custodian.name, custodian.member_index + 1,
+          set.member_thresholds.empty() ? 1 : set.member_thresholds.front(),
+          static_cast<int>(set.custodians.size()), set.identifier};
+}
+
+keystore::ShareSet workspace_share_set(const std::filesystem::path& dir) {
+  if (!std::filesystem::exists(keystore::Keystore::file_in(dir)))
+    fail(Category::not_found, fmt::format("'{}' is not an hsmctl workspace; give the share set's "
+                                          "commitments file with --commitments FILE",
+                                          dir.string()));
+  keystore::Keystore ks(dir, keystore::OpenMode::must_exist);
+  if (auto m = ks.master()) return m->shares;
+  fail(Category::not_found, fmt::format("workspace '{}' has no master key record; give the share "
+                                        "set's commitments file with --commitments FILE",
+                                        dir.string()));
 }
 
 MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareIntake intake,
@@ -178,16 +182,29 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
     result.identifier = issued.set.identifier;
     for (const auto& c : issued.set.custodians) result.commitments.emplace_back(c.name, c.commitment);
     hand_out(issued, o.custodians, o.shares_out, console);
+    const CommitmentsFile commitments = commitments_file(issued.set);
+    const std::filesystem::path commitments_path = ws.options().dir / commitments.name;
+    bool commitments_written = false;
     try {
       result.seq = rec.record("master.reshare",
                               {{"threshold", o.threshold}, {"custodians", issued.custodians},
                                {"identifier", issued.set.identifier},
-                               {"retired_identifier", old.identifier}, {"kcv", result.kcv}});
+                               {"retired_identifier", old.identifier}, {"kcv", result.kcv},
+                               {"commitments_file", commitments.name},
+                               {"commitments_sha256", commitments.sha256}});
+      write_new_file(commitments_path, as_bytes(commitments.text), 0644);
+      commitments_written = true;
+      result.commitments_file = commitments_path;
+      result.commitments_sha256 = commitments.sha256;
       issued.set.created = transcript::utc_now_rfc3339();
       issued.set.created_seq = static_cast<std::int64_t>(result.seq);
       ks.replace_share_set(issued.set);
     } catch (...) {
       take_back(o.custodians, o.shares_out);
+      if (commitments_written) {
+        std::error_code ec;
+        std::filesystem::remove(commitments_path, ec);
+      }
       throw;
     }
   });

@@ -1,6 +1,6 @@
 // The master ceremonies that need custodians after init: restore (bring S back with a quorum
-// and import the derived keys on a token), verify-share (one custodian checks their share,
-// nothing is recombined), reshare (a new share set of the same S), and status.
+// and import the derived keys on a token), verify-share (one custodian checks their share
+// against the public commitments, with no token or PIN; nothing is recombined), reshare (a new share set of the same S), and status.
 #pragma once
 
 #include <optional>
@@ -26,7 +26,12 @@ struct ShareCheck {
   std::string custodian;
   int member_index = 0, threshold = 0, count = 0, identifier = 0;
 };
-ShareCheck master_verify_share(Workspace& ws, const Secret& mnemonic);
+// verify-share: checks one share (checksum, share set, commitment) against `set`, with no
+// token, PIN or transcript; Error(integrity) when it does not match. Nothing is recombined.
+ShareCheck verify_share(const keystore::ShareSet& set, const Secret& mnemonic);
+// The current share set of the workspace in `dir`, read from its keystore alone (no lock, no
+// token). Error(not_found) when `dir` is not a workspace or has no master.
+keystore::ShareSet workspace_share_set(const std::filesystem::path& dir);
 
 struct ReshareOptions {
   int threshold = 0;

@@ -69,8 +69,6 @@ const keystore::CustodianRecord& check_share(const keystore::ShareSet& set,
                            : ""));
 }
 
-namespace {
-
 std::vector<Secret> read_share_files(const std::vector<std::string>& files) {
   std::vector<Secret> out;
   for (const auto& f : files) {
@@ -101,8 +99,6 @@ std::vector<Secret> read_share_files(const std::vector<std::string>& files) {
   }
   return out;
 }
-
-}  // namespace
 
 namespace {
 

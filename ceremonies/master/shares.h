@@ -23,10 +23,15 @@ void write_share_file(const std::filesystem::path& dir, const std::string& custo
                       const Secret& mnemonic);
 std::filesystem::path share_file_path(const std::filesystem::path& dir, const std::string& custodian);
 
+// The shares in `files`, one mnemonic a non-empty line, in order. Error(not_found) for a file
+// that cannot be opened, Error(general) for one readable by group or others.
+std::vector<Secret> read_share_files(const std::vector<std::string>& files);
+
 // Where shares come from, and what to say about each (for the transcript and the terminal).
 struct ShareIntake {
   std::vector<std::string> files;  // --shares-file (one mnemonic a line); empty: typed
-  // Reads one typed share; returns an empty Secret when the custodians stop.
+  // Reads one typed share; returns an empty Secret when the custodians stop. The terminal
+  // intake (cmd/share_entry.h) returns only shares whose words and checksum are good.
   std::function<Secret(int index)> prompt;
   // Told about every share: accepted (custodian) or refused (reason). Public facts only.
   std::function<void(bool accepted, const std::string& what)> on_share;

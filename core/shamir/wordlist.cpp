@@ -33,10 +33,14 @@ constexpr bool words_fit() {
   for (std::size_t i = 0; i < kWordCount; ++i) {
     if (kWords[i].size() < 4 || kWords[i].size() > kMaxWordLength) return false;
     if (i > 0 && !(kWords[i - 1] < kWords[i])) return false;
+    // Sorted, so a shared four-letter prefix would show between neighbours.
+    if (i > 0 && kWords[i - 1].substr(0, kPrefixLetters) == kWords[i].substr(0, kPrefixLetters))
+      return false;
   }
   return true;
 }
-static_assert(words_fit(), "wordlist.inc must hold 1024 sorted words of 4 to 8 letters");
+static_assert(words_fit(), "wordlist.inc must hold 1024 sorted words of 4 to 8 letters, unique "
+                           "in their first four");
 
 }  // namespace
 
@@ -49,9 +53,17 @@ std::uint64_t pack_word(std::string_view word) noexcept {
 }
 
 WordMatch find_word(std::uint64_t packed) noexcept {
+  // The bytes the typed letters fill (a packed word has no gaps), and whether there are enough.
+  std::uint64_t filled = 0;
+  for (std::uint32_t q = 0; q < kMaxWordLength; ++q) {
+    const std::uint32_t letter = ~ct::is_zero(static_cast<std::uint32_t>(packed >> (8 * q)) & 0xff);
+    filled |= ct::widen(letter) & (std::uint64_t{0xff} << (8 * q));
+  }
+  const std::uint32_t long_enough =
+      ~ct::is_zero(static_cast<std::uint32_t>(packed >> (8 * (kPrefixLetters - 1))) & 0xff);
   WordMatch match{0, 0};
   for (std::uint32_t i = 0; i < kWordCount; ++i) {
-    const std::uint32_t hit = ct::eq64(packed, kPacked[i]);
+    const std::uint32_t hit = ct::eq64(packed, kPacked[i] & filled) & long_enough;
     match.index |= i & hit;
     match.found |= hit;
   }

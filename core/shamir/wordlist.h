@@ -22,11 +22,17 @@ std::span<const std::string_view> wordlist() noexcept;
 // word) when longer than 8 letters. For public words: it branches on the length.
 std::uint64_t pack_word(std::string_view word) noexcept;
 
+// SLIP-0039's list is unique in the first four letters of its words, so four or more letters
+// that begin a word name it (the spec's way to abbreviate, as on metal backups).
+inline constexpr std::size_t kPrefixLetters = 4;
+
 struct WordMatch {
   std::uint32_t index;  // valid only where found is all ones
   std::uint32_t found;  // mask: all ones if the packed word is in the list, else 0
 };
-// Compares against every word, so timing does not depend on which word (if any) matches.
+// The word that `packed` spells, or begins with at least kPrefixLetters letters ("leng" and
+// "lengt" are "length"). Compares against every word, so timing does not depend on which word
+// (if any) matches.
 WordMatch find_word(std::uint64_t packed) noexcept;
 // The packed word at index (< 1024), selected by a full scan of the list.
 std::uint64_t word_at(std::uint32_t index) noexcept;

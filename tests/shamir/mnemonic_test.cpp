@@ -91,6 +91,22 @@ TEST(Mnemonic, AcceptsAnyLetterCaseAndWhitespace) {
   EXPECT_EQ(hex(a.value), hex(b.value));
 }
 
+TEST(Mnemonic, AcceptsFourLetterPrefixesOfEveryWord) {
+  std::string four, mixed;
+  int n = 0;
+  for (const auto& w : split(kVector1)) {
+    four += (four.empty() ? "" : " ") + w.substr(0, 4);
+    mixed += (mixed.empty() ? "" : " ") + w.substr(0, 4 + n++ % (w.size() - 3));
+  }
+  const Share a = parse_mnemonic(text(kVector1));
+  for (const std::string& typed : {four, mixed}) {
+    SCOPED_TRACE(typed);
+    const Share b = parse_mnemonic(text(typed));
+    EXPECT_EQ(a.header, b.header);
+    EXPECT_EQ(hex(a.value), hex(b.value));
+  }
+}
+
 TEST(Mnemonic, DecodesTheHeaderOfVector1) {
   const Share share = parse_mnemonic(text(kVector1));
   EXPECT_FALSE(share.header.extendable);
@@ -121,7 +137,8 @@ TEST(Mnemonic, ParseFailureContract) {
       {"nine letters", with_word(kVector1, 3, "academics"), "Word 3 ", 3},
       {"a digit", with_word(kVector1, 1, "duck1ing"), "Word 1 ", 1},
       {"non-ASCII", with_word(kVector1, 20, "keyb\xC3\xB6rd"), "Word 20 ", 20},
-      {"prefix only", with_word(kVector1, 7, "leng"), "Word 7 ", 7},
+      {"three-letter prefix", with_word(kVector1, 7, "len"), "Word 7 ", 7},
+      {"prefix, then a wrong letter", with_word(kVector1, 7, "lengx"), "Word 7 ", 7},
       {"unknown and too short", "duckling enlarge acdemic", "Word 3 ", 3},
       {"last word changed", with_word(kVector1, 20, "kidney"), "checksum failed", 0},
       {"words swapped", with_word(with_word(kVector1, 6, "agency"), 5, "result"), "checksum failed",

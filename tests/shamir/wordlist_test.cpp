@@ -45,8 +45,21 @@ TEST(Wordlist, FindWordAndWordAtAreInverse) {
 }
 
 TEST(Wordlist, NonWordsAreNotFound) {
-  for (std::string_view w : {"", "acade", "academi", "academicx", "zzzz", "Academic", "acid "}) {
+  for (std::string_view w : {"", "aca", "len", "acadx", "academicx", "zzzz", "Academic", "acid ",
+                             "lengthy"}) {
     EXPECT_EQ(find_word(pack_word(w)).found, 0u) << "'" << w << "'";
+  }
+}
+
+TEST(Wordlist, FourOrMoreLettersThatBeginAWordFindIt) {
+  const auto words = wordlist();
+  for (std::uint32_t i = 0; i < kWordCount; ++i) {
+    for (std::size_t n = kPrefixLetters; n <= words[i].size(); ++n) {
+      const WordMatch match = find_word(pack_word(words[i].substr(0, n)));
+      ASSERT_EQ(match.found, ~0u) << words[i].substr(0, n);
+      ASSERT_EQ(match.index, i) << words[i].substr(0, n);
+    }
+    EXPECT_EQ(find_word(pack_word(words[i].substr(0, kPrefixLetters - 1))).found, 0u) << words[i];
   }
 }
 
