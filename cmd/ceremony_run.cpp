@@ -224,7 +224,7 @@ int run_plan(Cli& cli, RunArgs& a) {
     if (cli.globals.json)
       cli.emit({{"plan", plan.name}, {"ok", false}, {"steps", done}, {"failed_step", s.number},
                 {"exit_code", code}, {"undo", undo}}, [](std::ostream&) {});
-    std::cerr << "hsmctl: error: " << why << '\n';
+    std::cerr << "hsmctl: error: " << one_style(why) << '\n';
     return code;
   }
   record(cli, t, "plan.end", {{"plan", plan.name}, {"steps_done", done.size()}});
