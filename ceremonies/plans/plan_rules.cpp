@@ -93,8 +93,10 @@ void check_shares(const Plan& p, const PlanStep& s) {
   if (m < 1)
     plan_error(p, line, fmt::format("step {} ({}): threshold must be at least 1", s.number, s.run));
   if (m == 1 && (n > 1 || s.arg("allow-single-custodian") == nullptr))
-    plan_error(p, line, fmt::format("step {} ({}): a 1-of-{} share set lets one person restore "
-                                    "the master; use a threshold of 2 or more", s.number, s.run, n));
+    plan_error(p, line, fmt::format("step {} ({}): threshold 1 (a 1-of-{} share set) lets one "
+                                    "person restore the master; it is allowed only with a single "
+                                    "custodian and allow-single-custodian; otherwise use a "
+                                    "threshold of 2 or more", s.number, s.run, n));
 }
 
 }  // namespace
