@@ -66,7 +66,7 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
 
     // 2. The password KEK, then the outer layer over the inner blob.
     const Secret password =
-        read_new_secret(o.password, fmt::format("password for new user '{}'", o.name));
+        read_new_secret(o.password, fmt::format("password of user '{}'", o.name));
     keystore::UserRecord u;
     u.name = o.name;
     u.algorithm = o.algorithm;
