@@ -206,7 +206,9 @@ compdef _hsmctl hsmctl
 constexpr const char* kFish = R"(# fish completion for hsmctl (hsmctl completion fish)
 function __hsmctl_complete
     set -l words (commandline -opc)
-    set -l out ($words[1] completion complete -- $words[2..] (commandline -ct | string collect -a) 2>/dev/null)
+    set -l cur (commandline -ct)
+    set -q cur[1]; or set cur ''
+    set -l out ($words[1] completion complete -- $words[2..] $cur[1] 2>/dev/null)
     switch "$out"
         case ':files'
             __fish_complete_path (commandline -ct)

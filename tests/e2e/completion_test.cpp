@@ -36,7 +36,8 @@ const char* kZshScript =
 // fish: its own `complete -C`, as the shell runs it on Tab.
 const char* kFishScript =
     "hsmctl completion fish | source; or exit 9\n"
-    "complete -C\"$LINE\" | string replace -r '\\t.*' '' | sort | string join ' '\n";
+    "complete -C\"$LINE\" | string replace -r '\\t.*' '' | sort | string join ' '\n"
+    "exit 0\n";
 
 class Completion : public HsmTest {
  protected:
@@ -105,7 +106,7 @@ TEST_F(Completion, NamesComeFromTheWorkspace) {
   expect_all("hsmctl user sign ", "albert alice bob");
   expect_all("hsmctl group add o", "ops");
   expect_all("hsmctl group add ops b", "bob");
-  expect_all("hsmctl key show ", "root-2026");
+  expect_all("hsmctl key show r", "root-2026");
   expect_all("hsmctl sign file --key r", "root-2026");
   expect_all("hsmctl transcript show --user b", "bob");
   // A new name is not completed; another workspace (--dir) has other names (here: none).

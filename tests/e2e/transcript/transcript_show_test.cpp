@@ -9,7 +9,7 @@
 namespace hsm::test {
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
+std::vector<std::string> show_lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) out.push_back(l);
@@ -36,14 +36,14 @@ class TranscriptShow : public HsmTest {
     return hsmctl(args);
   }
   std::size_t entries() {
-    return lines_of(read_file(ws_ / "transcript.jsonl")).size();
+    return show_lines(read_file(ws_ / "transcript.jsonl")).size();
   }
 };
 
 TEST_F(TranscriptShow, OneReadableLinePerEventWithAHeader) {
   const RunResult r = show({});
   ASSERT_EQ(r.code, 0) << r.err;
-  const auto lines = lines_of(r.out);
+  const auto lines = show_lines(r.out);
   ASSERT_EQ(lines.size(), entries() + 1);
   for (const char* column : {"SEQ", "TIME", "CEREMONY", "EVENT", "TARGET", "BY", "OUTCOME", "DETAILS"})
     EXPECT_NE(lines[0].find(column), std::string::npos) << column;
@@ -60,7 +60,7 @@ TEST_F(TranscriptShow, OneReadableLinePerEventWithAHeader) {
   EXPECT_GE(line_with("user.provisioned", "items]"), 1);
   EXPECT_GE(line_with("ceremony.end", " ok "), 5);
   const std::string actor =
-      nlohmann::json::parse(lines_of(show({"--json", "--event", "user.created"}).out).at(0))["actor"];
+      nlohmann::json::parse(show_lines(show({"--json", "--event", "user.created"}).out).at(0))["actor"];
   EXPECT_EQ(line_with(" " + actor + " ", "user.created"), 2);  // by whom
   // --full shows the data whole: the 64-digit fingerprint appears.
   const std::string fp = hsmctl({"--json", "user", "show", "alice"}).json()["fingerprint"];
@@ -69,33 +69,33 @@ TEST_F(TranscriptShow, OneReadableLinePerEventWithAHeader) {
 }
 
 TEST_F(TranscriptShow, FiltersSelectAndCombine) {
-  const auto alice = lines_of(show({"--user", "alice"}).out);
+  const auto alice = show_lines(show({"--user", "alice"}).out);
   ASSERT_GE(alice.size(), 3u);  // header, ceremony.begin, user.created, ceremony.end ...
   for (std::size_t i = 1; i < alice.size(); ++i) {
     EXPECT_NE(alice[i].find("alice"), std::string::npos) << alice[i];
     EXPECT_EQ(alice[i].find("bob"), std::string::npos) << alice[i];
   }
-  const auto batch = lines_of(show({"--user", "batch-user-7", "--event", "user"}).out);
+  const auto batch = show_lines(show({"--user", "batch-user-7", "--event", "user"}).out);
   ASSERT_GE(batch.size(), 2u);  // the provisioning entry names it inside its data
   for (std::size_t i = 1; i < batch.size(); ++i)
     EXPECT_NE(batch[i].find("user.provisioned"), std::string::npos) << batch[i];
 
-  const auto keys = lines_of(show({"--key", "root"}).out);
+  const auto keys = show_lines(show({"--key", "root"}).out);
   ASSERT_GE(keys.size(), 3u);
   for (std::size_t i = 1; i < keys.size(); ++i) EXPECT_NE(keys[i].find("root"), std::string::npos);
 
-  const auto ends = lines_of(show({"--event", "ceremony.end,witness.note"}).out);
+  const auto ends = show_lines(show({"--event", "ceremony.end,witness.note"}).out);
   for (std::size_t i = 1; i < ends.size(); ++i)
     EXPECT_TRUE(ends[i].find("ceremony.end") != std::string::npos ||
                 ends[i].find("witness.note") != std::string::npos) << ends[i];
 
-  const auto window = lines_of(show({"--since", "3", "--until", "5"}).out);
+  const auto window = show_lines(show({"--since", "3", "--until", "5"}).out);
   ASSERT_EQ(window.size(), 4u);
   EXPECT_EQ(window[1].substr(0, 5), "    3");
   EXPECT_EQ(window[3].substr(0, 5), "    5");
   // A date bound: everything was written today (UTC), nothing before 2000.
-  EXPECT_EQ(lines_of(show({"--since", "2000-01-01"}).out).size(), entries() + 1);
-  EXPECT_EQ(lines_of(show({"--until", "2000-01-01T00:00:00Z"}).out).size(), 1u);
+  EXPECT_EQ(show_lines(show({"--since", "2000-01-01"}).out).size(), entries() + 1);
+  EXPECT_EQ(show_lines(show({"--until", "2000-01-01T00:00:00Z"}).out).size(), 1u);
 }
 
 TEST_F(TranscriptShow, AFilterThatMatchesNothingSaysSo) {
@@ -113,9 +113,9 @@ TEST_F(TranscriptShow, AFilterThatMatchesNothingSaysSo) {
 TEST_F(TranscriptShow, JsonIsOneEntryALineAsInTheFileWithoutSig) {
   const RunResult r = show({"--json", "--event", "user.created"});
   ASSERT_EQ(r.code, 0) << r.err;
-  const auto lines = lines_of(r.out);
+  const auto lines = show_lines(r.out);
   ASSERT_EQ(lines.size(), 2u);
-  const auto file = lines_of(read_file(ws_ / "transcript.jsonl"));
+  const auto file = show_lines(read_file(ws_ / "transcript.jsonl"));
   for (const auto& l : lines) {
     const auto e = nlohmann::json::parse(l);
     EXPECT_EQ(e["event"], "user.created");

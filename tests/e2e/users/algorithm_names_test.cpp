@@ -39,8 +39,9 @@ TEST_F(AlgorithmNames, EitherSpellingEverywhereOneInTextJsonUnchanged) {
 
   const auto rows = write_file("rows.csv", "name,password,algo\ndave,pw-of-dave-1,ec-p384\n"
                                            "erin,pw-of-erin-1,p256\n");
-  ASSERT_EQ(hsmctl({"user", "provision", "--from", rows.string(), "--kdf-profile", "min",
-                    "--algo", "ec-p256"}).code, 0);
+  r = hsmctl({"user", "provision", "--from", rows.string(), "--kdf-profile", "min", "--algo",
+              "ec-p256"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(hsmctl({"--json", "user", "show", "dave"}).json()["algorithm"], "p384");
   EXPECT_EQ(hsmctl({"--json", "user", "show", "erin"}).json()["algorithm"], "p256");
 
