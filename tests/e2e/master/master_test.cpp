@@ -145,7 +145,7 @@ TEST_F(Master, BadSharesAreNamedAndRefusedAndLeaveNothingOnTheToken) {
   const std::vector<Row> table = {
       {"M-1 shares", share("alice") + share("bob"), 5, "2 of 3 shares given; 1 more needed"},
       {"word not in the list", replace_word(alice, 4, "notaword") + share("bob") + share("carol"),
-       4, "Word 5"},
+       4, "word 5"},
       {"mistyped word (valid word, checksum fails)",
        // Another valid word than the one there (words of the prefix repeat: "academic" is
        // often word 3, so looking for it anywhere once picked the very word it replaced).
