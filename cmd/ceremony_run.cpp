@@ -266,7 +266,7 @@ int run_plan(Cli& cli, RunArgs& a) {
       if (head) add_head(doc, *head);
       cli.emit(doc, [](std::ostream&) {});
     }
-    std::cerr << "hsmctl: error: " << printable(why) << '\n';
+    std::cerr << "hsmctl: error: " << printable(one_style(why)) << '\n';
     return code;
   }
   record(cli, t, "plan.end", {{"plan", plan.name}, {"steps_done", done.size()}});

@@ -4,6 +4,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/crypto/algorithm_names.h"
+
 namespace hsm::cli {
 
 WorkspaceOptions Cli::workspace_options() const {
@@ -38,9 +40,23 @@ void with_example(CLI::App* cmd, const std::string& example) {
 
 CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::string& target,
                                const std::string& what) {
-  return cmd->add_option(name, target,
-                         "where the " + what + " comes from: prompt, env:VAR, file:PATH or fd:N")
+  // `what` may bring its own determiner ("the user's password", "that member's password").
+  const bool determined = what.rfind("the ", 0) == 0 || what.rfind("that ", 0) == 0;
+  return cmd->add_option(name, target, "where " + std::string(determined ? "" : "the ") + what +
+                                           " comes from: prompt, env:VAR, file:PATH or fd:N")
       ->type_name("SRC");
+}
+
+CLI::Option* add_algorithm_option(CLI::App* cmd, const std::string& name, std::string& target,
+                                  bool short_form, const std::string& help) {
+  return cmd->add_option(name, target, help)
+      ->type_name("ALGO")
+      ->transform(
+          [short_form](std::string v) {
+            const auto known = short_form ? short_algorithm(v) : canonical_algorithm(v);
+            return known ? std::string(*known) : v;
+          },
+          "", "");
 }
 
 }  // namespace hsm::cli

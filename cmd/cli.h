@@ -8,6 +8,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "ceremonies/workspace.h"
 #include "core/printable.h"  // printable(): every text output quotes names through it
@@ -32,11 +33,33 @@ struct Cli {
   void emit(const nlohmann::json& doc, const std::function<void(std::ostream&)>& text) const;
 };
 
+// The exit codes, as every --help ends with them (hsmctl(1) EXIT STATUS).
+inline constexpr const char* kExitCodes =
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 integrity failure,\n"
+    "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists.\n"
+    "See hsmctl(1).";
+
+// cmd/usage.cpp: the one-line message for a CLI11 parse error (a mistyped command or option
+// names the closest real one and the command's --help); the closest of `names` to `typed`
+// ("" when none is close); and the global options and exit codes below every command's help.
+std::string usage_error_message(const CLI::App& root, const CLI::ParseError& e);
+std::string closest_name(const std::string& typed, const std::vector<std::string>& names);
+void add_help_footers(CLI::App& app);
+// An error message in the one style of "hsmctl: error:" lines (see cmd/usage.cpp).
+std::string one_style(std::string message);
+
 // Adds an example to a command's --help.
 void with_example(CLI::App* cmd, const std::string& example);
 // Adds a "--*-source SRC" option with its help.
 CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::string& target,
                                const std::string& what);
+
+// Adds an algorithm option ("--algo") that takes either spelling (ec-p256 or p256, see
+// core/crypto/algorithm_names.h) and hands the command the spelling its records keep: the short
+// one for user and group keys (`short_form`), the hsmctl one for signing keys. Names it does not
+// know pass unchanged, for the ceremony to refuse with the list of valid ones.
+CLI::Option* add_algorithm_option(CLI::App* cmd, const std::string& name, std::string& target,
+                                  bool short_form, const std::string& help);
 
 // One registration function per subcommand group (one file each).
 void add_token_commands(Cli& cli);

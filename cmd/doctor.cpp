@@ -2,6 +2,7 @@
 // an interruption and for the crash tests. Exit 0 when consistent, 4 when a problem is found.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ostream>
 
 #include "ceremonies/doctor/doctor.h"
@@ -32,8 +33,19 @@ void add_doctor_commands(Cli& cli) {
       }
       cli.emit({{"ok", problems == 0}, {"problems", problems}, {"findings", list}},
                [&](std::ostream& out) {
+                 // Column widths from the longest status and check name, so a long check
+                 // name never pushes its detail out of the column.
+                 std::size_t status_w = 6, check_w = 5;
+                 for (const auto& f : findings) {
+                   status_w = std::max(status_w, f.status.size());
+                   check_w = std::max(check_w, f.check.size());
+                 }
+                 if (!findings.empty())
+                   out << fmt::format("{:<{}}  {:<{}}  {}\n", "STATUS", status_w, "CHECK",
+                                      check_w, "DETAIL");
                  for (const auto& f : findings)
-                   out << fmt::format("{:<8} {:<24} {}\n", f.status, f.check, f.detail);
+                   out << fmt::format("{:<{}}  {:<{}}  {}\n", f.status, status_w, f.check,
+                                      check_w, f.detail);
                  out << (problems == 0 ? "workspace consistent\n"
                                        : fmt::format("{} problem(s) found\n", problems));
                });

@@ -10,6 +10,7 @@
 #include "ceremonies/groups/group_membership.h"
 #include "ceremonies/groups/group_sign.h"
 #include "cmd/cli.h"
+#include "core/crypto/algorithm_names.h"
 #include "cmd/factors.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -54,16 +55,16 @@ void add_group_commands(Cli& cli) {
   create->add_option("NAME", co->name, "group name")->required();
   create->add_option("--members", co->members, "users who may use the key, comma-separated")
       ->required()->delimiter(',')->type_name("USERS");
-  create->add_option("--algo", co->algorithm, "p256 (default), p384 or rsa3072")
-      ->type_name("ALG");
-  with_example(create, "hsmctl group create ops --members alice,bob --algo p256");
+  add_algorithm_option(create, "--algo", co->algorithm, true,
+                       "ec-p256 (default), ec-p384 or rsa-3072 (p256, p384, rsa3072 too)");
+  with_example(create, "hsmctl group create ops --members alice,bob --algo ec-p256");
   create->callback([&cli, co] {
     cli.action = [&cli, co] {
       Workspace ws(cli.workspace_options());
       const GroupResult r = group_create(ws, *co);
       cli.emit(result_json(r), [&](std::ostream& out) {
         out << fmt::format("group '{}' created ({} key, members {})\nfingerprint (SHA-256 of the "
-                           "public key): {}\n", r.name, r.algorithm, joined(r.members),
+                           "public key): {}\n", r.name, display_algorithm(r.algorithm), joined(r.members),
                            r.fingerprint);
       });
       return 0;
@@ -128,7 +129,7 @@ void add_group_commands(Cli& cli) {
       cli.emit({{"groups", arr}}, [&](std::ostream& out) {
         if (groups.empty()) out << "no groups\n";
         for (const auto& g : groups)
-          out << fmt::format("{:<24} {:<8} {}  v{}  {}\n", g.name, g.algorithm,
+          out << fmt::format("{:<24} {:<8} {}  v{}  {}\n", g.name, display_algorithm(g.algorithm),
                              g.fingerprint.substr(0, 16), g.key_version, joined(g.members));
       });
       return 0;
@@ -145,7 +146,7 @@ void add_group_commands(Cli& cli) {
       const GroupSummary g = group_show(ws, *show_name);
       cli.emit(summary_json(g), [&](std::ostream& out) {
         out << fmt::format("group        {}\nalgorithm    {}\nfingerprint  {}\nkey version  {}\n"
-                           "members      {}\ncreated      {}\n", g.name, g.algorithm,
+                           "members      {}\ncreated      {}\n", g.name, display_algorithm(g.algorithm),
                            g.fingerprint, g.key_version, joined(g.members), g.created);
       });
       return 0;

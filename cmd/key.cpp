@@ -42,8 +42,8 @@ void add_key_commands(Cli& cli) {
   auto* gen = group->add_subcommand("generate", "make a signing key, escrowed at birth under "
                                     "the master key (or, with --quorum, usable only with M shares)");
   gen->add_option("LABEL", g->o.label, "name of the key")->required();
-  gen->add_option("--algo", g->o.algorithm, "ec-p256, ec-p384, ed25519, rsa-3072 or rsa-4096")
-      ->type_name("ALGO")->default_str("ec-p256");
+  add_algorithm_option(gen, "--algo", g->o.algorithm, false, "ec-p256 (default), ec-p384, "
+                       "ed25519, rsa-3072 or rsa-4096 (p256, p384, rsa3072, rsa4096 too)");
   gen->add_option("--purpose", g->o.purpose, "ca, code or generic")->type_name("P")
       ->default_str("generic");
   gen->add_option("--quorum", g->o.quorum, "a quorum key: no token object; every use needs the "

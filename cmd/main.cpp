@@ -19,7 +19,7 @@ namespace {
 
 // Messages quote names, paths and rows as given: escaped, they cannot drive the terminal.
 void report(const std::string& message) {
-  std::cerr << "hsmctl: error: " << hsm::printable(message) << '\n';
+  std::cerr << "hsmctl: error: " << hsm::printable(hsm::cli::one_style(message)) << '\n';
 }
 
 // argv wins; then the environment variable; then DIR/hsmctl.toml.
@@ -86,11 +86,10 @@ int main(int argc, char** argv) {
       ->type_name("NAME");
   app.add_flag("--json", g.json, "print one JSON document on stdout instead of text");
   app.add_flag("--yes", g.yes, "no typed confirmations (scripts); never skips a quorum");
-  app.footer("Exit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 integrity failure,\n"
-             "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists.\n"
-             "See hsmctl(1).");
+  app.footer(kExitCodes);
 
   add_all_commands(cli);
+  add_help_footers(app);
 
   take_otp_from_argv(argc, argv);  // before the parser copies argv: the code goes to a Secret
   try {
@@ -102,20 +101,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // CLI11 reports a missing subcommand before a stray word; name the word instead.
-    for (const CLI::App* a = &app;;) {
-      const auto subs = a->get_subcommands();
-      if (subs.empty()) {
-        if (!a->remaining().empty()) {
-          report(fmt::format("unknown command '{}'; see '{} --help'", a->remaining().front(),
-                             a == &app ? "hsmctl" : "hsmctl " + a->get_name()));
-          return 2;
-        }
-        break;
-      }
-      a = subs.front();
-    }
-    report(fmt::format("{}; see 'hsmctl --help'", e.what()));
+    report(usage_error_message(app, e));
     return 2;
   }
 

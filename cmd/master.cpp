@@ -64,7 +64,8 @@ void add_master_commands(Cli& cli) {
   init->add_option("--shares-out", ia->shares_out, "write DIR/<custodian>.share (0600) instead "
                    "of showing each share on the terminal")->type_name("DIR");
   init->add_flag("--allow-single-custodian", ia->o.allow_single_custodian,
-                 "allow --threshold 1 (one person can restore the master)");
+                 "allow --threshold 1 with a single custodian (one person "
+                 "can restore the master); never with more custodians");
   with_example(init, "hsmctl master init --threshold 3 --custodians alice,bob,carol,dave,erin");
   init->callback([&cli, ia] {
     cli.action = [&cli, ia] {
@@ -190,7 +191,7 @@ void add_master_commands(Cli& cli) {
       ->type_name("F");
   reshare->add_option("--shares-out", ra->shares_out, "write the new shares to DIR")->type_name("DIR");
   reshare->add_flag("--allow-single-custodian", ra->o.allow_single_custodian,
-                    "allow --threshold 1");
+                    "allow --threshold 1 with a single custodian; never with more");
   with_example(reshare, "hsmctl master reshare --threshold 2 --custodians alice,bob,frank");
   reshare->callback([&cli, ra] {
     cli.action = [&cli, ra] {

@@ -1,4 +1,5 @@
-// transcript verify | head | show | export-key | note: what an auditor and witnesses use.
+// transcript verify | head | show | export-key | note: what an auditor and witnesses use
+// (show is in cmd/transcript_show.cpp).
 #include <fmt/format.h>
 
 #include <fstream>
@@ -17,6 +18,8 @@
 #include "core/transcript/verify.h"
 
 namespace hsm::cli {
+
+void add_transcript_show(Cli& cli, CLI::App* group);  // cmd/transcript_show.cpp
 
 namespace {
 
@@ -130,46 +133,6 @@ void add_head(Cli& cli, CLI::App* group) {
   });
 }
 
-void add_show(Cli& cli, CLI::App* group) {
-  struct Opts {
-    std::string file, ceremony;
-  };
-  auto o = std::make_shared<Opts>();
-  auto* cmd = group->add_subcommand("show", "list the transcript's events as a table");
-  cmd->add_option("FILE", o->file, "transcript (default: DIR/transcript.jsonl)");
-  cmd->add_option("--ceremony", o->ceremony, "only this ceremony id (or a prefix of it)")
-      ->type_name("ID");
-  with_example(cmd, "hsmctl transcript show --ceremony 3f2a");
-  cmd->callback([&cli, o] {
-    cli.action = [&cli, o] {
-      const std::string content = slurp(transcript_path(cli, o->file));
-      nlohmann::json doc = nlohmann::json::array();
-      std::istringstream in(content);
-      for (std::string line; std::getline(in, line);) {
-        nlohmann::json e;
-        try {
-          e = transcript::parse_canonical_line(line);
-        } catch (const Error&) {
-          continue;  // a torn line; `verify` reports it
-        }
-        if (!o->ceremony.empty() && e.value("ceremony", "").rfind(o->ceremony, 0) != 0) continue;
-        e.erase("sig");
-        doc.push_back(e);
-      }
-      cli.emit({{"entries", doc}}, [&](std::ostream& out) {
-        out << fmt::format("{:>5}  {:<20}  {:<8}  {:<26}  {:<10}  {}\n", "SEQ", "TIME",
-                           "CEREMONY", "EVENT", "ACTOR", "DATA");
-        for (const auto& e : doc)
-          out << fmt::format("{:>5}  {:<20}  {:<8}  {:<26}  {:<10}  {}\n",
-                             e.value("seq", 0ULL), e.value("time", ""),
-                             e.value("ceremony", "").substr(0, 8), e.value("event", ""),
-                             e.value("actor", ""), transcript::canonical_json(e["data"]));
-      });
-      return 0;
-    };
-  });
-}
-
 void add_export_key(Cli& cli, CLI::App* group) {
   auto file = std::make_shared<std::string>();
   auto opening = std::make_shared<bool>(false);
@@ -229,7 +192,7 @@ void add_transcript_commands(Cli& cli) {
   group->require_subcommand(1);
   add_verify(cli, group);
   add_head(cli, group);
-  add_show(cli, group);
+  add_transcript_show(cli, group);
   add_export_key(cli, group);
   add_note(cli, group);
 }

@@ -11,6 +11,7 @@
 #include "ceremonies/users/user_passwd.h"
 #include "ceremonies/users/user_sign.h"
 #include "cmd/cli.h"
+#include "core/crypto/algorithm_names.h"
 #include "cmd/factors.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -70,14 +71,14 @@ void add_user_commands(Cli& cli) {
   auto* create = group->add_subcommand("create", "make a user's key pair in the HSM and seal it "
                                        "under MK-wrap and the user's password");
   create->add_option("NAME", ca->o.name, "user name")->required();
-  create->add_option("--algo", ca->o.algorithm, "p256 (default), p384, rsa3072 or ed25519")
-      ->type_name("ALG");
+  add_algorithm_option(create, "--algo", ca->o.algorithm, true, "ec-p256 (default), ec-p384, "
+                       "rsa-3072 or ed25519 (p256, p384, rsa3072 too)");
   add_source_option(create, "--password-source", ca->password, "new password (default: prompt, "
                     "asked twice)");
   create->add_option("--kdf-profile", ca->o.kdf_profile, "Argon2id cost: interactive (default), "
                      "moderate, sensitive; min only for rehearsals and benchmarks")
       ->type_name("PROFILE");
-  with_example(create, "hsmctl user create alice --algo p256");
+  with_example(create, "hsmctl user create alice --algo ec-p256");
   create->callback([&cli, ca] {
     cli.action = [&cli, ca] {
       ca->o.password = SecretSource::parse(ca->password);
@@ -88,7 +89,7 @@ void add_user_commands(Cli& cli) {
                 {"key_version", r.key_version}, {"kdf_profile", r.kdf_profile}, {"seq", r.seq}},
                [&](std::ostream& out) {
                  out << fmt::format("user '{}' created ({} key, KDF profile {})\nfingerprint "
-                                    "(SHA-256 of the public key): {}\n", r.name, r.algorithm,
+                                    "(SHA-256 of the public key): {}\n", r.name, display_algorithm(r.algorithm),
                                     r.kdf_profile, r.fingerprint);
                });
       return 0;
@@ -165,11 +166,17 @@ void add_user_commands(Cli& cli) {
       nlohmann::json arr = nlohmann::json::array();
       for (const auto& u : users) arr.push_back(summary_json(u));
       cli.emit({{"users", arr}}, [&](std::ostream& out) {
-        if (users.empty()) out << "no users\n";
+        if (users.empty()) {
+          out << "no users\n";
+          return;
+        }
+        // Columns with a header row, as 'key list' prints them.
+        constexpr const char* kRow = "{:<24} {:<9} {:<16} {:<7} {:<4} {}\n";
+        out << fmt::format(kRow, "NAME", "ALGO", "FINGERPRINT", "VERSION", "OTP", "STATUS");
         for (const auto& u : users)
-          out << fmt::format("{:<24} {:<8} {}  v{}{}{}\n", u.name, u.algorithm,
+          out << fmt::format(kRow, u.name, display_algorithm(u.algorithm),
                              u.fingerprint.substr(0, 16), u.key_version,
-                             u.otp_enrolled ? "  otp" : "", u.locked ? "  LOCKED" : "");
+                             u.otp_enrolled ? "yes" : "no", u.locked ? "LOCKED" : "ok");
       });
       return 0;
     };
@@ -186,7 +193,7 @@ void add_user_commands(Cli& cli) {
       cli.emit(summary_json(u), [&](std::ostream& out) {
         out << fmt::format("user         {}\nalgorithm    {}\nfingerprint  {}\nkey version  {}\n"
                            "KDF profile  {}\none-time     {}\nfailures     {}{}\ncreated      {}\n"
-                           "rotated      {}\n", u.name, u.algorithm, u.fingerprint, u.key_version,
+                           "rotated      {}\n", u.name, display_algorithm(u.algorithm), u.fingerprint, u.key_version,
                            u.kdf_profile, u.otp_enrolled ? "enrolled" : "not enrolled",
                            u.failures, u.locked ? " (LOCKED)" : "", u.created, u.rotated);
       });

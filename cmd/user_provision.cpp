@@ -53,12 +53,10 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
   cmd->add_option("--jobs", o->jobs, "worker processes, each with its own PKCS#11 session "
                   "(default 1)")
       ->type_name("N");
-  cmd->add_option("--algo", o->algorithm, "algorithm for rows that name none: p256 (default), "
-                  "p384, rsa3072 or ed25519")
-      ->type_name("ALG");
-  cmd->add_option("--group-algo", o->group_algorithm, "algorithm of the groups the groups column "
-                  "makes: p256 (default), p384 or rsa3072")
-      ->type_name("ALG");
+  add_algorithm_option(cmd, "--algo", o->algorithm, true, "algorithm for rows that name none: "
+                       "ec-p256 (default), ec-p384, rsa-3072 or ed25519 (p256 etc. too)");
+  add_algorithm_option(cmd, "--group-algo", o->group_algorithm, true, "algorithm of the groups "
+                       "the groups column makes: ec-p256 (default), ec-p384 or rsa-3072");
   cmd->add_option("--kdf-profile", o->kdf_profile, "Argon2id cost: interactive (default), "
                   "moderate, sensitive; min only for rehearsals and benchmarks")
       ->type_name("PROFILE");

@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "ceremonies/groups/group_agreement.h"
+#include "core/crypto/algorithm_names.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/pkcs11/crypt.h"
@@ -13,10 +14,11 @@
 namespace hsm {
 
 const UserAlgorithm& group_algorithm(std::string_view name) {
-  if (name != "p256" && name != "p384" && name != "rsa3072")
-    fail(Category::usage, fmt::format("unknown group key algorithm '{}': use p256, p384 or "
-                                      "rsa3072", name));
-  return user_algorithm(name);
+  const std::string_view stored = short_algorithm(name).value_or(name);  // either spelling
+  if (stored != "p256" && stored != "p384" && stored != "rsa3072")
+    fail(Category::usage, fmt::format("unknown group key algorithm '{}'; use ec-p256, ec-p384 or "
+                                      "rsa-3072", name));
+  return user_algorithm(stored);
 }
 
 std::string verify_name(std::string_view a) {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "ceremonies/master/master_keys.h"
+#include "core/crypto/algorithm_names.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/pkcs11/crypt.h"
@@ -72,8 +73,9 @@ void require_master_threshold(Workspace& ws, int quorum) {
 }  // namespace
 
 const SigningAlgorithm& signing_algorithm(const std::string& name) {
+  const std::string_view stored = canonical_algorithm(name).value_or(name);  // either spelling
   for (const auto& a : algorithms())
-    if (a.name == name) return a;
+    if (a.name == stored) return a;
   fail(Category::usage, fmt::format("unknown key algorithm '{}'; use ec-p256, ec-p384, ed25519, "
                                     "rsa-3072 or rsa-4096", name));
 }

@@ -61,12 +61,13 @@ void MasterInitOptions::validate() const {
   if (threshold < 1) fail(Category::usage, "--threshold must be at least 1");
   if (threshold > n)
     fail(Category::usage, fmt::format("--threshold {} is more than the {} custodians", threshold, n));
-  if (threshold == 1 && !allow_single_custodian)
-    fail(Category::usage, "--threshold 1 lets any one custodian restore the master key; add "
-                          "--allow-single-custodian if that is really wanted");
-  if (threshold == 1 && n > 1)
-    fail(Category::usage, "a 1-of-N share set would give every custodian the whole secret; "
-                          "use one custodian or a threshold of 2 or more");
+  // One rule, one message: a threshold of 1 is allowed only as 1-of-1 with the flag, so the
+  // message never sends the user to the flag and then away from it.
+  if (threshold == 1 && (n > 1 || !allow_single_custodian))
+    fail(Category::usage, fmt::format("--threshold 1 (a 1-of-{} share set) lets one person "
+                                      "restore the master key; it is allowed only with a single "
+                                      "custodian and --allow-single-custodian; otherwise use "
+                                      "--threshold 2 or more", n));
   if (shares_out) {
     if (!std::filesystem::is_directory(*shares_out))
       fail(Category::not_found, fmt::format("--shares-out directory '{}' does not exist",

@@ -53,7 +53,7 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
                               {"kdf_profile", o.kdf_profile}};
   // The password first: one that breaks a rule is refused before the token is touched.
   const Secret password =
-      read_new_secret(o.password, fmt::format("password for new user '{}'", o.name));
+      read_new_secret(o.password, fmt::format("password of user '{}'", o.name));
   check_new_password(password, o.name, o.min_password_length);
   run_ceremony(ws, "user.create", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();

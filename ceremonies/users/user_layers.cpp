@@ -6,6 +6,7 @@
 
 #include <array>
 
+#include "core/crypto/algorithm_names.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/pkcs11/templates.h"
@@ -36,10 +37,11 @@ p11::SessionObject derive_otp_key(const p11::Session& s, p11::KeyHandle mk_deriv
 }  // namespace
 
 const UserAlgorithm& user_algorithm(std::string_view name) {
+  const std::string_view stored = short_algorithm(name).value_or(name);  // either spelling
   for (const auto& a : kAlgorithms)
-    if (a.name == name) return a;
-  fail(Category::usage, fmt::format("unknown user key algorithm '{}': use p256, p384, rsa3072 "
-                                    "or ed25519", name));
+    if (a.name == stored) return a;
+  fail(Category::usage, fmt::format("unknown user key algorithm '{}'; use ec-p256, ec-p384, "
+                                    "rsa-3072 or ed25519", name));
 }
 
 bool valid_user_name(std::string_view name) {

@@ -64,7 +64,7 @@ void add_row(ProvisionInput& in, std::set<std::string>& seen, std::size_t line, 
     return reject(fmt::format("line {}: user '{}' appears more than once in the file", line,
                               name));
   try {
-    user_algorithm(algorithm);
+    algorithm = std::string(user_algorithm(algorithm).name);  // either spelling; stored short
   } catch (const Error& e) {
     return reject(fmt::format("line {}: {}", line, e.what()));
   }

@@ -170,6 +170,13 @@ Secret prompt_terminal(std::string_view prompt, bool echo) {
   return read_line(guard.get(), "answer", "the terminal", true);
 }
 
+// A prompt starts with a capital; the rest keeps its case ("user PIN" -> "User PIN").
+std::string prompt_case(std::string_view what) {
+  std::string s(what);
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return s;
+}
+
 }  // namespace
 
 Secret prompt_hidden(std::string_view prompt) { return prompt_terminal(prompt, false); }
@@ -195,19 +202,27 @@ Secret read_secret(const SecretSource& source, std::string_view what) {
     case SecretSource::Kind::fd: return from_fd(source.location, what);
     case SecretSource::Kind::prompt: break;
   }
-  Secret s = prompt_hidden(fmt::format("{}: ", what));
+  Secret s = prompt_hidden(fmt::format("{}: ", prompt_case(what)));
   if (s.empty()) fail(Category::general, fmt::format("no {} given", what));
   return s;
 }
 
 Secret read_new_secret(const SecretSource& source, std::string_view what) {
   if (source.kind != SecretSource::Kind::prompt) return read_secret(source, what);
-  Secret first = prompt_hidden(fmt::format("New {}: ", what));
-  if (first.empty()) fail(Category::general, fmt::format("no {} given", what));
-  Secret again = prompt_hidden(fmt::format("Repeat the new {}: ", what));
-  if (!first.equals(again))
-    fail(Category::usage, fmt::format("the two entries of the new {} differ; nothing changed", what));
-  return first;
+  const std::string thing =
+      what.substr(0, 4) == "new " ? std::string(what) : fmt::format("new {}", what);
+  for (int attempt = 1;; ++attempt) {
+    Secret first = prompt_hidden(fmt::format("{}: ", prompt_case(thing)));
+    if (first.empty()) fail(Category::general, fmt::format("no {} given", what));
+    const Secret again = prompt_hidden(fmt::format("Repeat the {}: ", thing));
+    if (first.equals(again)) return first;
+    if (attempt == kNewSecretAttempts)
+      fail(Category::usage, fmt::format("the two entries of the {} differed {} times; nothing "
+                                        "changed", thing, kNewSecretAttempts));
+    write_terminal(fmt::format("The two entries differ; type the {} again ({} of {} tries "
+                               "left).\n", thing, kNewSecretAttempts - attempt,
+                               kNewSecretAttempts));
+  }
 }
 
 }  // namespace hsm

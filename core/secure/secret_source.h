@@ -28,7 +28,9 @@ struct SecretSource {
 // when prompting without a terminal.
 Secret read_secret(const SecretSource& source, std::string_view what);
 
-// As read_secret, but a prompt asks twice and insists both entries match (new PINs, passwords).
+// As read_secret, but a prompt asks twice and insists both entries match (new PINs, passwords):
+// after a mismatch it asks again, up to kNewSecretAttempts pairs, then Error(usage).
+inline constexpr int kNewSecretAttempts = 3;
 Secret read_new_secret(const SecretSource& source, std::string_view what);
 
 // Reads one line from the terminal without echo, writing `prompt` to it first. An empty line

@@ -212,7 +212,14 @@ if ok_rows:
     checked.add("user provision")
 check("transcript note", tok + ["transcript", "note", "--witness", "carol", "json check"])
 check("transcript head", ["transcript", "head"])
-check("transcript show", ["transcript", "show"])
+p = subprocess.run([BIN, "--json", "transcript", "show"], cwd=WORK, capture_output=True, text=True)
+lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()] if p.returncode == 0 else []
+every, optional = DOCS.get("transcript show", (set(), set()))
+ok_lines = len(lines) > 0 and all((every - optional) <= set(e) <= every for e in lines)
+report(ok_lines, "transcript show: JSON Lines of documented entry members",
+       f"exit {p.returncode}: {p.stderr.strip()} {lines[:2]}")
+if ok_lines:
+    checked.add("transcript show")
 check("transcript export-key", ["transcript", "export-key"])
 check("transcript verify", ["transcript", "verify"])
 with open(os.path.join(WORK, "transcript.jsonl"), "w") as f:

@@ -224,5 +224,78 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
   EXPECT_NE(read_file(ws_ / "transcript.jsonl").find("wrong PIN"), std::string::npos);
 }
 
+// Mistyped commands and options, and the one threshold rule: exit 2, one error line in the one
+// style (lower case, no full stop) that names the closest real word and the command's --help,
+// and nothing written to the workspace.
+class UsageMistakes : public HsmTest {};
+
+TEST_F(UsageMistakes, TyposNameTheClosestWordAndTheCommandsHelp) {
+  struct Row {
+    std::vector<std::string> args;
+    std::string line;  // the whole error line after "hsmctl: error: "
+  };
+  const std::string shares = (tmp_.path() / "shares").string();
+  fs::create_directories(shares);
+  const std::string one_rule =
+      "--threshold 1 (a 1-of-2 share set) lets one person restore the master key; it is allowed "
+      "only with a single custodian and --allow-single-custodian; otherwise use --threshold 2 or "
+      "more";
+  const std::vector<Row> table = {
+      {{"master", "inti"}, "unknown command 'inti'; did you mean 'init'? see 'hsmctl master --help'"},
+      {{"mastr", "status"}, "unknown command 'mastr'; did you mean 'master'? see 'hsmctl --help'"},
+      {{"completion", "zhs"},
+       "unknown command 'zhs'; did you mean 'zsh'? see 'hsmctl completion --help'"},
+      {{"master", "init", "--treshold", "2", "--custodians", "a,b", "--shares-out", shares},
+       "unknown option '--treshold'; did you mean '--threshold'? see 'hsmctl master init --help'"},
+      {{"user", "create", "carol", "--kdf-profil", "min"},
+       "unknown option '--kdf-profil'; did you mean '--kdf-profile'? see 'hsmctl user create "
+       "--help'"},
+      {{"key", "list", "--jsno"},
+       "unknown option '--jsno'; did you mean '--json'? see 'hsmctl key list --help'"},
+      {{"key", "list", "--colour"},
+       "unknown option '--colour' for 'hsmctl key list'; see 'hsmctl key list --help'"},
+      {{"master", "frobnicate"},
+       "unknown command 'frobnicate'; 'hsmctl master' has init, status, verify-share, restore or "
+       "reshare; see 'hsmctl master --help'"},
+      {{"master"},
+       "'hsmctl master' needs a command: init, status, verify-share, restore or reshare; see "
+       "'hsmctl master --help'"},
+      {{"master", "init", "--threshold", "1", "--custodians", "a,b", "--shares-out", shares},
+       one_rule},
+      {{"master", "init", "--threshold", "1", "--custodians", "a,b", "--shares-out", shares,
+        "--allow-single-custodian"},
+       one_rule},
+  };
+  for (const auto& row : table) {
+    SCOPED_TRACE(row.line);
+    const RunResult r = hsmctl(row.args);
+    expect_failure(r, 2, row.line);
+    EXPECT_EQ(r.err, "hsmctl: error: " + row.line + "\n");
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_FALSE(fs::exists(ws_ / "transcript.jsonl"));
+    EXPECT_FALSE(fs::exists(ws_ / "keystore.sqlite"));
+    EXPECT_TRUE(fs::is_empty(shares));
+  }
+}
+
+// Messages written in another style (the SLIP-0039 code's "The mnemonic ...", CLI11's) come out
+// in the one style too.
+TEST_F(UsageMistakes, EveryErrorLineHasOneStyle) {
+  ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
+  const auto bad = write_file("bad.share", "academic acid acne acquire acrobat activity actress "
+                                           "adapt adequate adjust admit adorn adult\n");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"master", "verify-share", "--share-file", bad.string()},
+           {"master", "init", "--threshold", "two", "--custodians", "a,b"}}) {
+    const RunResult r = hsmctl(args);
+    ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+    const std::string line = r.err_lines().front();
+    ASSERT_EQ(line.rfind("hsmctl: error: ", 0), 0u) << line;
+    const char first = line[std::string("hsmctl: error: ").size()];
+    EXPECT_FALSE(first >= 'A' && first <= 'Z') << line;
+    EXPECT_NE(line.back(), '.') << line;
+  }
+}
+
 }  // namespace
 }  // namespace hsm::test

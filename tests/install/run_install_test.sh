@@ -30,8 +30,8 @@ fi
 comp=$prefix/share/bash-completion/completions/hsmctl
 [ -s "$comp" ] || fail "no bash completion at $comp"
 cmp -s "$comp" <("$bin" completion bash) || fail "installed completion differs from 'hsmctl completion bash'"
-# The completion loads and offers the top-level commands.
-words=$(bash -c 'source "$1"; COMP_WORDS=(hsmctl ""); COMP_CWORD=1; COMP_LINE="hsmctl "; COMP_POINT=7
+# The completion loads and offers the top-level commands (it asks the hsmctl on PATH).
+words=$(PATH="$(dirname "$bin"):$PATH" bash -c 'source "$1"; COMP_WORDS=(hsmctl ""); COMP_CWORD=1; COMP_LINE="hsmctl "; COMP_POINT=7
                  f=$(complete -p hsmctl | sed "s/.*-F \([^ ]*\).*/\1/"); "$f" hsmctl "" hsmctl
                  printf "%s\n" "${COMPREPLY[@]}"' _ "$comp")
 for w in master user key sign backup clone transcript ceremony; do

@@ -2,6 +2,7 @@
 // to find (an orphan token object, a token without the master, a torn transcript, a broken
 // keystore) is a "problem" with exit 4.
 #include <fstream>
+#include <sstream>
 
 #include "support/hsm_fixture.h"
 
@@ -67,6 +68,32 @@ TEST_F(Doctor, ATornLastLineIsReportedAndOfflineNeedsNoToken) {
 TEST_F(Doctor, ADirectoryThatIsNotAWorkspaceIsRefused) {
   expect_failure(hsmctl({"--dir", (tmp_.path() / "nowhere").string(), "doctor"}), 7,
                  "not an hsmctl workspace");
+}
+
+TEST_F(Doctor, TextStaysInItsColumns) {
+  // A key with a long label makes check names longer than any fixed column would be.
+  const std::string label(60, 'k');
+  ASSERT_EQ(hsmctl({"key", "generate", label}).code, 0);
+  ASSERT_EQ(run_program({"/usr/bin/sqlite3", (ws_ / "keystore.sqlite").string(),
+                         "DELETE FROM keys WHERE label = '" + label + "'"}).code, 0);
+  const RunResult r = hsmctl({"doctor"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  std::istringstream in(r.out);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_GE(lines.size(), 4u);
+  const std::size_t check = lines[0].find("CHECK"), detail = lines[0].find("DETAIL");
+  ASSERT_EQ(lines[0].rfind("STATUS", 0), 0u) << r.out;
+  ASSERT_NE(detail, std::string::npos) << r.out;
+  for (std::size_t i = 1; i + 1 < lines.size(); ++i) {  // the last line is the summary
+    SCOPED_TRACE(lines[i]);
+    ASSERT_GT(lines[i].size(), detail);
+    EXPECT_EQ(lines[i][check - 1], ' ');
+    EXPECT_NE(lines[i][check], ' ');
+    EXPECT_EQ(lines[i].substr(detail - 2, 2), "  ");
+    EXPECT_NE(lines[i][detail], ' ');
+  }
+  EXPECT_NE(r.out.find("object:hsmctl-key-" + label), std::string::npos) << r.out;
 }
 
 }  // namespace

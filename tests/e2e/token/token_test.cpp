@@ -124,7 +124,7 @@ TEST_F(TokenCommand, BadInputGetsOneClearLineAndTheDocumentedExitCode) {
   const std::vector<BadInput> table = {
       {"unknown subcommand", {"frobnicate"}, {}, 2, "frobnicate"},
       {"unknown option", {"token", "list", "--frob"}, {}, 2, "--frob"},
-      {"missing subcommand", {"token"}, {}, 2, "subcommand"},
+      {"missing subcommand", {"token"}, {}, 2, "needs a command: list, info"},
       {"module does not exist", {"--module", "/nonexistent/p11.so", "token", "list"}, {}, 6,
        "/nonexistent/p11.so"},
       {"module is not PKCS#11", {"--module", "/bin/true", "token", "list"}, {}, 6, "/bin/true"},
