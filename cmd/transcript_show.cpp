@@ -11,6 +11,7 @@
 
 #include "cmd/cli.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "core/transcript/canonical_json.h"
 
 namespace hsm::cli {
@@ -24,17 +25,6 @@ struct ShowFilters {
   std::vector<std::string> events;
   bool full = false;
 };
-
-// Control characters shown as \xNN, so a name or note cannot drive the terminal.
-std::string printable_text(const std::string& s) {
-  std::string out;
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-    else out += c;
-  }
-  return out;
-}
 
 // "user.create" for ceremony.begin/end (their `what`), else the event itself.
 std::string subject_event(const json& e) {
@@ -242,9 +232,9 @@ void print_table(std::ostream& out, const std::vector<json>& shown, bool full) {
   std::vector<std::array<std::string, 5>> rows;  // event, target, actor, outcome, details
   std::size_t ew = 5, tw = 6, aw = 2, ow = 7;
   for (const auto& e : shown) {
-    rows.push_back({printable_text(e.value("event", "")), printable_text(entry_target(e)),
-                    printable_text(e.value("actor", "")), printable_text(entry_outcome(e)),
-                    printable_text(full ? transcript::canonical_json(e["data"]) : entry_details(e))});
+    rows.push_back({printable(e.value("event", "")), printable(entry_target(e)),
+                    printable(e.value("actor", "")), printable(entry_outcome(e)),
+                    printable(full ? transcript::canonical_json(e["data"]) : entry_details(e))});
     ew = std::max(ew, rows.back()[0].size());
     tw = std::min<std::size_t>(32, std::max(tw, rows.back()[1].size()));
     aw = std::min<std::size_t>(16, std::max(aw, rows.back()[2].size()));
@@ -256,8 +246,8 @@ void print_table(std::ostream& out, const std::vector<json>& shown, bool full) {
     const auto& e = shown[i];
     const auto& r = rows[i];
     out << fmt::format("{:>5}  {:<20}  {:<8}  {:<{}}  {:<{}}  {:<{}}  {:<{}}  {}\n",
-                       e.value("seq", 0ULL), printable_text(e.value("time", "")),
-                       printable_text(e.value("ceremony", "").substr(0, 8)), r[0], ew, r[1], tw,
+                       e.value("seq", 0ULL), printable(e.value("time", "")),
+                       printable(e.value("ceremony", "").substr(0, 8)), r[0], ew, r[1], tw,
                        r[2], aw, r[3], ow, r[4]);
   }
 }
@@ -298,7 +288,7 @@ void add_transcript_show(Cli& cli, CLI::App* group) {
         const std::string none =
             total == 0 ? fmt::format("transcript '{}' has no entries", path.string())
                        : fmt::format("no entry of the {} in '{}' matches {}", total,
-                                     path.string(), printable_text(filters_text(*f)));
+                                     path.string(), printable(filters_text(*f)));
         (cli.globals.json ? std::cerr : std::cout) << (cli.globals.json ? "hsmctl: " : "")
                                                    << none << '\n';
         return 0;

@@ -67,7 +67,7 @@ TEST_F(Ceremony, ValidateRefusesBadPlansWithTheirLine) {
        "[[step]]\nrun = \"master init\"\n[step.args]\nthreshold = 4\ncustodians = \"a,b,c\"\n", 8,
        "threshold 4 is more than the 3 custodians"},
       {"one of n", "[[step]]\nrun = \"master init\"\n[step.args]\ncustodians = [\"a\", \"b\"]\n"
-                   "threshold = 1\n", 9, "--threshold 1 lets any one custodian"},
+                   "threshold = 1\n", 9, "--threshold 1 (a 1-of-2 share set) lets one person"},
       {"global option", "[[step]]\nrun = \"transcript head\"\n[step.args]\ndir = \"/tmp\"\n", 8,
        "--dir is a global option"},
       {"unknown command", "[[step]]\nrun = \"master inti\"\n", 6, "step 1 (master inti)"},
