@@ -190,8 +190,8 @@ Run provision_run(const fs::path& dir, const std::string& prefix, long users,
   const std::string out = run(env + binary + " --json user provision --from " +
                               file.string() + " --kdf-profile " + profile + " --jobs " +
                               std::to_string(jobs) + " > " + (dir / "out.jsonl").string() +
-                              "; grep -m1 failed " + (dir / "out.jsonl").string() + " >&2; tail -1 " +
-                              (dir / "out.jsonl").string());
+                              "; grep -m1 failed " + (dir / "out.jsonl").string() +
+                              " >&2; tail -1 " + (dir / "out.jsonl").string());
   const double wall = clock.wall_seconds();
   const double cpu = children_cpu_seconds() - cpu_before;
   const auto summary = nlohmann::json::parse(out)["summary"];
@@ -214,8 +214,10 @@ struct ProvisionRates {
 ProvisionRates provision_rates(const fs::path& dir, const std::string& prefix, long users,
                                const std::string& profile, int jobs) {
   const long few = std::max(1L, users / 5);
-  const double t_few = provision_run(dir, prefix + "-few", few, profile, jobs, HSMCTL_BINARY).wall;
-  const double t_all = provision_run(dir, prefix + "-all", users, profile, jobs, HSMCTL_BINARY).wall;
+  const double t_few =
+      provision_run(dir, prefix + "-few", few, profile, jobs, HSMCTL_BINARY).wall;
+  const double t_all =
+      provision_run(dir, prefix + "-all", users, profile, jobs, HSMCTL_BINARY).wall;
   const double steady = t_all > t_few ? static_cast<double>(users - few) / (t_all - t_few) : 0;
   note("hsmctl --kdf-profile %s --jobs %d: %.1f users/s steady, %.1f users/s for the whole run "
        "of %ld", profile.c_str(), jobs, steady, static_cast<double>(users) / t_all, users);
@@ -317,14 +319,15 @@ int main(int argc, char** argv) {
     // single unpinned run makes the ratio depend on luck. Each round runs every variant once,
     // in a rotated order, each on a fresh copy of the workspace master init made.
     //
-    // Variants: hsmctl as built (its allocator, HSMCTL_ALLOCATOR: jemalloc unless configured out), the
-    // same objects linked with glibc's malloc and no tuning, and that glibc binary with the
-    // setting the removed provisioning re-exec used to give itself (tcache_count=256, set here
-    // from outside, for the record).
+    // Variants: hsmctl as built (its allocator, HSMCTL_ALLOCATOR: jemalloc unless configured
+    // out), the same objects linked with glibc's malloc and no tuning, and that glibc binary
+    // with the setting the removed provisioning re-exec used to give itself (tcache_count=256,
+    // set here from outside, for the record).
     std::vector<Variant> variants = {
         {HSMCTL_ALLOCATOR, HSMCTL_BINARY, "", {}},
         {"glibc", HSMCTL_GLIBC_BINARY, "", {}},
-        {"glibc_tcache256", HSMCTL_GLIBC_BINARY, "GLIBC_TUNABLES=glibc.malloc.tcache_count=256 ", {}},
+        {"glibc_tcache256", HSMCTL_GLIBC_BINARY,
+         "GLIBC_TUNABLES=glibc.malloc.tcache_count=256 ", {}},
     };
     const int rounds = flags.quick ? 1 : flags.rounds;
     std::vector<Bare> bares{bare_loop_every_core(module, users)};

@@ -45,7 +45,8 @@ class ProvisionExec : public HsmTest {
 
 TEST_F(ProvisionExec, StartsNoProgramNotEvenItself) {
   const auto execs = provision_traced("plain");
-  ASSERT_EQ(execs.size(), 1u) << "only the start; first extra: " << (execs.size() > 1 ? execs[1] : "");
+  ASSERT_EQ(execs.size(), 1u) << "only the start; the second: "
+                              << (execs.size() > 1 ? execs[1] : "");
   EXPECT_NE(execs[0].find(std::string("execve(\"") + HSMCTL_BINARY + "\""), std::string::npos)
       << execs[0];
   EXPECT_NE(execs[0].find("= 0"), std::string::npos) << execs[0];
