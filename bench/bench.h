@@ -60,11 +60,13 @@ __attribute__((format(printf, 1, 2))) inline void note(const char* format, ...) 
   va_end(args);
 }
 
-// The flags every benchmark program accepts: --quick (a smaller run for a smoke test) and
-// --size N (the benchmark's own unit of work: entries, runs, users...). Exits 2 on anything else.
+// The flags every benchmark program accepts: --quick (a smaller run for a smoke test),
+// --size N (the benchmark's own unit of work: entries, runs, users...) and --rounds N (how many
+// times a benchmark that alternates its measurements repeats them). Exits 2 on anything else.
 struct Flags {
   bool quick = false;
-  long size = 0;  // 0: the benchmark's default
+  long size = 0;    // 0: the benchmark's default
+  int rounds = 3;
 };
 
 inline Flags parse_flags(int argc, char** argv, std::string_view size_flag) {
@@ -73,6 +75,12 @@ inline Flags parse_flags(int argc, char** argv, std::string_view size_flag) {
     const std::string_view a = argv[i];
     if (a == "--quick") {
       f.quick = true;
+    } else if (a == "--rounds" && i + 1 < argc) {
+      f.rounds = std::atoi(argv[++i]);
+      if (f.rounds <= 0 || f.rounds > 100) {
+        std::fprintf(stderr, "%s: --rounds wants an integer from 1 to 100\n", argv[0]);
+        std::exit(2);
+      }
     } else if ((a == "--size" || a == size_flag) && i + 1 < argc) {
       char* end = nullptr;
       f.size = std::strtol(argv[++i], &end, 10);
@@ -82,7 +90,7 @@ inline Flags parse_flags(int argc, char** argv, std::string_view size_flag) {
         std::exit(2);
       }
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [%.*s N]\n", argv[0],
+      std::fprintf(stderr, "usage: %s [--quick] [--rounds N] [%.*s N]\n", argv[0],
                    static_cast<int>(size_flag.size()), size_flag.data());
       std::exit(2);
     }

@@ -26,7 +26,6 @@ struct Cli {
   CLI::App app{"hsmctl: HSM key ceremonies over PKCS#11", "hsmctl"};
   Globals globals;
   std::function<int()> action;  // set by the chosen subcommand; returns the exit code
-  char** argv = nullptr;         // main's, for a command that re-executes itself
 
   WorkspaceOptions workspace_options() const;
   // Prints `doc` as JSON with --json, else calls `text` with stdout.

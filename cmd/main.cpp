@@ -65,7 +65,6 @@ int main(int argc, char** argv) {
   }
 
   Cli cli;
-  cli.argv = argv;
   CLI::App& app = cli.app;
   app.set_version_flag("--version", std::string("hsmctl ") + HSMCTL_VERSION);
   app.require_subcommand(1);

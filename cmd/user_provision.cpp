@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "ceremonies/users/user_provision.h"
-#include "cmd/batch_malloc.h"
 #include "cmd/cli.h"
 #include "cmd/factors.h"
 #include "cmd/progress.h"
@@ -65,7 +64,6 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
                     "alice,\"s3cret, with comma\",p256,ops;audit)");
   cmd->callback([&cli, o, from] {
     cli.action = [&cli, o, from] {
-      tune_malloc_for_batch(cli.argv);  // may re-execute this command: nothing read before it
       o->from = *from;
       o->min_password_length = min_password_length(cli);
       const bool json = cli.globals.json;
