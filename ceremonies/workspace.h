@@ -26,6 +26,7 @@ struct WorkspaceOptions {
   std::filesystem::path dir = ".";
   SecretSource pin_source;
   std::string actor;        // who runs the ceremony (for the transcript); default $USER
+  std::string log_origin;   // the checkpoints' origin line; empty: derived (see checkpoint_ops.h)
   // How long to wait for another hsmctl holding the workspace, and what to say meanwhile.
   std::chrono::milliseconds lock_wait{std::chrono::seconds(120)};
   std::function<void()> on_lock_wait;

@@ -11,6 +11,7 @@ WorkspaceOptions Cli::workspace_options() const {
   o.token = globals.token;
   o.dir = globals.dir;
   o.pin_source = SecretSource::parse(globals.pin_source);
+  o.log_origin = globals.config.log_origin.value_or("");
   o.on_lock_wait = [dir = globals.dir] {
     std::cerr << "hsmctl: waiting for another hsmctl using the workspace " << dir << '\n';
   };

@@ -39,6 +39,8 @@ CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::stri
 // One registration function per subcommand group (one file each).
 void add_token_commands(Cli& cli);
 void add_transcript_commands(Cli& cli);
+// transcript checkpoint | prove | publish (transcript_log.cpp), added by the above.
+void add_transcript_log_commands(Cli& cli, CLI::App* group);
 void add_master_commands(Cli& cli);
 void add_user_commands(Cli& cli);
 void add_key_commands(Cli& cli);

@@ -232,6 +232,7 @@ void add_transcript_commands(Cli& cli) {
   add_show(cli, group);
   add_export_key(cli, group);
   add_note(cli, group);
+  add_transcript_log_commands(cli, group);
 }
 
 }  // namespace hsm::cli

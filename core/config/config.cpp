@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/tlog/note.h"
 #include "core/secure/secret_source.h"
 
 namespace hsm {
@@ -45,17 +46,26 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
   for (const auto& [key, node] : root) {
     const std::string_view k = key.str();
     const auto line = node.source().begin.line;
-    if (k == "module" || k == "token" || k == "pin_source" || k == "users") continue;
+    if (k == "module" || k == "token" || k == "pin_source" || k == "log_origin" || k == "users")
+      continue;
     if (k.find("pin") != std::string_view::npos || k.find("password") != std::string_view::npos)
       fail(Category::usage, fmt::format("{}:{}: '{}' looks like a secret; secrets never go in "
                                         "hsmctl.toml, use pin_source = \"env:VAR\"",
                                         source_name, line, k));
     fail(Category::usage, fmt::format("{}:{}: unknown key '{}' (known: module, token, "
-                                      "pin_source, [users])", source_name, line, k));
+                                      "pin_source, log_origin, [users])", source_name, line, k));
   }
   c.module = string_key(root, "module", source_name);
   c.token = string_key(root, "token", source_name);
   c.pin_source = string_key(root, "pin_source", source_name);
+  c.log_origin = string_key(root, "log_origin", source_name);
+  if (c.log_origin) {
+    try {
+      tlog::check_key_name(*c.log_origin, "log_origin");
+    } catch (const Error& e) {
+      fail(Category::usage, fmt::format("{}: {}", source_name, e.what()));
+    }
+  }
   if (c.pin_source) {
     try {
       SecretSource::parse(*c.pin_source);
