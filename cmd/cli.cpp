@@ -1,6 +1,8 @@
 // Shared pieces of the command-line front end.
 #include "cmd/cli.h"
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 namespace hsm::cli {
@@ -36,6 +38,15 @@ CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::stri
   return cmd->add_option(name, target,
                          "where the " + what + " comes from: prompt, env:VAR, file:PATH or fd:N")
       ->type_name("SRC");
+}
+
+tlog::VerifierKey vkey_arg(const std::string& arg) {
+  std::string text = arg;
+  if (std::filesystem::is_regular_file(arg)) {
+    std::ifstream in(arg, std::ios::binary);
+    std::getline(in, text);
+  }
+  return tlog::parse_verifier_key(text);
 }
 
 }  // namespace hsm::cli

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "ceremonies/workspace.h"
+#include "core/tlog/note.h"
 
 namespace hsm::cli {
 
@@ -36,6 +37,9 @@ void with_example(CLI::App* cmd, const std::string& example);
 CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::string& target,
                                const std::string& what);
 
+// A verifier key (C2SP vkey) given as text, or the first line of the file it names.
+tlog::VerifierKey vkey_arg(const std::string& arg);
+
 // One registration function per subcommand group (one file each).
 void add_token_commands(Cli& cli);
 void add_transcript_commands(Cli& cli);
@@ -51,6 +55,7 @@ void add_backup_commands(Cli& cli);
 void add_clone_commands(Cli& cli);
 void add_group_commands(Cli& cli);
 void add_ceremony_commands(Cli& cli);
+void add_witness_commands(Cli& cli);
 // All of the above, in --help order (main.cpp; `ceremony validate` parses plan steps with it).
 void add_all_commands(Cli& cli);
 

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "ceremonies/transcript/checkpoint_ops.h"
 #include "ceremonies/transcript/transcript_ops.h"
 #include "cmd/cli.h"
 #include "cmd/progress.h"
@@ -50,16 +51,6 @@ nlohmann::json report_json(const transcript::VerifyReport& r, const std::string&
     j["reason"] = r.reason;
   }
   return j;
-}
-
-// A vkey given on the command line, or the first line of the file it names.
-tlog::VerifierKey vkey_arg(const std::string& arg) {
-  std::string text = arg;
-  if (std::filesystem::is_regular_file(arg)) {
-    text = slurp(arg, "verifier key file");
-    text = text.substr(0, text.find('\n'));
-  }
-  return tlog::parse_verifier_key(text);
 }
 
 tlog::CheckpointReport check_against_checkpoint(const std::string& content,
@@ -236,14 +227,17 @@ void add_show(Cli& cli, CLI::App* group) {
 void add_export_key(Cli& cli, CLI::App* group) {
   auto file = std::make_shared<std::string>();
   auto opening = std::make_shared<bool>(false);
+  auto vkey = std::make_shared<bool>(false);
   auto* cmd = group->add_subcommand("export-key", "print the current transcript public key as "
                                     "PEM (for openssl); --opening: the key of entry 0 (for "
                                     "verify --pubkey)");
   cmd->add_option("FILE", *file, "transcript (default: DIR/transcript.jsonl)");
   cmd->add_flag("--opening", *opening, "the key the transcript was opened with (entry 0)");
+  cmd->add_flag("--vkey", *vkey, "print it as the log's C2SP verifier key (name+keyid+base64, "
+                "the name being the checkpoints' origin), for witnesses and relying parties");
   with_example(cmd, "hsmctl transcript export-key > transcript-key.pem");
-  cmd->callback([&cli, file, opening] {
-    cli.action = [&cli, file, opening] {
+  cmd->callback([&cli, file, opening, vkey] {
+    cli.action = [&cli, file, opening, vkey] {
       transcript::Transcript t(transcript_path(cli, *file));
       if (!std::filesystem::exists(t.file()))
         fail(Category::not_found, fmt::format("transcript '{}' does not exist", t.file().string()));
@@ -257,8 +251,14 @@ void add_export_key(Cli& cli, CLI::App* group) {
         key = from_base64(e.data.value("public_key", ""));
       }
       const std::string pem = crypto::spki_pem(key);
-      cli.emit({{"public_key_pem", pem}, {"fingerprint", crypto::fingerprint(key)}},
-               [&](std::ostream& out) { out << pem; });
+      nlohmann::json doc{{"public_key_pem", pem}, {"fingerprint", crypto::fingerprint(key)}};
+      std::string vk;
+      if (*vkey) {
+        vk = log_verifier_key(log_origin(cli.globals.config.log_origin.value_or(""), t.tree()), key)
+                 .format();
+        doc["vkey"] = vk;
+      }
+      cli.emit(doc, [&](std::ostream& out) { out << (*vkey ? vk + "\n" : pem); });
       return 0;
     };
   });

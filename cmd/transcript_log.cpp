@@ -161,12 +161,44 @@ void add_publish(Cli& cli, CLI::App* group) {
   });
 }
 
+void add_cosignatures_command(Cli& cli, CLI::App* group) {
+  struct Opts {
+    std::string file;
+    std::vector<std::string> witness_keys;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = group->add_subcommand("add-cosignatures", "keep witnesses' cosignature lines with "
+                                    "the checkpoints they sign (offline)");
+  cmd->add_option("FILE", o->file, "cosignature lines, as 'hsmctl witness cosign' prints them")
+      ->required();
+  cmd->add_option("--witness-key", o->witness_keys, "verifier key of a witness whose lines are "
+                  "accepted (vkey, or a file holding it)")->required()->type_name("VKEY");
+  with_example(cmd, "hsmctl transcript add-cosignatures cosig-w1.txt --witness-key w1.vkey");
+  cmd->callback([&cli, o] {
+    cli.action = [&cli, o] {
+      const auto file = workspace_transcript(cli);
+      std::vector<tlog::VerifierKey> keys;
+      for (const auto& k : o->witness_keys) keys.push_back(vkey_arg(k));
+      std::ifstream in(o->file, std::ios::binary);
+      if (!in) fail(Category::not_found, fmt::format("cosignature file '{}' does not exist", o->file));
+      std::ostringstream text;
+      text << in.rdbuf();
+      const auto sizes = add_cosignatures(file, text.str(), keys);
+      cli.emit({{"added", sizes.size()}, {"sizes", sizes}}, [&](std::ostream& out) {
+        for (std::uint64_t s : sizes) out << fmt::format("cosignature kept with the checkpoint of size {}\n", s);
+      });
+      return 0;
+    };
+  });
+}
+
 }  // namespace
 
 void add_transcript_log_commands(Cli& cli, CLI::App* group) {
   add_checkpoint(cli, group);
   add_prove(cli, group);
   add_publish(cli, group);
+  add_cosignatures_command(cli, group);
 }
 
 }  // namespace hsm::cli

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ceremonies/workspace.h"
 #include "core/tlog/note.h"
@@ -32,6 +33,19 @@ tlog::Note sign_checkpoint(transcript::Transcript& t, transcript::Signer& signer
 tlog::Note checkpoint_ceremony(Workspace& ws);
 
 std::filesystem::path checkpoint_path(const std::filesystem::path& transcript);
+// DIR/tlog/checkpoints/<size>: every checkpoint signed, with the cosignatures added to it (a
+// receipt's checkpoint is one of these).
+std::filesystem::path checkpoint_history_path(const std::filesystem::path& transcript,
+                                              std::uint64_t size);
+std::optional<tlog::Note> load_checkpoint_of_size(const std::filesystem::path& transcript,
+                                                  std::uint64_t size);
+
+// Adds witnesses' cosignature lines to the checkpoints they sign (the kept one and its copy
+// in the history). Each line must verify under one of `witnesses` over one of the log's
+// checkpoints (integrity otherwise). Returns the sizes of the checkpoints that gained one.
+std::vector<std::uint64_t> add_cosignatures(const std::filesystem::path& transcript,
+                                            const std::string& lines,
+                                            const std::vector<tlog::VerifierKey>& witnesses);
 // The kept checkpoint, if any.
 std::optional<tlog::Note> load_checkpoint(const std::filesystem::path& transcript);
 void store_checkpoint(const std::filesystem::path& transcript, const tlog::Note& note);
