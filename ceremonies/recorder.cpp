@@ -1,6 +1,8 @@
 // Recorder: transcript key life and ceremony framing.
 #include "ceremonies/recorder.h"
 
+#include "ceremonies/transcript/checkpoint_ops.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -145,6 +147,7 @@ void Recorder::end_ok(const nlohmann::json& result) {
   ended_ = true;
   try {
     record("ceremony.end", data);
+    checkpoint();
   } catch (const std::exception& e) {  // ended_ is set: nothing else would record it
     // The ceremony's work is done, recorded and (files, keys, keystore) in place; only its end
     // could not be signed. Failing now would report a failure with the outputs left behind, so
@@ -162,12 +165,24 @@ void Recorder::end_failure(const Error& e) noexcept {
   try {
     if (signer_) {
       record("ceremony.end", data);
+      checkpoint();
       return;
     }
   } catch (const std::exception&) {
     // The token stopped answering mid-ceremony: keep the failure as a pending record.
   }
   keep_pending(std::move(data));
+}
+
+void Recorder::checkpoint() noexcept {
+  try {
+    sign_checkpoint(transcript_, *signer_, ws_.options().log_origin);
+  } catch (const Error& e) {
+    checkpoint_error_ = e.what();
+    checkpoint_category_ = e.category();
+  } catch (const std::exception& e) {
+    checkpoint_error_ = e.what();
+  }
 }
 
 void Recorder::keep_pending(nlohmann::json data) noexcept {

@@ -48,6 +48,10 @@ class Recorder {
   void change_key(std::unique_ptr<TokenSigner> next, const std::string& kind);
 
   bool begun() const noexcept { return signer_ != nullptr; }
+  // Why the checkpoint after ceremony.end could not be made (empty when it was): the ceremony
+  // stands, and the next one or 'transcript checkpoint' signs one.
+  const std::string& checkpoint_error() const noexcept { return checkpoint_error_; }
+  Category checkpoint_error_category() const noexcept { return checkpoint_category_; }
   const std::string& ceremony_id() const noexcept { return ceremony_; }
   transcript::Transcript& transcript() noexcept { return transcript_; }
   TokenSigner& signer() { return *signer_; }
@@ -62,8 +66,11 @@ class Recorder {
   transcript::Transcript transcript_;
   std::string ceremony_;
   std::string what_;
+  void checkpoint() noexcept;
   std::unique_ptr<TokenSigner> signer_;
   bool ended_ = false;
+  std::string checkpoint_error_;
+  Category checkpoint_category_ = Category::general;
 };
 
 // Runs `body` as a recorded ceremony: begin, body, end_ok; on an hsm::Error, end_failure and

@@ -29,6 +29,7 @@ struct WorkspaceOptions {
   // by the caller), else the operating-system account. Never taken from the environment.
   std::string actor;
   std::string account;      // set by Workspace: the account of the effective uid (getpwuid)
+  std::string log_origin;   // the checkpoints' origin line; empty: derived (see checkpoint_ops.h)
   // How long to wait for another hsmctl holding the workspace, and what to say meanwhile.
   std::chrono::milliseconds lock_wait{std::chrono::seconds(120)};
   std::function<void()> on_lock_wait;

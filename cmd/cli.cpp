@@ -1,6 +1,8 @@
 // Shared pieces of the command-line front end.
 #include "cmd/cli.h"
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -15,6 +17,7 @@ WorkspaceOptions Cli::workspace_options() const {
   o.dir = globals.dir;
   o.pin_source = SecretSource::parse(globals.pin_source);
   o.actor = globals.actor;
+  o.log_origin = globals.config.log_origin.value_or("");
   o.on_lock_wait = [dir = globals.dir] {
     std::cerr << "hsmctl: waiting for another hsmctl using the workspace " << printable(dir)
               << '\n';
@@ -57,6 +60,15 @@ CLI::Option* add_algorithm_option(CLI::App* cmd, const std::string& name, std::s
             return known ? std::string(*known) : v;
           },
           "", "");
+}
+
+tlog::VerifierKey vkey_arg(const std::string& arg) {
+  std::string text = arg;
+  if (std::filesystem::is_regular_file(arg)) {
+    std::ifstream in(arg, std::ios::binary);
+    std::getline(in, text);
+  }
+  return tlog::parse_verifier_key(text);
 }
 
 }  // namespace hsm::cli

@@ -12,6 +12,7 @@
 
 #include "ceremonies/workspace.h"
 #include "core/printable.h"  // printable(): every text output quotes names through it
+#include "core/tlog/note.h"
 
 namespace hsm::cli {
 
@@ -60,9 +61,14 @@ CLI::Option* add_source_option(CLI::App* cmd, const std::string& name, std::stri
 CLI::Option* add_algorithm_option(CLI::App* cmd, const std::string& name, std::string& target,
                                   bool short_form, const std::string& help);
 
+// A verifier key (C2SP vkey) given as text, or the first line of the file it names.
+tlog::VerifierKey vkey_arg(const std::string& arg);
+
 // One registration function per subcommand group (one file each).
 void add_token_commands(Cli& cli);
 void add_transcript_commands(Cli& cli);
+// transcript checkpoint | prove | publish (transcript_log.cpp), added by the above.
+void add_transcript_log_commands(Cli& cli, CLI::App* group);
 void add_master_commands(Cli& cli);
 void add_user_commands(Cli& cli);
 void add_key_commands(Cli& cli);
@@ -73,6 +79,7 @@ void add_backup_commands(Cli& cli);
 void add_clone_commands(Cli& cli);
 void add_group_commands(Cli& cli);
 void add_ceremony_commands(Cli& cli);
+void add_witness_commands(Cli& cli);
 // All of the above, in --help order (main.cpp; `ceremony validate` parses plan steps with it).
 void add_all_commands(Cli& cli);
 

@@ -48,6 +48,7 @@ void add_all_commands(Cli& cli) {
   add_backup_commands(cli);
   add_clone_commands(cli);
   add_ceremony_commands(cli);
+  add_witness_commands(cli);
   add_doctor_commands(cli);
   add_completion_commands(cli);
 }

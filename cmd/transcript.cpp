@@ -3,14 +3,17 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
+#include "ceremonies/transcript/checkpoint_ops.h"
 #include "ceremonies/transcript/transcript_ops.h"
 #include "cmd/cli.h"
 #include "cmd/progress.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/tlog/log_check.h"
 #include "core/transcript/appender.h"
 #include "core/transcript/canonical_json.h"
 #include "core/transcript/entry.h"
@@ -53,9 +56,31 @@ nlohmann::json report_json(const transcript::VerifyReport& r, const std::string&
   return j;
 }
 
+tlog::CheckpointReport check_against_checkpoint(const std::string& content,
+                                                const transcript::VerifyReport& r,
+                                                const std::string& note,
+                                                const std::vector<std::string>& log_keys,
+                                                const std::vector<std::string>& witness_keys,
+                                                std::size_t min_cosigners) {
+  tlog::CheckpointPolicy p;
+  p.min_cosigners = min_cosigners;
+  for (const auto& w : witness_keys) p.witness_keys.push_back(vkey_arg(w));
+  if (!log_keys.empty()) {
+    for (const auto& k : log_keys) p.log_keys.push_back(vkey_arg(k));
+  } else {  // the log's own keys, under the origin the checkpoint names
+    const std::string origin = tlog::parse_checkpoint(tlog::parse_note(note).text).origin;
+    for (const Bytes& spki : r.keys) p.log_keys.push_back({origin, tlog::KeyType::ecdsa, spki});
+  }
+  tlog::CheckpointReport cp = tlog::check_checkpoint(note, p);
+  tlog::check_log_matches(content, cp.checkpoint);
+  return cp;
+}
+
 void add_verify(Cli& cli, CLI::App* group) {
   struct Opts {
-    std::string file, pubkey, head;
+    std::string file, pubkey, head, checkpoint;
+    std::vector<std::string> log_keys, witness_keys;
+    std::size_t min_cosigners = 0;
     bool strict = false, repair = false;
   };
   auto o = std::make_shared<Opts>();
@@ -67,6 +92,15 @@ void add_verify(Cli& cli, CLI::App* group) {
   cmd->add_option("--head", o->head, "hex head the transcript must end at exactly (catches "
                   "truncation)")->type_name("HEX");
   cmd->add_flag("--strict", o->strict, "fail on an unendorsed transcript key change");
+  cmd->add_option("--checkpoint", o->checkpoint, "a (cosigned) checkpoint the log must match: "
+                  "catches a truncated, rewritten or forked log")->type_name("FILE");
+  cmd->add_option("--log-key", o->log_keys, "the log's verifier key (vkey, or a file holding "
+                  "it) that must have signed the checkpoint (default: a transcript key of the "
+                  "log itself)")->type_name("VKEY");
+  cmd->add_option("--witness-key", o->witness_keys, "a trusted witness's verifier key (vkey, or "
+                  "a file holding it); repeat for each witness")->type_name("VKEY");
+  cmd->add_option("--min-cosigners", o->min_cosigners, "trusted witnesses that must have "
+                  "cosigned the checkpoint (default 0)")->type_name("K");
   cmd->add_flag("--repair", o->repair, "cut a torn last line (needs the token) and record "
                 "transcript.repaired, then verify");
   with_example(cmd, "hsmctl transcript verify /media/usb/transcript.jsonl --pubkey "
@@ -88,14 +122,24 @@ void add_verify(Cli& cli, CLI::App* group) {
         vo.trusted_key = crypto::spki_der(crypto::load_public_pem(slurp(o->pubkey, "public key file")).get());
       ProgressBar bar("verifying (bytes)");
       vo.on_progress = [&bar](std::size_t done, std::size_t total) { bar.update(done, total); };
-      const auto r = transcript::verify_transcript(slurp(path), vo);
+      const std::string content = slurp(path);
+      const auto r = transcript::verify_transcript(content, vo);
       bar.finish();
       if (!r.ok) {
         if (cli.globals.json) cli.emit(report_json(r, path.string()), [](std::ostream&) {});
         fail(Category::integrity, fmt::format("transcript '{}' fails at seq {}: {}",
                                               path.string(), r.bad_seq.value_or(0), r.reason));
       }
-      cli.emit(report_json(r, path.string()), [&](std::ostream& out) {
+      nlohmann::json doc = report_json(r, path.string());
+      std::optional<tlog::CheckpointReport> cp;
+      if (!o->checkpoint.empty()) {
+        cp = check_against_checkpoint(content, r, slurp(o->checkpoint, "checkpoint"),
+                                      o->log_keys, o->witness_keys, o->min_cosigners);
+        doc["checkpoint"] = {{"origin", cp->checkpoint.origin}, {"size", cp->checkpoint.size},
+                             {"root", tlog::to_base64(cp->checkpoint.root)},
+                             {"log_key", cp->log_key}, {"cosigners", cp->cosigners}};
+      }
+      cli.emit(doc, [&](std::ostream& out) {
         out << fmt::format("transcript OK: {} entries, {} ceremonies\nhead {}\n", r.entries,
                            r.ceremonies, r.head);
         out << fmt::format("opened by key {}{}\n", r.first_key_fingerprint,
@@ -104,6 +148,16 @@ void add_verify(Cli& cli, CLI::App* group) {
         for (const auto& c : r.key_changes)
           out << fmt::format("key change at seq {}: {} -> {}{}\n", c.seq, c.old_fingerprint,
                              c.new_fingerprint, c.endorsed ? " (endorsed)" : " (UNENDORSED)");
+        if (cp)
+          out << fmt::format("checkpoint OK: the first {} entries have its root; signed by the "
+                             "log key{}; cosigned by {} trusted witness{}{}\n",
+                             cp->checkpoint.size, o->log_keys.empty() ? " (of the log itself)" : "",
+                             cp->cosigners.size(), cp->cosigners.size() == 1 ? "" : "es",
+                             cp->cosigners.empty() ? "" : " (" + [&] {
+                               std::string n;
+                               for (const auto& c : cp->cosigners) n += (n.empty() ? "" : ", ") + c;
+                               return n;
+                             }() + ")");
       });
       return 0;
     };
@@ -136,14 +190,17 @@ void add_head(Cli& cli, CLI::App* group) {
 void add_export_key(Cli& cli, CLI::App* group) {
   auto file = std::make_shared<std::string>();
   auto opening = std::make_shared<bool>(false);
+  auto vkey = std::make_shared<bool>(false);
   auto* cmd = group->add_subcommand("export-key", "print the current transcript public key as "
                                     "PEM (for openssl); --opening: the key of entry 0 (for "
                                     "verify --pubkey)");
   cmd->add_option("FILE", *file, "transcript (default: DIR/transcript.jsonl)");
   cmd->add_flag("--opening", *opening, "the key the transcript was opened with (entry 0)");
+  cmd->add_flag("--vkey", *vkey, "print it as the log's C2SP verifier key (name+keyid+base64, "
+                "the name being the checkpoints' origin), for witnesses and relying parties");
   with_example(cmd, "hsmctl transcript export-key > transcript-key.pem");
-  cmd->callback([&cli, file, opening] {
-    cli.action = [&cli, file, opening] {
+  cmd->callback([&cli, file, opening, vkey] {
+    cli.action = [&cli, file, opening, vkey] {
       transcript::Transcript t(transcript_path(cli, *file));
       if (!std::filesystem::exists(t.file()))
         fail(Category::not_found, fmt::format("transcript '{}' does not exist", t.file().string()));
@@ -157,8 +214,14 @@ void add_export_key(Cli& cli, CLI::App* group) {
         key = from_base64(e.data.value("public_key", ""));
       }
       const std::string pem = crypto::spki_pem(key);
-      cli.emit({{"public_key_pem", pem}, {"fingerprint", crypto::fingerprint(key)}},
-               [&](std::ostream& out) { out << pem; });
+      nlohmann::json doc{{"public_key_pem", pem}, {"fingerprint", crypto::fingerprint(key)}};
+      std::string vk;
+      if (*vkey) {
+        vk = log_verifier_key(log_origin(cli.globals.config.log_origin.value_or(""), t.tree()), key)
+                 .format();
+        doc["vkey"] = vk;
+      }
+      cli.emit(doc, [&](std::ostream& out) { out << (*vkey ? vk + "\n" : pem); });
       return 0;
     };
   });
@@ -195,6 +258,7 @@ void add_transcript_commands(Cli& cli) {
   add_transcript_show(cli, group);
   add_export_key(cli, group);
   add_note(cli, group);
+  add_transcript_log_commands(cli, group);
 }
 
 }  // namespace hsm::cli

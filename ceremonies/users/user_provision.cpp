@@ -31,6 +31,9 @@ namespace {
 
 constexpr std::size_t kChunkUsers = 512;
 constexpr auto kChunkTime = std::chrono::seconds(1);
+// A chunk's user.provisioned entry stays well under the 64 KiB a log entry may hold
+// (tlog::kMaxEntryBytes): the users' part is cut at 56 KiB.
+constexpr std::size_t kChunkBytes = 56 * 1024;
 
 // The outcomes waiting to be stored and recorded together.
 class Chunk {
@@ -48,16 +51,21 @@ class Chunk {
     } else {
       r.error = fmt::format("line {}: user '{}': {}", row.line, row.name, oc.error);
     }
+    // What the row adds to the chunk's entry, a bound: names are plain ASCII (user names are
+    // validated), an error's characters may each need an escape.
+    bytes_ += 96 + r.name.size() + r.algorithm.size() + r.fingerprint.size() + 2 * r.error.size();
     results_.push_back(std::move(r));
     static const std::size_t max_users = test_knob("HSMCTL_TEST_CHUNK_USERS", kChunkUsers);
     static const auto max_time = std::chrono::seconds(
         test_knob("HSMCTL_TEST_CHUNK_SECONDS", static_cast<std::size_t>(kChunkTime.count())));
-    if (users_.size() >= max_users || std::chrono::steady_clock::now() - since_ >= max_time)
+    if (users_.size() >= max_users || bytes_ >= kChunkBytes ||
+        std::chrono::steady_clock::now() - since_ >= max_time)
       flush();
   }
 
   void flush() {
     since_ = std::chrono::steady_clock::now();
+    bytes_ = 0;
     if (results_.empty()) return;
     nlohmann::json created = nlohmann::json::array(), failed = nlohmann::json::array();
     for (const ProvisionResult& r : results_) {
@@ -97,6 +105,7 @@ class Chunk {
   std::vector<keystore::UserRecord> users_;
   std::vector<ProvisionResult> results_;
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
+  std::size_t bytes_ = 0;
 };
 
 // The groups column, once every row is stored (see user_provision in the header).

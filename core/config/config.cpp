@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/tlog/note.h"
 #include "core/secure/secret_source.h"
 
 namespace hsm {
@@ -45,7 +46,9 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
   for (const auto& [key, node] : root) {
     const std::string_view k = key.str();
     const auto line = node.source().begin.line;
-    if (k == "module" || k == "token" || k == "pin_source" || k == "users") continue;
+    if (k == "module" || k == "token" || k == "pin_source" || k == "log_origin" ||
+        k == "users")
+      continue;
     if (k == "max_auth_failures" || k == "min_password_length")
       fail(Category::usage, fmt::format("{}:{}: '{}' belongs in the [users] table", source_name,
                                         line, k));
@@ -54,11 +57,19 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
                                         "hsmctl.toml, use pin_source = \"env:VAR\"",
                                         source_name, line, k));
     fail(Category::usage, fmt::format("{}:{}: unknown key '{}' (known: module, token, "
-                                      "pin_source, [users])", source_name, line, k));
+                                      "pin_source, log_origin, [users])", source_name, line, k));
   }
   c.module = string_key(root, "module", source_name);
   c.token = string_key(root, "token", source_name);
   c.pin_source = string_key(root, "pin_source", source_name);
+  c.log_origin = string_key(root, "log_origin", source_name);
+  if (c.log_origin) {
+    try {
+      tlog::check_key_name(*c.log_origin, "log_origin");
+    } catch (const Error& e) {
+      fail(Category::usage, fmt::format("{}: {}", source_name, e.what()));
+    }
+  }
   if (c.pin_source) {
     try {
       SecretSource::parse(*c.pin_source);

@@ -16,6 +16,7 @@ struct WorkspaceConfig {
   std::optional<std::string> pin_source;  // pin_source = "env:HSMCTL_PIN"
   std::optional<int> max_auth_failures;   // [users] max_auth_failures = 5
   std::optional<int> min_password_length; // [users] min_password_length = 12
+  std::optional<std::string> log_origin;  // log_origin = "example.com/ceremonies" (checkpoints)
 };
 
 // Longer configuration text is refused before parsing (it would let a hostile file exhaust the

@@ -202,10 +202,23 @@ TranscriptState Transcript::state() {
   return state_;
 }
 
+tlog::TreeStore& Transcript::tree_store() {
+  if (!tree_) tree_ = std::make_unique<tlog::TreeStore>(file_);
+  return *tree_;
+}
+
+tlog::TreeStore& Transcript::tree() {
+  LockedFile f(file_, LOCK_EX);
+  catch_up(f.fd());
+  tree_store().catch_up(f.fd(), offset_);
+  return *tree_;
+}
+
 Entry Transcript::append(const std::string& event, const std::string& actor,
                          const std::string& ceremony, const nlohmann::json& data, Signer& signer) {
   LockedFile f(file_, LOCK_EX);
   catch_up(f.fd());
+  tree_store().catch_up(f.fd(), offset_);
   const bool self_signed = event == "transcript.open" ||
                            (event == "transcript.key" && data.value("endorsed", true) == false);
   if (event == "transcript.open" && state_.entries != 0)
@@ -224,6 +237,10 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   e.hash = body_hash(e, data_json);
   e.sig = to_base64(signer.sign(from_hex(e.hash)));
   const std::string line = to_line(e, data_json) + "\n";
+  if (line.size() - 1 > tlog::kMaxEntryBytes)
+    fail(Category::general, fmt::format("internal: a {} entry of {} bytes is longer than the {} "
+                                        "bytes a log entry can hold", event, line.size() - 1,
+                                        tlog::kMaxEntryBytes));
   test_hook("transcript.before-write");
   write_all(f.fd(), line, file_);
   if (::fdatasync(f.fd()) != 0)
@@ -233,6 +250,7 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   // and it is `e`: no need to read it back.
   fold(e);
   offset_ += line.size();
+  tree_->append(std::string_view(line).substr(0, line.size() - 1), offset_);
   return e;
 }
 

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "core/bytes.h"
+#include "core/tlog/tree_store.h"
 #include "core/transcript/entry.h"
 
 namespace hsm::transcript {
@@ -50,14 +52,20 @@ class Transcript {
   // Removes a torn (unterminated) last line; returns its length, 0 if there was none.
   std::size_t cut_torn_tail();
 
+  // The Merkle tree of every entry so far (DIR/tlog/), brought up to date under the exclusive
+  // lock. Its hashes below size() never change, so it may be read after the lock is gone.
+  tlog::TreeStore& tree();
+
  private:
   void catch_up(int fd);
   void catch_up_from_tail(int fd, std::uint64_t size);
   void fold(const Entry& e);      // the next entry, in order
   void take_key(const Entry& e);  // a transcript.open or .key entry sets the current key
   std::filesystem::path file_;
+  tlog::TreeStore& tree_store();
   std::uint64_t offset_ = 0;  // bytes of the file already folded into state_
   TranscriptState state_;
+  std::unique_ptr<tlog::TreeStore> tree_;
 };
 
 }  // namespace hsm::transcript

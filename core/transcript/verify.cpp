@@ -90,6 +90,7 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
           return bad("the transcript was opened with a different key than --pubkey");
         r.trusted_first_key = !options.trusted_key;
         r.first_key_fingerprint = current->fingerprint;
+        r.keys.push_back(current->spki);
         if (!signed_by(e, *current)) return bad("signature does not verify under the opening key");
       } else if (e.event == "transcript.key") {
         Key next = load_key(e);
@@ -100,6 +101,7 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
         if (!endorsed && options.strict)
           return bad("unendorsed key change (--strict)");
         r.key_changes.push_back({seq, current->fingerprint, next.fingerprint, endorsed});
+        r.keys.push_back(next.spki);
         current = std::move(next);
       } else {
         if (e.event == "transcript.open") return bad("transcript.open after the first entry");

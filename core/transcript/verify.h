@@ -36,6 +36,8 @@ struct VerifyReport {
   std::string first_key_fingerprint;
   bool trusted_first_key = false;  // entry 0's key was taken on trust (no --pubkey)
   std::vector<KeyChange> key_changes;
+  std::vector<Bytes> keys;  // DER SPKI of every transcript key, in order (what checkpoints are
+                            // signed with)
   bool torn_last_line = false;
   std::optional<std::uint64_t> bad_seq;
   std::string reason;

@@ -222,6 +222,12 @@ if ok_lines:
     checked.add("transcript show")
 check("transcript export-key", ["transcript", "export-key"])
 check("transcript verify", ["transcript", "verify"])
+cp = check("transcript checkpoint", tok + ["transcript", "checkpoint", "--out", "cp.txt"])
+check("transcript verify", ["transcript", "verify", "--checkpoint", "cp.txt"])
+check("transcript prove", ["transcript", "prove", "--seq", "1"])
+if cp:
+    check("transcript prove", ["transcript", "prove", "--consistency", "1", str(cp["size"])])
+check("transcript publish", ["transcript", "publish", "tiles"])
 with open(os.path.join(WORK, "transcript.jsonl"), "w") as f:
     f.write("{}\n")
 check("transcript verify", ["transcript", "verify", "transcript.jsonl"], want_exit=4)

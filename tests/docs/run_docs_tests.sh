@@ -51,10 +51,16 @@ section() { awk -v s="$1:" '$0 == s { on = 1; next } on && /^$/ { exit } on { pr
 first_column() { grep -E '^ {1,8}[^ ]' | sed -E 's/^ +//; s/  .*//'; }
 # block PAGE HEADING: the source lines of one ".Ss HEADING" up to the next .Ss or .Sh.
 block() { awk -v h=".Ss $2" '$0 == h { on = 1; next } on && /^\.S[sh] / { exit } on { print }' "$1"; }
-# item_for "--label L REQUIRED" -> the mdoc list item that must document it: ".It Fl -label Ar L"
+# item_for "--label L REQUIRED" -> the mdoc list item that must document it: ".It Fl -label Ar L".
+# An option of several values shows them before CLI11's count: "--consistency A B x 2" ->
+# ".It Fl -consistency Ar A B".
 item_for() {
-  local name type
-  read -r name type _ <<<"$1"
+  local name type rest
+  read -r name rest <<<"$1"
+  rest=${rest%%Excludes:*}
+  rest=${rest%%Needs:*}
+  if [[ $rest =~ ^(.*[^ ])\ x\ [0-9]+ ]]; then type=${BASH_REMATCH[1]}
+  else read -r type _ <<<"$rest"; fi
   [ "$type" = REQUIRED ] && type=""
   type=${type%%=*}  # "ALGO=ec-p256": CLI11 shows the default after the type name
   case $name in
