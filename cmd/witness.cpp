@@ -32,7 +32,7 @@ void add_init(Cli& cli, CLI::App* group) {
       ->required()->type_name("NAME");
   add_source_option(cmd, "--key-source", o->key_source, "32-byte witness key (base64; default: "
                     "a new key kept in DIR/witness.key, mode 0600)");
-  with_example(cmd, "hsmctl --dir /var/lib/witness witness init --name witness.example.org/w1");
+  with_example(cmd, "hsmctl --dir /var/lib/w1 witness init --name witness.example.org/w1");
   cmd->callback([&cli, o] {
     cli.action = [&cli, o] {
       WitnessInitOptions wo{cli.globals.dir, o->name, std::nullopt};
@@ -62,8 +62,8 @@ void add_cosign(Cli& cli, CLI::App* group) {
                   "transcript prove --consistency' output)")->type_name("FILE");
   add_source_option(cmd, "--key-source", o->key_source, "witness key, if not the one 'witness "
                     "init' recorded");
-  with_example(cmd, "hsmctl --dir /var/lib/witness witness cosign --log-key log.vkey --origin "
-                    "hsmctl/0a1b2c3d4e5f6071 --proof proof.txt checkpoint.txt");
+  with_example(cmd, "hsmctl --dir /var/lib/w1 witness cosign --log-key log.vkey --origin "
+                    "hsmctl/0a1b2c3d4e5f6071 --proof from-120.txt checkpoint.txt");
   cmd->callback([&cli, o] {
     cli.action = [&cli, o] {
       CosignRequest r;
@@ -97,7 +97,7 @@ void add_status(Cli& cli, CLI::App* group) {
   auto* cmd = group->add_subcommand("status", "print this witness's verifier key and, with "
                                     "--origin, the size and root it last cosigned for that log");
   cmd->add_option("--origin", *origin, "a log origin")->type_name("ORIGIN");
-  with_example(cmd, "hsmctl --dir /var/lib/witness witness status --origin hsmctl/0a1b2c3d4e5f6071");
+  with_example(cmd, "hsmctl --dir /var/lib/w1 witness status --origin hsmctl/0a1b2c3d4e5f6071");
   cmd->callback([&cli, origin] {
     cli.action = [&cli, origin] {
       const std::string vkey = witness_vkey(cli.globals.dir);

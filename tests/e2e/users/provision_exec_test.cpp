@@ -17,7 +17,7 @@ class ProvisionExec : public HsmTest {
   std::vector<std::string> provision_traced(const std::string& tag,
                                             const std::map<std::string, std::string>& extra = {}) {
     std::string csv = "name,password\n";
-    for (int i = 0; i < 3; ++i) csv += tag + std::to_string(i) + ",pw-" + tag + "\n";
+    for (int i = 0; i < 3; ++i) csv += tag + std::to_string(i) + ",password-of-" + tag + "\n";
     const auto file = write_file(tag + ".csv", csv, 0600);
     const auto log = tmp_.path() / (tag + ".strace");
     const std::vector<std::string> argv{
