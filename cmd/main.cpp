@@ -8,6 +8,7 @@
 
 #include "cmd/cli.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/secure/hardening.h"
 #include "core/secure/secret.h"
 
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   try {
     hsm::disable_core_dumps();
     hsm::init_secure_memory();
+    hsm::install_interrupt_handlers();
   } catch (const hsm::Error& e) {
     report(e.what());
     return 1;
@@ -80,7 +82,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", g.json, "print one JSON document on stdout instead of text");
   app.add_flag("--yes", g.yes, "no typed confirmations (scripts); never skips a quorum");
   app.footer("Exit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 integrity failure,\n"
-             "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists.\n"
+             "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists,\n"
+             "130 ceremony interrupted (SIGINT, SIGTERM, SIGHUP) and rolled back.\n"
              "See hsmctl(1).");
 
   add_all_commands(cli);
@@ -125,6 +128,11 @@ int main(int argc, char** argv) {
     }
     return cli.action();
   } catch (const hsm::Error& e) {
+    // A ceremony stopped by a signal: the recorder's line says what was recorded and undone.
+    if (e.category() == hsm::Category::interrupted || hsm::interrupt_signal() != 0) {
+      report(hsm::abort_report().empty() ? e.what() : hsm::abort_report());
+      return hsm::exit_code(hsm::Category::interrupted);
+    }
     report(e.what());
     return hsm::exit_code(e.category());
   } catch (const std::exception& e) {
