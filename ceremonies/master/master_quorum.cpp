@@ -2,6 +2,7 @@
 #include "ceremonies/master/master_quorum.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ceremonies/master/master_keys.h"
 #include "ceremonies/recorder.h"
@@ -177,7 +178,15 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
     IssuedShares issued = split_for_custodians(master, o.threshold, o.custodians);
     result.identifier = issued.set.identifier;
     for (const auto& c : issued.set.custodians) result.commitments.emplace_back(c.name, c.commitment);
-    hand_out(issued, o.custodians, o.shares_out, console);
+    HandedOut handed;
+    handed.on_give = [&] {
+      rec.progress("hand out shares", {{"shares_shown", handed.given}});
+      rec.on_abort_say(fmt::format("the share set was not replaced; the new shares {} to {} are "
+                                   "void: destroy every copy, the current shares stay valid",
+                                   o.shares_out ? "written" : "shown",
+                                   fmt::join(handed.given, ", ")));
+    };
+    hand_out(issued, o.custodians, o.shares_out, console, handed);
     try {
       result.seq = rec.record("master.reshare",
                               {{"threshold", o.threshold}, {"custodians", issued.custodians},
@@ -187,7 +196,7 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
       issued.set.created_seq = static_cast<std::int64_t>(result.seq);
       ks.replace_share_set(issued.set);
     } catch (...) {
-      take_back(o.custodians, o.shares_out);
+      take_back(handed);
       throw;
     }
   });
