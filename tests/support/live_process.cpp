@@ -92,22 +92,25 @@ LiveProcess::~LiveProcess() {
 }
 
 bool LiveProcess::pump(int ms) {
-  if (out_fd_ < 0 && err_fd_ < 0) return false;
-  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+  if (out_done_ && err_fd_ < 0) return false;
+  pollfd fds[2] = {{out_done_ ? -1 : out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
   if (::poll(fds, 2, ms) < 0 && errno != EINTR) return false;
   char buf[65536];
   for (int i = 0; i < 2; ++i) {
-    int& fd = i == 0 ? out_fd_ : err_fd_;
-    if (fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
     if (n > 0) {
       (i == 0 ? out_ : err_).append(buf, static_cast<std::size_t>(n));
     } else if (n == 0 || errno != EINTR) {  // a terminal master says EIO once the program left
-      ::close(fd);
-      fd = -1;
+      if (i == 0) {
+        out_done_ = true;  // the terminal stays open: its mode can still be read
+      } else {
+        ::close(err_fd_);
+        err_fd_ = -1;
+      }
     }
   }
-  return out_fd_ >= 0 || err_fd_ >= 0;
+  return !out_done_ || err_fd_ >= 0;
 }
 
 bool LiveProcess::wait_for(const std::string& needle, std::size_t from,
@@ -133,6 +136,11 @@ bool LiveProcess::wait_echo_off(std::chrono::milliseconds timeout) {
     pump(10);
   }
   return false;
+}
+
+bool LiveProcess::echo_on() const {
+  termios t{};
+  return terminal_ && out_fd_ >= 0 && ::tcgetattr(out_fd_, &t) == 0 && (t.c_lflag & ECHO) != 0;
 }
 
 void LiveProcess::type(const std::string& text) {
@@ -169,9 +177,7 @@ RunResult LiveProcess::finish(std::chrono::milliseconds timeout) {
     pump(100);
   }
   // Whatever is still buffered (a terminal keeps its output after the program left).
-  for (int i = 0; i < 50 && pump(20);) {
-    if (out_fd_ < 0 && err_fd_ < 0) break;
-    ++i;
+  for (int i = 0; i < 50 && pump(20); ++i) {
   }
   RunResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

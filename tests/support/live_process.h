@@ -32,6 +32,8 @@ class LiveProcess {
   // Waits until the program has turned the terminal's echo off (a hidden prompt is ready;
   // typing earlier would be echoed, then flushed).
   bool wait_echo_off(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Whether the terminal echoes typed characters now (also after the program has left).
+  bool echo_on() const;
   // Types on the terminal ("\x03" is Ctrl-C: the terminal sends SIGINT to the program).
   void type(const std::string& text);
   // Sends `sig` to the program's process (not its group).
@@ -52,6 +54,7 @@ class LiveProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1, err_fd_ = -1;  // terminal master (or stdout pipe), stderr pipe
   bool terminal_ = false;
+  bool out_done_ = false;  // the terminal (or stdout) has nothing more to read
   std::string out_, err_;
   int code_ = -1;
 };

@@ -144,6 +144,29 @@ TEST_F(MasterAbort, CtrlCWhileAShareIsOnScreenClearsItRecordsTheAbortAndUndoesEv
   EXPECT_EQ(again.code, 0) << again.err;
 }
 
+TEST_F(MasterAbort, CtrlCAtAHiddenPromptGivesTheTerminalItsEchoBack) {
+  ASSERT_EQ(master_init(tmp_.path() / "shares").code, 0);
+  // Inside a ceremony (user create asks for the new password after ceremony.begin) and outside
+  // one (verify-share reads the share before anything is opened).
+  const std::vector<std::vector<std::string>> commands = {
+      {"user", "create", "dora", "--kdf-profile", "min"}, {"master", "verify-share"}};
+  for (const auto& args : commands) {
+    SCOPED_TRACE(args[0] + " " + args[1]);
+    auto p = start(args, true);
+    ASSERT_TRUE(p->wait_for(": ", 0)) << p->shown();
+    ASSERT_TRUE(p->wait_echo_off()) << p->shown();
+    p->type("half a secr");
+    p->type("\x03");
+    const RunResult r = p->finish();
+    EXPECT_EQ(r.code, 130) << r.out << r.err;
+    EXPECT_TRUE(p->echo_on()) << "the terminal was left without echo";
+  }
+  const RunResult users = hsmctl({"user", "list", "--json"});
+  EXPECT_TRUE(users.json()["users"].empty()) << users.out;
+  EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
+  EXPECT_EQ(hsmctl({"doctor"}).code, 0);
+}
+
 TEST_F(MasterAbort, SigtermWhileWaitingForTheWorkspaceStopsCleanly) {
   // Another process holds the workspace: init waits for it, and is told to stop meanwhile.
   const int lock = ::open((ws_ / ".hsmctl.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
