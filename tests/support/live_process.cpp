@@ -127,6 +127,15 @@ bool LiveProcess::wait_for(const std::string& needle, std::size_t from,
   }
 }
 
+bool LiveProcess::wait_for_stderr(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (err_.find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline || !pump(100))
+      return err_.find(needle) != std::string::npos;
+  }
+  return true;
+}
+
 bool LiveProcess::wait_echo_off(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -29,6 +29,9 @@ class LiveProcess {
   // `from`, or the timeout passes or the program ends; returns whether it appeared.
   bool wait_for(const std::string& needle, std::size_t from = 0,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // The same for its stderr.
+  bool wait_for_stderr(const std::string& needle,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // Waits until the program has turned the terminal's echo off (a hidden prompt is ready;
   // typing earlier would be echoed, then flushed).
   bool wait_echo_off(std::chrono::milliseconds timeout = std::chrono::seconds(30));

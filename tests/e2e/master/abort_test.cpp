@@ -7,11 +7,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <csignal>
 #include <filesystem>
-#include <regex>
 #include <sstream>
-#include <thread>
 
 #include "support/hsm_fixture.h"
 #include "support/live_process.h"
@@ -20,7 +19,6 @@ namespace hsm::test {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 constexpr const char* kClearScrollback = "\033[3J";
 
@@ -50,11 +48,16 @@ class MasterAbort : public HsmTest {
     EXPECT_TRUE(p.wait_for(done, from)) << p.shown();
     at = p.shown().find("Write every word down", from);
     const std::string screen = p.shown().substr(at, p.shown().find(done, at) - at);
+    // "  1. wine             2. vexed ...": each word follows a number and ". ".
     std::vector<std::string> words;
-    const std::regex word(R"(\b\d+\. ([a-z]+))");
-    for (auto it = std::sregex_iterator(screen.begin(), screen.end(), word);
-         it != std::sregex_iterator(); ++it)
-      words.push_back((*it)[1]);
+    for (std::size_t i = 0; i + 2 < screen.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(screen[i])) || screen[i + 1] != '.' ||
+          screen[i + 2] != ' ')
+        continue;
+      std::size_t end = i + 3;
+      while (end < screen.size() && std::islower(static_cast<unsigned char>(screen[end]))) ++end;
+      if (end > i + 3) words.push_back(screen.substr(i + 3, end - i - 3));
+    }
     return words;
   }
 
@@ -176,7 +179,7 @@ TEST_F(MasterAbort, SigtermWhileWaitingForTheWorkspaceStopsCleanly) {
   fs::create_directories(shares);
   auto p = start({"master", "init", "--threshold", "2", "--custodians", "a,b,c", "--shares-out",
                   shares.string()}, false);
-  std::this_thread::sleep_for(1500ms);  // well inside the lock wait
+  ASSERT_TRUE(p->wait_for_stderr("waiting for another hsmctl")) << p->shown();
   p->signal(SIGTERM);
   const RunResult r = p->finish();
   ::close(lock);

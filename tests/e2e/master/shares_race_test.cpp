@@ -14,8 +14,12 @@ namespace fs = std::filesystem;
 
 class SharesOut : public HsmTest {
  protected:
-  std::map<std::string, std::string> env_for(const std::string& token, const fs::path& ws) {
+  // Each run has a SoftHSM of its own: SoftHSM 2.6.1 rewrites a token's file at login, and a
+  // process reading the same token directory meanwhile gets CKR_GENERAL_ERROR.
+  std::map<std::string, std::string> env_for(const SoftHsm& hsm, const std::string& token,
+                                             const fs::path& ws) {
     auto env = base_env();
+    env["SOFTHSM2_CONF"] = hsm.conf().string();
     env["HSMCTL_TOKEN"] = token;
     env["HSMCTL_DIR"] = ws.string();
     return env;
@@ -25,8 +29,9 @@ class SharesOut : public HsmTest {
 TEST_F(SharesOut, TwoInitsRacingIntoOneDirectoryLeaveTheWinnersSharesIntact) {
   const fs::path shares = tmp_.path() / "shares";
   const fs::path ws1 = tmp_.path() / "ws1", ws2 = tmp_.path() / "ws2";
-  hsm_.init_token("one");
-  hsm_.init_token("two");
+  SoftHsm hsm_one(tmp_.path() / "softhsm-one"), hsm_two(tmp_.path() / "softhsm-two");
+  hsm_one.init_token("one");
+  hsm_two.init_token("two");
   hsm_.init_token("spare");
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -35,17 +40,18 @@ TEST_F(SharesOut, TwoInitsRacingIntoOneDirectoryLeaveTheWinnersSharesIntact) {
       fs::create_directories(d);
     }
     if (round > 0) {  // fresh tokens: the last round's winner holds a master
-      for (const char* t : {"one", "two"}) {
+      const std::pair<SoftHsm*, const char*> tokens[] = {{&hsm_one, "one"}, {&hsm_two, "two"}};
+      for (const auto& [hsm, t] : tokens) {
         const RunResult del = run_program({"/usr/bin/softhsm2-util", "--delete-token", "--token", t},
-                                          hsm_.env());
+                                          hsm->env());
         ASSERT_EQ(del.code, 0) << del.err;
-        hsm_.init_token(t);
+        hsm->init_token(t);
       }
     }
     const std::vector<std::string> args{HSMCTL_BINARY, "master", "init", "--threshold", "2",
                                         "--custodians", "a,b,c", "--shares-out", shares.string()};
-    LiveProcess first(args, env_for("one", ws1), false);
-    LiveProcess second(args, env_for("two", ws2), false);
+    LiveProcess first(args, env_for(hsm_one, "one", ws1), false);
+    LiveProcess second(args, env_for(hsm_two, "two", ws2), false);
     const RunResult r1 = first.finish(), r2 = second.finish();
     ASSERT_TRUE((r1.code == 0) != (r2.code == 0)) << r1.code << " " << r1.err << "\n"
                                                   << r2.code << " " << r2.err;
