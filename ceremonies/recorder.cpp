@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -89,10 +90,11 @@ void Recorder::introduce(transcript::Transcript& t, const std::string& event,
   }
 }
 
-void Recorder::enter_pending() {
+std::vector<std::string> Recorder::enter_pending() {
+  std::vector<std::string> closed;
   const auto path = pending_path(ws_);
   std::ifstream in(path);
-  if (!in) return;
+  if (!in) return closed;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     nlohmann::json late;
@@ -102,6 +104,8 @@ void Recorder::enter_pending() {
       late = {{"unreadable", true}};
     }
     late["recorded_late"] = true;
+    if (late.contains("ceremony") && late["ceremony"].is_string())
+      closed.push_back(late["ceremony"].get<std::string>());
     try {
       transcript::canonical_json(late);
     } catch (const Error&) {
@@ -109,15 +113,30 @@ void Recorder::enter_pending() {
     }
     const char* event = late.value("outcome", "") == "ok" ? "ceremony.unsigned-end"
                                                            : "ceremony.unsigned-failure";
-    transcript_.append(event, ws_.options().actor, ceremony_, late, *signer_);
+    append(event, late);
   }
   std::filesystem::remove(path);
+  return closed;
 }
 
 void Recorder::begin(const std::string& what, const nlohmann::json& params) {
   what_ = what;
+  // Looked at before this ceremony appends anything: the last one to begin, if it never ended.
+  std::optional<transcript::UnclosedCeremony> earlier;
+  try {
+    earlier = transcript_.unclosed_ceremony();
+  } catch (const Error&) {
+    // A damaged tail: ensure_signer() refuses it with the reason and the fix.
+  }
   ensure_signer();
-  enter_pending();
+  const std::vector<std::string> entered = enter_pending();
+  if (earlier && earlier->ceremony != ceremony_ &&
+      std::find(entered.begin(), entered.end(), earlier->ceremony) == entered.end())
+    append("ceremony.interrupted",
+           {{"ceremony", earlier->ceremony}, {"what", earlier->what},
+            {"begin_seq", earlier->begin_seq}, {"recorded_late", true},
+            {"reason", "its process ended without recording an end (killed, crashed or the "
+                       "machine stopped); what it left is what 'hsmctl doctor' reports"}});
   const p11::TokenInfo& t = ws_.token();
   record("ceremony.begin", {{"what", what},
                             {"params", params},
@@ -126,10 +145,24 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
                             {"token", t.label},
                             {"token_serial", t.serial},
                             {"module", ws_.module().path()}});
+  began_ = true;
 }
 
 std::uint64_t Recorder::record(const std::string& event, const nlohmann::json& data) {
-  return transcript_.append(event, ws_.options().actor, ceremony_, data, *signer_).seq;
+  check_interrupt();
+  return append(event, data);
+}
+
+std::uint64_t Recorder::append(const std::string& event, const nlohmann::json& data) {
+  const std::uint64_t seq =
+      transcript_.append(event, ws_.options().actor, ceremony_, data, *signer_).seq;
+  last_event_ = event;
+  return seq;
+}
+
+void Recorder::progress(const std::string& step, const nlohmann::json& facts) {
+  step_ = step;
+  for (const auto& [k, v] : facts.items()) facts_[k] = v;
 }
 
 std::uint64_t Recorder::record_output(const std::string& event, const nlohmann::json& data,
@@ -146,7 +179,7 @@ void Recorder::end_ok(const nlohmann::json& result) {
   data["what"] = what_;
   ended_ = true;
   try {
-    record("ceremony.end", data);
+    append("ceremony.end", data);
     checkpoint();
   } catch (const std::exception& e) {  // ended_ is set: nothing else would record it
     // The ceremony's work is done, recorded and (files, keys, keystore) in place; only its end
@@ -160,11 +193,12 @@ void Recorder::end_ok(const nlohmann::json& result) {
 void Recorder::end_failure(const Error& e) noexcept {
   if (ended_) return;
   ended_ = true;
+  if (e.category() == Category::interrupted || interrupt_signal() != 0) return end_aborted(e);
   nlohmann::json data = failure_data(e);
   data["what"] = what_;
   try {
     if (signer_) {
-      record("ceremony.end", data);
+      append("ceremony.end", data);
       checkpoint();
       return;
     }
@@ -182,6 +216,48 @@ void Recorder::checkpoint() noexcept {
     checkpoint_category_ = e.category();
   } catch (const std::exception& e) {
     checkpoint_error_ = e.what();
+  }
+}
+
+void Recorder::end_aborted(const Error& e) noexcept {
+  try {
+    const int sig = interrupt_signal();
+    const std::string signal = sig != 0 ? signal_name(sig) : std::string("a signal");
+    std::string name = what_.empty() ? std::string("the ceremony") : what_;
+    std::replace(name.begin(), name.end(), '.', ' ');
+    if (!began_) {  // stopped at its PIN prompt or lock wait: nothing to record, nothing kept
+      set_abort_report(fmt::format("{} interrupted by {} before it began: nothing of it was "
+                                   "kept", name, signal));
+      return;
+    }
+    const std::string step = !step_.empty()        ? step_
+                             : last_event_.empty() ? std::string("start")
+                                                   : "after " + last_event_;
+    nlohmann::json data = facts_;
+    data["outcome"] = "aborted";
+    data["what"] = what_;
+    data["signal"] = signal;
+    data["step"] = step;
+    data["message"] = e.what();
+    std::string where;
+    try {
+      if (signer_) {
+        where = fmt::format("transcript seq {}", append("ceremony.aborted", data));
+        checkpoint();
+      }
+    } catch (const std::exception&) {
+      // The token stopped answering: kept as pending, like a failure.
+    }
+    if (where.empty()) {
+      keep_pending(data);
+      where = "kept in transcript.pending.jsonl for the next ceremony to enter";
+    }
+    set_abort_report(fmt::format("{} aborted by {} at step '{}': {}; recorded as ceremony.aborted "
+                                 "({})", name, signal, step,
+                                 abort_clause_.empty() ? "what it had begun was rolled back"
+                                                       : abort_clause_,
+                                 where));
+  } catch (...) {
   }
 }
 

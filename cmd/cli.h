@@ -36,8 +36,8 @@ struct Cli {
 // The exit codes, as every --help ends with them (hsmctl(1) EXIT STATUS).
 inline constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 error, 2 usage, 3 authentication failed, 4 integrity failure,\n"
-    "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists.\n"
-    "See hsmctl(1).";
+    "5 quorum not met, 6 token/PKCS#11 failure, 7 not found or already exists,\n"
+    "130 ceremony interrupted (SIGINT, SIGTERM, SIGHUP) and rolled back. See hsmctl(1).";
 
 // cmd/usage.cpp: the one-line message for a CLI11 parse error (a mistyped command or option
 // names the closest real one and the command's --help); the closest of `names` to `typed`

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <vector>
 
 #include "cmd/share_entry.h"
@@ -29,11 +30,31 @@ std::vector<std::pair<size_t, size_t>> words_of(const Secret& m) {
   return out;
 }
 
+// Clears the screen and its scrollback when show_share is left by an exception (an interrupt,
+// a terminal that went away), so that no word of a share stays visible after an abort.
+class ShareScreenWiper {
+ public:
+  ShareScreenWiper() = default;
+  ~ShareScreenWiper() {
+    if (std::uncaught_exceptions() <= unwinding_) return;
+    try {
+      write_terminal(kClear);
+    } catch (...) {  // no terminal left to clear
+    }
+  }
+  ShareScreenWiper(const ShareScreenWiper&) = delete;
+  ShareScreenWiper& operator=(const ShareScreenWiper&) = delete;
+
+ private:
+  int unwinding_ = std::uncaught_exceptions();
+};
+
 }  // namespace
 
 void TerminalConsole::show_share(const std::string& custodian, int index, int count,
                                  const Secret& mnemonic) {
   const auto words = words_of(mnemonic);
+  const ShareScreenWiper wiper;
   for (;;) {
     write_terminal(kClear);
     write_terminal(fmt::format("Share {} of {}: custodian '{}'.\n\nEveryone but {} must look "

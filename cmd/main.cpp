@@ -11,6 +11,7 @@
 #include "cmd/factors.h"
 #include "core/error.h"
 #include "core/printable.h"
+#include "core/interrupt.h"
 #include "core/secure/hardening.h"
 #include "core/secure/secret.h"
 
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   try {
     hsm::disable_core_dumps();
     hsm::init_secure_memory();
+    hsm::install_interrupt_handlers();
   } catch (const hsm::Error& e) {
     report(e.what());
     return 1;
@@ -123,6 +125,11 @@ int main(int argc, char** argv) {
     }
     return cli.action();
   } catch (const hsm::Error& e) {
+    // A ceremony stopped by a signal: the recorder's line says what was recorded and undone.
+    if (e.category() == hsm::Category::interrupted || hsm::interrupt_signal() != 0) {
+      report(hsm::abort_report().empty() ? e.what() : hsm::abort_report());
+      return hsm::exit_code(hsm::Category::interrupted);
+    }
     report(e.what());
     return hsm::exit_code(e.category());
   } catch (const std::exception& e) {

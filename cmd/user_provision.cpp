@@ -95,14 +95,25 @@ void add_user_provision_command(Cli& cli, CLI::App* group) {
                                                  {"failed_lines", s.failed_lines},
                                                  {"groups_failed", s.groups_failed},
                                                  {"jobs", s.jobs}, {"seconds", static_cast<std::int64_t>(s.seconds * 1000) / 1000.0},
-                                                 {"ceremony", s.ceremony}}}}.dump()
+                                                 {"ceremony", s.ceremony},
+                                                 {"interrupted", s.interrupted},
+                                                 {"not_done", s.not_done}}}}.dump()
                   << "\n" << std::flush;
+      } else if (s.interrupted) {
+        std::cout << fmt::format("{} rows: {} created, {} skipped (already exist), {} failed, {} "
+                                 "not done: interrupted by {} (ceremony {}). Run the same command "
+                                 "again to finish; users already created are skipped.\n",
+                                 s.total, s.created, s.skipped, s.failed, s.not_done, s.signal,
+                                 s.ceremony) << std::flush;
       } else {
         std::cout << fmt::format("{} rows: {} created, {} skipped (already exist), {} failed; "
                                  "{:.1f} s, {:.0f} users/s with {} job{} (ceremony {})\n",
                                  s.total, s.created, s.skipped, s.failed, s.seconds, rate, s.jobs,
                                  s.jobs == 1 ? "" : "s", s.ceremony) << std::flush;
       }
+      if (s.interrupted)  // main prints the recorder's line (what was kept, what to rerun)
+        fail(Category::interrupted, fmt::format("user provision interrupted by {}; run the same "
+                                                "command again to finish", s.signal));
       if (s.failed > 0)
         fail(Category::general, fmt::format("{} of {} rows failed (line {}); fix them and run the "
                                             "same command again: users already created are "

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace hsm {
 
@@ -46,6 +47,10 @@ int take(const std::filesystem::path& dir, std::chrono::milliseconds wait,
       ::close(fd_);
       fail(Category::general, "another hsmctl is still using the workspace " + dir.string() +
                                   "; try again when it has finished");
+    }
+    if (interrupt_signal() != 0) {
+      ::close(fd_);
+      check_interrupt();
     }
     if (!told && on_wait) on_wait();
     told = true;

@@ -12,6 +12,7 @@ int exit_code(Category c) noexcept {
     case Category::quorum: return 5;
     case Category::token: return 6;
     case Category::not_found: return 7;
+    case Category::interrupted: return 130;
   }
   return 1;
 }
@@ -25,6 +26,7 @@ const char* category_name(Category c) noexcept {
     case Category::quorum: return "quorum";
     case Category::token: return "token";
     case Category::not_found: return "not-found";
+    case Category::interrupted: return "interrupted";
   }
   return "error";
 }

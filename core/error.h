@@ -17,6 +17,7 @@ enum class Category {
   quorum,     // 5: not enough valid shares
   token,      // 6: PKCS#11 module or token failure; unsupported by the token
   not_found,  // 7: not found, or already exists
+  interrupted,  // 130: a ceremony stopped by SIGINT, SIGTERM or SIGHUP (core/interrupt.h)
 };
 
 class Error : public std::runtime_error {

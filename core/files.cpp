@@ -16,8 +16,9 @@
 
 namespace hsm {
 
-void write_new_file(const std::filesystem::path& path, ByteView data, unsigned mode) {
-  if (std::filesystem::exists(path))
+CreatedFile write_new_file(const std::filesystem::path& path, ByteView data, unsigned mode) {
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
     fail(Category::not_found, fmt::format("'{}' already exists; hsmctl never overwrites an "
                                           "output file", path.string()));
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
@@ -40,6 +41,8 @@ void write_new_file(const std::filesystem::path& path, ByteView data, unsigned m
     if (ok) done += static_cast<size_t>(n);
   }
   ok = ok && ::fsync(fd) == 0;
+  struct stat st {};
+  ok = ok && ::fstat(fd, &st) == 0;
   ::close(fd);
   if (!ok || ::link(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
@@ -55,6 +58,15 @@ void write_new_file(const std::filesystem::path& path, ByteView data, unsigned m
     ::fsync(dfd);
     ::close(dfd);
   }
+  return {path, st.st_dev, st.st_ino};
+}
+
+bool remove_created_file(const CreatedFile& f) noexcept {
+  struct stat st {};
+  if (::lstat(f.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != f.dev ||
+      st.st_ino != f.ino)
+    return false;
+  return ::unlink(f.path.c_str()) == 0;
 }
 
 Bytes read_file(const std::filesystem::path& path, const std::string& what) {

@@ -2,6 +2,8 @@
 // then link to the final name, which refuses to replace anything), with the given mode.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 
@@ -9,9 +11,21 @@
 
 namespace hsm {
 
-// Creates `path` with `data`. An existing path is Error(not_found) ("already exists", exit 7);
-// nothing is left behind on failure.
-void write_new_file(const std::filesystem::path& path, ByteView data, unsigned mode);
+// The device and inode of a file this process created.
+struct CreatedFile {
+  std::filesystem::path path;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+// Creates `path` with `data`. An existing path (a dangling symbolic link too) is
+// Error(not_found) ("already exists", exit 7); nothing is left behind on failure. Returns the
+// new file's identity, for remove_created_file.
+CreatedFile write_new_file(const std::filesystem::path& path, ByteView data, unsigned mode);
+// Removes `f.path` only if it is still the file that was created there (same device and
+// inode, not a link): a clean-up never deletes what another process put at that path.
+// Returns whether it removed it.
+bool remove_created_file(const CreatedFile& f) noexcept;
 // Reads a whole file; a missing one is Error(not_found) naming `what`.
 Bytes read_file(const std::filesystem::path& path, const std::string& what);
 

@@ -15,6 +15,7 @@
 #include "core/pkcs11/keys.h"
 #include "core/pkcs11/objects.h"
 #include "core/transcript/appender.h"
+#include "core/transcript/entry.h"
 #include "core/transcript/verify.h"
 
 namespace hsm {
@@ -29,6 +30,61 @@ void keystore_checks(keystore::Keystore& ks, Findings& out) {
     out.push_back({"keystore", "ok", fmt::format("integrity and foreign keys hold; schema {}",
                                                  ks.schema_version())});
   for (const auto& p : problems) out.push_back({"keystore", "problem", p});
+}
+
+// Every ceremony.begin needs an end: ceremony.end or ceremony.aborted of its own, or a later
+// entry that closes it (ceremony.unsigned-end/-failure, ceremony.interrupted), or a record in
+// transcript.pending.jsonl waiting to be entered. A begin without any is a ceremony whose
+// process died mid-way: what it did is not known from the transcript.
+void unended_ceremony_checks(const std::string& content, const std::filesystem::path& dir,
+                             Findings& out) {
+  struct Begun {
+    std::uint64_t seq;
+    std::string what;
+  };
+  std::map<std::string, Begun> open;
+  std::vector<std::string> order;
+  std::istringstream lines(content);
+  for (std::string line; std::getline(lines, line);) {
+    transcript::Entry e;
+    try {
+      e = transcript::entry_from_json(nlohmann::json::parse(line));
+    } catch (const std::exception&) {
+      continue;  // a bad line is the chain check's finding
+    }
+    if (e.event == "ceremony.begin") {
+      open[e.ceremony] = {e.seq, e.data.is_object() ? e.data.value("what", "") : ""};
+      order.push_back(e.ceremony);
+      continue;
+    }
+    for (auto it = open.begin(); it != open.end();)
+      it = transcript::closes_ceremony(e, it->first) ? open.erase(it) : std::next(it);
+  }
+  std::set<std::string> pending;
+  std::ifstream in(dir / "transcript.pending.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    try {
+      const auto j = nlohmann::json::parse(line);
+      if (j.contains("ceremony") && j["ceremony"].is_string()) pending.insert(j["ceremony"]);
+    } catch (const std::exception&) {
+    }
+  }
+  for (const std::string& id : order) {
+    const auto it = open.find(id);
+    if (it == open.end()) continue;
+    const Begun& b = it->second;
+    if (pending.count(id) != 0) {
+      out.push_back({"transcript", "note",
+                     fmt::format("ceremony {} ({}, begun at seq {}) ended unsigned; its end is "
+                                 "waiting in transcript.pending.jsonl", id, b.what, b.seq)});
+      continue;
+    }
+    out.push_back({"transcript", "problem",
+                   fmt::format("ceremony {} ({}, begun at seq {}) has no end: its process was "
+                               "killed or crashed mid-way. Check what it left (the findings "
+                               "below, 'master status', 'user list'); the next ceremony records "
+                               "it as interrupted", id, b.what, b.seq)});
+  }
 }
 
 // Returns the hex CKA_ID of the transcript's current key ("" when unknown).
@@ -52,6 +108,7 @@ std::string transcript_checks(const std::filesystem::path& dir, Findings& out) {
   else
     out.push_back({"transcript", "problem",
                    fmt::format("entry {}: {}", r.bad_seq ? std::to_string(*r.bad_seq) : "?", r.reason)});
+  unended_ceremony_checks(buffer.str(), dir, out);
   std::error_code ec;
   if (std::filesystem::exists(dir / "transcript.pending.jsonl", ec))
     out.push_back({"transcript", "note", "failures recorded before login are waiting in "

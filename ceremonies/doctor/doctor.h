@@ -1,6 +1,6 @@
 // hsmctl doctor: is the workspace consistent with itself and with its token? The keystore
 // (SQLite integrity, foreign keys), the transcript (chain, signatures, a torn last line,
-// failures waiting in transcript.pending.jsonl) and the token (master keys and their KCV,
+// a ceremony.begin that nothing closes, failures waiting in transcript.pending.jsonl) and the token (master keys and their KCV,
 // every escrowed signing key present, no token object for a quorum key, no orphan hsmctl
 // object). Reads only: it never repairs, and never needs a secret beyond the PIN.
 #pragma once

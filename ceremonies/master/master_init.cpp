@@ -2,6 +2,7 @@
 #include "ceremonies/master/master_init.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sodium.h>
 
 #include <set>
@@ -72,10 +73,18 @@ void MasterInitOptions::validate() const {
     if (!std::filesystem::is_directory(*shares_out))
       fail(Category::not_found, fmt::format("--shares-out directory '{}' does not exist",
                                             shares_out->string()));
-    for (const auto& c : custodians)
-      if (std::filesystem::exists(share_file_path(*shares_out, c)))
+    for (const auto& c : custodians) {
+      const auto path = share_file_path(*shares_out, c);
+      std::error_code ec;
+      const auto st = std::filesystem::symlink_status(path, ec);
+      if (std::filesystem::is_symlink(st))
+        fail(Category::not_found, fmt::format("share file path '{}' is a symbolic link; share "
+                                              "files are only written as new files: remove the "
+                                              "link or choose another --shares-out", path.string()));
+      if (std::filesystem::exists(st))
         fail(Category::not_found, fmt::format("share file '{}' already exists; move it away first",
-                                              share_file_path(*shares_out, c).string()));
+                                              path.string()));
+    }
   }
 }
 
@@ -104,8 +113,23 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     result.identifier = set.identifier;
 
     // 2. Hand out the shares before anything is put on the token: custodians who stop half
-    //    way (Ctrl-C at a prompt) leave the token as it was. Files: all or none.
-    hand_out(issued, o.custodians, o.shares_out, console);
+    //    way (Ctrl-C at a prompt) leave the token as it was. Files: all or none, and a clean-up
+    //    removes only the files this run created.
+    HandedOut handed;
+    auto note_shares = [&](const char* step) {
+      rec.progress(step, {{"shares_shown", handed.given}, {"shares_void", !handed.given.empty()},
+                          {"share_files", o.shares_out.has_value()}});
+      if (handed.given.empty()) return rec.on_abort_say("no share was handed out and nothing was kept");
+      rec.on_abort_say(fmt::format(
+          "nothing was kept on the token or in the workspace{}; the shares {} to {} are void "
+          "(their master was never kept): destroy every copy", o.shares_out ? ", and the "
+          "share files it wrote were removed" : "", o.shares_out ? "written" : "shown",
+          fmt::join(handed.given, ", ")));
+    };
+    handed.on_give = [&] { note_shares("hand out shares"); };
+    note_shares("hand out shares");
+    hand_out(issued, o.custodians, o.shares_out, console, handed);
+    note_shares("put the master keys on the token");
     test_hook("master-init.after-shares");
 
     // 3. The keys on the token: MK-wrap, MK-derive, then the escrowed transcript key.
@@ -113,7 +137,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     try {
       mk = import_master_keys(s, master);
     } catch (...) {
-      take_back(o.custodians, o.shares_out);
+      take_back(handed);
       throw;
     }
     test_hook("master-init.after-token-keys");
@@ -159,7 +183,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
           p11::destroy_object(s, h);
         } catch (const Error&) {
         }
-      take_back(o.custodians, o.shares_out);
+      take_back(handed);
       if (commitments_written) {
         std::error_code ec;
         std::filesystem::remove(commitments_path, ec);

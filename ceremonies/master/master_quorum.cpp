@@ -2,6 +2,7 @@
 #include "ceremonies/master/master_quorum.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ceremonies/master/commitments.h"
 #include "ceremonies/master/master_keys.h"
@@ -181,7 +182,15 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
     IssuedShares issued = split_for_custodians(master, o.threshold, o.custodians);
     result.identifier = issued.set.identifier;
     for (const auto& c : issued.set.custodians) result.commitments.emplace_back(c.name, c.commitment);
-    hand_out(issued, o.custodians, o.shares_out, console);
+    HandedOut handed;
+    handed.on_give = [&] {
+      rec.progress("hand out shares", {{"shares_shown", handed.given}});
+      rec.on_abort_say(fmt::format("the share set was not replaced; the new shares {} to {} are "
+                                   "void: destroy every copy, the current shares stay valid",
+                                   o.shares_out ? "written" : "shown",
+                                   fmt::join(handed.given, ", ")));
+    };
+    hand_out(issued, o.custodians, o.shares_out, console, handed);
     const CommitmentsFile commitments = commitments_file(issued.set);
     const std::filesystem::path commitments_path = ws.options().dir / commitments.name;
     bool commitments_written = false;
@@ -200,7 +209,7 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
       issued.set.created_seq = static_cast<std::int64_t>(result.seq);
       ks.replace_share_set(issued.set);
     } catch (...) {
-      take_back(o.custodians, o.shares_out);
+      take_back(handed);
       if (commitments_written) {
         std::error_code ec;
         std::filesystem::remove(commitments_path, ec);

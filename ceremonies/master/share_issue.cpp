@@ -34,29 +34,32 @@ IssuedShares split_for_custodians(const Secret& master, int threshold,
 }
 
 void hand_out(const IssuedShares& issued, const std::vector<std::string>& names,
-              const std::optional<std::filesystem::path>& shares_out, CustodianConsole* console) {
+              const std::optional<std::filesystem::path>& shares_out, CustodianConsole* console,
+              HandedOut& done) {
   try {
     for (size_t i = 0; i < issued.shares.size(); ++i) {
       const Secret mnemonic = slip39::to_mnemonic(issued.shares[i]);
-      if (shares_out)
-        write_share_file(*shares_out, names[i], mnemonic);
-      else
+      if (shares_out) {
+        done.files.push_back(write_share_file(*shares_out, names[i], mnemonic));
+        done.given.push_back(names[i]);
+        if (done.on_give) done.on_give();
+      } else {
+        // Counted as shown from the moment it may be on the screen.
+        done.given.push_back(names[i]);
+        if (done.on_give) done.on_give();
         console->show_share(names[i], static_cast<int>(i) + 1,
                             static_cast<int>(issued.shares.size()), mnemonic);
+      }
     }
   } catch (...) {
-    take_back(names, shares_out);
+    take_back(done);
     throw;
   }
 }
 
-void take_back(const std::vector<std::string>& names,
-               const std::optional<std::filesystem::path>& shares_out) noexcept {
-  if (!shares_out) return;
-  for (const auto& n : names) {
-    std::error_code ec;
-    std::filesystem::remove(share_file_path(*shares_out, n), ec);
-  }
+void take_back(HandedOut& done) noexcept {
+  for (const CreatedFile& f : done.files) remove_created_file(f);
+  done.files.clear();
 }
 
 }  // namespace hsm

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ceremonies/master/master_init.h"
+#include "core/files.h"
 #include "core/keystore/records.h"
 #include "core/shamir/slip39.h"
 
@@ -24,11 +26,21 @@ struct IssuedShares {
 IssuedShares split_for_custodians(const Secret& master, int threshold,
                                   const std::vector<std::string>& names);
 
-// Writes the share files (all or none) or shows each share on the console.
+// What hand_out has given out so far: the custodians whose share was written or shown, and
+// the files this run created (by device and inode).
+struct HandedOut {
+  std::vector<std::string> given;  // a shown share counts from just before it is shown
+  std::vector<CreatedFile> files;
+  std::function<void()> on_give;   // told after each addition to `given`
+};
+
+// Writes the share files (all or none) or shows each share on the console, noting each one in
+// `done` as it goes. On failure (or interrupt) it takes back the files it wrote and rethrows.
 void hand_out(const IssuedShares& issued, const std::vector<std::string>& names,
-              const std::optional<std::filesystem::path>& shares_out, CustodianConsole* console);
-// Removes share files written by hand_out (after a later failure).
-void take_back(const std::vector<std::string>& names,
-               const std::optional<std::filesystem::path>& shares_out) noexcept;
+              const std::optional<std::filesystem::path>& shares_out, CustodianConsole* console,
+              HandedOut& done);
+// Removes the share files hand_out created (after a later failure): only those files, and
+// only while their path still names the file this run created, never another run's.
+void take_back(HandedOut& done) noexcept;
 
 }  // namespace hsm

@@ -37,12 +37,12 @@ std::filesystem::path share_file_path(const std::filesystem::path& dir, const st
   return dir / (custodian + ".share");
 }
 
-void write_share_file(const std::filesystem::path& dir, const std::string& custodian,
-                      const Secret& mnemonic) {
+CreatedFile write_share_file(const std::filesystem::path& dir, const std::string& custodian,
+                             const Secret& mnemonic) {
   Secret line(mnemonic.size() + 1);
   std::memcpy(line.data(), mnemonic.data(), mnemonic.size());
   line.data()[mnemonic.size()] = '\n';
-  write_new_file(share_file_path(dir, custodian), line.bytes(), 0600);
+  return write_new_file(share_file_path(dir, custodian), line.bytes(), 0600);
 }
 
 const keystore::CustodianRecord& check_share(const keystore::ShareSet& set,

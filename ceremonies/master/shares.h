@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/files.h"
 #include "core/keystore/records.h"
 #include "core/secure/secret.h"
 #include "core/shamir/slip39.h"
@@ -18,8 +19,9 @@ namespace hsm {
 // group index || member index || share value). Names a bad share; reveals nothing about S.
 std::string share_commitment(const slip39::Share& share);
 
-// Writes DIR/<custodian>.share (one mnemonic and a newline), 0600, refusing to overwrite.
-void write_share_file(const std::filesystem::path& dir, const std::string& custodian,
+// Writes DIR/<custodian>.share (one mnemonic and a newline), 0600, refusing to overwrite;
+// returns the file's identity (remove_created_file removes only that file).
+CreatedFile write_share_file(const std::filesystem::path& dir, const std::string& custodian,
                       const Secret& mnemonic);
 std::filesystem::path share_file_path(const std::filesystem::path& dir, const std::string& custodian);
 

@@ -21,6 +21,7 @@
 #include "ceremonies/users/user_provision_workers.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/secure/secret_source.h"
 #include "core/test_hooks.h"
 #include "core/transcript/entry.h"
@@ -87,6 +88,7 @@ class Chunk {
     test_hook("user-provision.before-commit");
     tx.commit();
     test_hook("user-provision.after-commit");
+    settled_ += results_.size();
     for (const ProvisionResult& r : results_) {
       if (r.status == "created") ++sum_.created;
       else { ++sum_.failed; sum_.failed_lines.push_back(r.line); }
@@ -96,6 +98,9 @@ class Chunk {
     results_.clear();
   }
 
+  // Rows stored (created) or recorded as failed so far.
+  std::size_t settled() const { return settled_; }
+
  private:
   Recorder& rec_;
   keystore::Keystore& ks_;
@@ -104,6 +109,7 @@ class Chunk {
   const std::vector<ProvisionRow>& rows_;
   std::vector<keystore::UserRecord> users_;
   std::vector<ProvisionResult> results_;
+  std::size_t settled_ = 0;
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
   std::size_t bytes_ = 0;
 };
@@ -212,45 +218,71 @@ ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
 
   const nlohmann::json params{{"from", o.from.filename().string()}, {"rows", sum.total},
                               {"kdf_profile", o.kdf_profile}, {"jobs", sum.jobs}};
-  run_ceremony(ws, "user.provision", params, [&](Recorder& rec) {
-    sum.ceremony = rec.ceremony_id();
-    const p11::Session& s = ws.login();
-    const MasterKeys mk = require_master(s);
-    if (!rejected.empty()) rec.record("user.provision.rejected", {{"rows", rejected}});
-    if (!skipped.empty()) rec.record("user.provision.skipped", {{"users", skipped}});
-    for (const ProvisionResult& r : early) {
-      if (r.status == "skipped") ++sum.skipped;
-      else { ++sum.failed; sum.failed_lines.push_back(r.line); }
-      if (o.on_result) o.on_result(r);
-    }
-
-    const auto t0 = std::chrono::steady_clock::now();
-    Chunk chunk(rec, ks, o, sum, in.rows);
-    std::size_t done = 0;
-    auto accept = [&](SealOutcome&& oc) {
-      test_hook("user-provision.sealed");
-      chunk.add(std::move(oc));
-      if (o.on_progress) o.on_progress(++done, todo.size());
-    };
-    if (workers) {
-      workers->start();
-      workers->collect(accept);
-    } else {
-      const std::string label = ws.token().label;
-      for (std::size_t i : todo) {
-        SealOutcome oc = seal_new_user(s, mk, in.rows[i], profile, label);
-        oc.index = i;
-        accept(std::move(oc));
+  try {
+    run_ceremony(ws, "user.provision", params, [&](Recorder& rec) {
+      sum.ceremony = rec.ceremony_id();
+      const p11::Session& s = ws.login();
+      const MasterKeys mk = require_master(s);
+      if (!rejected.empty()) rec.record("user.provision.rejected", {{"rows", rejected}});
+      if (!skipped.empty()) rec.record("user.provision.skipped", {{"users", skipped}});
+      for (const ProvisionResult& r : early) {
+        if (r.status == "skipped") ++sum.skipped;
+        else { ++sum.failed; sum.failed_lines.push_back(r.line); }
+        if (o.on_result) o.on_result(r);
       }
-    }
-    chunk.flush();
-    provision_groups(rec, ks, s, mk, o, in.rows, sum);
-    std::sort(sum.failed_lines.begin(), sum.failed_lines.end());
-    sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rec.record("user.provision.done", {{"created", sum.created}, {"skipped", sum.skipped},
-                                       {"failed", sum.failed}, {"total", sum.total},
-                                       {"groups_failed", sum.groups_failed}});
-  });
+
+      const auto t0 = std::chrono::steady_clock::now();
+      Chunk chunk(rec, ks, o, sum, in.rows);
+      std::size_t done = 0;
+      auto accept = [&](SealOutcome&& oc) {
+        test_hook("user-provision.sealed");
+        chunk.add(std::move(oc));
+        if (o.on_progress) o.on_progress(++done, todo.size());
+      };
+      try {
+        if (workers) {
+          workers->start();
+          workers->collect(accept);
+        } else {
+          const std::string label = ws.token().label;
+          for (std::size_t i : todo) {
+            check_interrupt();  // between rows: a row's Argon2 is the longest wait
+            SealOutcome oc = seal_new_user(s, mk, in.rows[i], profile, label);
+            oc.index = i;
+            accept(std::move(oc));
+          }
+        }
+        chunk.flush();
+      } catch (const Error& e) {
+        if (e.category() != Category::interrupted && interrupt_signal() == 0) throw;
+        workers.reset();  // stopped (SIGTERM) and reaped before the abort is recorded
+        sum.interrupted = true;
+        sum.signal = signal_name(interrupt_signal());
+        sum.not_done = todo.size() - chunk.settled();
+        std::sort(sum.failed_lines.begin(), sum.failed_lines.end());
+        sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        rec.progress("create users", {{"created", sum.created}, {"skipped", sum.skipped},
+                                      {"failed", sum.failed}, {"not_done", sum.not_done},
+                                      {"total", sum.total},
+                                      {"rerun", "the same 'user provision' command: users that "
+                                                "exist are skipped"}});
+        rec.on_abort_say(fmt::format("{} user{} created and kept, {} skipped, {} failed, {} not "
+                                     "done (no group was made); run the same command again to "
+                                     "finish: users already created are skipped", sum.created,
+                                     sum.created == 1 ? "" : "s", sum.skipped, sum.failed,
+                                     sum.not_done));
+        throw;
+      }
+      provision_groups(rec, ks, s, mk, o, in.rows, sum);
+      std::sort(sum.failed_lines.begin(), sum.failed_lines.end());
+      sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rec.record("user.provision.done", {{"created", sum.created}, {"skipped", sum.skipped},
+                                         {"failed", sum.failed}, {"total", sum.total},
+                                         {"groups_failed", sum.groups_failed}});
+    });
+  } catch (const Error&) {
+    if (!sum.interrupted) throw;  // recorded as ceremony.aborted: the caller prints the summary
+  }
   return sum;
 }
 

@@ -75,6 +75,11 @@ struct ProvisionSummary {
   double seconds = 0;
   std::string ceremony;
   std::vector<std::size_t> failed_lines;
+  // A signal stopped the batch (exit 130): the rows neither stored nor failed, and the signal.
+  // Users created before it are kept; running the same command again does the rest.
+  bool interrupted = false;
+  std::size_t not_done = 0;
+  std::string signal;
 };
 
 struct ProvisionOptions {
@@ -97,6 +102,9 @@ struct ProvisionOptions {
 // group is made: the run that finishes the rows makes them, so no listed user is left out of a
 // key they could then only join with a member's password). A group that exists is not changed;
 // a listed user who is not its member is a failure naming the 'group add' command.
+// SIGINT, SIGTERM or SIGHUP stops the batch at the next row or chunk: the workers are stopped,
+// the users not yet stored are dropped, ceremony.aborted records the counts, and the summary
+// comes back with `interrupted` set (the caller exits 130 after printing it).
 ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& options);
 
 }  // namespace hsm

@@ -25,6 +25,7 @@
 #include "ceremonies/users/user_layers.h"
 #include "core/bytes.h"
 #include "core/crypto/public_key.h"
+#include "core/interrupt.h"
 #include "core/pkcs11/crypt.h"
 #include "core/test_hooks.h"
 
@@ -165,6 +166,11 @@ ProvisionWorkers::ProvisionWorkers(const WorkspaceOptions& options,
     const pid_t pid = ::fork();
     if (pid < 0) fail(Category::general, "cannot start a provisioning worker", std::strerror(errno));
     if (pid == 0) {
+      // Ctrl-C at the terminal reaches the whole process group: a worker leaves it to the
+      // parent, which stops the workers itself (SIGTERM, never during a login: see start()).
+      ::signal(SIGINT, SIG_IGN);
+      ::signal(SIGHUP, SIG_IGN);
+      ::signal(SIGTERM, SIG_DFL);
       ::close(go[1]);
       ::close(res[0]);
       for (const Worker& other : workers_)
@@ -262,10 +268,12 @@ void ProvisionWorkers::collect(const std::function<void(SealOutcome&&)>& sink) {
   while (open > 0) {
     fds.clear();
     for (Worker& w : workers_) fds.push_back({w.results, POLLIN, 0});
+    fds.push_back({interrupt_fd(), POLLIN, 0});  // a signal stops the batch (the caller's catch)
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       fail(Category::general, "waiting for the provisioning workers failed", std::strerror(errno));
     }
+    if (fds.back().revents & POLLIN) check_interrupt();
     for (std::size_t k = 0; k < workers_.size(); ++k) {
       Worker& w = workers_[k];
       if (w.results < 0 || fds[k].revents == 0) continue;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace hsm {
 
@@ -36,6 +38,19 @@ class Fd {
   bool owned_;
 };
 
+// Waits until `fd` has input; throws Error(interrupted) if a ceremony's signal comes first.
+void wait_for_input(int fd) {
+  const int interrupt = interrupt_fd();
+  if (interrupt < 0) return;
+  for (;;) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {interrupt, POLLIN, 0}};
+    const int n = ::poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (fds[1].revents & POLLIN) check_interrupt();
+    return;  // input, end of file or an error: read() says which
+  }
+}
+
 // Reads up to the first '\n' (or EOF) into locked memory; strips a trailing '\r'.
 Secret read_line(int fd, std::string_view what, const std::string& where,
                  bool empty_ok = false) {
@@ -43,6 +58,7 @@ Secret read_line(int fd, std::string_view what, const std::string& where,
   std::size_t n = 0;
   for (;;) {
     std::uint8_t c = 0;
+    wait_for_input(fd);
     const ssize_t r = ::read(fd, &c, 1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0)
@@ -68,10 +84,13 @@ class EchoOff {
     termios quiet = saved_;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     quiet.c_lflag |= ECHONL;
+    remember_terminal_mode(fd_, &saved_);  // a signal that ends the process puts echo back
     ::tcsetattr(fd_, TCSAFLUSH, &quiet);
   }
   ~EchoOff() {
-    if (ok_) ::tcsetattr(fd_, TCSAFLUSH, &saved_);
+    if (!ok_) return;
+    ::tcsetattr(fd_, TCSAFLUSH, &saved_);
+    remember_terminal_mode(fd_, nullptr);
   }
   EchoOff(const EchoOff&) = delete;
   EchoOff& operator=(const EchoOff&) = delete;

@@ -121,6 +121,47 @@ std::optional<std::uint64_t> rfind_in_file(int fd, std::uint64_t size, std::uint
 
 Transcript::Transcript(std::filesystem::path file) : file_(std::move(file)) {}
 
+bool closes_ceremony(const Entry& e, const std::string& id) {
+  if (e.event == "ceremony.end" || e.event == "ceremony.aborted") return e.ceremony == id;
+  if (e.event == "ceremony.unsigned-end" || e.event == "ceremony.unsigned-failure" ||
+      e.event == "ceremony.interrupted")
+    return e.data.is_object() && e.data.value("ceremony", "") == id;
+  return false;
+}
+
+std::optional<UnclosedCeremony> Transcript::unclosed_ceremony() {
+  if (!std::filesystem::exists(file_)) return std::nullopt;
+  LockedFile f(file_, LOCK_SH);
+  struct stat st {};
+  if (::fstat(f.fd(), &st) != 0 || st.st_size < 2) return std::nullopt;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  char tail[2] = {0, 0};
+  if (::pread(f.fd(), tail, 2, static_cast<off_t>(size - 2)) != 2 || tail[1] != '\n' ||
+      tail[0] == '\n')
+    return std::nullopt;  // torn or malformed: state() says so
+  auto entry_at = [&](std::uint64_t at) {
+    return entry_from_json(parse_canonical_line(line_around(f.fd(), size, at)));
+  };
+  const Entry last = entry_at(size - 2);
+  if (closes_ceremony(last, last.ceremony)) return std::nullopt;  // the usual case
+  const auto begin_at = rfind_in_file(f.fd(), size, size, {"\"event\":\"ceremony.begin\""});
+  if (!begin_at) return std::nullopt;
+  const Entry begin = entry_at(*begin_at);
+  if (begin.event != "ceremony.begin") return std::nullopt;  // a data member, not the event
+  for (std::uint64_t before = size;;) {
+    const auto at = rfind_in_file(
+        f.fd(), size, before,
+        {"\"event\":\"ceremony.end\"", "\"event\":\"ceremony.aborted\"",
+         "\"event\":\"ceremony.interrupted\"", "\"event\":\"ceremony.unsigned-end\"",
+         "\"event\":\"ceremony.unsigned-failure\""});
+    if (!at || *at < *begin_at) break;
+    if (closes_ceremony(entry_at(*at), begin.ceremony)) return std::nullopt;
+    before = *at;
+  }
+  return UnclosedCeremony{begin.ceremony,
+                          begin.data.is_object() ? begin.data.value("what", "") : "", begin.seq};
+}
+
 void Transcript::fold(const Entry& e) {
   if (e.seq != state_.entries)
     fail(Category::integrity, fmt::format("transcript seq {} found where {} was expected; run "

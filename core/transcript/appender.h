@@ -35,6 +35,17 @@ struct TranscriptState {
   std::string current_key_id;  // hex CKA_ID recorded with it (data.key_id), may be empty
 };
 
+// A ceremony whose process ended without recording its end (killed, crashed, power lost).
+struct UnclosedCeremony {
+  std::string ceremony, what;  // its id, and what it was (data.what of its ceremony.begin)
+  std::uint64_t begin_seq = 0;
+};
+
+// True for the events that close ceremony `id` when they appear in `e`: its own ceremony.end or
+// ceremony.aborted, or a later ceremony's ceremony.unsigned-end, ceremony.unsigned-failure or
+// ceremony.interrupted naming it in data.ceremony.
+bool closes_ceremony(const Entry& e, const std::string& id);
+
 class Transcript {
  public:
   explicit Transcript(std::filesystem::path file);
@@ -48,6 +59,11 @@ class Transcript {
   // transcript.open (first entry) and an unendorsed transcript.key, which the new key signs.
   Entry append(const std::string& event, const std::string& actor, const std::string& ceremony,
                const nlohmann::json& data, Signer& signer);
+
+  // The ceremony that began last, if nothing after its ceremony.begin closes it. Reads from the
+  // end of the file (the last line first; searching back only when that line closes nothing),
+  // so a ceremony pays for this only after a crash. Needs no lock held by the caller.
+  std::optional<UnclosedCeremony> unclosed_ceremony();
 
   // Removes a torn (unterminated) last line; returns its length, 0 if there was none.
   std::size_t cut_torn_tail();
