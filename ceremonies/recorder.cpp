@@ -45,9 +45,7 @@ Recorder::Recorder(Workspace& ws, std::string what)
 Recorder::~Recorder() = default;
 
 void Recorder::ensure_signer() {
-  std::error_code ec;
-  std::filesystem::create_directories(ws_.options().dir, ec);
-  ws_.hold_lock();
+  ws_.open_dir();
   p11::Session& session = ws_.login();
   const transcript::TranscriptState state = transcript_.state();
   const std::string& token = ws_.token().label;
@@ -174,8 +172,7 @@ void Recorder::keep_pending(nlohmann::json data) noexcept {
     data["time"] = transcript::utc_now_rfc3339();
     data["ceremony"] = ceremony_;
     data["actor"] = ws_.options().actor;
-    std::error_code ec;
-    std::filesystem::create_directories(ws_.options().dir, ec);
+    if (!is_workspace(ws_.options().dir)) return;  // nothing is made in a non-workspace
     const std::string line = transcript::canonical_json(data) + "\n";
     const int fd = ::open(pending_path(ws_).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {

@@ -20,9 +20,11 @@ namespace hsm::cli {
 
 namespace {
 
+// FILE, or the transcript of the workspace (refused when DIR is not one).
 std::filesystem::path transcript_path(const Cli& cli, const std::string& given) {
-  return given.empty() ? std::filesystem::path(cli.globals.dir) / "transcript.jsonl"
-                       : std::filesystem::path(given);
+  if (!given.empty()) return given;
+  require_workspace(cli.globals.dir);
+  return std::filesystem::path(cli.globals.dir) / "transcript.jsonl";
 }
 
 std::string slurp(const std::filesystem::path& p, const char* what = "transcript") {
