@@ -58,8 +58,12 @@ void Recorder::ensure_signer() {
   }
   signer_ = find_transcript_key(session, from_hex(state.current_key_id));
   if (signer_ && signer_->public_key() == state.current_key) return;
-  // The key that signs this transcript is not on this token: a new provisional key signs on,
-  // unendorsed (transcript verify lists it; --strict refuses it).
+  // The key that signs this transcript is not on this token. An escrowed key is refused
+  // (master restore / backup restore put it there); a provisional one, which can never move,
+  // is followed by a new provisional key, unendorsed (transcript verify lists it; --strict
+  // refuses it).
+  signer_.reset();
+  refuse_change_from_escrowed_key(state, token);
   signer_ = create_provisional_transcript_key(session);
   nlohmann::json data = key_data(*signer_, "provisional");
   data["endorsed"] = false;

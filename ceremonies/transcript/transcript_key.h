@@ -34,4 +34,12 @@ inline constexpr const char* kTranscriptKeyLabel = "hsmctl-transcript";
 std::unique_ptr<TokenSigner> find_transcript_key(const p11::Session& session, const Bytes& id);
 std::unique_ptr<TokenSigner> create_provisional_transcript_key(p11::Session& session);
 
+// Called when token `token` does not hold the transcript's current key, before anything is
+// recorded (hsmctl-transcript(5), Keys). A provisional current key can never leave its token,
+// so this returns and the caller signs on with an unendorsed key change. An escrowed key can be
+// put on any token of the workspace, so an unendorsed change is never made for it: throws
+// Error(not_found) naming the ceremonies that put the key on `token`.
+void refuse_change_from_escrowed_key(const transcript::TranscriptState& state,
+                                     const std::string& token);
+
 }  // namespace hsm
