@@ -191,10 +191,16 @@ Secret read_secret(const SecretSource& source, std::string_view what) {
   return s;
 }
 
-Secret read_new_secret(const SecretSource& source, std::string_view what) {
-  if (source.kind != SecretSource::Kind::prompt) return read_secret(source, what);
+Secret read_new_secret(const SecretSource& source, std::string_view what,
+                       const std::function<void(const Secret&)>& check) {
+  if (source.kind != SecretSource::Kind::prompt) {
+    Secret s = read_secret(source, what);
+    if (check) check(s);
+    return s;
+  }
   Secret first = prompt_hidden(fmt::format("New {}: ", what));
   if (first.empty()) fail(Category::general, fmt::format("no {} given", what));
+  if (check) check(first);
   Secret again = prompt_hidden(fmt::format("Repeat the new {}: ", what));
   if (!first.equals(again))
     fail(Category::usage, fmt::format("the two entries of the new {} differ; nothing changed", what));
