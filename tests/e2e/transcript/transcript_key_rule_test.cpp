@@ -17,7 +17,8 @@ class EscrowedKeyRule : public HsmTest {
   }
   std::vector<std::string> with_shares(std::vector<std::string> args) {
     for (const char* who : {"a", "b"})
-      args.insert(args.end(), {"--shares-file", (shares_ / (std::string(who) + ".share")).string()});
+      args.insert(args.end(),
+                  {"--shares-file", (shares_ / (std::string(who) + ".share")).string()});
     return args;
   }
   fs::path shares_;
@@ -54,7 +55,26 @@ TEST_F(EscrowedKeyRule, CloneOntoATokenMadeByTokenInitKeepsStrictPassing) {
   const RunResult v = hsmctl({"transcript", "verify", "--strict", "--json"});
   ASSERT_EQ(v.code, 0) << v.err;
   EXPECT_EQ(v.json()["key_changes"].size(), 1u);  // master init's endorsed change only
-  EXPECT_NE(read_file(ws_ / "transcript.jsonl").find("\"event\":\"token.init\""), std::string::npos);
+  EXPECT_NE(read_file(ws_ / "transcript.jsonl").find("\"event\":\"token.init\""),
+            std::string::npos);
+}
+
+TEST_F(EscrowedKeyRule, CloneOntoATokenInitialisedForAnotherWorkspaceKeepsStrictPassing) {
+  // B is made in a workspace of its own, so it holds that workspace's provisional key, under
+  // the same label as this workspace's escrowed key.
+  const std::string other = (tmp_.path() / "other-ws").string();
+  ASSERT_EQ(hsmctl({"--dir", other, "token", "init", "--label", "B", "--so-pin-source",
+                    "env:SO"}, {{"SO", kSoPin}}).code, 0);
+  const RunResult clone = hsmctl(with_shares({"clone", "--from-token", "test", "--to-token", "B"}));
+  ASSERT_EQ(clone.code, 0) << clone.err;
+  ASSERT_EQ(hsmctl({"--token", "B", "transcript", "note", "--witness", "w", "on B"}).code, 0);
+  const RunResult v = hsmctl({"transcript", "verify", "--strict", "--json"});
+  ASSERT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(v.json()["key_changes"].size(), 1u);
+  // The other workspace still signs with its own key on B.
+  EXPECT_EQ(hsmctl({"--dir", other, "--token", "B", "transcript", "note", "--witness", "w",
+                    "still mine"}).code, 0);
+  EXPECT_EQ(hsmctl({"--dir", other, "transcript", "verify", "--strict"}).code, 0);
 }
 
 TEST_F(EscrowedKeyRule, TokenInitNamingTheNewTokenAsTheSignerIsAUsageError) {
