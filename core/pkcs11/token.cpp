@@ -121,20 +121,29 @@ InitTarget init_target(const Module& module, std::string_view label) {
   fail(Category::token, "no free slot for a new token on this module");
 }
 
+namespace {
+
+// A maximum PIN length the module reports as 0, "unavailable" or below the minimum is unknown.
+bool max_pin_len_known(const TokenInfo& token) {
+  return token.max_pin_len != 0 && token.max_pin_len >= token.min_pin_len &&
+         token.max_pin_len != CK_UNAVAILABLE_INFORMATION;
+}
+
+}  // namespace
+
 std::string pin_length_range(const TokenInfo& token) {
-  const bool max_known = token.max_pin_len != 0 && token.max_pin_len >= token.min_pin_len &&
-                         token.max_pin_len != CK_UNAVAILABLE_INFORMATION;
-  if (!max_known) return fmt::format("at least {}", std::max(token.min_pin_len, 1UL));
-  return fmt::format("{} to {}", std::max(token.min_pin_len, 1UL), token.max_pin_len);
+  const unsigned long min = std::max(token.min_pin_len, 1UL);
+  if (!max_pin_len_known(token)) return fmt::format("at least {}", min);
+  return fmt::format("{} to {}", min, token.max_pin_len);
 }
 
 void check_pin_length(const TokenInfo& token, const Secret& pin, std::string_view what) {
-  const bool max_known = token.max_pin_len != 0 && token.max_pin_len >= token.min_pin_len &&
-                         token.max_pin_len != CK_UNAVAILABLE_INFORMATION;
-  if (pin.size() >= token.min_pin_len && (!max_known || pin.size() <= token.max_pin_len)) return;
-  fail(Category::usage, fmt::format("the {} has {} characters, but this token takes PINs of {} "
+  const bool too_short = pin.size() < token.min_pin_len;
+  if (!too_short && (!max_pin_len_known(token) || pin.size() <= token.max_pin_len)) return;
+  // The refused PIN's own length is not said: it would tell how long the intended one is.
+  fail(Category::usage, fmt::format("the {} is too {} for this token, which takes PINs of {} "
                                     "characters; nothing was changed on the token",
-                                    what, pin.size(), pin_length_range(token)));
+                                    what, too_short ? "short" : "long", pin_length_range(token)));
 }
 
 TokenInfo init_token(const Module& module, const InitTarget& target, std::string_view label,

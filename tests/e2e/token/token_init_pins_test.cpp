@@ -37,13 +37,13 @@ TEST_F(TokenInitPins, TheSoPinIsCheckedBeforeTheUserPinIsRead) {
   // The user PIN's variable does not exist: the SO PIN is refused first.
   const RunResult r = hsmctl({"token", "init", "--label", "fresh", "--so-pin-source", "env:SO"},
                              {{"SO", "12"}, {"HSMCTL_PIN_SOURCE", "env:NO_SUCH_PIN"}});
-  expect_failure(r, 2, "the SO PIN has 2 characters, but this token takes PINs of 4 to 255");
+  expect_failure(r, 2, "the SO PIN is too short for this token, which takes PINs of 4 to 255");
 }
 
 TEST_F(TokenInitPins, ALongPinIsRefusedToo) {
   const RunResult r = hsmctl({"token", "init", "--label", "fresh", "--so-pin-source", "env:SO"},
                              {{"SO", kSoPin}, {"HSMCTL_TEST_PIN", std::string(256, '7')}});
-  expect_failure(r, 2, "4 to 255");
+  expect_failure(r, 2, "the user PIN is too long for this token, which takes PINs of 4 to 255");
   EXPECT_EQ(labels_of(hsmctl({"token", "list", "--json"})), std::vector<std::string>{"test"});
 }
 
