@@ -40,6 +40,43 @@ TEST_F(TokenInitPins, TheSoPinIsCheckedBeforeTheUserPinIsRead) {
   expect_failure(r, 2, "the SO PIN is too short for this token, which takes PINs of 4 to 255");
 }
 
+// At a terminal: the range is shown first, and a short SO PIN is refused as soon as it is
+// typed, before it is asked for again. Driven through a pseudo-terminal by Python's pty.
+TEST_F(TokenInitPins, AtAPromptTheRangeIsShownAndAShortPinIsRefusedAtOnce) {
+  const char* driver = R"(
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out, sent = b"", False
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not sent and b"New SO PIN: " in out:
+        os.write(fd, b"12\n")
+        sent = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+)";
+  auto env = base_env();
+  env["HSMCTL_PIN_SOURCE"] = "prompt";
+  const RunResult r = run_program({"/usr/bin/python3", "-c", driver, HSMCTL_BINARY, "token",
+                                   "init", "--label", "fresh", "--so-pin-source", "prompt"},
+                                  env);
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("PINs on this token are 4 to 255 characters long."), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("the SO PIN is too short"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Repeat"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("user PIN:"), std::string::npos) << r.out;
+}
+
 TEST_F(TokenInitPins, ALongPinIsRefusedToo) {
   const RunResult r = hsmctl({"token", "init", "--label", "fresh", "--so-pin-source", "env:SO"},
                              {{"SO", kSoPin}, {"HSMCTL_TEST_PIN", std::string(256, '7')}});
