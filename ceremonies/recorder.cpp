@@ -63,7 +63,7 @@ void Recorder::ensure_signer() {
   // is followed by a new provisional key, unendorsed (transcript verify lists it; --strict
   // refuses it).
   signer_.reset();
-  refuse_change_from_escrowed_key(state, token);
+  refuse_change_from_escrowed_key(state, ws_.keystore(), token);
   signer_ = create_provisional_transcript_key(session);
   nlohmann::json data = key_data(*signer_, "provisional");
   data["endorsed"] = false;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "ceremonies/recorder.h"
+#include "ceremonies/transcript/transcript_key.h"
 #include "core/error.h"
 #include "core/transcript/appender.h"
 
@@ -81,9 +82,10 @@ p11::TokenInfo init_token(Workspace& ws, const TokenInitOptions& options) {
   options.validate();
   p11::Module& module = ws.module();
   const p11::InitTarget target = p11::init_target(module, options.label);
-  const bool escrowed =
-      transcript::Transcript(ws.options().dir / "transcript.jsonl").state().current_key_kind ==
-      "escrowed";
+  const transcript::TranscriptState state =
+      transcript::Transcript(ws.options().dir / "transcript.jsonl").state();
+  const bool escrowed = state.current_key_kind == "escrowed" &&
+                        transcript_key_escrowed(state, ws.keystore());
   if (escrowed && ws.options().token == options.label)
     fail(Category::usage, fmt::format("this workspace's transcript key is escrowed, and token "
                                       "init records the new token with it: name the token that "

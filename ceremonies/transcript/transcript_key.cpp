@@ -31,9 +31,16 @@ std::unique_ptr<TokenSigner> find_transcript_key(const p11::Session& session, co
                                        p11::public_key_spki(session, *pub), id);
 }
 
+bool transcript_key_escrowed(const transcript::TranscriptState& state, keystore::Keystore& ks) {
+  if (state.current_key_kind != "escrowed") return false;
+  for (const auto& k : ks.list_keys())
+    if (k.purpose == "transcript" && k.key_id == state.current_key_id) return true;
+  return false;
+}
+
 void refuse_change_from_escrowed_key(const transcript::TranscriptState& state,
-                                     const std::string& token) {
-  if (state.current_key_kind != "escrowed") return;
+                                     keystore::Keystore& ks, const std::string& token) {
+  if (!transcript_key_escrowed(state, ks)) return;
   fail(Category::not_found,
        fmt::format("token '{}' does not hold this workspace's transcript key (escrowed, "
                    "fingerprint {}), and hsmctl never signs on with an unendorsed key once the "

@@ -44,22 +44,30 @@ TEST_F(TokenInitPins, TheSoPinIsCheckedBeforeTheUserPinIsRead) {
 // typed, before it is asked for again. Driven through a pseudo-terminal by Python's pty.
 TEST_F(TokenInitPins, AtAPromptTheRangeIsShownAndAShortPinIsRefusedAtOnce) {
   const char* driver = R"(
-import os, pty, sys
+import os, pty, select, signal, sys, time
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
-out, sent = b"", False
-while True:
-    try:
-        chunk = os.read(fd, 1024)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-    if not sent and b"New SO PIN: " in out:
+# The PIN is typed once the prompt is up; typed again if it was flushed with the terminal
+# mode change, and the child is killed if nothing happens for 30 s.
+out, typed, last, start = b"", 0.0, time.time(), time.time()
+while time.time() - start < 30:
+    ready, _, _ = select.select([fd], [], [], 0.5)
+    if ready:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        last = time.time()
+    prompted = b"New SO PIN: " in out and b"too short" not in out
+    if prompted and time.time() - max(typed, last) > 0.3:
         os.write(fd, b"12\n")
-        sent = True
+        typed = time.time()
+else:
+    os.kill(pid, signal.SIGKILL)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(status))

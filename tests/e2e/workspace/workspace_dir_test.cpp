@@ -35,7 +35,7 @@ void WorkspaceDir::expect_refused(const fs::path& dir) {
   for (const auto& cmd : kNeedAWorkspace) {
     std::vector<std::string> args{"--dir", dir.string()};
     args.insert(args.end(), cmd.begin(), cmd.end());
-    SCOPED_TRACE(args[2] + " " + args[3]);
+    SCOPED_TRACE(cmd.front() + (cmd.size() > 1 ? " " + cmd[1] : std::string()));
     // A PIN source that cannot be read: the refusal comes before anything is asked.
     const RunResult r = hsmctl(args, {{"HSMCTL_PIN_SOURCE", "env:NO_SUCH_PIN"}});
     expect_failure(r, 7, "'" + dir.string() + "' is not an hsmctl workspace");
