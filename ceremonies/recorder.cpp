@@ -48,9 +48,7 @@ Recorder::Recorder(Workspace& ws, std::string what)
 Recorder::~Recorder() = default;
 
 void Recorder::ensure_signer() {
-  std::error_code ec;
-  std::filesystem::create_directories(ws_.options().dir, ec);
-  ws_.hold_lock();
+  ws_.open_dir();
   p11::Session& session = ws_.login();
   const transcript::TranscriptState state = transcript_.state();
   const std::string& token = ws_.token().label;
@@ -63,8 +61,12 @@ void Recorder::ensure_signer() {
   }
   signer_ = find_transcript_key(session, from_hex(state.current_key_id));
   if (signer_ && signer_->public_key() == state.current_key) return;
-  // The key that signs this transcript is not on this token: a new provisional key signs on,
-  // unendorsed (transcript verify lists it; --strict refuses it).
+  // The key that signs this transcript is not on this token. An escrowed key is refused
+  // (master restore / backup restore put it there); a provisional one, which can never move,
+  // is followed by a new provisional key, unendorsed (transcript verify lists it; --strict
+  // refuses it).
+  signer_.reset();
+  refuse_change_from_escrowed_key(state, ws_.keystore(), token);
   signer_ = create_provisional_transcript_key(session);
   nlohmann::json data = key_data(*signer_, "provisional");
   data["endorsed"] = false;
@@ -267,8 +269,7 @@ void Recorder::keep_pending(nlohmann::json data) noexcept {
     data["ceremony"] = ceremony_;
     data["actor"] = ws_.options().actor;
     data["account"] = ws_.options().account;
-    std::error_code ec;
-    std::filesystem::create_directories(ws_.options().dir, ec);
+    if (!is_workspace(ws_.options().dir)) return;  // nothing is made in a non-workspace
     const std::string line = transcript::canonical_json(data) + "\n";
     const int fd = ::open(pending_path(ws_).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {

@@ -1,13 +1,34 @@
 // Lazy module/token/session/login for ceremonies.
 #include "ceremonies/workspace.h"
 
+#include <fmt/format.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
 
+#include "core/error.h"
+
 namespace hsm {
+
+bool is_workspace(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return std::filesystem::exists(keystore::Keystore::file_in(dir), ec) ||
+         std::filesystem::exists(dir / "transcript.jsonl", ec);
+}
+
+bool starts_workspace(std::string_view command) {
+  return command == "token init" || command == "master init" || command == "master restore" ||
+         command == "backup restore";
+}
+
+void require_workspace(const std::filesystem::path& dir) {
+  if (is_workspace(dir)) return;
+  fail(Category::not_found,
+       fmt::format("'{}' is not an hsmctl workspace (no keystore.sqlite); point --dir at one, or "
+                   "start one with 'hsmctl token init' or 'hsmctl master init'", dir.string()));
+}
 
 std::string resolve_module_path(const std::string& given) {
   return given.empty() ? p11::Module::find_softhsm() : given;
@@ -25,14 +46,29 @@ std::string os_account() {
 Workspace::Workspace(WorkspaceOptions options) : options_(std::move(options)) {
   options_.account = os_account();
   if (options_.actor.empty()) options_.actor = options_.account;
+  // Refused here, before any PIN or share is asked for.
+  if (options_.dir_use == DirUse::existing) require_workspace(options_.dir);
+}
+
+void Workspace::open_dir() {
+  if (options_.dir_use != DirUse::start) {
+    require_workspace(options_.dir);
+    hold_lock();
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir, ec);
+  if (ec)
+    fail(Category::general, fmt::format("cannot create the workspace directory '{}'",
+                                        options_.dir.string()), ec.message());
+  hold_lock();
+  if (!keystore_) keystore_ = std::make_unique<keystore::Keystore>(options_.dir);
 }
 
 keystore::Keystore& Workspace::keystore() {
   if (!keystore_) {
-    std::error_code ec;
-    std::filesystem::create_directories(options_.dir, ec);
-    hold_lock();
-    keystore_ = std::make_unique<keystore::Keystore>(options_.dir);
+    open_dir();
+    if (!keystore_) keystore_ = std::make_unique<keystore::Keystore>(options_.dir);
   }
   return *keystore_;
 }
@@ -47,6 +83,7 @@ void Workspace::hold_lock() {
   if (lock_) return;
   std::error_code ec;
   if (!std::filesystem::is_directory(options_.dir, ec)) return;
+  if (options_.dir_use != DirUse::start && !is_workspace(options_.dir)) return;
   lock_ = std::make_unique<DirLock>(options_.dir, options_.lock_wait, options_.on_lock_wait);
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/config/config.h"
 #include "core/dir_lock.h"
@@ -20,10 +21,18 @@
 
 namespace hsm {
 
+// What a command does with DIR (hsmctl(1), --dir).
+enum class DirUse {
+  none,      // looks only at the token or at files it is given: DIR is neither read nor made
+  existing,  // DIR must already be a workspace: refused (exit 7) before anything is asked
+  start,     // a ceremony that starts a workspace: DIR and DIR/keystore.sqlite are made if missing
+};
+
 struct WorkspaceOptions {
   std::string module_path;  // empty: the SoftHSM found on the system
   std::string token;        // label or pkcs11: URI; empty: the only initialised token
   std::filesystem::path dir = ".";
+  DirUse dir_use = DirUse::existing;
   SecretSource pin_source;
   // Who runs the ceremony, as the transcript's `actor`: --actor NAME (checked like a user name
   // by the caller), else the operating-system account. Never taken from the environment.
@@ -50,10 +59,16 @@ class Workspace {
   // Supplies the PIN that login() will use instead of reading --pin-source (a ceremony that
   // has just set it, like token init, must not ask for it again).
   void use_pin(Secret pin) { pin_ = std::move(pin); }
-  // DIR/keystore.sqlite, created (0600) on first use.
+  // DIR/keystore.sqlite, opened on first use (and created, 0600, by a ceremony that starts the
+  // workspace).
   keystore::Keystore& keystore();
-  // Takes the workspace lock (DirLock) if the directory exists and it is not held yet;
-  // module() and keystore() call it, so one process at a time uses a workspace and its token.
+  // Makes sure DIR is a workspace before anything is written there: with DirUse::start creates
+  // DIR and its keystore when missing, otherwise refuses a directory that is not a workspace
+  // (exit 7); then takes the lock. keystore() and the Recorder call it.
+  void open_dir();
+  // Takes the workspace lock (DirLock) if DIR is a workspace (or this ceremony starts one) and
+  // it is not held yet; module() and keystore() call it, so one process at a time uses a
+  // workspace and its token. A directory that is not a workspace is left untouched.
   void hold_lock();
 
  private:
@@ -69,6 +84,15 @@ class Workspace {
 
 // The name of the account this process runs as (effective uid), from the password database.
 std::string os_account();
+// True when DIR holds keystore.sqlite or transcript.jsonl.
+bool is_workspace(const std::filesystem::path& dir);
+// Error(not_found) "'DIR' is not an hsmctl workspace ..." unless is_workspace(dir).
+void require_workspace(const std::filesystem::path& dir);
+
+// The commands that start a workspace, as "group verb": token init, master init, master
+// restore, backup restore (their cmd/ front ends pass DirUse::start; a plan with such a step
+// starts its workspace at plan.begin).
+bool starts_workspace(std::string_view command);
 
 // The module path to use: the given one, or the SoftHSM found on the system.
 std::string resolve_module_path(const std::string& given);

@@ -113,7 +113,7 @@ void add_backup_commands(Cli& cli) {
   with_example(restore, "hsmctl --token new-hsm backup restore site-a-2026-11-23.hsmbk");
   restore->callback([&cli, rs] {
     cli.action = [&cli, rs] {
-      Workspace ws(cli.workspace_options());
+      Workspace ws(cli.workspace_options(DirUse::start));
       const auto r = backup_restore(ws, rs->file, share_intake(rs->files), rs->skip_existing);
       cli.emit({{"kcv", r.kcv}, {"restored", r.restored}, {"skipped", r.skipped},
                 {"keystore", r.keystore}},

@@ -63,6 +63,8 @@ Category category_of(int code) {
 void record(const Cli& cli, const Target& t, const std::string& what, const nlohmann::json& data,
             const Error* failure = nullptr) {
   WorkspaceOptions o = cli.workspace_options();
+  for (const auto& s : data.value("steps", nlohmann::json::array()))
+    if (starts_workspace(s.value("run", ""))) o.dir_use = DirUse::start;
   o.dir = t.dir;
   o.token = t.token;
   o.module_path = t.module;

@@ -10,8 +10,9 @@
 
 namespace hsm::cli {
 
-WorkspaceOptions Cli::workspace_options() const {
+WorkspaceOptions Cli::workspace_options(DirUse use) const {
   WorkspaceOptions o;
+  o.dir_use = use;
   o.module_path = globals.module;
   o.token = globals.token;
   o.dir = globals.dir;

@@ -28,7 +28,9 @@ struct Cli {
   Globals globals;
   std::function<int()> action;  // set by the chosen subcommand; returns the exit code
 
-  WorkspaceOptions workspace_options() const;
+  // The workspace of the global options; `use` says what the command does with DIR: most need
+  // an existing workspace, a few start one, token queries need none (hsmctl(1), --dir).
+  WorkspaceOptions workspace_options(DirUse use = DirUse::existing) const;
   // Prints `doc` as JSON with --json, else calls `text` with stdout.
   void emit(const nlohmann::json& doc, const std::function<void(std::ostream&)>& text) const;
 };

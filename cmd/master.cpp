@@ -70,7 +70,7 @@ void add_master_commands(Cli& cli) {
   init->callback([&cli, ia] {
     cli.action = [&cli, ia] {
       if (!ia->shares_out.empty()) ia->o.shares_out = ia->shares_out;
-      Workspace ws(cli.workspace_options());
+      Workspace ws(cli.workspace_options(DirUse::start));
       TerminalConsole console;
       const auto r = master_init(ws, ia->o, console_for(ia->o.shares_out, console));
       cli.emit(result_json(r), [&](std::ostream& out) {
@@ -158,7 +158,7 @@ void add_master_commands(Cli& cli) {
   with_example(restore, "hsmctl --token new-hsm master restore");
   restore->callback([&cli, rf] {
     cli.action = [&cli, rf] {
-      Workspace ws(cli.workspace_options());
+      Workspace ws(cli.workspace_options(DirUse::start));
       const RestoreResult r = master_restore(ws, share_intake(*rf));
       cli.emit({{"kcv", r.kcv}, {"kcv_checked", r.kcv_checked},
                 {"transcript_key_restored", r.transcript_key_restored}, {"adopted", r.adopted}},

@@ -76,7 +76,7 @@ void add_token_commands(Cli& cli) {
   with_example(list, "hsmctl token list --json");
   list->callback([&cli] {
     cli.action = [&cli] {
-      Workspace ws(cli.workspace_options());
+      Workspace ws(cli.workspace_options(DirUse::none));
       const auto slots = p11::list_slots(ws.module());
       nlohmann::json doc{{"module", ws.module().path()}, {"slots", nlohmann::json::array()}};
       for (const auto& s : slots)
@@ -101,7 +101,7 @@ void add_token_commands(Cli& cli) {
   with_example(info, "hsmctl --token ceremony-2026 token info");
   info->callback([&cli] {
     cli.action = [&cli] {
-      Workspace ws(cli.workspace_options());
+      Workspace ws(cli.workspace_options(DirUse::none));
       const p11::TokenInfo& t = ws.token();
       nlohmann::json doc = token_json(t);
       doc["module"] = ws.module().path();
@@ -119,7 +119,7 @@ void add_token_commands(Cli& cli) {
   with_example(objects, "hsmctl --token ceremony-2026 --pin-source env:PIN token objects");
   objects->callback([&cli] {
     cli.action = [&cli] {
-      Workspace ws(cli.workspace_options());
+      Workspace ws(cli.workspace_options(DirUse::none));
       const auto objs = p11::list_objects(ws.login());
       nlohmann::json doc{{"token", ws.token().label}, {"objects", nlohmann::json::array()}};
       for (const auto& o : objs) doc["objects"].push_back(object_json(o));
@@ -150,7 +150,7 @@ void add_token_commands(Cli& cli) {
   init->callback([&cli, opts, so_src] {
     cli.action = [&cli, opts, so_src] {
       opts->so_pin_source = SecretSource::parse(*so_src);
-      Workspace ws(cli.workspace_options());
+      Workspace ws(cli.workspace_options(DirUse::start));
       const p11::TokenInfo t = init_token(ws, *opts);
       cli.emit(token_json(t), [&](std::ostream& out) {
         out << fmt::format("Initialised token '{}' (serial {}) in slot {}\n", t.label, t.serial,

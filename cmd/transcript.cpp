@@ -26,9 +26,11 @@ void add_transcript_show(Cli& cli, CLI::App* group);  // cmd/transcript_show.cpp
 
 namespace {
 
+// FILE, or the transcript of the workspace (refused when DIR is not one).
 std::filesystem::path transcript_path(const Cli& cli, const std::string& given) {
-  return given.empty() ? std::filesystem::path(cli.globals.dir) / "transcript.jsonl"
-                       : std::filesystem::path(given);
+  if (!given.empty()) return given;
+  require_workspace(cli.globals.dir);
+  return std::filesystem::path(cli.globals.dir) / "transcript.jsonl";
 }
 
 std::string slurp(const std::filesystem::path& p, const char* what = "transcript") {
@@ -37,6 +39,21 @@ std::string slurp(const std::filesystem::path& p, const char* what = "transcript
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// A head is the 64 hex digits `transcript head` prints. Anything shorter or not hex is a
+// typing mistake (exit 2), never reported as tampering; upper case is read as lower.
+std::string checked_head(const std::string& given) {
+  std::string head = given;
+  bool hex = head.size() == 64;
+  for (char& c : head) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) hex = false;
+  }
+  if (!hex)
+    fail(Category::usage, fmt::format("--head '{}' is not a transcript head: give all 64 hex "
+                                      "digits that 'hsmctl transcript head' prints", given));
+  return head;
 }
 
 nlohmann::json report_json(const transcript::VerifyReport& r, const std::string& file) {
@@ -89,8 +106,9 @@ void add_verify(Cli& cli, CLI::App* group) {
   cmd->add_option("FILE", o->file, "transcript to check (default: DIR/transcript.jsonl)");
   cmd->add_option("--pubkey", o->pubkey, "PEM public key the transcript must have been opened "
                   "with (without it, entry 0's key is taken on trust)")->type_name("F");
-  cmd->add_option("--head", o->head, "hex head the transcript must end at exactly (catches "
-                  "truncation)")->type_name("HEX");
+  cmd->add_option("--head", o->head, "the head (64 hex digits, as 'hsmctl transcript head' "
+                  "prints it) the transcript must end at exactly (catches truncation)")
+      ->type_name("HEX");
   cmd->add_flag("--strict", o->strict, "fail on an unendorsed transcript key change");
   cmd->add_option("--checkpoint", o->checkpoint, "a (cosigned) checkpoint the log must match: "
                   "catches a truncated, rewritten or forked log")->type_name("FILE");
@@ -104,9 +122,13 @@ void add_verify(Cli& cli, CLI::App* group) {
   cmd->add_flag("--repair", o->repair, "cut a torn last line (needs the token) and record "
                 "transcript.repaired, then verify");
   with_example(cmd, "hsmctl transcript verify /media/usb/transcript.jsonl --pubkey "
-                    "transcript-key.pem --head 5f2c...e1");
+                    "transcript-key.pem --head \\\n    "
+                    "36a827d2f6f453ea4e8b280f76f7fce054b42c273b5fcdb20044792b1f21d956\n"
+                    "  (HEX: all 64 digits 'hsmctl transcript head' printed at the end of the "
+                    "ceremony)");
   cmd->callback([&cli, o] {
     cli.action = [&cli, o] {
+      const std::string head = o->head.empty() ? std::string() : checked_head(o->head);
       const auto path = transcript_path(cli, o->file);
       if (o->repair) {
         WorkspaceOptions wo = cli.workspace_options();
@@ -117,7 +139,7 @@ void add_verify(Cli& cli, CLI::App* group) {
       }
       transcript::VerifyOptions vo;
       vo.strict = o->strict;
-      if (!o->head.empty()) vo.head = o->head;
+      if (!head.empty()) vo.head = head;
       if (!o->pubkey.empty())
         vo.trusted_key = crypto::spki_der(crypto::load_public_pem(slurp(o->pubkey, "public key file")).get());
       ProgressBar bar("verifying (bytes)");

@@ -121,6 +121,10 @@ Secret recover_checked(const keystore::ShareSet& set, const std::string& kcv, Sh
   return s;
 }
 
+std::string current_transcript_key_id(const Workspace& ws) {
+  return transcript::Transcript(ws.options().dir / "transcript.jsonl").state().current_key_id;
+}
+
 void destroy_all(const p11::Session& s, const std::vector<p11::KeyHandle>& handles) noexcept {
   for (auto it = handles.rbegin(); it != handles.rend(); ++it) try {
       p11::destroy_object(s, *it);
@@ -129,7 +133,8 @@ void destroy_all(const p11::Session& s, const std::vector<p11::KeyHandle>& handl
 }
 
 InstalledKeys install_backup_keys(const p11::Session& s, p11::KeyHandle wrap,
-                                  const std::vector<backup::KeyEntry>& keys, bool skip_existing) {
+                                  const std::vector<backup::KeyEntry>& keys, bool skip_existing,
+                                  const std::string& signing_key_id) {
   InstalledKeys out;
   std::vector<const backup::KeyEntry*> todo;
   std::vector<std::string> in_the_way;  // keys already there, reported together
@@ -140,7 +145,9 @@ InstalledKeys install_backup_keys(const p11::Session& s, p11::KeyHandle wrap,
     const std::string label = object_label(e.label, e.purpose);
     const auto priv = p11::find_private_key(s, id);
     const bool label_taken = !p11::find_by_label(s, label).empty();
-    if (!priv && !label_taken) {
+    const bool signs_next = e.purpose == kTranscriptPurpose && !signing_key_id.empty() &&
+                            e.key_id == signing_key_id;
+    if (!priv && (!label_taken || signs_next)) {
       todo.push_back(&e);
       continue;
     }

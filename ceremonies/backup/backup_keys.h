@@ -41,10 +41,16 @@ struct InstalledKeys {
 // generate` gives (label, id, mechanism; sensitive, non-extractable, not modifiable), then
 // signs and verifies with each. A key already on the token: Error(not_found) before anything
 // is made, unless `skip_existing` (then it is only checked) — the transcript key, which `master
-// restore` puts back, is always taken as it is once it passes the check. On any failure every
-// object made here is destroyed before the error propagates.
+// restore` puts back, is always taken as it is once it passes the check. The transcript key
+// whose id is `signing_key_id` (the workspace's current one) is installed even when another
+// workspace's transcript key holds its label on the token: the ceremony signs with it next.
+// On any failure every object made here is destroyed before the error propagates.
 InstalledKeys install_backup_keys(const p11::Session& s, p11::KeyHandle wrap,
-                                  const std::vector<backup::KeyEntry>& keys, bool skip_existing);
+                                  const std::vector<backup::KeyEntry>& keys, bool skip_existing,
+                                  const std::string& signing_key_id = {});
+
+// The key id (hex) of the key that signs the workspace transcript's next entry; empty if none.
+std::string current_transcript_key_id(const Workspace& ws);
 
 // Destroys objects, ignoring errors (rollback).
 void destroy_all(const p11::Session& s, const std::vector<p11::KeyHandle>& handles) noexcept;

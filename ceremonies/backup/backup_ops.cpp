@@ -212,7 +212,8 @@ BackupRestoreResult backup_restore(Workspace& ws, const std::filesystem::path& f
       const Secret master = recover_checked(set, c.kcv, recording(std::move(intake), events));
       check_backup_tag(master, env);
     }
-    installed = install_backup_keys(s, mk->wrap, c.keys, skip_existing);
+    installed = install_backup_keys(s, mk->wrap, c.keys, skip_existing,
+                                    current_transcript_key_id(ws));
     rec.begin("backup.restore", {{"sha256", digest_of(raw)}, {"skip_existing", skip_existing}});
     replay(rec, events);
     r.keystore = install_backup_keystore(ws, c);

@@ -47,7 +47,10 @@ CloneResult clone_token(Workspace& from, Workspace& to, ShareIntake intake) {
       const MasterKeys mk = import_master_keys(b, s);
       created = {mk.wrap, mk.derive};
       r.kcv = mk.kcv;
-      InstalledKeys installed = install_backup_keys(b, mk.wrap, contents.keys, false);
+      // The workspace's transcript key goes on too (even beside another workspace's), so the
+      // ceremony below signs with it and never with an unendorsed key of the new token.
+      InstalledKeys installed = install_backup_keys(b, mk.wrap, contents.keys, false,
+                                                    current_transcript_key_id(to));
       created.insert(created.end(), installed.created.begin(), installed.created.end());
       r.restored = installed.restored;
     }

@@ -1,6 +1,9 @@
 // Transcript keys on the token.
 #include "ceremonies/transcript/transcript_key.h"
 
+#include <fmt/format.h>
+
+#include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/pkcs11/objects.h"
 
@@ -26,6 +29,25 @@ std::unique_ptr<TokenSigner> find_transcript_key(const p11::Session& session, co
   if (!priv || !pub) return nullptr;
   return std::make_unique<TokenSigner>(session, p11::KeyPair{*pub, *priv},
                                        p11::public_key_spki(session, *pub), id);
+}
+
+bool transcript_key_escrowed(const transcript::TranscriptState& state, keystore::Keystore& ks) {
+  if (state.current_key_kind != "escrowed") return false;
+  for (const auto& k : ks.list_keys())
+    if (k.purpose == "transcript" && k.key_id == state.current_key_id) return true;
+  return false;
+}
+
+void refuse_change_from_escrowed_key(const transcript::TranscriptState& state,
+                                     keystore::Keystore& ks, const std::string& token) {
+  if (!transcript_key_escrowed(state, ks)) return;
+  fail(Category::not_found,
+       fmt::format("token '{}' does not hold this workspace's transcript key (escrowed, "
+                   "fingerprint {}), and hsmctl never signs on with an unendorsed key once the "
+                   "key is escrowed: put it on the token with 'hsmctl --token {} master restore' "
+                   "or 'hsmctl --token {} backup restore FILE', or choose a token that holds it "
+                   "with --token; the transcript is unchanged",
+                   token, crypto::fingerprint(state.current_key).substr(0, 16), token, token));
 }
 
 std::unique_ptr<TokenSigner> create_provisional_transcript_key(p11::Session& session) {

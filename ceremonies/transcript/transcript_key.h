@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/keystore/keystore.h"
 #include "core/pkcs11/keys.h"
 #include "core/transcript/appender.h"
 
@@ -33,5 +34,18 @@ inline constexpr const char* kTranscriptKeyLabel = "hsmctl-transcript";
 // The key with this id on the token, or nullptr when the token does not hold it.
 std::unique_ptr<TokenSigner> find_transcript_key(const p11::Session& session, const Bytes& id);
 std::unique_ptr<TokenSigner> create_provisional_transcript_key(p11::Session& session);
+
+// True when the transcript's current key is escrowed and the keystore holds its escrow record,
+// so master restore and backup restore can put it on any token. An escrowed key the keystore
+// never recorded (a master init killed before its commit) is as lost as a provisional key.
+bool transcript_key_escrowed(const transcript::TranscriptState& state, keystore::Keystore& ks);
+
+// Called when token `token` does not hold the transcript's current key, before anything is
+// recorded (hsmctl-transcript(5), Keys). A provisional (or lost) current key can never reach
+// this token, so this returns and the caller signs on with an unendorsed key change. An
+// escrowed key can be put on any token of the workspace, so an unendorsed change is never made
+// for it: throws Error(not_found) naming the ceremonies that put the key on `token`.
+void refuse_change_from_escrowed_key(const transcript::TranscriptState& state,
+                                     keystore::Keystore& ks, const std::string& token);
 
 }  // namespace hsm

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "core/pkcs11/rv.h"
 #include "core/pkcs11/session.h"
 #include "core/pkcs11/text.h"
@@ -107,33 +109,64 @@ TokenInfo select_token(const Module& module, std::string_view selector) {
                                     fmt::join(labels(hits), ", ")));
 }
 
-TokenInfo init_token(const Module& module, std::string_view label, const Secret& so_pin,
-                     const Secret& user_pin) {
-  for (const auto& t : initialised_tokens(module))
-    if (t.label == label)
-      fail(Category::not_found, fmt::format("a token labelled '{}' already exists (slot {}); "
-                                            "choose another label", label, t.slot_id));
-  std::optional<CK_SLOT_ID> free_slot;
+InitTarget init_target(const Module& module, std::string_view label) {
+  for (const auto& t : initialised_tokens(module)) {
+    if (t.label != label) continue;
+    if (!t.user_pin_initialized) return {t, true};
+    fail(Category::not_found, fmt::format("a token labelled '{}' already exists (slot {}); "
+                                          "choose another label", label, t.slot_id));
+  }
   for (CK_SLOT_ID id : slot_ids(module, true))
-    if (!token_info(module, id).initialized) {
-      free_slot = id;
-      break;
-    }
-  if (!free_slot) fail(Category::token, "no free slot for a new token on this module");
+    if (TokenInfo t = token_info(module, id); !t.initialized) return {t, false};
+  fail(Category::token, "no free slot for a new token on this module");
+}
 
+namespace {
+
+// A maximum PIN length the module reports as 0, "unavailable" or below the minimum is unknown.
+bool max_pin_len_known(const TokenInfo& token) {
+  return token.max_pin_len != 0 && token.max_pin_len >= token.min_pin_len &&
+         token.max_pin_len != CK_UNAVAILABLE_INFORMATION;
+}
+
+}  // namespace
+
+std::string pin_length_range(const TokenInfo& token) {
+  const unsigned long min = std::max(token.min_pin_len, 1UL);
+  if (!max_pin_len_known(token)) return fmt::format("at least {}", min);
+  return fmt::format("{} to {}", min, token.max_pin_len);
+}
+
+void check_pin_length(const TokenInfo& token, const Secret& pin, std::string_view what) {
+  const bool too_short = pin.size() < token.min_pin_len;
+  if (!too_short && (!max_pin_len_known(token) || pin.size() <= token.max_pin_len)) return;
+  // The refused PIN's own length is not said: it would tell how long the intended one is.
+  fail(Category::usage, fmt::format("the {} is too {} for this token, which takes PINs of {} "
+                                    "characters; nothing was changed on the token",
+                                    what, too_short ? "short" : "long", pin_length_range(token)));
+}
+
+TokenInfo init_token(const Module& module, const InitTarget& target, std::string_view label,
+                     const Secret& so_pin) {
   unsigned char padded_label[32];
   set_padded(padded_label, sizeof padded_label, label, "token label");
-  check(module.fn()->C_InitToken(*free_slot, const_cast<CK_UTF8CHAR*>(so_pin.data()),
+  check(module.fn()->C_InitToken(target.slot.slot_id, const_cast<CK_UTF8CHAR*>(so_pin.data()),
                                  so_pin.size(), padded_label),
         "initialising the token");
   // Some modules (SoftHSM among them) move a freshly initialised token to a new slot id.
-  const TokenInfo created = select_token(module, label);
-  Session session(module, created.slot_id, true);
-  session.login_so(so_pin);
-  check(module.fn()->C_InitPIN(session.handle(), const_cast<CK_UTF8CHAR*>(user_pin.data()),
-                               user_pin.size()),
-        "setting the user PIN");
-  return token_info(module, created.slot_id);
+  return select_token(module, label);
+}
+
+TokenInfo init_user_pin(const Module& module, const TokenInfo& token, const Secret& so_pin,
+                        const Secret& user_pin) {
+  {
+    Session session(module, token.slot_id, true);
+    session.login_so(so_pin);
+    check(module.fn()->C_InitPIN(session.handle(), const_cast<CK_UTF8CHAR*>(user_pin.data()),
+                                 user_pin.size()),
+          "setting the user PIN");
+  }
+  return token_info(module, token.slot_id);
 }
 
 }  // namespace hsm::p11

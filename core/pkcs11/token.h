@@ -43,9 +43,27 @@ TokenInfo token_info(const Module& module, unsigned long slot_id);
 // Error(usage) when the choice is ambiguous.
 TokenInfo select_token(const Module& module, std::string_view selector);
 
-// C_InitToken on a free (uninitialised) slot, then C_InitPIN with the user PIN. Refuses a label
-// that already exists (not_found = "exists", exit 7). Returns the new token.
-TokenInfo init_token(const Module& module, std::string_view label, const Secret& so_pin,
-                     const Secret& user_pin);
+// Where a token labelled `label` would be initialised, found before anything is asked or
+// changed: the first free slot (its TokenInfo carries the PIN lengths the module allows), or,
+// `unfinished`, the token of that label that was initialised but never given a user PIN.
+// Refuses a label in use (not_found = "exists", exit 7) and a module without a free slot.
+struct InitTarget {
+  TokenInfo slot;
+  bool unfinished = false;
+};
+InitTarget init_target(const Module& module, std::string_view label);
+
+// Error(usage) naming the allowed range unless `pin` fits the token's ulMinPinLen..ulMaxPinLen
+// (a bound the module reports as 0, or a range that makes no sense, is not checked).
+void check_pin_length(const TokenInfo& token, const Secret& pin, std::string_view what);
+// "4 to 255": the PIN lengths the token allows, for prompts and messages.
+std::string pin_length_range(const TokenInfo& token);
+
+// C_InitToken on the target's free slot; returns the new token (which has no user PIN yet).
+TokenInfo init_token(const Module& module, const InitTarget& target, std::string_view label,
+                     const Secret& so_pin);
+// Logs in as SO and sets the user PIN (C_InitPIN) of a token that has none.
+TokenInfo init_user_pin(const Module& module, const TokenInfo& token, const Secret& so_pin,
+                        const Secret& user_pin);
 
 }  // namespace hsm::p11

@@ -226,13 +226,19 @@ Secret read_secret(const SecretSource& source, std::string_view what) {
   return s;
 }
 
-Secret read_new_secret(const SecretSource& source, std::string_view what) {
-  if (source.kind != SecretSource::Kind::prompt) return read_secret(source, what);
+Secret read_new_secret(const SecretSource& source, std::string_view what,
+                       const std::function<void(const Secret&)>& check) {
+  if (source.kind != SecretSource::Kind::prompt) {
+    Secret s = read_secret(source, what);
+    if (check) check(s);
+    return s;
+  }
   const std::string thing =
       what.substr(0, 4) == "new " ? std::string(what) : fmt::format("new {}", what);
   for (int attempt = 1;; ++attempt) {
     Secret first = prompt_hidden(fmt::format("{}: ", prompt_case(thing)));
     if (first.empty()) fail(Category::general, fmt::format("no {} given", what));
+    if (check) check(first);
     const Secret again = prompt_hidden(fmt::format("Repeat the {}: ", thing));
     if (first.equals(again)) return first;
     if (attempt == kNewSecretAttempts)

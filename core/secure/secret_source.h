@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -29,9 +30,12 @@ struct SecretSource {
 Secret read_secret(const SecretSource& source, std::string_view what);
 
 // As read_secret, but a prompt asks twice and insists both entries match (new PINs, passwords):
-// after a mismatch it asks again, up to kNewSecretAttempts pairs, then Error(usage).
+// after a mismatch it asks again, up to kNewSecretAttempts pairs, then Error(usage). `check`,
+// when given, sees the secret as soon as it is read (before the repeat prompt) and throws to
+// refuse it.
 inline constexpr int kNewSecretAttempts = 3;
-Secret read_new_secret(const SecretSource& source, std::string_view what);
+Secret read_new_secret(const SecretSource& source, std::string_view what,
+                       const std::function<void(const Secret&)>& check = {});
 
 // Reads one line from the terminal without echo, writing `prompt` to it first. An empty line
 // gives an empty Secret.

@@ -176,6 +176,8 @@ void Transcript::take_key(const Entry& e) {
   try {
     state_.current_key = from_base64(e.data.value("public_key", ""));
     state_.current_key_id = e.data.value("key_id", "");
+    state_.current_key_kind = e.data.value("kind", "");
+    state_.current_key_token = e.data.value("token", "");
   } catch (const nlohmann::json::exception&) {
     fail(Category::integrity, fmt::format("transcript seq {} has a malformed key entry; run "
                                           "'hsmctl transcript verify'", e.seq));

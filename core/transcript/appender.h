@@ -33,6 +33,8 @@ struct TranscriptState {
   std::string head = kZeroHash;
   Bytes current_key;           // DER SPKI of the key that signs the next entry; empty if none
   std::string current_key_id;  // hex CKA_ID recorded with it (data.key_id), may be empty
+  std::string current_key_kind;   // its data.kind: "provisional", "escrowed" (may be empty)
+  std::string current_key_token;  // its data.token: the label of the token it was made on
 };
 
 // A ceremony whose process ended without recording its end (killed, crashed, power lost).

@@ -82,6 +82,7 @@ class Custody : public HsmTest {
 };
 
 TEST_F(Custody, TranscriptKeyRefusesEveryRouteOut) {
+  write_file("ws/keystore.sqlite", "", 0600);  // a workspace without a master (hsmctl(1) --dir)
   ASSERT_EQ(hsmctl({"transcript", "note", "--witness", "w", "make the key"}).code, 0);
   EXPECT_EQ(attack_all_keys(), 1u);  // the provisional transcript key
 }

@@ -139,6 +139,12 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
          t[at] = t[at] == '1' ? '2' : '1';  // the year of entry 3
          tampered_transcript = write_file("tampered.jsonl", t).string();
        }},
+      {"--head of 4 hex digits", [&] { return std::vector<std::string>{"transcript", "verify", "--head", "00ff"}; },
+       {}, 2, "64 hex digits", "", false},
+      {"--head that is not hex", [&] { return std::vector<std::string>{"transcript", "verify", "--head", "zzzz"}; },
+       {}, 2, "64 hex digits", "", false},
+      {"--head shortened to 16 hex digits", [&] { return std::vector<std::string>{"transcript", "verify", "--strict", "--head", read_file(ws_ / "transcript.jsonl").substr(read_file(ws_ / "transcript.jsonl").rfind("\"hash\":\"") + 8, 16)}; },
+       {}, 2, "'hsmctl transcript head'", "", false},
       {"existing output file", [&] { return std::vector<std::string>{"sign", "file", "--key", "signer", "--in", data_, "--out", existing}; },
        {}, 7, "already exists", "", false},  // refused before the ceremony begins
       {"missing module", [&] { return std::vector<std::string>{"--module", "/nonexistent/libpkcs11.so", "sign", "file", "--key", "signer", "--in", data_, "--out", out("mod")}; },

@@ -121,10 +121,12 @@ TEST_F(KeySign, BadInputGetsTheDocumentedExitCode) {
 }
 
 TEST_F(KeySign, KeysNeedAMasterFirst) {
-  hsm_.init_token("bare");
-  expect_failure(hsmctl({"--token", "bare", "--dir", (tmp_.path() / "bare").string(), "key",
-                         "generate", "k"}),
-                 7, "holds no master key");
+  // A workspace started by token init, on a token without a master.
+  const std::string bare = (tmp_.path() / "bare").string();
+  ASSERT_EQ(hsmctl({"--dir", bare, "token", "init", "--label", "bare", "--so-pin-source",
+                    "env:SO"}, {{"SO", kSoPin}}).code, 0);
+  expect_failure(hsmctl({"--token", "bare", "--dir", bare, "key", "generate", "k"}), 7,
+                 "holds no master key");
 }
 
 }  // namespace

@@ -15,7 +15,10 @@ namespace {
 class Transcript : public HsmTest {
  protected:
   void SetUp() override {
+    // A workspace with an empty keystore (notes alone do not start one; see hsmctl(1) --dir)
+    // and a transcript opened by a provisional key on "test":
     // seq 0 transcript.open; then three ceremonies of begin, witness.note, end: 10 entries.
+    write_file("ws/keystore.sqlite", "", 0600);
     for (int i = 1; i <= 3; ++i)
       ASSERT_EQ(note("note-" + std::to_string(i)).code, 0);
     original_ = read_file(file());
