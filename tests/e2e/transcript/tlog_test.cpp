@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 class Tlog : public HsmTest {
  protected:
   void SetUp() override {
+    write_file("ws/keystore.sqlite", "", 0600);  // a workspace: notes alone do not start one
     for (int i = 1; i <= 3; ++i) ASSERT_EQ(note("note-" + std::to_string(i)).code, 0);
   }
   RunResult note(const std::string& text) {

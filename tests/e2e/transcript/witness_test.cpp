@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 class Witness : public HsmTest {
  protected:
   void SetUp() override {
+    write_file("ws/keystore.sqlite", "", 0600);  // a workspace: notes alone do not start one
     for (int i = 1; i <= 3; ++i) ASSERT_EQ(note("note-" + std::to_string(i)).code, 0);
     const RunResult k = hsmctl({"transcript", "export-key", "--vkey"});
     ASSERT_EQ(k.code, 0) << k.err;

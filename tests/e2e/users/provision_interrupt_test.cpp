@@ -34,12 +34,12 @@ class ProvisionInterrupt : public HsmTest {
     // long before the last row.
     constexpr int kRows = 60;
     std::string csv = "name,password\n";
-    for (int i = 0; i < kRows; ++i) csv += "p" + std::to_string(i) + ",pw-" + std::to_string(i) + "\n";
+    for (int i = 0; i < kRows; ++i) csv += "p" + std::to_string(i) + ",password-number-" + std::to_string(i) + "\n";
     const fs::path from = write_file("batch.csv", csv);
     // Two users exist already: the summary counts them as skipped.
     for (const char* name : {"p0", "p1"})
       ASSERT_EQ(hsmctl({"user", "create", name, "--kdf-profile", "min", "--password-source",
-                        "env:PW"}, {{"PW", "pw"}}).code, 0);
+                        "env:PW"}, {{"PW", "a-long-enough-password"}}).code, 0);
 
     std::vector<std::string> argv{HSMCTL_BINARY, "--json", "user", "provision", "--from",
                                   from.string()};
