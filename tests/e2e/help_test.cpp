@@ -1,8 +1,9 @@
 // Every command's --help, read as a new user reads it: it ends with the global options and the
 // exit codes, has no doubled words ("the the"), and its examples name the command itself and
 // use only options that command (or hsmctl itself) lists.
+#include <algorithm>
+#include <cctype>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "support/hsm_fixture.h"
@@ -76,13 +77,40 @@ std::vector<std::string> help_examples(const std::string& help) {
   return out;
 }
 
+// The first "word word" (lower-case words one space apart, whole words) or "the that" in
+// `text`, or "" (no std::regex: GCC 12 warns inside it in the sanitizer build).
+std::string doubled_words(const std::string& text) {
+  const auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  const auto alpha = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; };
+  std::vector<std::pair<std::size_t, std::size_t>> words;  // [begin, end) of each word
+  for (std::size_t i = 0; i < text.size();) {
+    if (!alpha(text[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < text.size() && alpha(text[j])) ++j;
+    words.emplace_back(i, j);
+    i = j;
+  }
+  for (std::size_t w = 1; w < words.size(); ++w) {
+    const auto [a0, a1] = words[w - 1];
+    const auto [b0, b1] = words[w];
+    if (b0 != a1 + 1 || text[a1] != ' ') continue;
+    const std::string first = text.substr(a0, a1 - a0), second = text.substr(b0, b1 - b0);
+    const bool all_lower = std::all_of(first.begin(), first.end(), lower);
+    if ((all_lower && first == second) || ((first == "the" || first == "The") && second == "that"))
+      return first + " " + second;
+  }
+  return {};
+}
+
 TEST(Help, EveryCommandShowsGlobalOptionsAndExitCodesWithoutDoubledWords) {
   std::vector<std::pair<std::vector<std::string>, std::string>> all;
   walk_help({}, all);
   ASSERT_GT(all.size(), 40u);
   // Lower-case words one space apart: CLI11 itself prints "--dir DIR", "TEXT TEXT" for a
   // positional and "user   user signing keys" in a command list.
-  const std::regex doubled(R"(\b([a-z]+) \1\b|\b[Tt]he that\b)");
   for (const auto& [path, help] : all) {
     std::string name = "hsmctl";
     for (const auto& p : path) name += " " + p;
@@ -92,8 +120,8 @@ TEST(Help, EveryCommandShowsGlobalOptionsAndExitCodesWithoutDoubledWords) {
       EXPECT_NE(help.find("Global options (--module, --token, --dir, --pin-source, --json, "
                           "--yes)"), std::string::npos) << help;
     }
-    std::smatch m;
-    EXPECT_FALSE(std::regex_search(help, m, doubled)) << "'" << m.str() << "' in:\n" << help;
+    const std::string d = doubled_words(help);
+    EXPECT_TRUE(d.empty()) << "'" << d << "' in:\n" << help;
   }
 }
 
