@@ -277,6 +277,7 @@ void add_transcript_show(Cli& cli, CLI::App* group) {
     cli.action = [&cli, f] {
       check_bound("--since", f->since);
       check_bound("--until", f->until);
+      if (f->file.empty()) require_workspace(cli.globals.dir);
       const auto path = f->file.empty()
                             ? std::filesystem::path(cli.globals.dir) / "transcript.jsonl"
                             : std::filesystem::path(f->file);

@@ -15,6 +15,7 @@ namespace {
 
 class Actor : public HsmTest {
  protected:
+  void SetUp() override { write_file("ws/keystore.sqlite", "", 0600); }  // notes need a workspace
   std::vector<nlohmann::json> entries() {
     std::vector<nlohmann::json> out;
     std::istringstream in(read_file(ws_ / "transcript.jsonl"));
