@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,33 @@ bool remove_created_file(const CreatedFile& f) noexcept {
     return false;
   return ::unlink(f.path.c_str()) == 0;
 }
+
+void replace_file(const std::filesystem::path& path, std::string_view data, unsigned mode) {
+  const auto tmp = path.parent_path() / fmt::format(".{}.{}.tmp", path.filename().string(), ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  bool ok = fd >= 0 && ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    fail(Category::general, fmt::format("cannot write '{}'", path.string()), why);
+  }
+}
+
+FileLock::FileLock(const std::filesystem::path& path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd_ < 0) fail(Category::general, fmt::format("cannot open '{}'", path.string()), std::strerror(errno));
+  while (::flock(fd_, LOCK_EX) != 0)
+    if (errno != EINTR) {
+      const std::string why = std::strerror(errno);
+      ::close(fd_);
+      fail(Category::general, fmt::format("cannot lock '{}'", path.string()), why);
+    }
+}
+
+FileLock::~FileLock() { ::close(fd_); }
 
 Bytes read_file(const std::filesystem::path& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);

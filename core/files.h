@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "core/bytes.h"
 
@@ -26,6 +27,22 @@ CreatedFile write_new_file(const std::filesystem::path& path, ByteView data, uns
 // inode, not a link): a clean-up never deletes what another process put at that path.
 // Returns whether it removed it.
 bool remove_created_file(const CreatedFile& f) noexcept;
+// Replaces `path` with `data` whole (temp file, fsync, rename over it): for state that is
+// rewritten, never for outputs. A symlink at a temp name is refused; nothing is left on failure.
+void replace_file(const std::filesystem::path& path, std::string_view data, unsigned mode);
+
+// An exclusive flock on `path` (created 0600), held for the object's life.
+class FileLock {
+ public:
+  explicit FileLock(const std::filesystem::path& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Reads a whole file; a missing one is Error(not_found) naming `what`.
 Bytes read_file(const std::filesystem::path& path, const std::string& what);
 

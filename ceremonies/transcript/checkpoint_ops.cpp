@@ -15,6 +15,7 @@
 #include "ceremonies/recorder.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/files.h"
 
 namespace hsm {
 
@@ -22,22 +23,9 @@ namespace {
 
 // Held while a checkpoint is made and stored: the tree size is read under it, so a checkpoint
 // kept by another process is never larger than ours unless the log really shrank.
-class CheckpointLock {
- public:
-  explicit CheckpointLock(const std::filesystem::path& transcript) {
-    const auto p = transcript.parent_path() / "tlog" / ".checkpoint.lock";
-    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd_ < 0) fail(Category::general, fmt::format("cannot open '{}'", p.string()), std::strerror(errno));
-    while (::flock(fd_, LOCK_EX) != 0)
-      if (errno != EINTR) fail(Category::general, "cannot lock the checkpoint", std::strerror(errno));
-  }
-  ~CheckpointLock() { ::close(fd_); }
-  CheckpointLock(const CheckpointLock&) = delete;
-  CheckpointLock& operator=(const CheckpointLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
+FileLock checkpoint_lock(const std::filesystem::path& transcript) {
+  return FileLock(transcript.parent_path() / "tlog" / ".checkpoint.lock");
+}
 
 }  // namespace
 
@@ -66,20 +54,6 @@ std::optional<tlog::Note> load_checkpoint(const std::filesystem::path& transcrip
 }
 
 namespace {
-
-void replace_atomically(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = path.parent_path() / fmt::format(".{}.{}", path.filename().string(), ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    fail(Category::general, fmt::format("cannot write '{}'", path.string()), why);
-  }
-}
 
 std::optional<tlog::Note> load_note(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -113,14 +87,14 @@ void store_checkpoint(const std::filesystem::path& transcript, const tlog::Note&
   if (old && old->text == note.text)
     for (const auto& s : old->signatures)
       if (s.name != note.signatures.front().name) merged.signatures.push_back(s);
-  replace_atomically(history, merged.format());
-  replace_atomically(checkpoint_path(transcript), merged.format());
+  replace_file(history, merged.format(), 0644);
+  replace_file(checkpoint_path(transcript), merged.format(), 0644);
 }
 
 std::vector<std::uint64_t> add_cosignatures(const std::filesystem::path& transcript,
                                             const std::string& lines,
                                             const std::vector<tlog::VerifierKey>& witnesses) {
-  CheckpointLock lock(transcript);
+  const FileLock lock = checkpoint_lock(transcript);
   std::vector<std::uint64_t> sizes;
   const auto dir = checkpoint_history_path(transcript, 0).parent_path();
   std::vector<std::uint64_t> known;
@@ -144,9 +118,9 @@ std::vector<std::uint64_t> add_cosignatures(const std::filesystem::path& transcr
         return s.name == sig.name && s.key_id == sig.key_id;
       });
       note->signatures.push_back(sig);
-      replace_atomically(checkpoint_history_path(transcript, size), note->format());
+      replace_file(checkpoint_history_path(transcript, size), note->format(), 0644);
       if (auto kept = load_checkpoint(transcript); kept && kept->text == note->text)
-        replace_atomically(checkpoint_path(transcript), note->format());
+        replace_file(checkpoint_path(transcript), note->format(), 0644);
       sizes.push_back(size);
       placed = true;
       break;
@@ -162,7 +136,7 @@ std::vector<std::uint64_t> add_cosignatures(const std::filesystem::path& transcr
 tlog::Note sign_checkpoint(transcript::Transcript& t, transcript::Signer& signer,
                            const std::string& configured_origin) {
   t.tree();  // creates DIR/tlog before its lock is taken
-  CheckpointLock lock(t.file());
+  const FileLock lock = checkpoint_lock(t.file());
   tlog::TreeStore& tree = t.tree();
   tlog::Checkpoint c;
   c.origin = log_origin(configured_origin, tree);

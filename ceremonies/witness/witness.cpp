@@ -33,20 +33,6 @@ std::string slurp_text(const fs::path& p, const char* what) {
   return s.str();
 }
 
-void replace_file(const fs::path& path, const std::string& data) {
-  const auto tmp = path.parent_path() / fmt::format(".{}.{}", path.filename().string(), ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  bool ok = fd >= 0 && ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    fail(Category::general, fmt::format("cannot write '{}'", path.string()), why);
-  }
-}
-
 nlohmann::json read_witness_config(const fs::path& dir) {
   const auto p = dir / "witness.json";
   if (!fs::exists(p))
@@ -92,23 +78,6 @@ fs::path state_path(const fs::path& dir, const std::string& origin) {
   return dir / "logs" / (to_hex(crypto::sha256(as_bytes(origin))).substr(0, 32) + ".json");
 }
 
-class WitnessLock {
- public:
-  explicit WitnessLock(const fs::path& dir) {
-    const auto p = dir / "witness.lock";
-    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd_ < 0) fail(Category::general, fmt::format("cannot open '{}'", p.string()), std::strerror(errno));
-    while (::flock(fd_, LOCK_EX) != 0)
-      if (errno != EINTR) fail(Category::general, "cannot lock the witness state", std::strerror(errno));
-  }
-  ~WitnessLock() { ::close(fd_); }
-  WitnessLock(const WitnessLock&) = delete;
-  WitnessLock& operator=(const WitnessLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
 // Keeps both checkpoints of a refused fork or rollback: proof of the log's misbehaviour.
 fs::path keep_evidence(const fs::path& dir, const WitnessLogState& known, const std::string& note,
                        const std::string& why) {
@@ -120,7 +89,7 @@ fs::path keep_evidence(const fs::path& dir, const WitnessLogState& known, const 
   const std::string text = fmt::format("{}\n\nlast cosigned:\n{}{}\npresented:\n{}", why,
                                        tlog::Checkpoint{known.origin, known.size, known.root}.text(),
                                        "", note);
-  replace_file(p, text);
+  replace_file(p, text, 0600);
   return p;
 }
 
@@ -223,7 +192,7 @@ CosignResult witness_cosign(const CosignRequest& r) {
     out.message = fmt::format("the checkpoint for '{}' is not signed by the log key", c.origin);
     return out;
   }
-  WitnessLock lock(r.dir);
+  const FileLock lock(r.dir / "witness.lock");
   const auto known = witness_state(r.dir, c.origin);
   const std::uint64_t last = known ? known->size : 0;
   out.latest_size = last;
@@ -284,7 +253,8 @@ CosignResult witness_cosign(const CosignRequest& r) {
   std::error_code ec;
   fs::create_directories(r.dir / "logs", ec);
   replace_file(state_path(r.dir, c.origin),
-               nlohmann::json{{"origin", c.origin}, {"size", c.size}, {"root", tlog::to_base64(c.root)}}.dump() + "\n");
+               nlohmann::json{{"origin", c.origin}, {"size", c.size}, {"root", tlog::to_base64(c.root)}}.dump() + "\n",
+               0600);
   out.signature_line = tlog::NoteSignature{me.name, me.key_id(), sig}.line();
   out.latest_size = c.size;
   return out;

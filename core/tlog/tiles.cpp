@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/tlog/tree_store.h"
 
 namespace hsm::tlog {
@@ -29,17 +30,7 @@ void write_atomically(const std::filesystem::path& path, const std::string& data
   std::filesystem::create_directories(path.parent_path(), ec);
   if (ec) fail(Category::general, fmt::format("cannot create '{}'", path.parent_path().string()),
                ec.message());
-  const auto tmp = path.parent_path() / fmt::format(".{}.{}.tmp", path.filename().string(), ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  bool ok = fd >= 0 && ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    fail(Category::general, fmt::format("cannot write '{}'", path.string()), why);
-  }
+  replace_file(path, data, 0644);
 }
 
 }  // namespace
