@@ -5,7 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -66,6 +68,18 @@ CLI::Option* add_algorithm_option(CLI::App* cmd, const std::string& name, std::s
 // A verifier key (C2SP vkey) given as text, or the first line of the file it names.
 tlog::VerifierKey vkey_arg(const std::string& arg);
 
+// --receipt [FILE] of a command that signs (cmd/receipt.cpp): the receipt's path, when asked
+// for (default: `out` + ".tlog-proof"), checked before the signature is made; after the
+// ceremony, writes it and adds "receipt" to the command's JSON `doc`.
+CLI::Option* add_receipt_option(CLI::App* cmd, std::string& target);
+std::optional<std::filesystem::path> receipt_path(const CLI::Option* option,
+                                                  const std::string& value,
+                                                  const std::filesystem::path& out);
+void write_receipt_after(const Cli& cli, const std::optional<std::filesystem::path>& receipt,
+                         std::uint64_t seq, nlohmann::json& doc);
+// The text line that names the receipt written, if any.
+void print_receipt(std::ostream& out, const std::optional<std::filesystem::path>& receipt);
+
 // One registration function per subcommand group (one file each).
 void add_token_commands(Cli& cli);
 void add_transcript_commands(Cli& cli);
@@ -82,6 +96,7 @@ void add_clone_commands(Cli& cli);
 void add_group_commands(Cli& cli);
 void add_ceremony_commands(Cli& cli);
 void add_witness_commands(Cli& cli);
+void add_receipt_commands(Cli& cli);
 // All of the above, in --help order (main.cpp; `ceremony validate` parses plan steps with it).
 void add_all_commands(Cli& cli);
 

@@ -9,6 +9,7 @@
 #include "ceremonies/groups/group_admin.h"
 #include "ceremonies/groups/group_membership.h"
 #include "ceremonies/groups/group_sign.h"
+#include "ceremonies/keys/file_signature.h"
 #include "cmd/cli.h"
 #include "core/crypto/algorithm_names.h"
 #include "cmd/factors.h"
@@ -156,7 +157,8 @@ void add_group_commands(Cli& cli) {
   struct SignArgs {
     GroupSignOptions o;
     MemberArgs m;
-    std::string in, out;
+    std::string in, out, receipt;
+    CLI::Option* receipt_opt = nullptr;
   };
   auto sa = std::make_shared<SignArgs>();
   auto* sign = group->add_subcommand("sign", "sign a file with the group key as one member "
@@ -166,6 +168,7 @@ void add_group_commands(Cli& cli) {
   sign->add_option("--out", sa->out, "signature file to create (DER; never overwritten)")
       ->required()->type_name("SIG");
   add_member_options(sign, sa->m);
+  sa->receipt_opt = add_receipt_option(sign, sa->receipt);
   with_example(sign, "hsmctl group sign ops --as alice --in release.tar --out release.sig\n"
                      "  openssl dgst -sha256 -verify ops.pem -signature release.sig release.tar");
   sign->callback([&cli, sa] {
@@ -175,17 +178,21 @@ void add_group_commands(Cli& cli) {
       sa->o.out = sa->out;
       sa->o.factors = sa->m.factors();
       sa->o.max_auth_failures = max_auth_failures(cli);
+      check_sign_files(sa->o.in, sa->o.out);
+      const auto receipt = receipt_path(sa->receipt_opt, sa->receipt, sa->out);
       Workspace ws(cli.workspace_options());
       const GroupSignature r = group_sign(ws, sa->o);
-      cli.emit({{"group", r.group}, {"as", r.as}, {"algorithm", r.algorithm},
-                {"signature_alg", r.signature_alg}, {"key_version", r.key_version},
-                {"fingerprint", r.fingerprint}, {"file_sha256", r.file_sha256},
-                {"signature_sha256", r.signature_sha256}, {"out", sa->out}, {"seq", r.seq}},
-               [&](std::ostream& out) {
-                 out << fmt::format("signed '{}' with group '{}' as '{}' ({}) -> '{}' "
-                                    "(transcript seq {})\n", sa->in, r.group, r.as,
-                                    r.signature_alg, sa->out, r.seq);
-               });
+      nlohmann::json doc{{"group", r.group}, {"as", r.as}, {"algorithm", r.algorithm},
+                         {"signature_alg", r.signature_alg}, {"key_version", r.key_version},
+                         {"fingerprint", r.fingerprint}, {"file_sha256", r.file_sha256},
+                         {"signature_sha256", r.signature_sha256}, {"out", sa->out},
+                         {"seq", r.seq}};
+      write_receipt_after(cli, receipt, r.seq, doc);
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("signed '{}' with group '{}' as '{}' ({}) -> '{}' (transcript seq {})\n",
+                           sa->in, r.group, r.as, r.signature_alg, sa->out, r.seq);
+        print_receipt(out, receipt);
+      });
       return 0;
     };
   });

@@ -38,8 +38,9 @@ void add_shares_option(CLI::App* cmd, std::vector<std::string>& files) {
 void add_file_command(Cli& cli, CLI::App* group) {
   struct Args {
     SignFileOptions o;
-    std::string in, out, cert;
+    std::string in, out, cert, receipt;
     std::vector<std::string> files;
+    CLI::Option* receipt_opt = nullptr;
   };
   auto f = std::make_shared<Args>();
   auto* file = group->add_subcommand("file", "detached signature of a file");
@@ -52,21 +53,27 @@ void add_file_command(Cli& cli, CLI::App* group) {
   file->add_option("--cert", f->cert, "the key's certificate, carried in a cms signature")
       ->type_name("CERT");
   add_shares_option(file, f->files);
-  with_example(file, "hsmctl sign file --key release-2026 --in app.tar.gz --out app.tar.gz.sig");
+  f->receipt_opt = add_receipt_option(file, f->receipt);
+  with_example(file, "hsmctl sign file --key release-2026 --in app.tar.gz --out app.tar.gz.sig "
+                     "--receipt");
   file->callback([&cli, f] {
     cli.action = [&cli, f] {
       f->o.in = f->in;
       f->o.out = f->out;
       f->o.cert = f->cert;
+      f->o.validate();
+      const auto receipt = receipt_path(f->receipt_opt, f->receipt, f->out);
       Workspace ws(cli.workspace_options());
       const SignResult r = sign_file(ws, f->o, share_intake(f->files));
-      cli.emit({{"key", r.key}, {"out", f->out}, {"format", f->o.format},
-                {"input_sha256", r.input_sha256}, {"signature_sha256", r.output_sha256},
-                {"seq", r.seq}},
-               [&](std::ostream& out) {
-                 out << fmt::format("signed {} with '{}' -> {} (transcript seq {})\n", f->in,
-                                    r.key, f->out, r.seq);
-               });
+      nlohmann::json doc{{"key", r.key}, {"out", f->out}, {"format", f->o.format},
+                         {"input_sha256", r.input_sha256}, {"signature_sha256", r.output_sha256},
+                         {"seq", r.seq}};
+      write_receipt_after(cli, receipt, r.seq, doc);
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("signed {} with '{}' -> {} (transcript seq {})\n", f->in, r.key,
+                           f->out, r.seq);
+        print_receipt(out, receipt);
+      });
       return 0;
     };
   });
@@ -75,9 +82,10 @@ void add_file_command(Cli& cli, CLI::App* group) {
 void add_cert_command(Cli& cli, CLI::App* group) {
   struct Args {
     SignCertOptions o;
-    std::string issuer, csr, out;
+    std::string issuer, csr, out, receipt;
     int path_length = -1;
     std::vector<std::string> files;
+    CLI::Option* receipt_opt = nullptr;
   };
   auto c = std::make_shared<Args>();
   auto* cert = group->add_subcommand("cert", "an X.509 certificate: a self-signed root, or one "
@@ -96,6 +104,7 @@ void add_cert_command(Cli& cli, CLI::App* group) {
   cert->add_option("--out", c->out, "certificate to write (PEM; never overwrites)")
       ->required()->type_name("FILE");
   add_shares_option(cert, c->files);
+  c->receipt_opt = add_receipt_option(cert, c->receipt);
   with_example(cert, "hsmctl sign cert --key root-2026 --issuer-cert root.pem --csr int.csr "
                      "--days 1825 --out int.pem");
   cert->callback([&cli, c, cert] {
@@ -104,12 +113,17 @@ void add_cert_command(Cli& cli, CLI::App* group) {
       c->o.csr = c->csr;
       c->o.out = c->out;
       if (cert->count("--path-len") > 0) c->o.path_length = c->path_length;
+      c->o.validate();
+      const auto receipt = receipt_path(c->receipt_opt, c->receipt, c->out);
       Workspace ws(cli.workspace_options());
       const SignedArtefact a = sign_certificate(ws, c->o, share_intake(c->files));
-      cli.emit(artefact_json(a, c->out), [&](std::ostream& out) {
+      nlohmann::json doc = artefact_json(a, c->out);
+      write_receipt_after(cli, receipt, a.seq, doc);
+      cli.emit(doc, [&](std::ostream& out) {
         out << fmt::format("certificate {} for '{}' issued by '{}' with '{}', valid until {} -> {} "
                            "(transcript seq {})\n", a.serial, a.subject, a.issuer, a.key,
                            a.not_after, c->out, a.seq);
+        print_receipt(out, receipt);
       });
       return 0;
     };
@@ -119,8 +133,9 @@ void add_cert_command(Cli& cli, CLI::App* group) {
 void add_csr_command(Cli& cli, CLI::App* group) {
   struct Args {
     SignCsrOptions o;
-    std::string out;
+    std::string out, receipt;
     std::vector<std::string> files;
+    CLI::Option* receipt_opt = nullptr;
   };
   auto r = std::make_shared<Args>();
   auto* csr = group->add_subcommand("csr", "a certificate signing request for the key, for "
@@ -131,16 +146,22 @@ void add_csr_command(Cli& cli, CLI::App* group) {
   csr->add_option("--out", r->out, "CSR to write (PEM; never overwrites)")->required()
       ->type_name("FILE");
   add_shares_option(csr, r->files);
+  r->receipt_opt = add_receipt_option(csr, r->receipt);
   with_example(csr, "hsmctl sign csr --key issuing-2026 --subject \"CN=Example Issuing CA\" "
                     "--out issuing.csr");
   csr->callback([&cli, r] {
     cli.action = [&cli, r] {
       r->o.out = r->out;
+      r->o.validate();
+      const auto receipt = receipt_path(r->receipt_opt, r->receipt, r->out);
       Workspace ws(cli.workspace_options());
       const SignedArtefact a = sign_request(ws, r->o, share_intake(r->files));
-      cli.emit(artefact_json(a, r->out), [&](std::ostream& out) {
+      nlohmann::json doc = artefact_json(a, r->out);
+      write_receipt_after(cli, receipt, a.seq, doc);
+      cli.emit(doc, [&](std::ostream& out) {
         out << fmt::format("CSR for '{}' with '{}' -> {} (transcript seq {})\n", a.subject, a.key,
                            r->out, a.seq);
+        print_receipt(out, receipt);
       });
       return 0;
     };
@@ -150,8 +171,9 @@ void add_csr_command(Cli& cli, CLI::App* group) {
 void add_crl_command(Cli& cli, CLI::App* group) {
   struct Args {
     SignCrlOptions o;
-    std::string issuer, out;
+    std::string issuer, out, receipt;
     std::vector<std::string> files;
+    CLI::Option* receipt_opt = nullptr;
   };
   auto l = std::make_shared<Args>();
   auto* crl = group->add_subcommand("crl", "a CRL listing every certificate the key revoked");
@@ -165,17 +187,23 @@ void add_crl_command(Cli& cli, CLI::App* group) {
   crl->add_option("--out", l->out, "CRL to write (PEM; never overwrites)")->required()
       ->type_name("FILE");
   add_shares_option(crl, l->files);
+  l->receipt_opt = add_receipt_option(crl, l->receipt);
   with_example(crl, "hsmctl sign crl --key root-2026 --issuer-cert root.pem --revoke "
                     "5F3A...:keyCompromise --next-update 30 --out root.crl");
   crl->callback([&cli, l] {
     cli.action = [&cli, l] {
       l->o.issuer_cert = l->issuer;
       l->o.out = l->out;
+      l->o.validate();
+      const auto receipt = receipt_path(l->receipt_opt, l->receipt, l->out);
       Workspace ws(cli.workspace_options());
       const SignedArtefact a = sign_crl(ws, l->o, share_intake(l->files));
-      cli.emit(artefact_json(a, l->out), [&](std::ostream& out) {
+      nlohmann::json doc = artefact_json(a, l->out);
+      write_receipt_after(cli, receipt, a.seq, doc);
+      cli.emit(doc, [&](std::ostream& out) {
         out << fmt::format("CRL number {} of '{}' with '{}', next update {} -> {} (transcript "
                            "seq {})\n", a.crl_number, a.issuer, a.key, a.not_after, l->out, a.seq);
+        print_receipt(out, receipt);
       });
       return 0;
     };

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ceremonies/transcript/checkpoint_ops.h"
+#include "ceremonies/transcript/receipt_ops.h"
 #include "cmd/cli.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -29,17 +30,6 @@ nlohmann::json hashes_json(const std::vector<tlog::Hash>& hashes) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& h : hashes) out.push_back(tlog::to_base64(h));
   return out;
-}
-
-// The line of entry `seq` (no newline), read through the tree's offsets.
-std::string entry_line(const std::filesystem::path& file, tlog::TreeStore& tree, std::uint64_t seq) {
-  const auto [begin, end] = tree.entry_range(seq);
-  std::ifstream in(file, std::ios::binary);
-  std::string line(end - begin - 1, '\0');
-  in.seekg(static_cast<std::streamoff>(begin));
-  if (!in.read(line.data(), static_cast<std::streamsize>(line.size())))
-    fail(Category::general, fmt::format("cannot read entry {} of '{}'", seq, file.string()));
-  return line;
 }
 
 // The size proofs default to: the kept checkpoint's, so the proof checks against it.
@@ -110,7 +100,7 @@ void add_prove(Cli& cli, CLI::App* group) {
         return 0;
       }
       const std::uint64_t size = o->size > 0 ? o->size : default_size(file, tree);
-      const std::string line = entry_line(file, tree, o->seq);
+      const std::string line = read_entry_line(file, tree, o->seq);
       const auto proof = tlog::inclusion_proof(tree, o->seq, size);
       const tlog::Hash root = tlog::tree_root(tree, size);
       nlohmann::json doc{{"seq", o->seq}, {"size", size}, {"root", tlog::to_base64(root)},
@@ -147,7 +137,7 @@ void add_publish(Cli& cli, CLI::App* group) {
         fail(Category::integrity, "the kept checkpoint does not match the log; check it with "
                                   "'hsmctl transcript verify --checkpoint'");
       const auto stats = tlog::publish_tiles(
-          tree, c.size, [&](std::uint64_t seq) { return entry_line(file, tree, seq); },
+          tree, c.size, [&](std::uint64_t seq) { return read_entry_line(file, tree, seq); },
           note->format(), *dir);
       cli.emit({{"dir", *dir}, {"size", c.size}, {"tiles_written", stats.tiles_written},
                 {"bundles_written", stats.bundles_written}, {"kept", stats.kept}},

@@ -10,6 +10,7 @@
 #include "ceremonies/users/user_otp.h"
 #include "ceremonies/users/user_passwd.h"
 #include "ceremonies/users/user_sign.h"
+#include "ceremonies/keys/file_signature.h"
 #include "cmd/cli.h"
 #include "core/crypto/algorithm_names.h"
 #include "cmd/factors.h"
@@ -99,7 +100,8 @@ void add_user_commands(Cli& cli) {
   struct SignArgs {
     UserSignOptions o;
     FactorArgs f;
-    std::string in, out;
+    std::string in, out, receipt;
+    CLI::Option* receipt_opt = nullptr;
   };
   auto sa = std::make_shared<SignArgs>();
   auto* sign = group->add_subcommand("sign", "sign a file with a user's key (password, and a "
@@ -109,6 +111,7 @@ void add_user_commands(Cli& cli) {
   sign->add_option("--out", sa->out, "signature file to create (DER; never overwritten)")
       ->required()->type_name("SIG");
   add_factor_options(sign, sa->f, "the user's");
+  sa->receipt_opt = add_receipt_option(sign, sa->receipt);
   with_example(sign, "hsmctl user sign alice --in report.pdf --out report.sig --otp-source "
                      "prompt\n"
                      "  openssl dgst -sha256 -verify alice.pem -signature report.sig report.pdf");
@@ -118,16 +121,21 @@ void add_user_commands(Cli& cli) {
       sa->o.out = sa->out;
       sa->o.factors = sa->f.factors();
       sa->o.max_auth_failures = max_auth_failures(cli);
+      check_sign_files(sa->o.in, sa->o.out);
+      const auto receipt = receipt_path(sa->receipt_opt, sa->receipt, sa->out);
       Workspace ws(cli.workspace_options());
       const UserSignature r = user_sign(ws, sa->o);
-      cli.emit({{"name", r.name}, {"algorithm", r.algorithm}, {"signature_alg", r.signature_alg},
-                {"key_version", r.key_version}, {"fingerprint", r.fingerprint},
-                {"file_sha256", r.file_sha256}, {"signature_sha256", r.signature_sha256},
-                {"out", sa->out}, {"seq", r.seq}},
-               [&](std::ostream& out) {
-                 out << fmt::format("signed '{}' as user '{}' ({}) -> '{}' (transcript seq {})\n",
-                                    sa->in, r.name, r.signature_alg, sa->out, r.seq);
-               });
+      nlohmann::json doc{{"name", r.name}, {"algorithm", r.algorithm},
+                         {"signature_alg", r.signature_alg}, {"key_version", r.key_version},
+                         {"fingerprint", r.fingerprint}, {"file_sha256", r.file_sha256},
+                         {"signature_sha256", r.signature_sha256}, {"out", sa->out},
+                         {"seq", r.seq}};
+      write_receipt_after(cli, receipt, r.seq, doc);
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("signed '{}' as user '{}' ({}) -> '{}' (transcript seq {})\n", sa->in,
+                           r.name, r.signature_alg, sa->out, r.seq);
+        print_receipt(out, receipt);
+      });
       return 0;
     };
   });

@@ -53,7 +53,7 @@ first_column() { grep -E '^ {1,8}[^ ]' | sed -E 's/^ +//; s/  .*//'; }
 block() { awk -v h=".Ss $2" '$0 == h { on = 1; next } on && /^\.S[sh] / { exit } on { print }' "$1"; }
 # item_for "--label L REQUIRED" -> the mdoc list item that must document it: ".It Fl -label Ar L".
 # An option of several values shows them before CLI11's count: "--consistency A B x 2" ->
-# ".It Fl -consistency Ar A B".
+# ".It Fl -consistency Ar A B". An optional value "--receipt [FILE]" -> ".It Fl -receipt Op Ar FILE".
 item_for() {
   local name type rest
   read -r name rest <<<"$1"
@@ -65,7 +65,9 @@ item_for() {
   type=${type%%=*}  # "ALGO=ec-p256": CLI11 shows the default after the type name
   case $name in
     -h,--help) echo ".It Fl h , Fl -help" ;;
-    --*) echo ".It Fl ${name#-}${type:+ Ar $type}" ;;
+    --*) if [[ $type =~ ^\[(.*)\]$ ]]; then  # an optional value: "[FILE]" -> "Op Ar FILE"
+           echo ".It Fl ${name#-} Op Ar ${BASH_REMATCH[1]}"
+         else echo ".It Fl ${name#-}${type:+ Ar $type}"; fi ;;
     *) echo ".It Ar $name" ;;  # a positional: "FILE TEXT" -> FILE
   esac
 }
