@@ -85,6 +85,8 @@ void add_token_commands(Cli& cli);
 void add_transcript_commands(Cli& cli);
 // transcript checkpoint | prove | publish (transcript_log.cpp), added by the above.
 void add_transcript_log_commands(Cli& cli, CLI::App* group);
+// transcript monitor (transcript_monitor.cpp).
+void add_transcript_monitor_command(Cli& cli, CLI::App* group);
 void add_master_commands(Cli& cli);
 void add_user_commands(Cli& cli);
 void add_key_commands(Cli& cli);

@@ -281,6 +281,7 @@ void add_transcript_commands(Cli& cli) {
   add_export_key(cli, group);
   add_note(cli, group);
   add_transcript_log_commands(cli, group);
+  add_transcript_monitor_command(cli, group);
 }
 
 }  // namespace hsm::cli

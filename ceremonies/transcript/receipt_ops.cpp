@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ceremonies/transcript/checkpoint_ops.h"
+#include "ceremonies/transcript/signature_events.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -18,22 +19,6 @@
 namespace hsm {
 
 namespace {
-
-std::string receipt_digest(const nlohmann::json& data, std::initializer_list<const char*> keys) {
-  for (const char* k : keys)
-    if (data.contains(k) && data[k].is_string()) return data[k].get<std::string>();
-  return {};
-}
-
-// Who made the signature an entry records; empty for an event that is not a signature.
-std::string signer_of(const std::string& event, const nlohmann::json& data) {
-  auto str = [&](const char* k) { return data.value(k, std::string()); };
-  if (event == "sign.file" || event == "sign.cert" || event == "sign.csr" || event == "sign.crl")
-    return fmt::format("key '{}'", str("key"));
-  if (event == "user.signed") return fmt::format("user '{}'", str("name"));
-  if (event == "group.signed") return fmt::format("group '{}' as '{}'", str("group"), str("as"));
-  return {};
-}
 
 void check_digest(const char* what, const std::string& recorded, ByteView actual,
                   const std::string& event, std::uint64_t index) {
@@ -131,10 +116,11 @@ ReceiptReport verify_receipt(std::string_view receipt, const tlog::CheckpointPol
   r.event = entry.value("event", std::string());
   r.time = entry.value("time", std::string());
   r.actor = entry.value("actor", std::string());
-  const nlohmann::json data = entry.value("data", nlohmann::json::object());
-  r.signer = signer_of(r.event, data);
-  r.input_sha256 = receipt_digest(data, {"input_sha256", "file_sha256"});
-  r.output_sha256 = receipt_digest(data, {"signature_sha256", "output_sha256"});
+  if (const auto sig = signature_event(entry)) {
+    r.signer = sig->signer;
+    r.input_sha256 = sig->input_sha256;
+    r.output_sha256 = sig->output_sha256;
+  }
   if ((input || output) && r.signer.empty())
     fail(Category::integrity, fmt::format("entry {} is a '{}' event, not a signature", p.index,
                                           r.event));

@@ -8,6 +8,8 @@
 #include <functional>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "core/bytes.h"
 #include "support/forge.h"  // split_lines, join_lines
 #include "support/hsm_fixture.h"
@@ -198,6 +200,49 @@ TEST_F(Receipt, UpdateRefusesAReceiptOfAnotherLogOrEntry) {
   });
   expect_failure(hsmctl({"receipt", "update", "--receipt", moved.string()}), 4,
                  "does not hold the receipt's entry");
+}
+
+TEST_F(Receipt, MonitorListsTheSignaturesOfAKeySinceACheckpoint) {
+  const auto since = write_file("seen.checkpoint", read_file(ws_ / "tlog" / "checkpoint"), 0644);
+  for (const std::string out : {"a.sig", "b.sig"})
+    ASSERT_EQ(hsmctl({"sign", "file", "--key", "rel", "--in", data_.string(), "--out",
+                      path(out)}).code, 0);
+  ASSERT_EQ(hsmctl({"user", "sign", "alice", "--in", data_.string(), "--out", path("u.sig"),
+                    "--password-source", "env:PW"}, {{"PW", kReceiptPw}}).code, 0);
+  const RunResult k = hsmctl({"--json", "transcript", "monitor", "--key", "rel", "--since",
+                              since.string(), "--log-key", log_vkey_.string()});
+  ASSERT_EQ(k.code, 0) << k.err;
+  const auto doc = nlohmann::json::parse(k.out);
+  ASSERT_EQ(doc["signatures"].size(), 2u) << k.out;
+  const RunResult digest = openssl({"dgst", "-sha256", "-r", data_.string()});
+  for (const auto& s : doc["signatures"]) {
+    EXPECT_EQ(s["event"], "sign.file");
+    EXPECT_EQ(s["input_sha256"], digest.out.substr(0, 64));
+    EXPECT_GE(s["seq"].get<std::uint64_t>(), doc["since"].get<std::uint64_t>());
+  }
+  const RunResult u = hsmctl({"transcript", "monitor", "--user", "alice", "--since",
+                              since.string()});
+  ASSERT_EQ(u.code, 0) << u.err;
+  EXPECT_NE(u.out.find("user.signed by user 'alice'"), std::string::npos) << u.out;
+  EXPECT_NE(u.out.find("1 signature in entries"), std::string::npos) << u.out;
+  // From the start of the log the count is the same (no signature before the setup's end).
+  const RunResult all = hsmctl({"--json", "transcript", "monitor", "--key", "rel"});
+  EXPECT_EQ(nlohmann::json::parse(all.out)["signatures"].size(), 2u) << all.out;
+  // A checkpoint of another log, and a log cut short, are refused rather than listed.
+  auto lines = split_lines(read_file(since));
+  lines[0] = "example.org/another-log";
+  const auto other = write_file("other.checkpoint", join_lines(lines), 0644);
+  expect_failure(hsmctl({"transcript", "monitor", "--key", "rel", "--since", other.string()}), 4,
+                 "not of this workspace's");
+  expect_failure(hsmctl({"transcript", "monitor", "--key", "rel", "--since", other.string(),
+                         "--log-key", log_vkey_.string()}), 4, "does not verify");
+  auto log = split_lines(read_file(ws_ / "transcript.jsonl"));
+  log.resize(std::stoull(size_of(since)) - 1);
+  write_file("ws/transcript.jsonl", join_lines(log));
+  const RunResult cut = hsmctl({"transcript", "monitor", "--key", "rel", "--since",
+                                since.string()});
+  EXPECT_EQ(cut.code, 4) << cut.out << cut.err;
+  expect_failure(hsmctl({"transcript", "monitor", "--since", since.string()}), 2, "--key");
 }
 
 }  // namespace
