@@ -299,6 +299,7 @@ int main(int argc, char** argv) {
     fs::create_directories(dir / "tokens");
     fs::create_directories(dir / "ws");
     fs::create_directories(dir / "shares");
+    fs::permissions(dir / "shares", fs::perms::owner_all, fs::perm_options::replace);
     std::ofstream(dir / "softhsm2.conf") << "directories.tokendir = " << (dir / "tokens").string()
                                          << "\nobjectstore.backend = file\nlog.level = ERROR\n";
     ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);

@@ -73,6 +73,16 @@ void MasterInitOptions::validate() const {
     if (!std::filesystem::is_directory(*shares_out))
       fail(Category::not_found, fmt::format("--shares-out directory '{}' does not exist",
                                             shares_out->string()));
+    // Share files are secrets: the directory they are written to must be its owner's alone
+    // (a file created there could otherwise be read, or swapped, by another account).
+    const auto perms = std::filesystem::status(*shares_out).permissions();
+    if ((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) !=
+        std::filesystem::perms::none)
+      fail(Category::general, fmt::format("--shares-out directory '{}' is open to group or others "
+                                          "(mode {:04o}); run 'chmod 700 {}'",
+                                          shares_out->string(),
+                                          static_cast<unsigned>(perms) & 07777,
+                                          shares_out->string()));
     for (const auto& c : custodians) {
       const auto path = share_file_path(*shares_out, c);
       std::error_code ec;

@@ -44,7 +44,7 @@ std::size_t signature_count(const tlog::Note& n) { return n.signatures.size(); }
 std::string read_entry_line(const std::filesystem::path& transcript, tlog::TreeStore& tree,
                             std::uint64_t seq) {
   if (seq >= tree.size())
-    fail(Category::not_found, fmt::format("the transcript has no entry {} (it has {})", seq,
+    fail(Category::usage, fmt::format("the transcript has no entry {} (it has {})", seq,
                                           tree.size()));
   const auto [begin, end] = tree.entry_range(seq);
   std::ifstream in(transcript, std::ios::binary);

@@ -44,7 +44,7 @@ class Allocator : public HsmTest {
 };
 
 TEST_F(Allocator, TheModuleAndOpenSslAllocateThroughHsmctlsAllocator) {
-  fs::create_directories(tmp_.path() / "shares");
+  make_private_dir(tmp_.path() / "shares");
   fs::permissions(tmp_.path() / "shares", fs::perms::owner_all);
   const std::string log = bindings_of_master_init();
   ASSERT_NE(log.find("libsofthsm2.so"), std::string::npos) << "SoftHSM was not loaded";

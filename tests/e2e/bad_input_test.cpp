@@ -26,7 +26,7 @@ class BadInput : public HsmTest {
     // A foreign share set: another master on another token.
     hsm_.init_token("other");
     const fs::path other = tmp_.path() / "other-shares";
-    fs::create_directories(other);
+    make_private_dir(other);
     ASSERT_EQ(hsmctl({"--token", "other", "--dir", (tmp_.path() / "other-ws").string(), "master",
                       "init", "--threshold", "2", "--custodians", "x,y", "--shares-out",
                       other.string()}).code, 0);
@@ -241,7 +241,7 @@ TEST_F(UsageMistakes, TyposNameTheClosestWordAndTheCommandsHelp) {
     std::string line;  // the whole error line after "hsmctl: error: "
   };
   const std::string shares = (tmp_.path() / "shares").string();
-  fs::create_directories(shares);
+  make_private_dir(shares);
   const std::string one_rule =
       "--threshold 1 (a 1-of-2 share set) lets one person restore the master key; it is allowed "
       "only with a single custodian and --allow-single-custodian; otherwise use --threshold 2 or "

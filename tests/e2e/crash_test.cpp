@@ -40,7 +40,7 @@ class Crash : public HsmTest {
     return hsmctl(args, extra);
   }
   RunResult init(const fs::path& shares) {
-    fs::create_directories(shares);
+    make_private_dir(shares);
     return hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c", "--shares-out",
                    shares.string(), "--json"});
   }
@@ -146,9 +146,9 @@ TEST_F(Crash, MasterInitKilledAtEveryPointLeavesARecoverableWorkspace) {
     const std::string token = "crash" + std::to_string(++round);
     hsm_.init_token(token);
     ws_ = tmp_.path() / ("ws-" + token);
-    fs::create_directories(ws_);
+    make_private_dir(ws_);
     const fs::path shares = tmp_.path() / ("shares-" + token);
-    fs::create_directories(shares);
+    make_private_dir(shares);
     const std::vector<std::string> args{"--token", token, "master", "init", "--threshold", "2",
                                         "--custodians", "a,b,c", "--shares-out", shares.string()};
     const RunResult killed = crash_at(args, row.point, row.n);
@@ -183,7 +183,7 @@ TEST_F(Crash, MasterInitKilledAtEveryPointLeavesARecoverableWorkspace) {
     if (!mnemonics(shares).empty()) {
       expect_failure(hsmctl(args), 7, "already exists");
       fs::remove_all(shares);
-      fs::create_directories(shares);
+      make_private_dir(shares);
     }
     if (row.recorded) {
       // Nothing to redo: the master is there and the next ceremony works.

@@ -101,7 +101,7 @@ class FaultLoop : public HsmTest {
     hsm_ = SoftHsm(root_ / "softhsm");
     hsm_.init_token("test");
     ws_ = root_ / "ws";
-    fs::create_directories(ws_);
+    make_private_dir(ws_);
   }
   ~FaultLoop() override {
     std::error_code ec;
@@ -121,24 +121,24 @@ class FaultLoop : public HsmTest {
     return r;
   }
   void master_init() {
-    fs::create_directories(tmp_.path() / "shares");
+    make_private_dir(tmp_.path() / "shares");
     ok({"master", "init", "--threshold", "2", "--custodians", "a,b,c", "--shares-out",
         in_tmp("shares")});
   }
 
   // The state every faulty run starts from: both token directories and the workspace.
   void take_snapshot() {
-    fs::create_directories(snap());
+    make_private_dir(snap());
     copy_tree(tokens(), snap() / "tokens");
     copy_tree(ws_, snap() / "ws");
     fs::remove_all(out_dir());
-    fs::create_directories(out_dir());
+    make_private_dir(out_dir());
   }
   void restore_snapshot() {
     copy_tree(snap() / "tokens", tokens());
     copy_tree(snap() / "ws", ws_);
     fs::remove_all(out_dir());
-    fs::create_directories(out_dir());
+    make_private_dir(out_dir());
   }
 
   // Token objects as SoftHSM's file store keeps them: one <uuid>.object file each, in one
@@ -350,7 +350,7 @@ class FaultLoop : public HsmTest {
 };
 
 TEST_F(FaultLoop, MasterInit) {
-  fs::create_directories(out_dir());
+  make_private_dir(out_dir());
   loop({"master init",
         {"master", "init", "--threshold", "2", "--custodians", "a,b,c", "--shares-out",
          out_dir().string()},

@@ -68,7 +68,7 @@ class Hygiene : public HsmTest {
   RunResult run_with_late_secret(const std::vector<std::string>& args,
                                  std::map<std::string, std::string> env,
                                  const std::string& secret, const std::string& name) {
-    fs::create_directories(captures_);
+    make_private_dir(captures_);
     std::vector<std::string> argv{HSMCTL_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env_strings;
@@ -134,7 +134,7 @@ class Hygiene : public HsmTest {
 
 TEST_F(Hygiene, NoSecretInFilesOutputsArgvOrEnvironment) {
   const fs::path shares = tmp_.path() / "shares";
-  fs::create_directories(shares);
+  make_private_dir(shares);
   // master init with the PIN on fd 0, filled only after argv and environment were captured.
   {
     const RunResult r = run_with_late_secret(

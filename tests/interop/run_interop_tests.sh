@@ -77,7 +77,7 @@ check "slip39.py selftest on the 45 SLIP-0039 vectors" "$out" "45 passed, 0 fail
 
 # ------------------------------------------------------------------ a. hsmctl's shares -> slip39.py
 new_token A
-mkdir shares
+mkdir -m 700 shares
 expect "master init 3-of-5 on token A" 0 "" \
   hsm --token A master init --threshold 3 --custodians alice,bob,carol,dave,erin --shares-out "$WORK/shares"
 check "5 share files, each mode 0600" "$(stat -c %a shares/{alice,bob,carol,dave,erin}.share 2>&1 | sort -u)" 600
@@ -146,7 +146,7 @@ expect "the adopted workspace's transcript verifies strictly (escrowed key endor
 
 # ------------------------------------------------------------------ c. refusals through hsmctl
 new_token B
-mkdir neg ws2 shares2
+mkdir neg ws2 && mkdir -m 700 shares2
 change_word shares/bob.share neg/bob-word10.share 10 next
 change_word shares/bob.share neg/bob-typo10.share 10 typo
 "${SLIP39[@]}" tamper-value shares/carol.share --byte 7 --xor 0x5a >neg/carol-value.share

@@ -100,7 +100,7 @@ RunResult HsmTest::openssl(const std::vector<std::string>& args) {
 }
 
 RunResult HsmTest::master_init(const std::filesystem::path& shares) {
-  std::filesystem::create_directories(shares);
+  make_private_dir(shares);
   return hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c", "--shares-out",
                  shares.string()});
 }
@@ -118,6 +118,12 @@ std::string HsmTest::read_file(const std::filesystem::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+void make_private_dir(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace);
 }
 
 void expect_failure(const RunResult& r, int code, const std::string& needle) {

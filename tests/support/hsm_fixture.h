@@ -63,6 +63,10 @@ class HsmTest : public ::testing::Test {
   std::filesystem::path ws_;  // workspace (--dir)
 };
 
+// Creates `dir` (and its parents) and makes it private (0700), as a --shares-out directory
+// must be.
+void make_private_dir(const std::filesystem::path& dir);
+
 // Asserts the failure contract: exit code, exactly one "hsmctl: error:" line on stderr that
 // contains `needle`.
 void expect_failure(const RunResult& r, int code, const std::string& needle);

@@ -143,7 +143,7 @@ TEST_F(Backup, QuorumAndMasterRefusals) {
   // A second workspace with a master of its own: its shares and its backups do not fit.
   const auto other = tmp_.path() / "other";
   const auto other_shares = tmp_.path() / "other-shares";
-  std::filesystem::create_directories(other_shares);
+  make_private_dir(other_shares);
   hsm_.init_token("C");
   ASSERT_EQ(hsmctl({"--dir", other.string(), "--token", "C", "master", "init", "--threshold", "2",
                     "--custodians", "x,y", "--shares-out", other_shares.string()}).code, 0);

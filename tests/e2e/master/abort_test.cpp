@@ -176,7 +176,7 @@ TEST_F(MasterAbort, SigtermWhileWaitingForTheWorkspaceStopsCleanly) {
   ASSERT_GE(lock, 0);
   ASSERT_EQ(::flock(lock, LOCK_EX), 0);
   const fs::path shares = tmp_.path() / "shares";
-  fs::create_directories(shares);
+  make_private_dir(shares);
   auto p = start({"master", "init", "--threshold", "2", "--custodians", "a,b,c", "--shares-out",
                   shares.string()}, false);
   ASSERT_TRUE(p->wait_for_stderr("waiting for another hsmctl")) << p->shown();

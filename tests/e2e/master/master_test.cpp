@@ -16,7 +16,7 @@ class Master : public HsmTest {
  protected:
   void SetUp() override {
     shares_ = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares_);
+    make_private_dir(shares_);
     const RunResult r = hsmctl({"master", "init", "--threshold", "3", "--custodians",
                                 "alice,bob,carol,dave,erin", "--shares-out", shares_.string(),
                                 "--json"});
@@ -132,7 +132,7 @@ TEST_F(Master, BadSharesAreNamedAndRefusedAndLeaveNothingOnTheToken) {
   const auto other_ws = tmp_.path() / "other";
   hsm_.init_token("C");
   const auto other_shares = tmp_.path() / "other-shares";
-  std::filesystem::create_directories(other_shares);
+  make_private_dir(other_shares);
   ASSERT_EQ(hsmctl({"--token", "C", "--dir", other_ws.string(), "master", "init", "--threshold",
                     "2", "--custodians", "x,y", "--shares-out", other_shares.string()})
                 .code,
@@ -176,7 +176,7 @@ TEST_F(Master, RestoreRefusesATokenThatAlreadyHoldsAMaster) {
 
 TEST_F(Master, InitRefusesASecondMaster) {
   const auto again = tmp_.path() / "again";
-  std::filesystem::create_directories(again);
+  make_private_dir(again);
   expect_failure(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b",
                          "--shares-out", again.string()}),
                  7, "already holds a master key");
@@ -185,8 +185,14 @@ TEST_F(Master, InitRefusesASecondMaster) {
 
 TEST_F(Master, BadInitParametersAreUsageErrorsBeforeTheTokenIsTouched) {
   const auto out = tmp_.path() / "out";
-  std::filesystem::create_directories(out);
+  make_private_dir(out);
   std::ofstream(out / "bob.share") << "occupied\n";
+  const auto open_dir = tmp_.path() / "open";
+  std::filesystem::create_directories(open_dir);
+  std::filesystem::permissions(open_dir, std::filesystem::perms::owner_all |
+                               std::filesystem::perms::group_read |
+                               std::filesystem::perms::group_exec,
+                               std::filesystem::perm_options::replace);
   std::string seventeen;
   for (int i = 0; i < 17; ++i) seventeen += (i ? ",c" : "c") + std::to_string(i);
   struct Row {
@@ -205,6 +211,8 @@ TEST_F(Master, BadInitParametersAreUsageErrorsBeforeTheTokenIsTouched) {
        "already exists"},
       {{"--threshold", "2", "--custodians", "a,b", "--shares-out", (tmp_.path() / "nope").string()},
        7, "does not exist"},
+      {{"--threshold", "2", "--custodians", "a,b", "--shares-out", open_dir.string()}, 1,
+       "open to group or others (mode 0750); run 'chmod 700"},
       {{"--threshold", "2", "--custodians", "a,b"}, 2, "no terminal"},
   };
   hsm_.init_token("D");
@@ -215,11 +223,12 @@ TEST_F(Master, BadInitParametersAreUsageErrorsBeforeTheTokenIsTouched) {
     expect_failure(hsmctl(args), row.code, row.needle);
   }
   EXPECT_EQ(objects_on("D"), 0);
+  EXPECT_TRUE(std::filesystem::is_empty(open_dir));
 }
 
 TEST_F(Master, ReshareIssuesANewSetAndRetiresTheOld) {
   const auto out = tmp_.path() / "new";
-  std::filesystem::create_directories(out);
+  make_private_dir(out);
   const RunResult r = hsmctl({"master", "reshare", "--threshold", "2", "--custodians",
                               "alice,frank,gina", "--shares-file", shares_file({"bob", "carol", "dave"}),
                               "--shares-out", out.string(), "--json"});

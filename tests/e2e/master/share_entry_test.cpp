@@ -46,7 +46,7 @@ class ShareEntry : public HsmTest {
  protected:
   void SetUp() override {
     shares_ = tmp_.path() / "shares";
-    std::filesystem::create_directories(shares_);
+    make_private_dir(shares_);
     const RunResult r = hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
                                 "--shares-out", shares_.string(), "--json"});
     ASSERT_EQ(r.code, 0) << r.err;
@@ -181,7 +181,7 @@ TEST_F(ShareEntry, VerifyShareFromACommitmentsFileAloneOutsideAnyWorkspace) {
   EXPECT_EQ(doc.find(share("a").substr(0, share("a").find(' ', 20))), std::string::npos);
 
   const auto home = tmp_.path() / "custodian-home";
-  std::filesystem::create_directories(home);
+  make_private_dir(home);
   std::filesystem::copy_file(commitments_, home / "set.json");
   auto e = no_token_env();
   e["HSMCTL_DIR"] = home.string();

@@ -37,7 +37,7 @@ TEST_F(SharesOut, TwoInitsRacingIntoOneDirectoryLeaveTheWinnersSharesIntact) {
     SCOPED_TRACE("round " + std::to_string(round));
     for (const auto& d : {shares, ws1, ws2}) {
       fs::remove_all(d);
-      fs::create_directories(d);
+      make_private_dir(d);
     }
     if (round > 0) {  // fresh tokens: the last round's winner holds a master
       const std::pair<SoftHsm*, const char*> tokens[] = {{&hsm_one, "one"}, {&hsm_two, "two"}};
@@ -84,7 +84,7 @@ TEST_F(SharesOut, TwoInitsRacingIntoOneDirectoryLeaveTheWinnersSharesIntact) {
 
 TEST_F(SharesOut, ASymbolicLinkAtASharePathIsRefusedUpFrontAndLeftAlone) {
   const fs::path shares = tmp_.path() / "shares";
-  fs::create_directories(shares);
+  make_private_dir(shares);
   const fs::path target = tmp_.path() / "elsewhere.txt";
   fs::create_symlink(target, shares / "b.share");  // dangling: its target does not exist
   const RunResult r = hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",

@@ -32,7 +32,7 @@ class Ceremony : public HsmTest {
   PlanParams params(const std::string& tag) {
     PlanParams p;
     p.shares = (tmp_.path() / ("shares-" + tag)).string();
-    std::filesystem::create_directories(p.shares);
+    make_private_dir(p.shares);
     p.in = input_.string();
     p.out = (tmp_.path() / ("release-" + tag + ".sig")).string();
     return p;
@@ -142,7 +142,7 @@ TEST_F(Ceremony, RunRecordsEveryStepAsItsOwnCeremony) {
 TEST_F(Ceremony, AFailingStepStopsTheRunWithItsExitCode) {
   PlanParams p = params("fail");
   const auto shares2 = tmp_.path() / "shares-again";
-  std::filesystem::create_directories(shares2);
+  make_private_dir(shares2);
   p.middle_step = "[[step]]\nname = \"a second master\"\nrun = \"master init\"\n[step.args]\n"
                   "threshold = 2\ncustodians = [\"x\", \"y\"]\nshares-out = \"" +
                   shares2.string() + "\"\n\n";

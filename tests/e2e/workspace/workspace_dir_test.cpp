@@ -50,7 +50,7 @@ TEST_F(WorkspaceDir, CommandsOnAMissingDirectoryExit7AndCreateNothing) {
 
 TEST_F(WorkspaceDir, CommandsOnAnEmptyDirectoryExit7AndLeaveItEmpty) {
   const fs::path empty = tmp_.path() / "empty";
-  fs::create_directories(empty);
+  make_private_dir(empty);
   expect_refused(empty);
   EXPECT_TRUE(fs::is_empty(empty)) << fs::directory_iterator(empty)->path();
 }
@@ -58,7 +58,7 @@ TEST_F(WorkspaceDir, CommandsOnAnEmptyDirectoryExit7AndLeaveItEmpty) {
 TEST_F(WorkspaceDir, TokenQueriesNeedNoWorkspaceAndMakeNone) {
   const fs::path missing = tmp_.path() / "nothing-here";
   const fs::path empty = tmp_.path() / "empty";
-  fs::create_directories(empty);
+  make_private_dir(empty);
   for (const fs::path& dir : {missing, empty}) {
     EXPECT_EQ(hsmctl({"--dir", dir.string(), "token", "list"}).code, 0);
     EXPECT_EQ(hsmctl({"--dir", dir.string(), "token", "info"}).code, 0);
@@ -72,7 +72,7 @@ TEST_F(WorkspaceDir, StartingCeremoniesMakeTheWorkspace) {
   // master init makes a missing directory a workspace...
   const fs::path a = tmp_.path() / "new" / "a";
   const fs::path shares = tmp_.path() / "shares";
-  fs::create_directories(shares);
+  make_private_dir(shares);
   ASSERT_EQ(hsmctl({"--dir", a.string(), "master", "init", "--threshold", "2", "--custodians",
                     "x,y", "--shares-out", shares.string()}).code, 0);
   EXPECT_TRUE(fs::exists(a / "keystore.sqlite"));
@@ -91,7 +91,7 @@ TEST_F(WorkspaceDir, StartingCeremoniesMakeTheWorkspace) {
 
 TEST_F(WorkspaceDir, ATranscriptFileGivenByNameNeedsNoWorkspace) {
   const fs::path shares = tmp_.path() / "shares";
-  fs::create_directories(shares);
+  make_private_dir(shares);
   ASSERT_EQ(master_init(shares).code, 0);
   const std::string file = (ws_ / "transcript.jsonl").string();
   const fs::path elsewhere = tmp_.path() / "elsewhere";
