@@ -1,6 +1,7 @@
 // Recorder: transcript key life and ceremony framing.
 #include "ceremonies/recorder.h"
 
+#include "ceremonies/keystore_state.h"
 #include "ceremonies/transcript/checkpoint_ops.h"
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 
 #include "core/crypto/public_key.h"
 #include "core/files.h"
+#include "core/keystore/keystore.h"
 #include "core/transcript/canonical_json.h"
 
 namespace hsm {
@@ -123,6 +125,9 @@ std::vector<std::string> Recorder::enter_pending() {
 
 void Recorder::begin(const std::string& what, const nlohmann::json& params) {
   what_ = what;
+  // One ceremony at a time per workspace: with the lock held, a ceremony another process is
+  // still running is never taken for one that died.
+  ws_.hold_lock();
   // Looked at before this ceremony appends anything: the last one to begin, if it never ended.
   std::optional<transcript::UnclosedCeremony> earlier;
   try {
@@ -133,12 +138,18 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
   ensure_signer();
   const std::vector<std::string> entered = enter_pending();
   if (earlier && earlier->ceremony != ceremony_ &&
-      std::find(entered.begin(), entered.end(), earlier->ceremony) == entered.end())
-    append("ceremony.interrupted",
-           {{"ceremony", earlier->ceremony}, {"what", earlier->what},
-            {"begin_seq", earlier->begin_seq}, {"recorded_late", true},
-            {"reason", "its process ended without recording an end (killed, crashed or the "
-                       "machine stopped); what it left is what 'hsmctl doctor' reports"}});
+      std::find(entered.begin(), entered.end(), earlier->ceremony) == entered.end()) {
+    nlohmann::json data{{"ceremony", earlier->ceremony}, {"what", earlier->what},
+                        {"begin_seq", earlier->begin_seq}, {"recorded_late", true},
+                        {"reason", "its process ended without recording an end (killed, crashed "
+                                   "or the machine stopped); what it left is what 'hsmctl "
+                                   "doctor' reports"}};
+    // It may have recorded a keystore change it never committed: the keystore is then as it
+    // was before it, and the transcript says so again.
+    if (auto state = state_after_interrupted(ws_, transcript_, earlier->begin_seq))
+      data["state"] = std::move(*state);
+    append("ceremony.interrupted", data);
+  }
   const p11::TokenInfo& t = ws_.token();
   record("ceremony.begin", {{"what", what},
                             {"params", params},
@@ -156,10 +167,34 @@ std::uint64_t Recorder::record(const std::string& event, const nlohmann::json& d
 }
 
 std::uint64_t Recorder::append(const std::string& event, const nlohmann::json& data) {
+  nlohmann::json with_state = data;
+  attach_state(event, with_state);
   const std::uint64_t seq =
-      transcript_.append(event, ws_.options().actor, ceremony_, data, *signer_).seq;
+      transcript_.append(event, ws_.options().actor, ceremony_, with_state, *signer_).seq;
   last_event_ = event;
   return seq;
+}
+
+void Recorder::attach_state(const std::string& event, nlohmann::json& data) {
+  keystore::Keystore* ks = ws_.keystore_if_open();
+  if (ks == nullptr || !data.is_object() || data.contains("state")) return;
+  const bool closing = event == "ceremony.end" || event == "ceremony.aborted";
+  std::map<std::string, std::string> rows = ks->take_changed_rows();
+  if (closing && failed_) {
+    // What this ceremony recorded may have been rolled back since: say what holds now.
+    for (const std::string& key : reported_rows_) rows[key] = "";
+    for (auto& [key, digest] : rows) digest = ks->row_digest(key);
+  }
+  if (rows.empty() && !closing) return;
+  nlohmann::json state{{"root", ks->state_root()}};
+  if (!rows.empty()) {
+    state["rows"] = nlohmann::json::object();
+    for (const auto& [key, digest] : rows) {
+      state["rows"][key] = digest;
+      reported_rows_.insert(key);
+    }
+  }
+  data["state"] = std::move(state);
 }
 
 void Recorder::progress(const std::string& step, const nlohmann::json& facts) {
@@ -195,6 +230,7 @@ void Recorder::end_ok(const nlohmann::json& result) {
 void Recorder::end_failure(const Error& e) noexcept {
   if (ended_) return;
   ended_ = true;
+  failed_ = true;
   if (e.category() == Category::interrupted || interrupt_signal() != 0) return end_aborted(e);
   nlohmann::json data = failure_data(e);
   data["what"] = what_;
@@ -222,6 +258,7 @@ void Recorder::checkpoint() noexcept {
 }
 
 void Recorder::end_aborted(const Error& e) noexcept {
+  failed_ = true;
   try {
     const int sig = interrupt_signal();
     const std::string signal = sig != 0 ? signal_name(sig) : std::string("a signal");

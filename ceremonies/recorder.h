@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,10 @@ class Recorder {
   // Enters the pending records; returns the ceremonies they close.
   std::vector<std::string> enter_pending();
   std::uint64_t append(const std::string& event, const nlohmann::json& data);
+  // Adds data.state (the keystore's state root and the state rows changed since the last
+  // entry) when this process has the keystore open and something changed, and always to the
+  // ceremony's end, so the last state is never far from the end of the transcript.
+  void attach_state(const std::string& event, nlohmann::json& data);
   void end_aborted(const Error& e) noexcept;
   // Appends one canonical JSON line to DIR/transcript.pending.jsonl (best effort).
   void keep_pending(nlohmann::json data) noexcept;
@@ -88,6 +94,8 @@ class Recorder {
   void checkpoint() noexcept;
   std::unique_ptr<TokenSigner> signer_;
   bool ended_ = false;
+  bool failed_ = false;  // ending with a failure or an abort
+  std::set<std::string> reported_rows_;  // state rows this ceremony's entries named
   std::string checkpoint_error_;
   Category checkpoint_category_ = Category::general;
   bool began_ = false;  // ceremony.begin is in the transcript

@@ -1,6 +1,8 @@
 // Lazy module/token/session/login for ceremonies.
 #include "ceremonies/workspace.h"
 
+#include "core/transcript/appender.h"
+
 #include <fmt/format.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -62,15 +64,30 @@ void Workspace::open_dir() {
     fail(Category::general, fmt::format("cannot create the workspace directory '{}'",
                                         options_.dir.string()), ec.message());
   hold_lock();
-  if (!keystore_) keystore_ = std::make_unique<keystore::Keystore>(options_.dir);
+  if (!keystore_) open_keystore();
 }
 
 keystore::Keystore& Workspace::keystore() {
   if (!keystore_) {
     open_dir();
-    if (!keystore_) keystore_ = std::make_unique<keystore::Keystore>(options_.dir);
+    if (!keystore_) open_keystore();
   }
   return *keystore_;
+}
+
+void Workspace::open_keystore() {
+  auto ks = std::make_unique<keystore::Keystore>(options_.dir);
+  // Writes go on top of the state the transcript recorded last, never of a copy of the file.
+  const auto file = options_.dir / "transcript.jsonl";
+  try {
+    if (std::filesystem::exists(file))
+      if (const auto recorded = transcript::Transcript(file).latest_state())
+        ks->expect_state(recorded->root);
+  } catch (const Error&) {
+    // A damaged transcript (a torn line, a bad state entry): nothing can be recorded until it
+    // is repaired, and require_recorded_row refuses every use meanwhile; reading goes on.
+  }
+  keystore_ = std::move(ks);
 }
 
 Workspace::~Workspace() {

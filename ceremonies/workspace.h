@@ -62,6 +62,8 @@ class Workspace {
   // DIR/keystore.sqlite, opened on first use (and created, 0600, by a ceremony that starts the
   // workspace).
   keystore::Keystore& keystore();
+  // The keystore if this process has opened it, else nullptr (the Recorder records its state).
+  keystore::Keystore* keystore_if_open() noexcept { return keystore_.get(); }
   // Makes sure DIR is a workspace before anything is written there: with DirUse::start creates
   // DIR and its keystore when missing, otherwise refuses a directory that is not a workspace
   // (exit 7); then takes the lock. keystore() and the Recorder call it.
@@ -72,6 +74,7 @@ class Workspace {
   void hold_lock();
 
  private:
+  void open_keystore();
   WorkspaceOptions options_;
   std::unique_ptr<DirLock> lock_;  // declared first: released last
   std::shared_ptr<p11::Module> module_;

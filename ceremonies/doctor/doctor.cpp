@@ -1,7 +1,11 @@
 // Consistency checks of keystore vs transcript vs token; see doctor.h.
 #include "ceremonies/doctor/doctor.h"
 
+#include "ceremonies/doctor/doctor_state.h"
+
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include <fstream>
 #include <map>
@@ -184,6 +188,18 @@ std::vector<DoctorFinding> doctor(Workspace& ws, const DoctorOptions& options) {
   keystore::Keystore& ks = ws.keystore();
   keystore_checks(ks, out);
   const std::string current = transcript_checks(dir, out);
+  // Against a transcript that verifies: the keystore is what it recorded.
+  const bool transcript_ok =
+      std::filesystem::exists(dir / "transcript.jsonl") &&
+      std::none_of(out.begin(), out.end(), [](const DoctorFinding& f) {
+        return f.check == "transcript" && f.status == "problem";
+      });
+  if (transcript_ok) {
+    std::ifstream in(dir / "transcript.jsonl", std::ios::binary);
+    std::stringstream content;
+    content << in.rdbuf();
+    keystore_state_checks(ks, content.str(), out);
+  }
   if (options.token) token_checks(ws, ks, current, out);
   return out;
 }

@@ -1,5 +1,6 @@
 // Group key algorithms, new keys sealed to members, one member's opening of the key.
 #include "ceremonies/groups/group_keys.h"
+#include "ceremonies/keystore_state.h"
 
 #include <fmt/format.h>
 #include <sodium.h>
@@ -68,6 +69,7 @@ UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& m
   keystore::Keystore& ks = ws.keystore();
   keystore::GroupRecord g = require_group(ks, group);
   if (!ks.find_user(as)) fail(Category::not_found, fmt::format("user '{}' not found", as));
+  require_recorded_row(ws, rec.transcript(), "group/" + group, fmt::format("group '{}'", group));
   auto member = ks.find_group_member(group, as);
   if (!member) {
     // Exit 3: a non-member has no layer of this key, so no factor of theirs can open it.

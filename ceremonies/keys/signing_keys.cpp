@@ -1,5 +1,6 @@
 // key generate, and opening a key (token key or quorum session copy) for signing.
 #include "ceremonies/keys/signing_keys.h"
+#include "ceremonies/keystore_state.h"
 
 #include <fmt/format.h>
 
@@ -178,6 +179,7 @@ OpenSigningKey::OpenSigningKey(Workspace& ws, Recorder& rec, const std::string& 
   auto found = ws.keystore().find_key(label);
   if (!found || found->purpose == "transcript")
     fail(Category::not_found, fmt::format("no signing key labelled '{}'; see 'hsmctl key list'", label));
+  require_recorded_row(ws, rec.transcript(), "key/" + label, fmt::format("key '{}'", label));
   record_ = *found;
   algorithm_ = &signing_algorithm(record_.algorithm);
   const p11::Session& s = ws.login();

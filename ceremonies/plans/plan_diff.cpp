@@ -24,7 +24,7 @@ bool run_specific(const std::string& key) {
                                       "id", "identifier", "serial", "token", "token_serial",
                                       "module", "tool", "public_key", "created", "created_seq",
                                       "head", "actor", "account", "rehearsal", "blob", "nonce",
-                                      "workspace"};
+                                      "workspace", "state"};
   for (const char* e : exact)
     if (key == e) return true;
   static const char* const parts[] = {"sha256", "digest", "signature", "fingerprint", "kcv",

@@ -15,6 +15,7 @@
 #include "core/bytes.h"
 #include "core/tlog/log_check.h"
 #include "core/tlog/merkle.h"
+#include "core/tlog/tree_store.h"
 
 namespace hsm {
 

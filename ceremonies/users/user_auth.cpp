@@ -1,5 +1,6 @@
 // Password + TOTP authentication of a user, with counted, recorded failures.
 #include "ceremonies/users/user_auth.h"
+#include "ceremonies/keystore_state.h"
 
 #include <fmt/format.h>
 
@@ -48,6 +49,8 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
   const p11::Session& s = ws.login();
   auto user = ks.find_user(name);
   if (!user) fail(Category::not_found, fmt::format("user '{}' not found", name));
+  // Lockout, OTP and the sealed layers are what the transcript recorded last, not a copy.
+  require_recorded_row(ws, rec.transcript(), "user/" + name, fmt::format("user '{}'", name));
   if (user->locked) {
     rec.record("user.auth.refused", {{"name", name}, {"reason", "locked"},
                                      {"failures", user->failures}});

@@ -143,6 +143,11 @@ void Keystore::import_all(const json& doc) {
   for (auto t = known.rbegin(); t != known.rend(); ++t)
     db_.exec("DELETE FROM \"" + std::string(*t) + "\"");
   for (const auto table : known) import_table(db_, table, tables.at(std::string(table)));
+  // The state is derived from the rows just imported, which this ceremony puts in place as a
+  // whole (a backup restore): every row counts as changed, and the new root is the one expected.
+  const std::string root = rebuild_state();
+  for (const std::string& key : all_row_keys()) changed_rows_[key] = row_digest(key);
+  if (expected_root_) expected_root_ = root;
   try {
     tx.commit();  // deferred foreign keys are checked here
   } catch (const Error& e) {

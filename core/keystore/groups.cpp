@@ -64,6 +64,7 @@ GroupRecord read_group(const Statement& st) {
 
 void Keystore::insert_group(const GroupRecord& group, const std::vector<GroupMember>& members) {
   Transaction tx(db_);
+  before_change("group/" + group.name);
   Statement st(db_,
                "INSERT INTO groups (name, algorithm, public_key, key_version, created) "
                "VALUES (:name, :algorithm, :public_key, :key_version, :created)");
@@ -74,6 +75,7 @@ void Keystore::insert_group(const GroupRecord& group, const std::vector<GroupMem
       .bind(":created", group.created)
       .insert("group '" + group.name + "' already exists");
   for (const auto& m : members) insert_member(db_, group.name, m);
+  touch("group/" + group.name);
   tx.commit();
 }
 
@@ -92,21 +94,35 @@ std::vector<GroupRecord> Keystore::list_groups() {
 }
 
 void Keystore::delete_group(std::string_view name) {
+  Transaction tx(db_);
+  before_change("group/" + std::string(name));
   Statement st(db_, "DELETE FROM groups WHERE name = :name");  // members go with it (CASCADE)
   st.bind(":name", name).run();
   if (st.changes() == 0) no_group(name);
+  touch("group/" + std::string(name));
+  tx.commit();
 }
 
 void Keystore::add_group_member(const GroupMember& member) {
+  Transaction tx(db_);
+  before_change("group/" + member.group);
   insert_member(db_, member.group, member);
+  touch("group/" + member.group);
+  tx.commit();
 }
 
 void Keystore::remove_group_member(std::string_view group, std::string_view user) {
+  Transaction tx(db_);
+  before_change("group/" + std::string(group));
   Statement st(db_,
                "DELETE FROM group_members WHERE group_id = (SELECT id FROM groups WHERE name = "
                ":group) AND user_id = (SELECT id FROM users WHERE name = :user)");
   st.bind(":group", group).bind(":user", user).run();
-  if (st.changes() > 0) return;
+  if (st.changes() > 0) {
+    touch("group/" + std::string(group));
+    tx.commit();
+    return;
+  }
   if (!group_exists(db_, group)) no_group(group);
   fail(Category::not_found, "user '" + std::string(user) + "' is not a member of group '" +
                                 std::string(group) + "'");
@@ -139,6 +155,8 @@ std::vector<std::string> Keystore::groups_of(std::string_view user) {
 
 void Keystore::set_agreement_key(std::string_view user, const Bytes& public_key,
                                  const SealedBlob& sealed) {
+  Transaction tx(db_);
+  before_change("user/" + std::string(user));
   Statement st(db_,
                "UPDATE users SET ecdh_public_key = :public_key, ecdh_outer_blob = :blob, "
                "ecdh_outer_nonce = :nonce WHERE name = :name AND ecdh_public_key IS NULL");
@@ -147,7 +165,11 @@ void Keystore::set_agreement_key(std::string_view user, const Bytes& public_key,
       .bind(":nonce", sealed.nonce)
       .bind(":name", user)
       .run();
-  if (st.changes() > 0) return;
+  if (st.changes() > 0) {
+    touch("user/" + std::string(user));
+    tx.commit();
+    return;
+  }
   if (!find_user(user)) fail(Category::not_found, "user '" + std::string(user) + "' not found");
   fail(Category::general, "user '" + std::string(user) + "' already has a key-agreement key");
 }
@@ -155,6 +177,7 @@ void Keystore::set_agreement_key(std::string_view user, const Bytes& public_key,
 void Keystore::replace_group_key(const GroupRecord& group,
                                  const std::vector<GroupMember>& members) {
   Transaction tx(db_);
+  before_change("group/" + group.name);
   // The key version is bound into every member's sealed copy, so it must only ever grow.
   Statement st(db_,
                "UPDATE groups SET algorithm = :algorithm, public_key = :public_key, "
@@ -175,6 +198,7 @@ void Keystore::replace_group_key(const GroupRecord& group,
                   "(SELECT id FROM groups WHERE name = :name)");
   clear.bind(":name", group.name).run();
   for (const auto& m : members) insert_member(db_, group.name, m);
+  touch("group/" + group.name);
   tx.commit();
 }
 

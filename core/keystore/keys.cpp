@@ -30,6 +30,8 @@ KeyRecord read_key(const Statement& st) {
 }  // namespace
 
 void Keystore::insert_key(const KeyRecord& key) {
+  Transaction tx(db_);
+  before_change("key/" + key.label);
   Statement st(db_,
                "INSERT INTO keys (label, key_id, algorithm, purpose, quorum, escrow, wrapped_key, "
                "public_key, created, crl_number, status) VALUES (:label, :key_id, :algorithm, "
@@ -54,6 +56,8 @@ void Keystore::insert_key(const KeyRecord& key) {
            e.cause());
     throw;
   }
+  touch("key/" + key.label);
+  tx.commit();
 }
 
 std::optional<KeyRecord> Keystore::find_key(std::string_view label) {
@@ -71,12 +75,18 @@ std::vector<KeyRecord> Keystore::list_keys() {
 }
 
 void Keystore::set_key_status(std::string_view label, std::string_view status) {
+  Transaction tx(db_);
+  before_change("key/" + std::string(label));
   Statement st(db_, "UPDATE keys SET status = :status WHERE label = :label");
   st.bind(":status", status).bind(":label", label).run();
   if (st.changes() == 0) no_key(label);
+  touch("key/" + std::string(label));
+  tx.commit();
 }
 
 std::int64_t Keystore::next_crl_number(std::string_view label) {
+  Transaction tx(db_);
+  before_change("key/" + std::string(label));
   // One statement: two processes signing CRLs with the same key never get the same number.
   Statement st(db_,
                "UPDATE keys SET crl_number = crl_number + 1 WHERE label = :label "
@@ -85,10 +95,14 @@ std::int64_t Keystore::next_crl_number(std::string_view label) {
   if (!st.step()) no_key(label);
   const std::int64_t number = st.integer("crl_number");
   st.run();
+  touch("key/" + std::string(label));
+  tx.commit();
   return number;
 }
 
 void Keystore::add_revocation(std::string_view key_label, const Revocation& revocation) {
+  Transaction tx(db_);
+  before_change("key/" + std::string(key_label));
   Statement st(db_,
                "INSERT INTO revocations (issuer, serial, reason, revoked) "
                "SELECT id, :serial, :reason, :revoked FROM keys WHERE label = :label");
@@ -99,6 +113,8 @@ void Keystore::add_revocation(std::string_view key_label, const Revocation& revo
       .insert("certificate " + revocation.serial + " is already revoked by key '" +
               std::string(key_label) + "'");
   if (st.changes() == 0) no_key(key_label);
+  touch("key/" + std::string(key_label));
+  tx.commit();
 }
 
 std::vector<Revocation> Keystore::list_revocations(std::string_view key_label) {

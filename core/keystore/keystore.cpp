@@ -92,6 +92,7 @@ Keystore::Keystore(const fs::path& dir, OpenMode mode) : db_(prepare_file(dir, m
   if (const std::string journal = db_.switch_to_wal(); journal != "wal")
     fail(Category::general, "keystore " + path() + ": cannot switch to WAL mode",
          "journal_mode is " + journal);
+  open_state();
 }
 
 fs::path Keystore::file_in(const fs::path& dir) { return dir / "keystore.sqlite"; }

@@ -3,8 +3,11 @@
 // blobs only and must never be given plaintext key material, a password, a share or an OTP seed.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +39,7 @@ class Keystore {
  public:
   explicit Keystore(const std::filesystem::path& dir,
                     OpenMode mode = OpenMode::create_if_missing);
+  ~Keystore();
   Keystore(const Keystore&) = delete;
   Keystore& operator=(const Keystore&) = delete;
 
@@ -127,8 +131,53 @@ class Keystore {
   // Transaction, dangling references are only detected by the caller's commit().
   void import_all(const nlohmann::json& doc);
 
+  // ---- state (state.cpp): what the transcript records of the keystore ----
+  // Every security-relevant row is a state row: "user/NAME", "group/NAME" (with its members'
+  // layers), "key/LABEL" (with its revocations) and "master" (with its share sets). Each write
+  // above updates the digest of the rows it changes, in the same transaction.
+  // The root over every state row (hex), after the changes made so far.
+  std::string state_root();
+  // The state rows changed since the last call, with their new digests ("" when deleted).
+  std::map<std::string, std::string> take_changed_rows();
+  // The digest (hex) of a state row as it is in the tables now; "" when it does not exist.
+  std::string row_digest(std::string_view row_key);
+  // True when the state row, as it is in the tables now, is the one a state with root `root`
+  // holds (for a row that does not exist: that `root` holds none). Reads O(1) rows.
+  bool row_in_state(std::string_view row_key, std::string_view root);
+  // Recomputes every digest and the root from the tables (O(rows)) and stores them; returns
+  // the root. computed_root() only computes it.
+  std::string rebuild_state();
+  std::string computed_root();
+  // The root the transcript recorded last: from now on a write is made only when the rows of
+  // its bucket, as they are, belong to that state (Error(integrity) otherwise), and state_root()
+  // is that root with this connection's own changes on top.
+  void expect_state(std::string root);
+  // The key of every state row in the tables.
+  std::vector<std::string> all_row_keys();
+
  private:
+  void open_state();
+  std::string flush_dirty();
+  static int on_commit(void* self);
+  static void on_rollback(void* self);
+  std::string stored_root();
+  void set_stored_root(const std::string& root);
+  void touch(const std::string& row_key);
+  void before_change(const std::string& row_key);
+  bool bucket_in_state(std::uint32_t bucket, const std::string& extra_key, std::string_view root);
+  std::array<std::uint8_t, 32> page_hash(
+      std::uint32_t page,
+      const std::optional<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& replace);
+  std::string root_over_pages(
+      const std::optional<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& replace);
+
   Database db_;
+  std::set<std::uint32_t> dirty_buckets_;
+  std::set<std::uint32_t> verified_buckets_;
+  std::optional<std::string> expected_root_;
+  std::optional<std::string> committed_root_;  // expected_root_ as of the last commit
+  bool rolled_back_ = false;
+  std::map<std::string, std::string> changed_rows_;
 };
 
 }  // namespace hsm::keystore

@@ -99,6 +99,7 @@ std::optional<std::int64_t> current_generation(Database& db) {
 
 void Keystore::save_master(const MasterRecord& master) {
   Transaction tx(db_);
+  before_change("master");
   {
     Statement existing(db_, "SELECT kcv FROM master");
     if (existing.step())
@@ -114,6 +115,7 @@ void Keystore::save_master(const MasterRecord& master) {
       .bind(":created_seq", master.created_seq)
       .bind(":active", master.active)
       .run();
+  touch("master");
   tx.commit();
 }
 
@@ -131,6 +133,7 @@ std::optional<MasterRecord> Keystore::master() {
 
 std::int64_t Keystore::replace_share_set(const ShareSet& next) {
   Transaction tx(db_);
+  before_change("master");
   if (!current_generation(db_)) no_master();
   Statement max(db_, "SELECT max(generation) AS last FROM share_sets");
   max.step();
@@ -138,6 +141,7 @@ std::int64_t Keystore::replace_share_set(const ShareSet& next) {
   insert_share_set(db_, next, generation);
   Statement st(db_, "UPDATE master SET generation = :generation");
   st.bind(":generation", generation).run();
+  touch("master");
   tx.commit();
   return generation;
 }
@@ -152,9 +156,13 @@ std::vector<ShareSet> Keystore::share_sets() {
 }
 
 void Keystore::set_master_active(bool active) {
+  Transaction tx(db_);
+  before_change("master");
   Statement st(db_, "UPDATE master SET active = :active");
   st.bind(":active", active).run();
   if (st.changes() == 0) no_master();
+  touch("master");
+  tx.commit();
 }
 
 }  // namespace hsm::keystore

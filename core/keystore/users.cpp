@@ -66,6 +66,8 @@ UserRecord read_user(const Statement& st) {
 }  // namespace
 
 void Keystore::insert_user(const UserRecord& u) {
+  Transaction tx(db_);
+  before_change("user/" + u.name);
   Statement st(db_,
                "INSERT INTO users (name, algorithm, public_key, key_version, outer_blob, "
                "outer_nonce, kdf_profile, kdf_salt, kdf_opslimit, kdf_memlimit, ecdh_public_key, "
@@ -91,6 +93,8 @@ void Keystore::insert_user(const UserRecord& u) {
     st.bind(":otp_seed", nullptr).bind(":otp_nonce", nullptr);
   bind_secrets(st, u.secrets);
   st.insert("user '" + u.name + "' already exists");
+  touch("user/" + u.name);
+  tx.commit();
 }
 
 std::optional<UserRecord> Keystore::find_user(std::string_view name) {
@@ -116,6 +120,8 @@ std::vector<std::string> Keystore::user_names() {
 
 void Keystore::update_user_secrets(std::string_view name, const UserSecrets& secrets,
                                    std::string_view rotated) {
+  Transaction tx(db_);
+  before_change("user/" + std::string(name));
   Statement st(db_,
                "UPDATE users SET key_version = :key_version, outer_blob = :outer_blob, "
                "outer_nonce = :outer_nonce, kdf_profile = :kdf_profile, kdf_salt = :kdf_salt, "
@@ -125,10 +131,13 @@ void Keystore::update_user_secrets(std::string_view name, const UserSecrets& sec
   bind_secrets(st, secrets);
   st.bind(":rotated", rotated).bind(":name", name).run();
   if (st.changes() == 0) no_user(name);
+  touch("user/" + std::string(name));
+  tx.commit();
 }
 
 void Keystore::delete_user(std::string_view name) {
   Transaction tx(db_);
+  before_change("user/" + std::string(name));
   const auto groups = groups_of(name);
   if (!groups.empty()) {
     std::string list;
@@ -140,10 +149,13 @@ void Keystore::delete_user(std::string_view name) {
   Statement st(db_, "DELETE FROM users WHERE name = :name");
   st.bind(":name", name).run();
   if (st.changes() == 0) no_user(name);
+  touch("user/" + std::string(name));
   tx.commit();
 }
 
 AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t lock_after) {
+  Transaction tx(db_);
+  before_change("user/" + std::string(name));
   Statement st(db_,
                "UPDATE users SET failures = failures + 1, "
                "locked = (locked OR (:lock_after > 0 AND failures + 1 >= :lock_after)) "
@@ -153,25 +165,37 @@ AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t l
   const AuthFailures result{.failures = st.integer("failures"),
                             .locked = st.integer("locked") != 0};
   st.run();
+  touch("user/" + std::string(name));
+  tx.commit();
   return result;
 }
 
 void Keystore::reset_failures(std::string_view name) {
+  Transaction tx(db_);
+  before_change("user/" + std::string(name));
   Statement st(db_, "UPDATE users SET failures = 0 WHERE name = :name");
   st.bind(":name", name).run();
   if (st.changes() == 0) no_user(name);
+  touch("user/" + std::string(name));
+  tx.commit();
 }
 
 void Keystore::set_locked(std::string_view name, bool locked) {
+  Transaction tx(db_);
+  before_change("user/" + std::string(name));
   Statement st(db_,
                "UPDATE users SET locked = :locked, "
                "failures = CASE WHEN :locked THEN failures ELSE 0 END WHERE name = :name");
   st.bind(":locked", locked).bind(":name", name).run();
   if (st.changes() == 0) no_user(name);
+  touch("user/" + std::string(name));
+  tx.commit();
 }
 
 void Keystore::set_user_otp(std::string_view name, const std::optional<SealedBlob>& seed,
                             bool enrolled) {
+  Transaction tx(db_);
+  before_change("user/" + std::string(name));
   Statement st(db_,
                "UPDATE users SET otp_seed = :otp_seed, otp_nonce = :otp_nonce, "
                "otp_enrolled = :otp_enrolled, otp_last_step = 0 WHERE name = :name");
@@ -181,14 +205,22 @@ void Keystore::set_user_otp(std::string_view name, const std::optional<SealedBlo
     st.bind(":otp_seed", nullptr).bind(":otp_nonce", nullptr);
   st.bind(":otp_enrolled", enrolled).bind(":name", name).run();
   if (st.changes() == 0) no_user(name);
+  touch("user/" + std::string(name));
+  tx.commit();
 }
 
 bool Keystore::accept_otp_step(std::string_view name, std::int64_t step) {
+  Transaction tx(db_);
+  before_change("user/" + std::string(name));
   Statement st(db_,
                "UPDATE users SET otp_last_step = :step "
                "WHERE name = :name AND otp_last_step < :step");
   st.bind(":step", step).bind(":name", name).run();
-  if (st.changes() == 1) return true;
+  if (st.changes() == 1) {
+    touch("user/" + std::string(name));
+    tx.commit();
+    return true;
+  }
   if (!find_user(name)) no_user(name);
   return false;
 }

@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <optional>
 
+#include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/test_hooks.h"
 #include "core/transcript/canonical_json.h"
@@ -236,6 +237,86 @@ void Transcript::catch_up(int fd) {
     }
   }
   offset_ = size;
+}
+
+std::optional<StateRecord> Transcript::latest_state() {
+  if (!std::filesystem::exists(file_)) return std::nullopt;
+  LockedFile f(file_, LOCK_SH);
+  catch_up(f.fd());
+  const std::uint64_t size = offset_;
+  // Canonical JSON escapes every quote inside a string: these bytes are a member name, and
+  // data.state is the only "state" object whose first member is "root".
+  const auto at = rfind_in_file(f.fd(), size, size, {"\"state\":{\"root\":\""});
+  if (!at) return std::nullopt;
+  const Entry e = entry_from_json(parse_canonical_line(line_around(f.fd(), size, *at)));
+  const auto state = e.data.is_object() ? e.data.find("state") : e.data.end();
+  if (state == e.data.end() || !state->is_object() || !state->contains("root") ||
+      !(*state)["root"].is_string())
+    fail(Category::integrity, fmt::format("transcript entry {} names a state root it does not "
+                                          "hold; run 'hsmctl transcript verify'", e.seq));
+  if (body_hash(e) != e.hash || state_.current_key.empty() ||
+      !crypto::verify_ecdsa_sha256(crypto::load_spki(state_.current_key).get(), from_hex(e.hash),
+                                   from_base64(e.sig)))
+    fail(Category::integrity, fmt::format("transcript entry {}, which records the keystore's "
+                                          "state, does not verify under the transcript key; run "
+                                          "'hsmctl transcript verify'", e.seq));
+  return StateRecord{e.seq, (*state)["root"].get<std::string>()};
+}
+
+std::optional<StateRecord> Transcript::state_before(std::uint64_t seq) {
+  tlog::TreeStore& t = tree();
+  if (seq == 0 || seq > t.size()) return std::nullopt;
+  const std::uint64_t before = t.entry_range(seq - 1).second;
+  LockedFile f(file_, LOCK_SH);
+  const auto at = rfind_in_file(f.fd(), offset_, before, {"\"state\":{\"root\":\""});
+  if (!at) return std::nullopt;
+  const Entry e = entry_from_json(parse_canonical_line(line_around(f.fd(), offset_, *at)));
+  const auto state = e.data.is_object() ? e.data.find("state") : e.data.end();
+  if (state == e.data.end() || !state->is_object() || !state->contains("root") ||
+      !(*state)["root"].is_string())
+    return std::nullopt;
+  return StateRecord{e.seq, (*state)["root"].get<std::string>()};
+}
+
+std::set<std::string> Transcript::state_rows_named_since(std::uint64_t seq) {
+  tlog::TreeStore& t = tree();
+  std::set<std::string> rows;
+  if (seq >= t.size()) return rows;
+  LockedFile f(file_, LOCK_SH);
+  const std::uint64_t from = t.entry_range(seq).first;
+  const std::string chunk = read_at(f.fd(), from, offset_ - from);
+  for (std::size_t pos = 0; pos < chunk.size();) {
+    const std::size_t nl = chunk.find('\n', pos);
+    const std::string_view line = std::string_view(chunk).substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.find("\"state\":{\"root\":\"") == std::string_view::npos) continue;
+    const Entry e = entry_from_json(parse_canonical_line(line));
+    if (!e.data.is_object() || !e.data.contains("state") || !e.data["state"].is_object()) continue;
+    const auto r = e.data["state"].find("rows");
+    if (r == e.data["state"].end() || !r->is_object()) continue;
+    for (const auto& [key, digest] : r->items()) rows.insert(key);
+  }
+  return rows;
+}
+
+std::optional<std::pair<std::uint64_t, std::string>> Transcript::last_row_digest(
+    const std::string& row_key) {
+  if (!std::filesystem::exists(file_)) return std::nullopt;
+  LockedFile f(file_, LOCK_SH);
+  catch_up(f.fd());
+  const std::uint64_t size = offset_;
+  const std::string needle = nlohmann::json(row_key).dump() + ":";
+  for (std::uint64_t before = size;;) {
+    const auto at = rfind_in_file(f.fd(), size, before, {needle});
+    if (!at) return std::nullopt;
+    const Entry e = entry_from_json(parse_canonical_line(line_around(f.fd(), size, *at)));
+    if (e.data.is_object() && e.data.contains("state") && e.data["state"].is_object() &&
+        e.data["state"].contains("rows") && e.data["state"]["rows"].is_object() &&
+        e.data["state"]["rows"].contains(row_key) &&
+        e.data["state"]["rows"][row_key].is_string())
+      return std::make_pair(e.seq, e.data["state"]["rows"][row_key].get<std::string>());
+    before = *at;
+  }
 }
 
 TranscriptState Transcript::state() {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,12 @@ struct UnclosedCeremony {
 // ceremony.interrupted naming it in data.ceremony.
 bool closes_ceremony(const Entry& e, const std::string& id);
 
+// The keystore state the transcript recorded last (docs/design.md, "Keystore integrity").
+struct StateRecord {
+  std::uint64_t seq = 0;  // the entry that recorded it
+  std::string root;       // hex root over every state row
+};
+
 class Transcript {
  public:
   explicit Transcript(std::filesystem::path file);
@@ -66,6 +73,19 @@ class Transcript {
   // end of the file (the last line first; searching back only when that line closes nothing),
   // so a ceremony pays for this only after a crash. Needs no lock held by the caller.
   std::optional<UnclosedCeremony> unclosed_ceremony();
+
+  // The last entry whose data records the keystore's state root (data.state.root), searched
+  // from the end; its hash and signature are checked against the current transcript key
+  // (Error(integrity) when they do not hold). nullopt when no entry records one.
+  std::optional<StateRecord> latest_state();
+  // The same, among the entries before `seq` (not checked against the current key: a key
+  // change may lie between); and the state rows the entries from `seq` on name.
+  std::optional<StateRecord> state_before(std::uint64_t seq);
+  std::set<std::string> state_rows_named_since(std::uint64_t seq);
+  // The digest the transcript recorded last for state row `row_key` (data.state.rows), with
+  // the seq of that entry; "" for a row recorded as deleted. Searches back from the end: for
+  // error messages and doctor, not for every use.
+  std::optional<std::pair<std::uint64_t, std::string>> last_row_digest(const std::string& row_key);
 
   // Removes a torn (unterminated) last line; returns its length, 0 if there was none.
   std::size_t cut_torn_tail();

@@ -401,9 +401,9 @@ print(d["key"], d["algorithm"], d["input"], d["input_sha256"], d["signature_sha2
   got=$(printf '%s' "$entry" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]
 print(" ".join(sorted(d)), d["escrow"], d["quorum"])' 2>&1)
   fp=$("$bin" "${m[@]}" --json key show docs-q | jget fingerprint)
-  if [ "$got" = "algorithm escrow fingerprint key_id label purpose quorum qk 2" ] &&
+  if [ "$got" = "algorithm escrow fingerprint key_id label purpose quorum state qk 2" ] &&
      printf '%s' "$entry" | grep -q "\"fingerprint\":\"$fp\""; then
-    ok "key.generate records label, key_id, algorithm, purpose, quorum, escrow, fingerprint"
+    ok "key.generate records label, key_id, algorithm, purpose, quorum, escrow, fingerprint, state"
   else not_ok "key.generate entry" "$got; key show fingerprint $fp"; fi
   expect "verify-transcript --strict accepts the transcript after key and sign ceremonies" 0 \
     "$verifier" --strict --pubkey opening.pem "$mt"

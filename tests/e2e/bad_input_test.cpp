@@ -120,7 +120,7 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
        {}, 4, "word 7 is most likely wrong", out("typo"), true},
       {"tampered wrapped key in the keystore",
        [&] { return std::vector<std::string>{"sign", "file", "--key", "q", "--in", data_, "--out", out("blob"), "--shares-file", shares({"a", "b"})}; },
-       {}, 4, "does not unwrap", out("blob"), true,
+       {}, 4, "key 'q' in the keystore is not what the transcript recorded last", out("blob"), true,
        [&] { ASSERT_EQ(sql("UPDATE keys SET wrapped_key = substr(wrapped_key, 1, 20) || CASE WHEN substr(wrapped_key, 21, 1) = X'00' THEN X'01' ELSE X'00' END || substr(wrapped_key, 22) WHERE label = 'q'").code, 0); }},
       {"tampered backup", [&] { return std::vector<std::string>{"backup", "restore", (tmp_.path() / "bad.backup").string(), "--shares-file", shares({"a", "b"})}; },
        {}, 4, "the backup file", "", true,

@@ -146,9 +146,11 @@ TEST_F(Group, RemoveRotatesTheKeyAndShutsTheRemovedMemberOut) {
 }
 
 TEST_F(Group, UserMadeBeforeGroupKeysGetsAnAgreementKeyOnTheirNextPasswordUse) {
-  create_user("alice");
-  ASSERT_EQ(sql("UPDATE users SET ecdh_public_key = NULL, ecdh_outer_blob = NULL, "
-                "ecdh_outer_nonce = NULL").code, 0);
+  // 'user provision' makes users without a key-agreement key, like hsmctl before group keys.
+  const auto batch = write_file("batch.csv", "name,password\nalice," + password_of("alice") + "\n");
+  const RunResult p = run({"user", "provision", "--from", batch.string(), "--kdf-profile", "min"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  ASSERT_EQ(sql("SELECT count(*) FROM users WHERE ecdh_public_key IS NULL").out, "1\n");
   expect_failure(run({"group", "create", "ops", "--members", "alice"}), 1,
                  "has no key-agreement key yet");
   const RunResult pw = run({"user", "passwd", "alice", "--password-source", "env:PW_alice",
@@ -203,6 +205,11 @@ TEST_F(Group, BadInputFollowsTheFailureContract) {
   EXPECT_NE(transcript().find("\"event\":\"user.auth.failed\""), std::string::npos);
 }
 
+// A member's layer edited in the keystore file is refused before anything is unwrapped: the
+// group's row no longer matches the state the transcript recorded (docs/design.md, "Keystore
+// integrity"), before the layers' own AES-GCM binding (group, member and key version as
+// associated data) is reached: that binding is what remains against someone who could also
+// re-record the state, i.e. holds the PIN.
 TEST_F(Group, TamperedMemberLayerIsAnIntegrityFailureNeverATokenError) {
   create_user("alice");
   create_user("bob");
@@ -215,19 +222,19 @@ TEST_F(Group, TamperedMemberLayerIsAnIntegrityFailureNeverATokenError) {
   const std::vector<Row> table = {
       {"truncated layer",
        "UPDATE group_members SET sealed_key = substr(sealed_key, 1, 40) WHERE " + alice_layer,
-       "does not open although the password is right"},
+       "group 'ops' in the keystore is not what the transcript recorded last"},
       {"bob's layer in alice's place",
        "UPDATE group_members SET sealed_key = (SELECT sealed_key FROM group_members, users u "
        "WHERE u.id = user_id AND u.name = 'bob') WHERE " + alice_layer,
-       "does not open although the password is right"},
+       "group 'ops' in the keystore is not what the transcript recorded last"},
       {"other ephemeral key",
        "UPDATE group_members SET ephemeral_public_key = (SELECT ephemeral_public_key FROM "
        "group_members, users u WHERE u.id = user_id AND u.name = 'bob') WHERE " + alice_layer,
-       "does not open although the password is right"},
+       "group 'ops' in the keystore is not what the transcript recorded last"},
       {"garbage ephemeral key",
        "UPDATE group_members SET ephemeral_public_key = X'3059' WHERE " + alice_layer, ""},
       {"short nonce", "UPDATE group_members SET nonce = X'00' WHERE " + alice_layer,
-       "is malformed"},
+       "group 'ops' in the keystore is not what the transcript recorded last"},
   };
   for (const auto& row : table) {
     SCOPED_TRACE(row.what);

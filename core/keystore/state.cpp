@@ -1,0 +1,396 @@
+// The keystore's state commitment: a digest of every security-relevant row ("state row") and a
+// root over all of them, which the transcript records with each change (docs/design.md,
+// "Keystore integrity"). State rows: user/NAME (the users row), group/NAME (the groups row and
+// its members' layers), key/LABEL (the keys row and its revocations), master (the master row,
+// every share set, share group and custodian). The derived tables state_rows, state_buckets and
+// state_pages let one row be checked against a root by reading O(1) rows: 4096 buckets of rows
+// (by SHA-256 of the row key), 64 pages of 64 buckets, and the root over the 64 pages.
+#include <openssl/evp.h>
+
+#include <sqlite3.h>
+
+#include <array>
+#include <memory>
+#include <algorithm>
+#include <set>
+
+#include "core/error.h"
+#include "core/keystore/keystore.h"
+
+namespace hsm::keystore {
+
+namespace {
+
+constexpr std::uint32_t kBuckets = 4096, kPerPage = 64, kPages = kBuckets / kPerPage;
+using Digest = std::array<std::uint8_t, 32>;
+
+class Hasher {
+ public:
+  Hasher() : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1)
+      fail(Category::general, "internal error: SHA-256 is unavailable");
+  }
+  Hasher& add(const void* p, std::size_t n) {
+    if (n > 0) EVP_DigestUpdate(ctx_.get(), p, n);
+    return *this;
+  }
+  Hasher& add(std::string_view s) { return add(s.data(), s.size()); }
+  Hasher& add(ByteView b) { return add(b.data(), b.size()); }
+  Hasher& add_u64(std::uint64_t v) {
+    std::uint8_t be[8];
+    for (int i = 0; i < 8; ++i) be[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+    return add(be, 8);
+  }
+  // A length-prefixed field: no two different sequences of fields hash alike.
+  Hasher& field(std::string_view s) { return add_u64(s.size()).add(s); }
+  Digest finish() {
+    Digest d{};
+    unsigned n = 0;
+    EVP_DigestFinal_ex(ctx_.get(), d.data(), &n);
+    return d;
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
+
+const Digest& empty_bucket() {
+  static const Digest d = Hasher().finish();  // SHA-256 of nothing: a bucket with no rows
+  return d;
+}
+
+const Digest& empty_page() {
+  static const Digest d = [] {
+    Hasher h;
+    for (std::uint32_t i = 0; i < kPerPage; ++i) h.add(empty_bucket().data(), 32);
+    return h.finish();
+  }();
+  return d;
+}
+
+std::uint32_t bucket_of(std::string_view row_key) {
+  const Digest d = Hasher().add(row_key).finish();
+  return ((std::uint32_t{d[0]} << 8) | d[1]) % kBuckets;
+}
+
+Digest to_digest(ByteView b) {
+  Digest d{};
+  if (b.size() != d.size()) fail(Category::integrity, "a keystore state hash is not 32 bytes");
+  std::copy(b.begin(), b.end(), d.begin());
+  return d;
+}
+
+// Every column of every row `st` returns, by name, type and value, into `h`.
+void hash_rows(Hasher& h, Statement& st, std::string_view table) {
+  h.field(table);
+  std::uint64_t rows = 0;
+  while (st.step()) {
+    ++rows;
+    for (int i = 0; i < st.column_count(); ++i) {
+      h.field(st.column_name(i));
+      const int type = st.column_type(i);
+      const std::uint8_t tag = static_cast<std::uint8_t>(type);
+      h.add(&tag, 1);
+      if (type == SQLITE_INTEGER) h.add_u64(static_cast<std::uint64_t>(st.integer_at(i)));
+      else if (type == SQLITE_BLOB) {
+        const Bytes b = st.blob_at(i);
+        h.add_u64(b.size()).add(b);
+      } else if (type != SQLITE_NULL) {
+        h.field(st.text_at(i));
+      }
+    }
+  }
+  h.add_u64(rows);
+}
+
+constexpr const char* kStateTables = R"sql(
+CREATE TABLE IF NOT EXISTS state_rows (
+  row_key TEXT PRIMARY KEY,
+  bucket  INTEGER NOT NULL,
+  digest  BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS state_rows_by_bucket ON state_rows (bucket, row_key);
+CREATE TABLE IF NOT EXISTS state_buckets (bucket INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state_pages (page INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state_root (id INTEGER PRIMARY KEY CHECK (id = 1), root TEXT NOT NULL);
+)sql";
+
+}  // namespace
+
+// SQLite calls these when the outermost transaction ends: the root this process expects moves
+// only with what was committed.
+int Keystore::on_commit(void* self) {
+  auto* ks = static_cast<Keystore*>(self);
+  ks->committed_root_ = ks->expected_root_;
+  return 0;
+}
+
+void Keystore::on_rollback(void* self) { static_cast<Keystore*>(self)->rolled_back_ = true; }
+
+Keystore::~Keystore() {
+  sqlite3_commit_hook(db_.handle(), nullptr, nullptr);
+  sqlite3_rollback_hook(db_.handle(), nullptr, nullptr);
+}
+
+void Keystore::open_state() {
+  sqlite3_commit_hook(db_.handle(), &Keystore::on_commit, this);
+  sqlite3_rollback_hook(db_.handle(), &Keystore::on_rollback, this);
+  db_.exec(kStateTables);
+  if (stored_root().empty()) rebuild_state();
+}
+
+std::string Keystore::stored_root() {
+  Statement st(db_, "SELECT root FROM state_root WHERE id = 1");
+  return st.step() ? st.text("root") : std::string();
+}
+
+void Keystore::set_stored_root(const std::string& root) {
+  Statement st(db_, "INSERT INTO state_root (id, root) VALUES (1, :r) "
+                    "ON CONFLICT (id) DO UPDATE SET root = excluded.root");
+  st.bind(":r", root).run();
+}
+
+std::string Keystore::row_digest(std::string_view row_key) {
+  Hasher h;
+  h.field("hsmctl-keystore-row/v1").field(row_key);
+  const auto slash = row_key.find('/');
+  const std::string kind(row_key.substr(0, slash));
+  const std::string name(slash == std::string_view::npos ? "" : row_key.substr(slash + 1));
+  bool exists = false;
+  auto one = [&](const std::string& table, const std::string& sql) {
+    Statement st(db_, sql);
+    if (sql.find(":k") != std::string::npos) st.bind(":k", name);
+    hash_rows(h, st, table);
+  };
+  auto present = [&](const std::string& sql) {
+    Statement st(db_, sql);
+    st.bind(":k", name);
+    return st.step();
+  };
+  if (kind == "user") {
+    exists = present("SELECT 1 FROM users WHERE name = :k");
+    one("users", "SELECT * FROM users WHERE name = :k");
+  } else if (kind == "group") {
+    exists = present("SELECT 1 FROM groups WHERE name = :k");
+    one("groups", "SELECT * FROM groups WHERE name = :k");
+    one("group_members", "SELECT m.* FROM group_members m JOIN groups g ON g.id = m.group_id "
+                         "WHERE g.name = :k ORDER BY m.user_id");
+  } else if (kind == "key") {
+    exists = present("SELECT 1 FROM keys WHERE label = :k");
+    one("keys", "SELECT * FROM keys WHERE label = :k");
+    one("revocations", "SELECT r.* FROM revocations r JOIN keys k ON k.id = r.issuer "
+                       "WHERE k.label = :k ORDER BY r.serial");
+  } else if (kind == "master" && name.empty()) {
+    Statement any(db_, "SELECT 1 FROM master");
+    exists = any.step();
+    one("master", "SELECT * FROM master");
+    one("share_sets", "SELECT * FROM share_sets ORDER BY generation");
+    one("share_groups", "SELECT * FROM share_groups ORDER BY generation, group_index");
+    one("custodians", "SELECT * FROM custodians ORDER BY generation, group_index, member_index");
+  } else {
+    fail(Category::general, "internal error: no keystore state row '" + std::string(row_key) + "'");
+  }
+  if (!exists) return {};
+  const Digest d = h.finish();
+  return to_hex(ByteView(d.data(), d.size()));
+}
+
+void Keystore::touch(const std::string& row_key) {
+  const std::string digest = row_digest(row_key);
+  const std::uint32_t bucket = bucket_of(row_key);
+  if (digest.empty()) {
+    Statement st(db_, "DELETE FROM state_rows WHERE row_key = :k");
+    st.bind(":k", row_key).run();
+  } else {
+    Statement st(db_, "INSERT INTO state_rows (row_key, bucket, digest) VALUES (:k, :b, :d) "
+                      "ON CONFLICT (row_key) DO UPDATE SET bucket = excluded.bucket, "
+                      "digest = excluded.digest");
+    st.bind(":k", row_key).bind(":b", bucket).bind(":d", from_hex(digest)).run();
+  }
+  dirty_buckets_.insert(bucket);
+  changed_rows_[row_key] = digest;
+}
+
+namespace {
+
+// The hash of bucket `b` from (row key, digest) pairs in row-key order.
+Digest bucket_hash(const std::vector<std::pair<std::string, Bytes>>& rows) {
+  if (rows.empty()) return empty_bucket();
+  Hasher h;
+  for (const auto& [key, digest] : rows) h.field(key).add(digest);
+  return h.finish();
+}
+
+}  // namespace
+
+std::string Keystore::flush_dirty() {
+  Transaction tx(db_);
+  std::set<std::uint32_t> pages;
+  for (const std::uint32_t b : dirty_buckets_) {
+    std::vector<std::pair<std::string, Bytes>> rows;
+    Statement st(db_, "SELECT row_key, digest FROM state_rows WHERE bucket = :b ORDER BY row_key");
+    st.bind(":b", b);
+    while (st.step()) rows.emplace_back(st.text("row_key"), st.blob("digest"));
+    const Digest d = bucket_hash(rows);
+    Statement up(db_, "INSERT INTO state_buckets (bucket, hash) VALUES (:b, :h) "
+                      "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
+    up.bind(":b", b).bind(":h", ByteView(d.data(), d.size())).run();
+    pages.insert(b / kPerPage);
+  }
+  for (const std::uint32_t p : pages) {
+    const Digest d = page_hash(p, std::nullopt);
+    Statement up(db_, "INSERT INTO state_pages (page, hash) VALUES (:p, :h) "
+                      "ON CONFLICT (page) DO UPDATE SET hash = excluded.hash");
+    up.bind(":p", p).bind(":h", ByteView(d.data(), d.size())).run();
+  }
+  const std::string root = root_over_pages(std::nullopt);
+  set_stored_root(root);
+  tx.commit();
+  dirty_buckets_.clear();
+  return root;
+}
+
+std::string Keystore::state_root() {
+  if (rolled_back_) {  // a transaction with this connection's changes was undone
+    rolled_back_ = false;
+    expected_root_ = committed_root_;
+    for (auto& [key, digest] : changed_rows_) digest = row_digest(key);
+  }
+  if (!dirty_buckets_.empty()) {
+    const std::string root = flush_dirty();
+    if (expected_root_) expected_root_ = root;  // what this process made on top of it
+  }
+  if (expected_root_) return *expected_root_;
+  return stored_root();
+}
+
+std::array<std::uint8_t, 32> Keystore::page_hash(
+    std::uint32_t page, const std::optional<std::pair<std::uint32_t, Digest>>& replace) {
+  std::array<Digest, kPerPage> buckets;
+  buckets.fill(empty_bucket());
+  Statement st(db_, "SELECT bucket, hash FROM state_buckets WHERE bucket BETWEEN :lo AND :hi");
+  st.bind(":lo", page * kPerPage).bind(":hi", page * kPerPage + kPerPage - 1);
+  while (st.step())
+    buckets[static_cast<std::uint32_t>(st.integer("bucket")) % kPerPage] = to_digest(st.blob("hash"));
+  if (replace) buckets[replace->first % kPerPage] = replace->second;
+  Hasher h;
+  for (const Digest& d : buckets) h.add(d.data(), d.size());
+  return h.finish();
+}
+
+std::string Keystore::root_over_pages(
+    const std::optional<std::pair<std::uint32_t, Digest>>& replace) {
+  std::array<Digest, kPages> pages;
+  pages.fill(empty_page());
+  Statement st(db_, "SELECT page, hash FROM state_pages");
+  while (st.step()) {
+    const auto p = static_cast<std::uint32_t>(st.integer("page"));
+    if (p < kPages) pages[p] = to_digest(st.blob("hash"));
+  }
+  if (replace) pages[replace->first] = replace->second;
+  Hasher h;
+  h.field("hsmctl-keystore-state/v1");
+  for (const Digest& d : pages) h.add(d.data(), d.size());
+  const Digest root = h.finish();
+  return to_hex(ByteView(root.data(), root.size()));
+}
+
+std::map<std::string, std::string> Keystore::take_changed_rows() {
+  if (rolled_back_) state_root();  // brings the digests up to what the tables hold
+  std::map<std::string, std::string> out;
+  out.swap(changed_rows_);
+  return out;
+}
+
+std::vector<std::string> Keystore::all_row_keys() {
+  std::vector<std::string> keys;
+  Statement users(db_, "SELECT name FROM users ORDER BY name");
+  while (users.step()) keys.push_back("user/" + users.text("name"));
+  Statement groups(db_, "SELECT name FROM groups ORDER BY name");
+  while (groups.step()) keys.push_back("group/" + groups.text("name"));
+  Statement ks(db_, "SELECT label FROM keys ORDER BY label");
+  while (ks.step()) keys.push_back("key/" + ks.text("label"));
+  Statement m(db_, "SELECT 1 FROM master");
+  if (m.step()) keys.push_back("master");
+  return keys;
+}
+
+std::string Keystore::rebuild_state() {
+  Transaction tx(db_);
+  db_.exec("DELETE FROM state_rows; DELETE FROM state_buckets; DELETE FROM state_pages; "
+           "DELETE FROM state_root");
+  for (const std::string& key : all_row_keys()) touch(key);
+  changed_rows_.clear();
+  for (std::uint32_t b = 0; b < kBuckets; ++b) dirty_buckets_.insert(b);
+  set_stored_root("");
+  const std::string root = flush_dirty();
+  tx.commit();
+  return root;
+}
+
+bool Keystore::bucket_in_state(std::uint32_t bucket, const std::string& extra_key,
+                               std::string_view root) {
+  // The bucket from the rows as they are in the tables (never from stored digests).
+  std::set<std::string> keys;
+  if (!extra_key.empty()) keys.insert(extra_key);
+  Statement st(db_, "SELECT row_key FROM state_rows WHERE bucket = :b");
+  st.bind(":b", bucket);
+  while (st.step()) keys.insert(st.text("row_key"));
+  std::vector<std::pair<std::string, Bytes>> rows;
+  for (const std::string& k : keys)
+    if (const std::string d = row_digest(k); !d.empty()) rows.emplace_back(k, from_hex(d));
+  const Digest b = bucket_hash(rows);
+  const Digest p = page_hash(bucket / kPerPage, std::make_pair(bucket, b));
+  return root_over_pages(std::make_pair(bucket / kPerPage, p)) == root;
+}
+
+bool Keystore::row_in_state(std::string_view row_key, std::string_view root) {
+  const std::string key(row_key);
+  return bucket_in_state(bucket_of(key), key, root);
+}
+
+void Keystore::expect_state(std::string root) {
+  expected_root_ = root;
+  committed_root_ = std::move(root);
+  rolled_back_ = false;
+  dirty_buckets_.clear();
+  verified_buckets_.clear();
+}
+
+void Keystore::before_change(const std::string& row_key) {
+  if (!expected_root_) return;  // no state recorded yet: the first record sets it
+  const std::uint32_t bucket = bucket_of(row_key);
+  if (dirty_buckets_.contains(bucket) || verified_buckets_.contains(bucket)) return;
+  // A change is made only on top of the state the transcript recorded: otherwise the new root
+  // would take in whatever else was edited in this bucket or its path.
+  if (!bucket_in_state(bucket, row_key, *expected_root_))
+    fail(Category::integrity, "the keystore does not match the state the transcript recorded "
+                              "last, near '" + row_key + "' (edited, or restored from an older "
+                              "copy); nothing was changed; run 'hsmctl doctor'");
+  verified_buckets_.insert(bucket);
+}
+
+std::string Keystore::computed_root() {
+  std::vector<std::vector<std::pair<std::string, Bytes>>> buckets(kBuckets);
+  for (const std::string& key : all_row_keys())
+    buckets[bucket_of(key)].emplace_back(key, from_hex(row_digest(key)));
+  Hasher root;
+  root.field("hsmctl-keystore-state/v1");
+  for (std::uint32_t p = 0; p < kPages; ++p) {
+    Hasher page;
+    for (std::uint32_t b = p * kPerPage; b < (p + 1) * kPerPage; ++b) {
+      std::sort(buckets[b].begin(), buckets[b].end());
+      const Digest d = bucket_hash(buckets[b]);
+      page.add(d.data(), d.size());
+    }
+    const Digest pd = page.finish();
+    root.add(pd.data(), pd.size());
+  }
+  const Digest r = root.finish();
+  return to_hex(ByteView(r.data(), r.size()));
+}
+
+}  // namespace hsm::keystore
