@@ -46,17 +46,18 @@ class ServedWitness : public HsmTest {
     return hsmctl({"transcript", "note", "--witness", "carol", text});
   }
   // Starts `witness serve` for witness `w` on a free port; returns its URL.
-  std::string serve(const std::string& w) {
+  std::string serve(const std::string& w, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{HSMCTL_BINARY, "--dir", (tmp_.path() / w).string(), "witness",
                                   "serve", "--listen", "127.0.0.1:0", "--log-key",
                                   log_vkey_.string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     server_[w] = std::make_unique<LiveProcess>(argv, base_env(), false);
     LiveProcess& p = *server_[w];
     EXPECT_TRUE(p.wait_for("listening on 127.0.0.1:")) << p.shown();
     EXPECT_TRUE(p.wait_for("\n")) << p.shown();
     const std::string& shown = p.shown();
     const std::size_t at = shown.find("127.0.0.1:");
-    return "http://" + shown.substr(at, shown.find('\n', at) - at);
+    return (extra.empty() ? "http://" : "https://") + shown.substr(at, shown.find('\n', at) - at);
   }
   // `transcript checkpoint --json` asking the witnesses named, each by its URL and key.
   RunResult checkpoint(const std::vector<std::pair<std::string, std::string>>& witnesses,
@@ -268,6 +269,26 @@ TEST_F(ServedWitness, ACosignatureUnderAnotherKeyIsNotKeptAndIsExitFour) {
   EXPECT_NE(r.err.find("no cosignature of this checkpoint that verifies under its key"),
             std::string::npos) << r.err;
   EXPECT_EQ(signatures(read_file(ws_ / "tlog" / "checkpoint")), 1u);
+}
+
+TEST_F(ServedWitness, HttpsWithTheWitnessCertificateTrustedByWitnessCa) {
+  const fs::path cert = tmp_.path() / "w1.crt", key = tmp_.path() / "w1.key";
+  const RunResult made = openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                  "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                                  "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                  "-keyout", key.string(), "-out", cert.string()});
+  ASSERT_EQ(made.code, 0) << made.err;
+  const std::string u1 = serve("w1", {"--tls-cert", cert.string(), "--tls-key", key.string()});
+  ASSERT_EQ(u1.rfind("https://127.0.0.1:", 0), 0u) << u1;
+  // A certificate no system authority signed: not reached, exit 1 ...
+  const RunResult untrusted = checkpoint({{u1, "w1"}});
+  expect_failure(untrusted, 1, "0 of 1 witnesses cosigned");
+  // ... and cosigned once the log trusts that certificate.
+  const RunResult ok = checkpoint({{u1, "w1"}}, {"--witness-ca", cert.string()});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(ok.json()["witnesses"][0]["ok"]);
+  EXPECT_EQ(signatures(read_file(ws_ / "tlog" / "checkpoint")), 2u);
+  EXPECT_EQ(stop("w1").code, 0);
 }
 
 }  // namespace
