@@ -141,9 +141,10 @@ TEST_F(ServedWitness, TwoServersCosignFromScratchThenWithAConsistencyProof) {
   ASSERT_EQ(note("note-5").code, 0);
   const RunResult second = checkpoint({{u1, "w1"}, {u2, "w2"}});
   ASSERT_EQ(second.code, 0) << second.err;
-  const std::uint64_t size2 = second.json()["size"];
+  const auto doc2 = second.json();
+  const std::uint64_t size2 = doc2["size"];
   EXPECT_GT(size2, size);
-  for (const auto& w : second.json()["witnesses"]) {
+  for (const auto& w : doc2["witnesses"]) {
     EXPECT_TRUE(w["ok"]) << w;
     EXPECT_EQ(w["old_size"], size);
   }
