@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <iostream>
 #include <ostream>
 #include <sstream>
 
 #include "ceremonies/transcript/checkpoint_ops.h"
 #include "ceremonies/transcript/receipt_ops.h"
+#include "ceremonies/transcript/witness_client.h"
 #include "cmd/cli.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -38,27 +40,102 @@ std::uint64_t default_size(const std::filesystem::path& file, tlog::TreeStore& t
   return tree.size();
 }
 
+struct CheckpointOpts {
+  std::string out, witness_ca;
+  std::vector<std::string> witnesses, witness_keys;
+  std::size_t min_cosigners = 0;
+  bool min_given = false;
+};
+
+// The witnesses of --witness and --witness-key, paired by order; checked before the ceremony.
+std::vector<WitnessTarget> witness_targets(const CheckpointOpts& o) {
+  if (o.witnesses.size() != o.witness_keys.size())
+    fail(Category::usage, fmt::format("give one --witness-key for each --witness, in the same "
+                                      "order ({} URLs, {} keys)", o.witnesses.size(),
+                                      o.witness_keys.size()));
+  std::vector<WitnessTarget> out;
+  for (std::size_t i = 0; i < o.witnesses.size(); ++i) {
+    check_witness_url(o.witnesses[i]);
+    const tlog::VerifierKey key = vkey_arg(o.witness_keys[i]);
+    if (key.type != tlog::KeyType::cosignature_v1)
+      fail(Category::usage, fmt::format("--witness-key '{}' is not a witness's cosignature key "
+                                        "(type 0x04)", key.name));
+    out.push_back({o.witnesses[i], key});
+  }
+  if (o.min_given && o.min_cosigners > out.size())
+    fail(Category::usage, fmt::format("--min-cosigners {} is more than the {} witnesses given",
+                                      o.min_cosigners, out.size()));
+  if (!o.witness_ca.empty() && !std::filesystem::is_regular_file(o.witness_ca))
+    fail(Category::not_found, fmt::format("--witness-ca '{}' does not exist", o.witness_ca));
+  return out;
+}
+
+nlohmann::json answers_json(const std::vector<WitnessAnswer>& answers) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : answers)
+    out.push_back({{"url", a.url}, {"name", a.name}, {"ok", a.cosigned}, {"status", a.status},
+                   {"old_size", a.old_size}, {"reason", a.message}});
+  return out;
+}
+
 void add_checkpoint(Cli& cli, CLI::App* group) {
-  auto out = std::make_shared<std::string>();
+  auto o = std::make_shared<CheckpointOpts>();
   auto* cmd = group->add_subcommand("checkpoint", "sign a checkpoint of the whole log with the "
-                                    "transcript key (a C2SP signed note; needs the token)");
-  cmd->add_option("--out", *out, "write the checkpoint to this new file instead of stdout")
+                                    "transcript key (a C2SP signed note; needs the token) and "
+                                    "ask witnesses to cosign it");
+  cmd->add_option("--out", o->out, "write the checkpoint to this new file instead of stdout")
       ->type_name("FILE");
-  with_example(cmd, "hsmctl transcript checkpoint --out checkpoint.txt");
-  cmd->callback([&cli, out] {
-    cli.action = [&cli, out] {
+  cmd->add_option("--witness", o->witnesses, "a witness's tlog-witness URL prefix (it serves "
+                  "URL/add-checkpoint); repeatable, paired in order with --witness-key")
+      ->type_name("URL");
+  cmd->add_option("--witness-key", o->witness_keys, "the verifier key of the --witness in the "
+                  "same position (vkey, or a file holding it)")->type_name("VKEY");
+  auto* min = cmd->add_option("--min-cosigners", o->min_cosigners, "succeed when this many "
+                              "witnesses cosigned (default: all given)")->type_name("K");
+  cmd->add_option("--witness-ca", o->witness_ca, "PEM certificates to check https witnesses "
+                  "against instead of the system's")->type_name("FILE");
+  with_example(cmd, "hsmctl transcript checkpoint --witness https://w1.example.org "
+                    "--witness-key w1.vkey --out checkpoint.txt");
+  cmd->callback([&cli, o, min] {
+    cli.action = [&cli, o, min] {
+      o->min_given = min->count() > 0;
+      const std::vector<WitnessTarget> targets = witness_targets(*o);
       Workspace ws(cli.workspace_options());
-      const tlog::Note note = checkpoint_ceremony(ws);
+      tlog::Note note = checkpoint_ceremony(ws);
       const tlog::Checkpoint c = tlog::parse_checkpoint(note.text);
+      std::vector<WitnessAnswer> answers;
+      if (!targets.empty()) {
+        const auto file = workspace_transcript(cli);
+        transcript::Transcript t(file);
+        answers = request_cosignatures(t, note, targets, o->witness_ca);
+        if (auto kept = load_checkpoint_of_size(file, c.size)) note = *kept;
+      }
       const std::string text = note.format();
-      if (!out->empty()) write_new_file(*out, as_bytes(text), 0644);
+      if (!o->out.empty()) write_new_file(o->out, as_bytes(text), 0644);
       nlohmann::json doc{{"origin", c.origin}, {"size", c.size},
-                         {"root", tlog::to_base64(c.root)}, {"checkpoint", text}};
-      if (!out->empty()) doc["out"] = *out;
-      cli.emit(doc, [&](std::ostream& o) {
-        if (out->empty()) o << text;
-        else o << fmt::format("checkpoint of {} entries written to {}\n", c.size, *out);
+                         {"root", tlog::to_base64(c.root)}, {"checkpoint", text},
+                         {"witnesses", answers_json(answers)}};
+      if (!o->out.empty()) doc["out"] = o->out;
+      std::size_t cosigned = 0;
+      bool refused = false;
+      for (const auto& a : answers) {
+        if (a.cosigned) ++cosigned;
+        else refused = refused || a.failure == Category::integrity;
+      }
+      cli.emit(doc, [&](std::ostream& out) {
+        if (o->out.empty()) out << text;
+        else out << fmt::format("checkpoint of {} entries written to {}\n", c.size, o->out);
       });
+      for (const auto& a : answers)
+        if (!a.cosigned)
+          std::cerr << printable(fmt::format("hsmctl: witness {} ({}) did not cosign: {}", a.name,
+                                             a.url, a.message)) << '\n';
+      const std::size_t needed = o->min_given ? o->min_cosigners : targets.size();
+      if (cosigned < needed)
+        fail(refused ? Category::integrity : Category::general,
+             fmt::format("{} of {} witnesses cosigned the checkpoint of size {}, {} needed; the "
+                         "cosignatures that came are kept", cosigned, targets.size(), c.size,
+                         needed));
       return 0;
     };
   });

@@ -1,13 +1,16 @@
-// witness init | cosign | status: run on the witness's own machine, with its own --dir.
+// witness init | cosign | serve | status: run on the witness's own machine, with its own --dir.
 #include <fmt/format.h>
 
 #include <fstream>
+#include <iostream>
 #include <ostream>
 #include <sstream>
 
 #include "ceremonies/witness/witness.h"
+#include "ceremonies/witness/witness_server.h"
 #include "cmd/cli.h"
 #include "core/error.h"
+#include "core/transcript/entry.h"
 
 namespace hsm::cli {
 
@@ -92,6 +95,49 @@ void add_cosign(Cli& cli, CLI::App* group) {
   });
 }
 
+void add_serve(Cli& cli, CLI::App* group) {
+  struct Opts {
+    std::vector<std::string> log_keys;
+    std::string listen, key_source, tls_cert, tls_key;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = group->add_subcommand("serve", "answer C2SP tlog-witness add-checkpoint requests "
+                                    "over HTTP(S) until SIGINT or SIGTERM");
+  cmd->add_option("--listen", o->listen, "address to listen on; port 0 picks a free one, "
+                  "printed as 'listening on HOST:PORT'")->required()->type_name("HOST:PORT");
+  cmd->add_option("--log-key", o->log_keys, "verifier key of a log to witness (vkey, or a file "
+                  "holding it); its name is the origin")->required()->type_name("VKEY");
+  add_source_option(cmd, "--key-source", o->key_source, "witness key, if not the one 'witness "
+                    "init' recorded (read once, at start)");
+  cmd->add_option("--tls-cert", o->tls_cert, "serve HTTPS with this PEM certificate (chain)")
+      ->type_name("FILE");
+  cmd->add_option("--tls-key", o->tls_key, "the PEM private key of --tls-cert")->type_name("FILE");
+  with_example(cmd, "hsmctl --dir /var/lib/w1 witness serve --listen 0.0.0.0:8443 --log-key "
+                    "log.vkey --tls-cert w1.crt --tls-key w1.key");
+  cmd->callback([&cli, o] {
+    cli.action = [&cli, o] {
+      WitnessServeOptions so;
+      so.dir = cli.globals.dir;
+      so.listen = parse_listen_address(o->listen);
+      for (const auto& k : o->log_keys) so.log_keys.push_back(vkey_arg(k));
+      if (!o->key_source.empty()) so.key_source = SecretSource::parse(o->key_source);
+      so.tls_cert = o->tls_cert;
+      so.tls_key = o->tls_key;
+      WitnessServeHooks hooks;
+      hooks.listening = [&cli](const std::string& address) {
+        cli.emit({{"listening", address}, {"vkey", witness_vkey(cli.globals.dir)}},
+                 [&](std::ostream& out) { out << "listening on " << address << '\n'; });
+        std::cout.flush();
+      };
+      hooks.log = [](const std::string& line) {
+        std::cerr << transcript::utc_now_rfc3339() << ' ' << line << std::endl;
+      };
+      serve_witness(so, hooks);
+      return 0;
+    };
+  });
+}
+
 void add_status(Cli& cli, CLI::App* group) {
   auto origin = std::make_shared<std::string>();
   auto* cmd = group->add_subcommand("status", "print this witness's verifier key and, with "
@@ -129,6 +175,7 @@ void add_witness_commands(Cli& cli) {
   group->require_subcommand(1);
   add_init(cli, group);
   add_cosign(cli, group);
+  add_serve(cli, group);
   add_status(cli, group);
 }
 

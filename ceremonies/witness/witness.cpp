@@ -169,6 +169,15 @@ void parse_proof(const std::string& text, std::optional<std::uint64_t>& old_size
   }
 }
 
+Secret witness_seed(const fs::path& dir, const std::optional<SecretSource>& source) {
+  const nlohmann::json config = read_witness_config(dir);
+  Secret seed = seed_from(source.value_or(configured_source(dir, config)));
+  const tlog::VerifierKey me = tlog::parse_verifier_key(config.at("vkey").get<std::string>());
+  if (me.key != keypair_from(seed).public_key)
+    fail(Category::integrity, "the witness key does not match the vkey in witness.json");
+  return seed;
+}
+
 CosignResult witness_cosign(const CosignRequest& r) {
   const nlohmann::json config = read_witness_config(r.dir);
   CosignResult out;
@@ -240,7 +249,9 @@ CosignResult witness_cosign(const CosignRequest& r) {
     if (known) out.evidence = keep_evidence(r.dir, *known, r.checkpoint, out.message);
     return out;
   }
-  const Keypair k = keypair_from(seed_from(r.key_source.value_or(configured_source(r.dir, config))));
+  std::optional<Secret> read_now;
+  if (r.seed == nullptr) read_now.emplace(witness_seed(r.dir, r.key_source));
+  const Keypair k = keypair_from(r.seed != nullptr ? *r.seed : *read_now);
   const tlog::VerifierKey me = tlog::parse_verifier_key(config.at("vkey").get<std::string>());
   if (me.key != k.public_key)
     fail(Category::integrity, "the witness key does not match the vkey in witness.json");

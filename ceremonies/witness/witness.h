@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/secure/secret.h"
 #include "core/secure/secret_source.h"
 #include "core/tlog/merkle.h"
 #include "core/tlog/note.h"
@@ -48,6 +49,7 @@ struct CosignRequest {
   std::optional<std::uint64_t> old_size;    // none: the size last cosigned
   std::vector<tlog::Hash> proof;            // consistency proof from old_size
   std::optional<SecretSource> key_source;   // overrides witness.json's
+  const Secret* seed = nullptr;             // the key already read (witness serve reads it once)
 };
 
 struct CosignResult {
@@ -59,6 +61,10 @@ struct CosignResult {
 };
 
 CosignResult witness_cosign(const CosignRequest& request);
+
+// The witness key of DIR (from `source`, else where witness.json says), checked against its
+// vkey (integrity when it is another key): for a server that reads it once at start.
+Secret witness_seed(const std::filesystem::path& dir, const std::optional<SecretSource>& source);
 
 // Parses a proof file: "old N" then one base64 hash a line (the body of a tlog-witness
 // add-checkpoint request, whose checkpoint part may follow an empty line and is ignored), or

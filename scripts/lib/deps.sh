@@ -5,7 +5,7 @@ HSMCTL_PACKAGES=(
   libssl-dev openssl libsodium-dev libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   sqlite3 p11-kit libp11-kit-dev libgtest-dev libgmock-dev libtomlplusplus-dev libqrencode-dev
   softhsm2 opensc oathtool mandoc valgrind strace clang libclang-rt-14-dev python3
-  python3-cryptography jq zsh fish libjemalloc-dev
+  python3-cryptography jq zsh fish libjemalloc-dev libcpp-httplib-dev curl
 )
 
 install_deps() {

@@ -145,6 +145,12 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
        {}, 2, "64 hex digits", "", false},
       {"--head shortened to 16 hex digits", [&] { return std::vector<std::string>{"transcript", "verify", "--strict", "--head", read_file(ws_ / "transcript.jsonl").substr(read_file(ws_ / "transcript.jsonl").rfind("\"hash\":\"") + 8, 16)}; },
        {}, 2, "'hsmctl transcript head'", "", false},
+      {"witness URL that is not http", [&] { return std::vector<std::string>{"transcript", "checkpoint", "--witness", "ftp://w1.example.org", "--witness-key", "w1.vkey", "--out", out("wurl")}; },
+       {}, 2, "is not an http:// or https:// URL", out("wurl"), false},
+      {"witness without its key", [&] { return std::vector<std::string>{"transcript", "checkpoint", "--witness", "http://127.0.0.1:9", "--out", out("wkey")}; },
+       {}, 2, "give one --witness-key for each --witness", out("wkey"), false},
+      {"witness serve address without a port", [&] { return std::vector<std::string>{"--dir", out("wdir"), "witness", "serve", "--listen", "localhost", "--log-key", "log.vkey"}; },
+       {}, 2, "--listen 'localhost' is not HOST:PORT", "", false},
       {"existing output file", [&] { return std::vector<std::string>{"sign", "file", "--key", "signer", "--in", data_, "--out", existing}; },
        {}, 7, "already exists", "", false},  // refused before the ceremony begins
       {"missing module", [&] { return std::vector<std::string>{"--module", "/nonexistent/libpkcs11.so", "sign", "file", "--key", "signer", "--in", data_, "--out", out("mod")}; },
