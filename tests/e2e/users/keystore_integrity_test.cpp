@@ -5,6 +5,7 @@
 // it too (docs/design.md, "Keystore integrity"). Restoring an older keystore and cutting the
 // transcript to match is a truncated log: a cosigned checkpoint kept elsewhere catches it.
 #include <filesystem>
+#include <fstream>
 
 #include "support/hsm_fixture.h"
 
