@@ -48,9 +48,14 @@ struct UnclosedCeremony {
 // ceremony.interrupted naming it in data.ceremony.
 bool closes_ceremony(const Entry& e, const std::string& id);
 
+// Whether appends keep DIR/tlog/ (the Merkle tree) up to date. Only a benchmark turns it off,
+// to measure what the tree costs; the index is derived data, and the next Transcript that uses
+// it catches up with the entries appended meanwhile.
+enum class TreeUpkeep { on, off_for_benchmarks };
+
 class Transcript {
  public:
-  explicit Transcript(std::filesystem::path file);
+  explicit Transcript(std::filesystem::path file, TreeUpkeep tree = TreeUpkeep::on);
   const std::filesystem::path& file() const noexcept { return file_; }
 
   // The state after everything appended so far (by anyone). Throws Error(integrity) if the
@@ -80,6 +85,7 @@ class Transcript {
   void fold(const Entry& e);      // the next entry, in order
   void take_key(const Entry& e);  // a transcript.open or .key entry sets the current key
   std::filesystem::path file_;
+  TreeUpkeep upkeep_;
   tlog::TreeStore& tree_store();
   std::uint64_t offset_ = 0;  // bytes of the file already folded into state_
   TranscriptState state_;
