@@ -3,6 +3,7 @@
 // second workspace, rounds alternating), and inclusion proofs in a 1 000 000-entry log against
 // the 5 ms they must stay under, with the hashes each proof reads.
 #include <fcntl.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 

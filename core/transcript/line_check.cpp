@@ -36,6 +36,33 @@ std::string members_after_data(const Entry& e, bool sealed) {
   return out;
 }
 
+// Appends the DER INTEGER of the unsigned big-endian `n` bytes at `p`: minimal, with a zero
+// byte in front when the high bit is set.
+void append_der_integer(Bytes& out, const std::uint8_t* p, std::size_t n) {
+  while (n > 1 && *p == 0) ++p, --n;
+  const bool pad = (*p & 0x80) != 0;
+  out.push_back(0x02);
+  out.push_back(static_cast<std::uint8_t>(n + (pad ? 1 : 0)));
+  if (pad) out.push_back(0x00);
+  out.insert(out.end(), p, p + n);
+}
+
+}  // namespace
+
+Bytes p256_der_signature(ByteView raw) {
+  if (raw.size() != 64) fail(Category::integrity, "malformed ECDSA signature");
+  Bytes out;
+  out.reserve(72);
+  out.push_back(0x30);
+  out.push_back(0);
+  append_der_integer(out, raw.data(), 32);
+  append_der_integer(out, raw.data() + 32, 32);
+  out[1] = static_cast<std::uint8_t>(out.size() - 2);  // at most 70: the short form
+  return out;
+}
+
+namespace {
+
 const EVP_MD* sha256_fetched() {
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   return md;
@@ -121,7 +148,7 @@ bool LineChecker::verify(const Entry& e, const TranscriptKey& key) {
   try {
     raw = from_base64(e.sig);
     if (raw.size() != 64) return false;
-    der = crypto::ecdsa_raw_to_der(raw);
+    der = p256_der_signature(raw);
   } catch (const Error&) {
     return false;
   }

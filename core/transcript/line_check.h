@@ -37,6 +37,11 @@ bool signed_by(const Entry& e, const TranscriptKey& key);
 
 bool is_key_event(std::string_view event);  // transcript.open or transcript.key
 
+// The DER ECDSA-Sig-Value of a 64-byte r||s, byte for byte what crypto::ecdsa_raw_to_der makes
+// (a SEQUENCE of two minimal INTEGERs), without OpenSSL's big numbers. Throws Error(integrity)
+// for another length.
+Bytes p256_der_signature(ByteView raw);
+
 // A key entry found before the pass (see find_key_entries): the key in force from the line
 // that begins at `begin` on, if that entry turns out to be good.
 struct ExpectedKey {

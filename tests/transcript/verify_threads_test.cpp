@@ -5,8 +5,10 @@
 
 #include <functional>
 
+#include "core/crypto/public_key.h"
 #include "core/transcript/canonical_json.h"
 #include "core/transcript/entry.h"
+#include "core/transcript/line_check.h"
 #include "core/transcript/verify.h"
 #include "support/forge.h"
 
@@ -221,6 +223,20 @@ TEST(VerifyThreads, EveryTamperClassGivesTheSameReportOnEveryRun) {
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.bad_seq, t.bad_seq) << r.reason;
     EXPECT_EQ(r.reason.rfind(t.reason_starts, 0), 0u) << r.reason;
+  }
+}
+
+TEST(VerifyThreads, DerSignaturesAreTheOnesOpenSslEncodes) {
+  for (const int lead : {0x00, 0x01, 0x7f, 0x80, 0xff}) {
+    for (const int zeros : {0, 1, 2, 31, 32}) {
+      Bytes raw(64);
+      for (std::size_t i = 0; i < 64; ++i) raw[i] = static_cast<std::uint8_t>(i * 37 + 11);
+      for (std::size_t half : {0u, 32u}) {
+        for (int z = 0; z < zeros; ++z) raw[half + static_cast<std::size_t>(z)] = 0;
+        if (zeros < 32) raw[half + static_cast<std::size_t>(zeros)] = static_cast<std::uint8_t>(lead);
+      }
+      EXPECT_EQ(p256_der_signature(raw), crypto::ecdsa_raw_to_der(raw)) << lead << " " << zeros;
+    }
   }
 }
 
