@@ -138,12 +138,8 @@ LineChecker::~LineChecker() = default;
 
 // Gives the answer crypto::verify_ecdsa_sha256 gives (via signed_by), without its per-call set
 // up: SHA-256 of the 32 hash bytes, then the DER signature checked against that digest.
-bool LineChecker::verify(const Entry& e, const TranscriptKey& key) {
-  const auto slot = static_cast<std::size_t>(
-      std::find_if(keys_.begin(), keys_.end(), [&](const ExpectedKey& k) { return k.key.get() == &key; }) -
-      keys_.begin());
-  if (slot == keys_.size()) return signed_by(e, key);
-  if (!verifiers_[slot]) verifiers_[slot] = std::make_unique<Verifier>(key);
+bool LineChecker::verify(const Entry& e, std::size_t slot) {
+  if (!verifiers_[slot]) verifiers_[slot] = std::make_unique<Verifier>(*keys_[slot].key);
   Bytes raw, der;
   try {
     raw = from_base64(e.sig);
@@ -161,10 +157,10 @@ bool LineChecker::verify(const Entry& e, const TranscriptKey& key) {
 
 void LineChecker::check(std::string_view content, std::size_t begin, std::size_t end,
                         std::vector<CheckedLine>& out) {
-  // The key expected at `begin`: that of the last key entry before it.
-  auto next_key = std::upper_bound(keys_.begin(), keys_.end(), begin,
-                                   [](std::size_t at, const ExpectedKey& k) { return at <= k.begin; });
-  const TranscriptKey* expected = next_key == keys_.begin() ? nullptr : std::prev(next_key)->key.get();
+  // The key expected at `begin`: that of the last key entry before it (`next_key` - 1).
+  auto next_key = std::upper_bound(
+      keys_.begin(), keys_.end(), begin,
+      [](std::size_t at, const ExpectedKey& k) { return at <= k.begin; });
   unsigned char digest[32];
   for (std::size_t pos = begin; pos < end;) {
     CheckedLine& c = out.emplace_back();
@@ -176,8 +172,7 @@ void LineChecker::check(std::string_view content, std::size_t begin, std::size_t
     }
     const std::string_view line = content.substr(pos, nl - pos);
     pos = nl + 1;
-    for (; next_key != keys_.end() && next_key->begin < c.begin; ++next_key)
-      expected = next_key->key.get();
+    while (next_key != keys_.end() && next_key->begin < c.begin) ++next_key;
     try {
       c.entry = entry_from_json(parse_canonical_line(line));
     } catch (const Error& err) {
@@ -206,9 +201,10 @@ void LineChecker::check(std::string_view content, std::size_t begin, std::size_t
       continue;
     }
     // Key entries (and whatever stands at seq 0) are checked in order by the sequential pass.
-    if (!c.hash_ok || key_event || expected == nullptr) continue;
-    c.signature_key = expected;
-    c.signature_ok = verify(c.entry, *expected);
+    if (!c.hash_ok || key_event || next_key == keys_.begin()) continue;
+    const auto slot = static_cast<std::size_t>(next_key - keys_.begin()) - 1;
+    c.signature_key = keys_[slot].key.get();
+    c.signature_ok = verify(c.entry, slot);
   }
 }
 

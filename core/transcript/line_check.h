@@ -80,7 +80,7 @@ class LineChecker {
 
  private:
   struct Verifier;
-  bool verify(const Entry& e, const TranscriptKey& key);
+  bool verify(const Entry& e, std::size_t slot);  // under keys_[slot]
   const std::vector<ExpectedKey>& keys_;
   std::vector<std::unique_ptr<Verifier>> verifiers_;  // one per key in keys_, made on first use
 };

@@ -192,13 +192,15 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
             r.trusted_first_key = !options.trusted_key;
             r.first_key_fingerprint = current->fingerprint;
             r.keys.push_back(current->spki);
-            if (!signed_by(e, *current)) return bad("signature does not verify under the opening key");
+            if (!signed_by(e, *current))
+              return bad("signature does not verify under the opening key");
           } else if (e.event == "transcript.key") {
             auto next = std::make_shared<const TranscriptKey>(load_transcript_key(e));
             const bool endorsed = e.data.value("endorsed", true);
             if (!signed_by(e, endorsed ? *current : *next))
-              return bad(endorsed ? "key change is not signed by the key before it (bad endorsement)"
-                                  : "unendorsed key change is not signed by its own key");
+              return bad(endorsed
+                             ? "key change is not signed by the key before it (bad endorsement)"
+                             : "unendorsed key change is not signed by its own key");
             if (!endorsed && options.strict)
               return bad("unendorsed key change (--strict)");
             r.key_changes.push_back({seq, current->fingerprint, next->fingerprint, endorsed});

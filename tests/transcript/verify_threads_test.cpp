@@ -58,7 +58,8 @@ class SignedLog {
   }
 
   // `lines` with entry `seq` changed by `change`, re-hashed and re-signed by the right key.
-  std::vector<std::string> changed(std::uint64_t seq, const std::function<void(Entry&)>& change) const {
+  std::vector<std::string> changed(std::uint64_t seq,
+                                   const std::function<void(Entry&)>& change) const {
     std::vector<std::string> out = lines;
     Entry e = test::parse_line(out[seq]);
     change(e);
@@ -95,7 +96,8 @@ VerifyReport verify_with(const std::string& content, Run run, bool strict = fals
 std::string describe(const VerifyReport& r) {
   std::string out = (r.ok ? "ok" : "bad") + std::string(" entries=") + std::to_string(r.entries) +
                     " ceremonies=" + std::to_string(r.ceremonies) + " head=" + r.head +
-                    " first_key=" + r.first_key_fingerprint + " torn=" + std::to_string(r.torn_last_line) +
+                    " first_key=" + r.first_key_fingerprint +
+                    " torn=" + std::to_string(r.torn_last_line) +
                     " bad_seq=" + (r.bad_seq ? std::to_string(*r.bad_seq) : "-") + " reason=" + r.reason;
   for (const KeyChange& k : r.key_changes)
     out += " change@" + std::to_string(k.seq) + ":" + k.new_fingerprint + (k.endorsed ? "+" : "-");
@@ -209,7 +211,11 @@ TEST(VerifyThreads, EveryTamperClassGivesTheSameReportOnEveryRun) {
        [&] { Lines l = log.lines; l[100] = sealed_by(evil, test::parse_line(l[100])); return l; },
        100, "key change is not signed by the key before it (bad endorsement)"},
       {"entry after a key change signed by the old key",
-       [&] { Lines l = log.lines; l[101] = sealed_by(log.signer_of(99), test::parse_line(l[101])); return l; },
+       [&] {
+         Lines l = log.lines;
+         l[101] = sealed_by(log.signer_of(99), test::parse_line(l[101]));
+         return l;
+       },
        101, "signature does not verify under the current transcript key"},
       {"torn last line",
        [&] { Lines l = log.lines; l.back().resize(40); return l; },
