@@ -129,7 +129,9 @@ std::pair<std::uint64_t, std::uint64_t> TreeStore::entry_range(std::uint64_t seq
 
 void TreeStore::add_leaf(const Hash& leaf, std::uint64_t end) {
   const std::uint64_t n = size_ + 1;
+  const bool known = known_size_ == size_ && size_ > 0;
   const std::vector<Hash> done = completed_by(n, leaf, [&](unsigned k) {
+    if (known) return last_hashes_[k - 1];  // the last hash of height k - 1 before this leaf
     Hash h{};
     read(k - 1, (n >> (k - 1)) - 2, std::span<Hash>(&h, 1));
     return h;
@@ -141,11 +143,33 @@ void TreeStore::add_leaf(const Hash& leaf, std::uint64_t end) {
   size_ = n;  // the heights above are repaired on open if a crash stops us here
   for (unsigned k = 1; k <= done.size(); ++k)
     pwrite_all(fd_for(k), done[k - 1].data(), sizeof(Hash), ((n >> k) - 1) * sizeof(Hash));
+  if (known || n == 1) {
+    last_hashes_.resize(std::max<std::size_t>(last_hashes_.size(), done.size() + 1));
+    last_hashes_[0] = leaf;
+    for (unsigned k = 1; k <= done.size(); ++k) last_hashes_[k] = done[k - 1];
+    last_begin_ = n == 1 ? 0 : last_end_;
+    last_end_ = end;
+    known_size_ = n;
+  }
+}
+
+void TreeStore::remember_last() {
+  const auto [begin, end] = entry_range(size_ - 1);
+  last_begin_ = begin;
+  last_end_ = end;
+  last_hashes_.clear();
+  for (unsigned k = 0; (size_ >> k) > 0; ++k) {
+    Hash h{};
+    read(k, (size_ >> k) - 1, std::span<Hash>(&h, 1));
+    last_hashes_.push_back(h);
+  }
+  known_size_ = size_;
 }
 
 void TreeStore::catch_up(int fd, std::uint64_t file_size) {
   open_and_repair();
-  std::uint64_t at = size_ == 0 ? 0 : end_of(size_ - 1);
+  if (size_ > 0 && known_size_ != size_) remember_last();
+  std::uint64_t at = size_ == 0 ? 0 : last_end_;
   if (at > file_size)
     fail(Category::integrity,
          fmt::format("transcript '{}' is shorter than the {} entries its tree index recorded: "
@@ -153,14 +177,10 @@ void TreeStore::catch_up(int fd, std::uint64_t file_size) {
                      "(if the index itself was damaged, remove '{}' to rebuild it)",
                      transcript_.string(), size_, dir_.string()));
   if (size_ > 0) {  // the last entry recorded must still be there, byte for byte
-    const auto [begin, end] = entry_range(size_ - 1);
-    std::string line(end - begin - 1, '\0');
-    char nl = 0;
-    pread_all(fd, line.data(), line.size(), begin, "the transcript");
-    pread_all(fd, &nl, 1, end - 1, "the transcript");
-    Hash recorded{};
-    read(0, size_ - 1, std::span<Hash>(&recorded, 1));
-    if (nl != '\n' || leaf_hash(as_bytes(line)) != recorded)
+    std::string line(last_end_ - last_begin_, '\0');  // with its newline
+    pread_all(fd, line.data(), line.size(), last_begin_, "the transcript");
+    if (line.empty() || line.back() != '\n' ||
+        leaf_hash(as_bytes(std::string_view(line).substr(0, line.size() - 1))) != last_hashes_[0])
       fail(Category::integrity,
            fmt::format("transcript '{}' entry {} is not the entry its tree index recorded: the "
                        "log was rewritten; check it with 'hsmctl transcript verify "

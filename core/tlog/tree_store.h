@@ -46,6 +46,7 @@ class TreeStore : public HashSource {
   void open_and_repair();
   void add_leaf(const Hash& leaf, std::uint64_t end);
   std::uint64_t end_of(std::uint64_t seq);
+  void remember_last();  // reads what the members below hold from the files
 
   std::filesystem::path dir_;
   std::filesystem::path transcript_;
@@ -53,6 +54,13 @@ class TreeStore : public HashSource {
   std::vector<int> height_fds_;
   std::uint64_t size_ = 0;
   bool opened_ = false;
+  // What this store last wrote or read of its own files, so that an append (which checks the
+  // last entry against the transcript and needs the last hash of each height) reads the
+  // transcript only: the last entry's byte range and leaf hash, and the last hash of each
+  // height. Valid while `known_size_ == size_`.
+  std::uint64_t known_size_ = 0;
+  std::uint64_t last_begin_ = 0, last_end_ = 0;
+  std::vector<Hash> last_hashes_;  // [k]: hash (size_ >> k) - 1 of height k, while it exists
 };
 
 }  // namespace hsm::tlog

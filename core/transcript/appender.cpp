@@ -120,7 +120,8 @@ std::optional<std::uint64_t> rfind_in_file(int fd, std::uint64_t size, std::uint
 
 }  // namespace
 
-Transcript::Transcript(std::filesystem::path file) : file_(std::move(file)) {}
+Transcript::Transcript(std::filesystem::path file, TreeUpkeep tree)
+    : file_(std::move(file)), upkeep_(tree) {}
 
 bool closes_ceremony(const Entry& e, const std::string& id) {
   if (e.event == "ceremony.end" || e.event == "ceremony.aborted") return e.ceremony == id;
@@ -342,7 +343,8 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
                          const std::string& ceremony, const nlohmann::json& data, Signer& signer) {
   LockedFile f(file_, LOCK_EX);
   catch_up(f.fd());
-  tree_store().catch_up(f.fd(), offset_);
+  const bool keep_tree = upkeep_ == TreeUpkeep::on;
+  if (keep_tree) tree_store().catch_up(f.fd(), offset_);
   const bool self_signed = event == "transcript.open" ||
                            (event == "transcript.key" && data.value("endorsed", true) == false);
   if (event == "transcript.open" && state_.entries != 0)
@@ -374,7 +376,7 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   // and it is `e`: no need to read it back.
   fold(e);
   offset_ += line.size();
-  tree_->append(std::string_view(line).substr(0, line.size() - 1), offset_);
+  if (keep_tree) tree_->append(std::string_view(line).substr(0, line.size() - 1), offset_);
   return e;
 }
 

@@ -55,9 +55,14 @@ struct StateRecord {
   std::string root;       // hex root over every state row
 };
 
+// Whether appends keep DIR/tlog/ (the Merkle tree) up to date. Only a benchmark turns it off,
+// to measure what the tree costs; the index is derived data, and the next Transcript that uses
+// it catches up with the entries appended meanwhile.
+enum class TreeUpkeep { on, off_for_benchmarks };
+
 class Transcript {
  public:
-  explicit Transcript(std::filesystem::path file);
+  explicit Transcript(std::filesystem::path file, TreeUpkeep tree = TreeUpkeep::on);
   const std::filesystem::path& file() const noexcept { return file_; }
 
   // The state after everything appended so far (by anyone). Throws Error(integrity) if the
@@ -100,6 +105,7 @@ class Transcript {
   void fold(const Entry& e);      // the next entry, in order
   void take_key(const Entry& e);  // a transcript.open or .key entry sets the current key
   std::filesystem::path file_;
+  TreeUpkeep upkeep_;
   tlog::TreeStore& tree_store();
   std::uint64_t offset_ = 0;  // bytes of the file already folded into state_
   TranscriptState state_;

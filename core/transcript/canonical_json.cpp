@@ -3,6 +3,7 @@
 #include "core/transcript/canonical_json.h"
 
 #include <algorithm>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
@@ -186,7 +187,48 @@ std::string canonical_json(const json& value) {
   return out;
 }
 
+namespace {
+
+// The most arrays and objects open at once in `line`, counting only brackets outside strings:
+// exact for valid JSON and for the valid beginning of anything else.
+int nesting(std::string_view line) {
+  int open = 0, most = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      most = std::max(most, ++open);
+    } else if (c == '}' || c == ']') {
+      --open;
+    }
+  }
+  return most;
+}
+
+// The usual case, a good line, the quick way: without a parser callback and its per-object
+// name sets. A repeated member name cannot survive it (nlohmann keeps one of the two, so the
+// re-serialization is shorter than the line). Anything it does not accept goes the slow way,
+// which finds the same value or says exactly what is wrong.
+std::optional<json> parse_good_line(std::string_view line) {
+  if (nesting(line) > kMaxJsonDepth) return std::nullopt;
+  try {
+    json value = json::parse(line.begin(), line.end());
+    if (canonical_json(value) == line) return value;
+  } catch (const json::exception&) {
+  } catch (const Error&) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 json parse_canonical_line(std::string_view line) {
+  if (std::optional<json> value = parse_good_line(line)) return std::move(*value);
   // nlohmann keeps the last of two equal member names without a word, so track names per open
   // object; the callback also bounds nesting before a deep line can reach the serializer.
   std::vector<std::set<std::string>> open_objects;

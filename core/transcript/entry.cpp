@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include <ctime>
+#include <type_traits>
 
 #include "core/crypto/public_key.h"
 #include "core/error.h"
@@ -44,12 +45,41 @@ std::string entry_json(const Entry& e, std::string_view data_json, bool sealed) 
   return out;
 }
 
-template <class T>
-T field(const nlohmann::json& j, const char* name, bool (nlohmann::json::*is)() const noexcept) {
+// The member `name` of `j`, checked with `is` (moved out when J is a non-const json).
+template <class T, class J>
+T field(J& j, const char* name, bool (nlohmann::json::*is)() const noexcept) {
   const auto it = j.find(name);
   if (it == j.end() || !((*it).*is)())
     fail(Category::integrity, fmt::format("entry field '{}' is missing or has the wrong type", name));
-  return it->get<T>();
+  if constexpr (std::is_same_v<T, std::string> && !std::is_const_v<J>)
+    return std::move(it->template get_ref<std::string&>());
+  else
+    return it->template get<T>();
+}
+
+template <class J>
+Entry entry_from(J& j) {
+  if (!j.is_object()) fail(Category::integrity, "entry is not a JSON object");
+  if (j.size() != 9)
+    fail(Category::integrity, "entry must have exactly the fields actor, ceremony, data, event, "
+                              "hash, prev, seq, sig, time");
+  Entry e;
+  e.seq = field<std::uint64_t>(j, "seq", &nlohmann::json::is_number_unsigned);
+  e.time = field<std::string>(j, "time", &nlohmann::json::is_string);
+  e.ceremony = field<std::string>(j, "ceremony", &nlohmann::json::is_string);
+  e.event = field<std::string>(j, "event", &nlohmann::json::is_string);
+  e.actor = field<std::string>(j, "actor", &nlohmann::json::is_string);
+  e.prev = field<std::string>(j, "prev", &nlohmann::json::is_string);
+  e.hash = field<std::string>(j, "hash", &nlohmann::json::is_string);
+  e.sig = field<std::string>(j, "sig", &nlohmann::json::is_string);
+  const auto d = j.find("data");
+  if (d == j.end() || !d->is_object())
+    fail(Category::integrity, "entry field 'data' is missing or not an object");
+  if constexpr (std::is_const_v<J>)
+    e.data = *d;
+  else
+    e.data = std::move(*d);
+  return e;
 }
 
 }  // namespace
@@ -70,26 +100,9 @@ std::string to_line(const Entry& e, std::string_view data_json) {
   return entry_json(e, data_json, true);
 }
 
-Entry entry_from_json(const nlohmann::json& j) {
-  if (!j.is_object()) fail(Category::integrity, "entry is not a JSON object");
-  if (j.size() != 9)
-    fail(Category::integrity, "entry must have exactly the fields actor, ceremony, data, event, "
-                              "hash, prev, seq, sig, time");
-  Entry e;
-  e.seq = field<std::uint64_t>(j, "seq", &nlohmann::json::is_number_unsigned);
-  e.time = field<std::string>(j, "time", &nlohmann::json::is_string);
-  e.ceremony = field<std::string>(j, "ceremony", &nlohmann::json::is_string);
-  e.event = field<std::string>(j, "event", &nlohmann::json::is_string);
-  e.actor = field<std::string>(j, "actor", &nlohmann::json::is_string);
-  e.prev = field<std::string>(j, "prev", &nlohmann::json::is_string);
-  e.hash = field<std::string>(j, "hash", &nlohmann::json::is_string);
-  e.sig = field<std::string>(j, "sig", &nlohmann::json::is_string);
-  const auto d = j.find("data");
-  if (d == j.end() || !d->is_object())
-    fail(Category::integrity, "entry field 'data' is missing or not an object");
-  e.data = *d;
-  return e;
-}
+Entry entry_from_json(const nlohmann::json& j) { return entry_from(j); }
+
+Entry entry_from_json(nlohmann::json&& j) { return entry_from(j); }
 
 std::string utc_now_rfc3339() {
   const std::time_t now = std::time(nullptr);

@@ -38,6 +38,8 @@ std::string body_hash(const Entry& e, std::string_view data_json);
 std::string to_line(const Entry& e, std::string_view data_json);
 // Throws Error(integrity) naming the first missing or mistyped field.
 Entry entry_from_json(const nlohmann::json& j);
+// The same, moving the strings and data out of `j` instead of copying them.
+Entry entry_from_json(nlohmann::json&& j);
 
 std::string utc_now_rfc3339();
 std::string new_ceremony_id();  // random UUID v4

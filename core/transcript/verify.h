@@ -1,6 +1,7 @@
 // Offline verification of a whole transcript: canonical form, seq, prev links, hashes and
 // signatures, key changes (endorsed or not), and optionally the expected head. Needs no token:
-// an auditor runs it anywhere. Reports the first bad seq and why.
+// an auditor runs it anywhere. Reports the first bad seq and why: the same seq and reason
+// however many threads did the work.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +26,16 @@ struct VerifyOptions {
   std::optional<std::string> head;   // --head: the file must end exactly there
   bool strict = false;               // unendorsed key changes fail
   // Called now and then with the bytes checked so far and the total (for a progress bar).
+  // Called from the calling thread only.
   std::function<void(std::size_t done, std::size_t total)> on_progress;
+  // Threads that parse, hash and check signatures (0: one per core, at most kMaxVerifyThreads),
+  // in chunks of about `chunk_bytes` of whole lines. Tests set them to make every chunk one
+  // line; the result never depends on them.
+  unsigned threads = 0;
+  std::size_t chunk_bytes = 256 * 1024;
 };
+
+inline constexpr unsigned kMaxVerifyThreads = 8;
 
 struct VerifyReport {
   bool ok = false;

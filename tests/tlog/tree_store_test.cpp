@@ -118,5 +118,47 @@ TEST_F(TreeStoreTest, ARewrittenLogIsRefused) {
   }
 }
 
+// One store kept open across appends, as a Transcript keeps it: what it remembers of its own
+// files (the last entry, the last hash of each height) must give the tree a fresh store reads,
+// and must not let a rewrite or truncation between two appends through.
+TEST_F(TreeStoreTest, AStoreKeptOpenAcrossAppendsMatchesAndStillRefusesRewrites) {
+  add_lines(0, 3);
+  TreeStore store(file_);
+  const auto append_line = [&](int i) {
+    const int fd = ::open(file_.c_str(), O_RDONLY);
+    store.catch_up(fd, fs::file_size(file_));
+    ::close(fd);
+    const std::string line = "{\"seq\":" + std::to_string(i) + "}";
+    std::ofstream(file_, std::ios::app) << line << '\n';
+    store.append(line, fs::file_size(file_));
+    expected_.append(leaf_hash(as_bytes(line)));
+  };
+  for (int i = 3; i < 530; ++i) append_line(i);
+  ASSERT_EQ(store.size(), 530u);
+  EXPECT_EQ(tree_root(store, 530), tree_root(expected_, 530));
+  EXPECT_EQ(root_after_catch_up(), tree_root(expected_, 530));
+  EXPECT_EQ(inclusion_proof(store, 511, 530), inclusion_proof(expected_, 511, 530));
+
+  std::ifstream in(file_);
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  all[all.size() - 3] = '8';  // the last entry, same length
+  std::ofstream(file_, std::ios::trunc) << all;
+  try {
+    append_line(530);
+    FAIL() << "a log rewritten between two appends was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rewritten"), std::string::npos) << e.what();
+  }
+  all.resize(all.rfind('\n', all.size() - 2) + 1);
+  std::ofstream(file_, std::ios::trunc) << all;
+  try {
+    append_line(530);
+    FAIL() << "a log truncated between two appends was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace hsm::tlog
