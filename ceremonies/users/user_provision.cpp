@@ -55,6 +55,8 @@ class Chunk {
     // What the row adds to the chunk's entry, a bound: names are plain ASCII (user names are
     // validated), an error's characters may each need an escape.
     bytes_ += 96 + r.name.size() + r.algorithm.size() + r.fingerprint.size() + 2 * r.error.size();
+    // A created user is also a state row of the entry: "user/NAME":"<64 hex>" (data.state).
+    if (oc.ok) bytes_ += 80 + r.name.size();
     results_.push_back(std::move(r));
     static const std::size_t max_users = test_knob("HSMCTL_TEST_CHUNK_USERS", kChunkUsers);
     static const auto max_time = std::chrono::seconds(

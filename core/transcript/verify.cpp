@@ -78,7 +78,10 @@ class ChunkPipeline {
     consumed_ = i;
     cv_.notify_all();
     while (!chunks_[i].done) {
-      if (next_ <= i) {  // nobody has it (next_ == i): check it here
+      // While chunk i is checked elsewhere, the caller checks the next chunk nobody has
+      // claimed (chunk i itself when nobody has it) instead of waiting: it is one of the
+      // threads.
+      if (next_ < chunks_.size() && (next_ <= i || next_ < consumed_ + kWindow)) {
         const std::size_t j = next_++;
         lock.unlock();
         run(j, caller_checker_);

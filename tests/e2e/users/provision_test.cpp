@@ -133,6 +133,28 @@ TEST_F(Provision, ProvisionedUsersJoinGroupsOnceTheyHaveGivenTheirPassword) {
   EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
 }
 
+// Chunks are cut by the size of their entry, state rows included: 700 users with long names
+// in one ceremony make entries near the 64 KiB a log entry can hold, never over it.
+TEST_F(Provision, LargeChunksStayWithinTheEntryLimit) {
+  std::string csv = "name,password\n";
+  const std::string pad(40, 'n');
+  for (int i = 0; i < 700; ++i) csv += "u" + std::to_string(i) + pad + ",password-of-user-" + std::to_string(i) + "\n";
+  const auto file = write_file("large.csv", csv, 0400);
+  const RunResult r = provision(file.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::size_t longest = 0, chunks = 0;
+  std::istringstream t(read_file(ws_ / "transcript.jsonl"));
+  for (std::string line; std::getline(t, line);)
+    if (line.find("\"event\":\"user.provisioned\"") != std::string::npos) {
+      longest = std::max(longest, line.size());
+      ++chunks;
+    }
+  EXPECT_GE(chunks, 2u);
+  EXPECT_GT(longest, 40000u);  // the cut is near the limit, not far below it
+  EXPECT_LE(longest, 65535u);
+  EXPECT_EQ(hsmctl({"doctor", "--offline"}).code, 0);
+}
+
 TEST_F(Provision, TwoJobsCreateEveryUserInOneCeremonyAndNoPasswordLeaks) {
   std::string csv = "name,password\n";
   for (int i = 0; i < 40; ++i) csv += "user" + std::to_string(i) + ",Pw-long-sekrit-" + std::to_string(i * 7919) + "\n";
