@@ -174,6 +174,9 @@ class Keystore {
   Database db_;
   std::set<std::uint32_t> dirty_buckets_;
   std::set<std::uint32_t> verified_buckets_;
+  // Stored page hashes, and bucket hashes of some pages, checked against expected_root_.
+  std::optional<std::array<std::array<std::uint8_t, 32>, 64>> certified_pages_;
+  std::map<std::uint32_t, std::array<std::array<std::uint8_t, 32>, 64>> certified_buckets_;
   std::optional<std::string> expected_root_;
   std::optional<std::string> committed_root_;  // expected_root_ as of the last commit
   bool rolled_back_ = false;

@@ -84,7 +84,7 @@ Digest to_digest(ByteView b) {
 }
 
 // Every column of every row `st` returns, by name, type and value, into `h`.
-void hash_rows(Hasher& h, Statement& st, std::string_view table) {
+std::uint64_t hash_rows(Hasher& h, Statement& st, std::string_view table) {
   h.field(table);
   std::uint64_t rows = 0;
   while (st.step()) {
@@ -104,6 +104,7 @@ void hash_rows(Hasher& h, Statement& st, std::string_view table) {
     }
   }
   h.add_u64(rows);
+  return rows;
 }
 
 constexpr const char* kStateTables = R"sql(
@@ -160,33 +161,25 @@ std::string Keystore::row_digest(std::string_view row_key) {
   const std::string kind(row_key.substr(0, slash));
   const std::string name(slash == std::string_view::npos ? "" : row_key.substr(slash + 1));
   bool exists = false;
-  auto one = [&](const std::string& table, const std::string& sql) {
+  // The first table is the row itself: it exists when that table has a row.
+  auto one = [&](const std::string& table, const std::string& sql, bool first = false) {
     Statement st(db_, sql);
     if (sql.find(":k") != std::string::npos) st.bind(":k", name);
-    hash_rows(h, st, table);
-  };
-  auto present = [&](const std::string& sql) {
-    Statement st(db_, sql);
-    st.bind(":k", name);
-    return st.step();
+    const std::uint64_t n = hash_rows(h, st, table);
+    if (first) exists = n > 0;
   };
   if (kind == "user") {
-    exists = present("SELECT 1 FROM users WHERE name = :k");
-    one("users", "SELECT * FROM users WHERE name = :k");
+    one("users", "SELECT * FROM users WHERE name = :k", true);
   } else if (kind == "group") {
-    exists = present("SELECT 1 FROM groups WHERE name = :k");
-    one("groups", "SELECT * FROM groups WHERE name = :k");
+    one("groups", "SELECT * FROM groups WHERE name = :k", true);
     one("group_members", "SELECT m.* FROM group_members m JOIN groups g ON g.id = m.group_id "
                          "WHERE g.name = :k ORDER BY m.user_id");
   } else if (kind == "key") {
-    exists = present("SELECT 1 FROM keys WHERE label = :k");
-    one("keys", "SELECT * FROM keys WHERE label = :k");
+    one("keys", "SELECT * FROM keys WHERE label = :k", true);
     one("revocations", "SELECT r.* FROM revocations r JOIN keys k ON k.id = r.issuer "
                        "WHERE k.label = :k ORDER BY r.serial");
   } else if (kind == "master" && name.empty()) {
-    Statement any(db_, "SELECT 1 FROM master");
-    exists = any.step();
-    one("master", "SELECT * FROM master");
+    one("master", "SELECT * FROM master", true);
     one("share_sets", "SELECT * FROM share_sets ORDER BY generation");
     one("share_groups", "SELECT * FROM share_groups ORDER BY generation, group_index");
     one("custodians", "SELECT * FROM custodians ORDER BY generation, group_index, member_index");
@@ -239,14 +232,34 @@ std::string Keystore::flush_dirty() {
                       "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
     up.bind(":b", b).bind(":h", ByteView(d.data(), d.size())).run();
     pages.insert(b / kPerPage);
+    // The checked copy of this page's bucket hashes follows what is stored.
+    if (auto c = certified_buckets_.find(b / kPerPage); c != certified_buckets_.end())
+      c->second[b % kPerPage] = d;
   }
   for (const std::uint32_t p : pages) {
-    const Digest d = page_hash(p, std::nullopt);
+    Digest d{};
+    if (auto c = certified_buckets_.find(p); c != certified_buckets_.end()) {
+      Hasher h;
+      for (const Digest& b : c->second) h.add(b.data(), b.size());
+      d = h.finish();
+    } else {
+      d = page_hash(p, std::nullopt);
+    }
     Statement up(db_, "INSERT INTO state_pages (page, hash) VALUES (:p, :h) "
                       "ON CONFLICT (page) DO UPDATE SET hash = excluded.hash");
     up.bind(":p", p).bind(":h", ByteView(d.data(), d.size())).run();
+    if (certified_pages_) (*certified_pages_)[p] = d;
   }
-  const std::string root = root_over_pages(std::nullopt);
+  std::string root;
+  if (certified_pages_) {
+    Hasher h;
+    h.field("hsmctl-keystore-state/v1");
+    for (const Digest& d : *certified_pages_) h.add(d.data(), d.size());
+    const Digest r = h.finish();
+    root = to_hex(ByteView(r.data(), r.size()));
+  } else {
+    root = root_over_pages(std::nullopt);
+  }
   set_stored_root(root);
   tx.commit();
   dirty_buckets_.clear();
@@ -257,6 +270,8 @@ std::string Keystore::state_root() {
   if (rolled_back_) {  // a transaction with this connection's changes was undone
     rolled_back_ = false;
     expected_root_ = committed_root_;
+    certified_pages_.reset();
+    certified_buckets_.clear();
     for (auto& [key, digest] : changed_rows_) digest = row_digest(key);
   }
   if (!dirty_buckets_.empty()) {
@@ -322,6 +337,8 @@ std::string Keystore::rebuild_state() {
   Transaction tx(db_);
   db_.exec("DELETE FROM state_rows; DELETE FROM state_buckets; DELETE FROM state_pages; "
            "DELETE FROM state_root");
+  certified_pages_.reset();  // checked copies of what was stored before
+  certified_buckets_.clear();
   for (const std::string& key : all_row_keys()) touch(key);
   changed_rows_.clear();
   for (std::uint32_t b = 0; b < kBuckets; ++b) dirty_buckets_.insert(b);
@@ -353,6 +370,8 @@ bool Keystore::row_in_state(std::string_view row_key, std::string_view root) {
 }
 
 void Keystore::expect_state(std::string root) {
+  certified_pages_.reset();
+  certified_buckets_.clear();
   expected_root_ = root;
   committed_root_ = std::move(root);
   rolled_back_ = false;
@@ -362,14 +381,54 @@ void Keystore::expect_state(std::string root) {
 
 void Keystore::before_change(const std::string& row_key) {
   if (!expected_root_) return;  // no state recorded yet: the first record sets it
+  if (rolled_back_) state_root();
   const std::uint32_t bucket = bucket_of(row_key);
   if (dirty_buckets_.contains(bucket) || verified_buckets_.contains(bucket)) return;
   // A change is made only on top of the state the transcript recorded: otherwise the new root
-  // would take in whatever else was edited in this bucket or its path.
-  if (!bucket_in_state(bucket, row_key, *expected_root_))
+  // would take in whatever else was edited in this bucket or its path. The stored page hashes,
+  // then one page's bucket hashes, are checked once against the expected root and kept; each
+  // bucket is then recomputed from its rows as they are.
+  const auto refuse = [&] {
     fail(Category::integrity, "the keystore does not match the state the transcript recorded "
                               "last, near '" + row_key + "' (edited, or restored from an older "
                               "copy); nothing was changed; run 'hsmctl doctor'");
+  };
+  if (!certified_pages_) {
+    std::array<Digest, kPages> pages;
+    pages.fill(empty_page());
+    Statement st(db_, "SELECT page, hash FROM state_pages");
+    while (st.step())
+      if (const auto p = static_cast<std::uint32_t>(st.integer("page")); p < kPages)
+        pages[p] = to_digest(st.blob("hash"));
+    Hasher h;
+    h.field("hsmctl-keystore-state/v1");
+    for (const Digest& d : pages) h.add(d.data(), d.size());
+    const Digest root = h.finish();
+    if (to_hex(ByteView(root.data(), root.size())) != *expected_root_) refuse();
+    certified_pages_ = pages;
+  }
+  const std::uint32_t page = bucket / kPerPage;
+  auto buckets = certified_buckets_.find(page);
+  if (buckets == certified_buckets_.end()) {
+    std::array<Digest, kPerPage> b;
+    b.fill(empty_bucket());
+    Statement st(db_, "SELECT bucket, hash FROM state_buckets WHERE bucket BETWEEN :lo AND :hi");
+    st.bind(":lo", page * kPerPage).bind(":hi", page * kPerPage + kPerPage - 1);
+    while (st.step())
+      b[static_cast<std::uint32_t>(st.integer("bucket")) % kPerPage] = to_digest(st.blob("hash"));
+    Hasher h;
+    for (const Digest& d : b) h.add(d.data(), d.size());
+    if (h.finish() != (*certified_pages_)[page]) refuse();
+    buckets = certified_buckets_.emplace(page, b).first;
+  }
+  std::set<std::string> keys{row_key};
+  Statement st(db_, "SELECT row_key FROM state_rows WHERE bucket = :b");
+  st.bind(":b", bucket);
+  while (st.step()) keys.insert(st.text("row_key"));
+  std::vector<std::pair<std::string, Bytes>> rows;
+  for (const std::string& k : keys)
+    if (const std::string d = row_digest(k); !d.empty()) rows.emplace_back(k, from_hex(d));
+  if (bucket_hash(rows) != buckets->second[bucket % kPerPage]) refuse();
   verified_buckets_.insert(bucket);
 }
 
