@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "core/error.h"
 #include "core/keystore/keystore.h"
 
@@ -50,8 +52,13 @@ std::optional<nlohmann::json> state_after_interrupted(Workspace& ws, transcript:
   keystore::Keystore& ks = ws.keystore();
   const std::string actual = ks.computed_root();
   if (actual == recorded->root) return std::nullopt;
+  // The states that ceremony could have left: the one before it, or one it recorded (a
+  // ceremony that commits in chunks stops between two of them). With no state recorded before
+  // it, the keystore was taken as it was (as for a workspace older than these records), and
+  // is again.
   const auto before = t.state_before(begin_seq);
-  if (!before || before->root != actual) return std::nullopt;
+  const std::set<std::string> recorded_since = t.state_roots_since(begin_seq);
+  if (before && before->root != actual && !recorded_since.contains(actual)) return std::nullopt;
   ks.rebuild_state();
   ks.expect_state(actual);
   nlohmann::json rows = nlohmann::json::object();

@@ -136,6 +136,12 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
     // A damaged tail: ensure_signer() refuses it with the reason and the fix.
   }
   ensure_signer();
+  // A ceremony that ended without a signed end (killed, or its token stopped signing) may have
+  // recorded a keystore change it never committed: the keystore is then as it was before it
+  // (or at one of its chunks), and the transcript says so again.
+  std::optional<nlohmann::json> restated;
+  if (earlier && earlier->ceremony != ceremony_)
+    restated = state_after_interrupted(ws_, transcript_, earlier->begin_seq);
   const std::vector<std::string> entered = enter_pending();
   if (earlier && earlier->ceremony != ceremony_ &&
       std::find(entered.begin(), entered.end(), earlier->ceremony) == entered.end()) {
@@ -144,20 +150,20 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
                         {"reason", "its process ended without recording an end (killed, crashed "
                                    "or the machine stopped); what it left is what 'hsmctl "
                                    "doctor' reports"}};
-    // It may have recorded a keystore change it never committed: the keystore is then as it
-    // was before it, and the transcript says so again.
-    if (auto state = state_after_interrupted(ws_, transcript_, earlier->begin_seq))
-      data["state"] = std::move(*state);
+    if (restated) data["state"] = std::move(*restated);
+    restated.reset();
     append("ceremony.interrupted", data);
   }
   const p11::TokenInfo& t = ws_.token();
-  record("ceremony.begin", {{"what", what},
+  nlohmann::json begin_data{{"what", what},
                             {"params", params},
                             {"account", ws_.options().account},
                             {"tool", std::string("hsmctl ") + HSMCTL_VERSION},
                             {"token", t.label},
                             {"token_serial", t.serial},
-                            {"module", ws_.module().path()}});
+                            {"module", ws_.module().path()}};
+  if (restated) begin_data["state"] = std::move(*restated);  // closed by a pending record
+  record("ceremony.begin", begin_data);
   began_ = true;
 }
 

@@ -166,25 +166,28 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       escrowed = std::make_unique<TokenSigner>(s, tk.pair, tk.key.spki, tk.id);
       test_hook("master-init.after-transcript-key");
 
-      // 4. Record, let the escrowed key sign on, then remember (keystore).
+      // 4. Remember (keystore), record with the state it makes, let the escrowed key sign on,
+      // then commit: the keystore never holds a master the transcript does not, and a token
+      // that fails before the commit leaves no master record behind the rollback below.
+      keystore::Transaction tx(ks);
+      set.created = transcript::utc_now_rfc3339();
+      set.created_seq = static_cast<std::int64_t>(rec.transcript().state().entries);
+      ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
+      ks.insert_key(transcript_key_record(tk, set.created));
       result.seq = rec.record("master.init",
                               {{"threshold", o.threshold}, {"custodians", issued.custodians},
                                {"identifier", set.identifier}, {"extendable", true},
                                {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv},
                                {"commitments_file", commitments.name},
                                {"commitments_sha256", commitments.sha256}});
-      // The escrowed key signs on before the keystore remembers the master: a token that fails
-      // here leaves no master record behind the rollback below.
+      if (result.seq != static_cast<std::uint64_t>(set.created_seq))
+        fail(Category::general, "internal: the transcript grew while master init held the "
+                                "workspace lock");
       rec.change_key(std::move(escrowed), "escrowed");
-      set.created = transcript::utc_now_rfc3339();
-      set.created_seq = static_cast<std::int64_t>(result.seq);
       write_new_file(commitments_path, as_bytes(commitments.text), 0644);
       commitments_written = true;
       result.commitments_file = commitments_path;
       result.commitments_sha256 = commitments.sha256;
-      keystore::Transaction tx(ks);
-      ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
-      ks.insert_key(transcript_key_record(tk, set.created));
       test_hook("master-init.before-commit");
       tx.commit();
       test_hook("master-init.after-commit");

@@ -279,6 +279,26 @@ std::optional<StateRecord> Transcript::state_before(std::uint64_t seq) {
   return StateRecord{e.seq, (*state)["root"].get<std::string>()};
 }
 
+std::set<std::string> Transcript::state_roots_since(std::uint64_t seq) {
+  tlog::TreeStore& t = tree();
+  std::set<std::string> roots;
+  if (seq >= t.size()) return roots;
+  LockedFile f(file_, LOCK_SH);
+  const std::uint64_t from = t.entry_range(seq).first;
+  const std::string chunk = read_at(f.fd(), from, offset_ - from);
+  for (std::size_t pos = 0; pos < chunk.size();) {
+    const std::size_t nl = chunk.find('\n', pos);
+    const std::string_view line = std::string_view(chunk).substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.find("\"state\":{\"root\":\"") == std::string_view::npos) continue;
+    const Entry e = entry_from_json(parse_canonical_line(line));
+    if (e.data.is_object() && e.data.contains("state") && e.data["state"].is_object() &&
+        e.data["state"].contains("root") && e.data["state"]["root"].is_string())
+      roots.insert(e.data["state"]["root"].get<std::string>());
+  }
+  return roots;
+}
+
 std::set<std::string> Transcript::state_rows_named_since(std::uint64_t seq) {
   tlog::TreeStore& t = tree();
   std::set<std::string> rows;

@@ -87,6 +87,7 @@ class Transcript {
   // change may lie between); and the state rows the entries from `seq` on name.
   std::optional<StateRecord> state_before(std::uint64_t seq);
   std::set<std::string> state_rows_named_since(std::uint64_t seq);
+  std::set<std::string> state_roots_since(std::uint64_t seq);
   // The digest the transcript recorded last for state row `row_key` (data.state.rows), with
   // the seq of that entry; "" for a row recorded as deleted. Searches back from the end: for
   // error messages and doctor, not for every use.
