@@ -255,9 +255,23 @@ std::optional<StateRecord> Transcript::latest_state() {
       !(*state)["root"].is_string())
     fail(Category::integrity, fmt::format("transcript entry {} names a state root it does not "
                                           "hold; run 'hsmctl transcript verify'", e.seq));
-  if (body_hash(e) != e.hash || state_.current_key.empty() ||
-      !crypto::verify_ecdsa_sha256(crypto::load_spki(state_.current_key).get(), from_hex(e.hash),
-                                   from_base64(e.sig)))
+  // Signed by the key in force at that entry: the current one, or (when a key change came
+  // after it, as in master init) the one the last key entry before it names.
+  auto signed_by = [&](const Bytes& spki) {
+    return !spki.empty() && crypto::verify_ecdsa_sha256(crypto::load_spki(spki).get(),
+                                                        from_hex(e.hash), from_base64(e.sig));
+  };
+  bool good = body_hash(e) == e.hash && signed_by(state_.current_key);
+  if (!good && body_hash(e) == e.hash) {
+    const auto key_at = rfind_in_file(f.fd(), size, *at, {"\"event\":\"transcript.key\"",
+                                                          "\"event\":\"transcript.open\""});
+    if (key_at) {
+      const Entry k = entry_from_json(parse_canonical_line(line_around(f.fd(), size, *key_at)));
+      if ((k.event == "transcript.key" || k.event == "transcript.open") && k.seq < e.seq)
+        good = signed_by(from_base64(k.data.value("public_key", "")));
+    }
+  }
+  if (!good)
     fail(Category::integrity, fmt::format("transcript entry {}, which records the keystore's "
                                           "state, does not verify under the transcript key; run "
                                           "'hsmctl transcript verify'", e.seq));
