@@ -57,12 +57,12 @@ std::optional<nlohmann::json> state_after_interrupted(Workspace& ws, transcript:
   // it, the keystore was taken as it was (as for a workspace older than these records), and
   // is again.
   const auto before = t.state_before(begin_seq);
-  const std::set<std::string> recorded_since = t.state_roots_since(begin_seq);
-  if (before && before->root != actual && !recorded_since.contains(actual)) return std::nullopt;
+  const transcript::StatesSince since = t.states_since(begin_seq);
+  if (before && before->root != actual && !since.roots.contains(actual)) return std::nullopt;
   ks.rebuild_state();
   ks.expect_state(actual);
   nlohmann::json rows = nlohmann::json::object();
-  for (const std::string& key : t.state_rows_named_since(begin_seq)) rows[key] = ks.row_digest(key);
+  for (const std::string& key : since.rows) rows[key] = ks.row_digest(key);
   nlohmann::json state{{"root", actual}};
   if (!rows.empty()) state["rows"] = std::move(rows);
   return state;

@@ -293,30 +293,10 @@ std::optional<StateRecord> Transcript::state_before(std::uint64_t seq) {
   return StateRecord{e.seq, (*state)["root"].get<std::string>()};
 }
 
-std::set<std::string> Transcript::state_roots_since(std::uint64_t seq) {
+StatesSince Transcript::states_since(std::uint64_t seq) {
   tlog::TreeStore& t = tree();
-  std::set<std::string> roots;
-  if (seq >= t.size()) return roots;
-  LockedFile f(file_, LOCK_SH);
-  const std::uint64_t from = t.entry_range(seq).first;
-  const std::string chunk = read_at(f.fd(), from, offset_ - from);
-  for (std::size_t pos = 0; pos < chunk.size();) {
-    const std::size_t nl = chunk.find('\n', pos);
-    const std::string_view line = std::string_view(chunk).substr(pos, nl - pos);
-    pos = nl + 1;
-    if (line.find("\"state\":{\"root\":\"") == std::string_view::npos) continue;
-    const Entry e = entry_from_json(parse_canonical_line(line));
-    if (e.data.is_object() && e.data.contains("state") && e.data["state"].is_object() &&
-        e.data["state"].contains("root") && e.data["state"]["root"].is_string())
-      roots.insert(e.data["state"]["root"].get<std::string>());
-  }
-  return roots;
-}
-
-std::set<std::string> Transcript::state_rows_named_since(std::uint64_t seq) {
-  tlog::TreeStore& t = tree();
-  std::set<std::string> rows;
-  if (seq >= t.size()) return rows;
+  StatesSince out;
+  if (seq >= t.size()) return out;
   LockedFile f(file_, LOCK_SH);
   const std::uint64_t from = t.entry_range(seq).first;
   const std::string chunk = read_at(f.fd(), from, offset_ - from);
@@ -327,11 +307,13 @@ std::set<std::string> Transcript::state_rows_named_since(std::uint64_t seq) {
     if (line.find("\"state\":{\"root\":\"") == std::string_view::npos) continue;
     const Entry e = entry_from_json(parse_canonical_line(line));
     if (!e.data.is_object() || !e.data.contains("state") || !e.data["state"].is_object()) continue;
-    const auto r = e.data["state"].find("rows");
-    if (r == e.data["state"].end() || !r->is_object()) continue;
-    for (const auto& [key, digest] : r->items()) rows.insert(key);
+    const nlohmann::json& state = e.data["state"];
+    if (const auto root = state.find("root"); root != state.end() && root->is_string())
+      out.roots.insert(root->get<std::string>());
+    if (const auto rows = state.find("rows"); rows != state.end() && rows->is_object())
+      for (const auto& [key, digest] : rows->items()) out.rows.insert(key);
   }
-  return rows;
+  return out;
 }
 
 std::optional<std::pair<std::uint64_t, std::string>> Transcript::last_row_digest(

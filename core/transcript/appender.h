@@ -55,6 +55,11 @@ struct StateRecord {
   std::string root;       // hex root over every state row
 };
 
+// The keystore states recorded from some entry on: every root, and every state row named.
+struct StatesSince {
+  std::set<std::string> roots, rows;
+};
+
 // Whether appends keep DIR/tlog/ (the Merkle tree) up to date. Only a benchmark turns it off,
 // to measure what the tree costs; the index is derived data, and the next Transcript that uses
 // it catches up with the entries appended meanwhile.
@@ -84,10 +89,10 @@ class Transcript {
   // (Error(integrity) when they do not hold). nullopt when no entry records one.
   std::optional<StateRecord> latest_state();
   // The same, among the entries before `seq` (not checked against the current key: a key
-  // change may lie between); and the state rows the entries from `seq` on name.
+  // change may lie between); and the roots and state rows the entries from `seq` on record,
+  // read in one pass.
   std::optional<StateRecord> state_before(std::uint64_t seq);
-  std::set<std::string> state_rows_named_since(std::uint64_t seq);
-  std::set<std::string> state_roots_since(std::uint64_t seq);
+  StatesSince states_since(std::uint64_t seq);
   // The digest the transcript recorded last for state row `row_key` (data.state.rows), with
   // the seq of that entry; "" for a row recorded as deleted. Searches back from the end: for
   // error messages and doctor, not for every use.
