@@ -5,7 +5,7 @@
 // (generate P-256 pair, KWP-wrap under MK-wrap, derive a KEK from MK-derive, AES-GCM the inner
 // blob, destroy), run pinned on each core and averaged. hsmctl runs as built (with jemalloc,
 // which SoftHSM and OpenSSL then use too) and as hsmctl_glibc (the same objects with glibc's
-// malloc), alternating, several rounds; each is reported as users/s on the wall clock and as
+// malloc), alternating, several rounds, and as hsmctl_nostate (the keystore state switched off); each is reported as users/s on the wall clock and as
 // users per CPU second of all its processes, the figure that a loaded machine moves least.
 // (2) --kdf-profile interactive --jobs 2 (steady rate: two runs of different sizes) against
 // twice libsodium's own Argon2id rate (and, for the record, two threads of it at once, which
@@ -330,6 +330,7 @@ int main(int argc, char** argv) {
         {"glibc", HSMCTL_GLIBC_BINARY, "", {}},
         {"glibc_tcache256", HSMCTL_GLIBC_BINARY,
          "GLIBC_TUNABLES=glibc.malloc.tcache_count=256 ", {}},
+        {"nostate", HSMCTL_NOSTATE_BINARY, "", {}},
     };
     const int rounds = flags.quick ? 1 : flags.rounds;
     std::vector<Bare> bares{bare_loop_every_core(module, users)};
@@ -363,6 +364,16 @@ int main(int argc, char** argv) {
            "%.0f; %.0f users per CPU second (all processes)", v.name.c_str(), users, rate.size(),
            *lo, *hi, *lo / bare, *hi / bare, median(rate), median(per_cpu));
       if (chosen_whole == 0) chosen_whole = median(rate);
+      if (v.name == "nostate") {
+        // What the keystore state costs: hsmctl as built against itself with the state off,
+        // same allocator, same rounds (issue 27: within 5%).
+        std::vector<double> with, without;
+        for (const Run& r_ : variants.front().runs) with.push_back(static_cast<double>(users) / r_.wall);
+        for (const Run& r_ : v.runs) without.push_back(static_cast<double>(users) / r_.wall);
+        hsm::bench::report("provision_min_jobs2_whole_run_state_vs_nostate", median(with),
+                           median(without), ">=0.95", "users/s");
+        continue;
+      }
       hsm::bench::report("provision_min_jobs2_whole_run_" + v.name + "_vs_bare_p11", median(rate),
                          bare, &v == &variants.front() ? ">=1.6" : "-", "users/s");
       // CPU work per user against the bare loop's: on two idle cores the whole-run wall ratio

@@ -13,6 +13,7 @@ namespace hsm {
 
 void require_recorded_row(Workspace& ws, transcript::Transcript& t, const std::string& row_key,
                           const std::string& what) {
+  if (!keystore::Keystore::state_upkeep_on()) return;  // a benchmark's hsmctl_nostate
   const auto trusted = t.latest_state();
   if (!trusted) return;
   keystore::Keystore& ks = ws.keystore();
@@ -46,6 +47,7 @@ void require_recorded_row(Workspace& ws, transcript::Transcript& t, const std::s
 
 std::optional<nlohmann::json> state_after_interrupted(Workspace& ws, transcript::Transcript& t,
                                                       std::uint64_t begin_seq) {
+  if (!keystore::Keystore::state_upkeep_on()) return std::nullopt;
   if (!std::filesystem::exists(keystore::Keystore::file_in(ws.options().dir))) return std::nullopt;
   const auto recorded = t.latest_state();
   if (!recorded) return std::nullopt;

@@ -183,7 +183,9 @@ std::uint64_t Recorder::append(const std::string& event, const nlohmann::json& d
 
 void Recorder::attach_state(const std::string& event, nlohmann::json& data) {
   keystore::Keystore* ks = ws_.keystore_if_open();
-  if (ks == nullptr || !data.is_object() || data.contains("state")) return;
+  if (ks == nullptr || !data.is_object() || data.contains("state") ||
+      !keystore::Keystore::state_upkeep_on())
+    return;
   const bool closing = event == "ceremony.end" || event == "ceremony.aborted";
   std::map<std::string, std::string> rows = ks->take_changed_rows();
   if (closing && failed_) {

@@ -80,7 +80,7 @@ void Workspace::open_keystore() {
   // Writes go on top of the state the transcript recorded last, never of a copy of the file.
   const auto file = options_.dir / "transcript.jsonl";
   try {
-    if (std::filesystem::exists(file))
+    if (keystore::Keystore::state_upkeep_on() && std::filesystem::exists(file))
       if (const auto recorded = transcript::Transcript(file).latest_state())
         ks->expect_state(recorded->root);
   } catch (const Error&) {

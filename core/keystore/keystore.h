@@ -155,9 +155,17 @@ class Keystore {
   // The key of every state row in the tables.
   std::vector<std::string> all_row_keys();
 
+  // Only a benchmark turns the state off (bench/no_state.cpp, linked into hsmctl_nostate), to
+  // measure what it costs: no derived tables, no digests, no checks, nothing recorded. A
+  // keystore written so no longer matches its transcript.
+  enum class StateUpkeep { on, off_for_benchmarks };
+  static void set_state_upkeep(StateUpkeep upkeep) noexcept;
+  static bool state_upkeep_on() noexcept;
+
  private:
   void open_state();
   std::string flush_dirty();
+  void flush_pending();  // flush_dirty() when a bucket is dirty, and move the expected root
   static int on_commit(void* self);
   static void on_rollback(void* self);
   std::string stored_root();
@@ -165,6 +173,10 @@ class Keystore {
   void touch(const std::string& row_key);
   void before_change(const std::string& row_key);
   bool bucket_in_state(std::uint32_t bucket, const std::string& extra_key, std::string_view root);
+  // The hash of `bucket` from its rows as they are in the tables (never from stored digests),
+  // with `extra_key` counted in it when that row exists.
+  std::array<std::uint8_t, 32> bucket_from_rows(std::uint32_t bucket, const std::string& extra_key);
+  std::array<std::array<std::uint8_t, 32>, 64> stored_pages();
   std::array<std::uint8_t, 32> page_hash(
       std::uint32_t page,
       const std::optional<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& replace);

@@ -321,6 +321,7 @@ Transaction::Transaction(Database& db) : db_(db), level_(db.depth_ + 1) {
 
 void Transaction::commit() {
   if (done_) return;
+  if (level_ == 1 && db_.before_commit_) db_.before_commit_();
   db_.exec(level_ == 1 ? "COMMIT" : "RELEASE hsm_" + std::to_string(level_));
   done_ = true;
   db_.depth_ = level_ - 1;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,6 +48,9 @@ class Database {
 
   sqlite3* handle() const noexcept { return db_; }
   const std::string& path() const noexcept { return path_; }
+  // Runs `hook` inside every outermost transaction just before its COMMIT (the keystore
+  // brings its state tables up to date there, in the same commit); a throw aborts the commit.
+  void on_before_commit(std::function<void()> hook) { before_commit_ = std::move(hook); }
 
  private:
   friend class Transaction;
@@ -74,6 +78,7 @@ class Database {
   sqlite3* db_ = nullptr;
   std::string path_;
   int depth_ = 0;  // open Transactions: 0 none, 1 BEGIN IMMEDIATE, >1 savepoints
+  std::function<void()> before_commit_;
   std::unordered_map<std::string, Prepared, SqlHash, std::equal_to<>> cache_;
 };
 

@@ -57,6 +57,8 @@ class Hasher {
   std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 
+bool g_state_upkeep = true;
+
 const Digest& empty_bucket() {
   static const Digest d = Hasher().finish();  // SHA-256 of nothing: a bucket with no rows
   return d;
@@ -81,6 +83,15 @@ Digest to_digest(ByteView b) {
   if (b.size() != d.size()) fail(Category::integrity, "a keystore state hash is not 32 bytes");
   std::copy(b.begin(), b.end(), d.begin());
   return d;
+}
+
+// The state root over the page hashes.
+std::string root_of(const std::array<Digest, kPages>& pages) {
+  Hasher h;
+  h.field("hsmctl-keystore-state/v1");
+  for (const Digest& d : pages) h.add(d.data(), d.size());
+  const Digest root = h.finish();
+  return to_hex(ByteView(root.data(), root.size()));
 }
 
 // Every column of every row `st` returns, by name, type and value, into `h`.
@@ -132,13 +143,24 @@ int Keystore::on_commit(void* self) {
 void Keystore::on_rollback(void* self) { static_cast<Keystore*>(self)->rolled_back_ = true; }
 
 Keystore::~Keystore() {
+  db_.on_before_commit(nullptr);
   sqlite3_commit_hook(db_.handle(), nullptr, nullptr);
   sqlite3_rollback_hook(db_.handle(), nullptr, nullptr);
 }
 
+void Keystore::set_state_upkeep(StateUpkeep upkeep) noexcept {
+  g_state_upkeep = upkeep == StateUpkeep::on;
+}
+
+bool Keystore::state_upkeep_on() noexcept { return g_state_upkeep; }
+
 void Keystore::open_state() {
+  if (!g_state_upkeep) return;
   sqlite3_commit_hook(db_.handle(), &Keystore::on_commit, this);
   sqlite3_rollback_hook(db_.handle(), &Keystore::on_rollback, this);
+  // The digests a transaction changed go into the bucket, page and root tables in its own
+  // commit (one fsync for both; a separate flush later would be a second one).
+  db_.on_before_commit([this] { flush_pending(); });
   db_.exec(kStateTables);
   if (stored_root().empty()) rebuild_state();
 }
@@ -192,6 +214,7 @@ std::string Keystore::row_digest(std::string_view row_key) {
 }
 
 void Keystore::touch(const std::string& row_key) {
+  if (!g_state_upkeep) return;
   const std::string digest = row_digest(row_key);
   const std::uint32_t bucket = bucket_of(row_key);
   if (digest.empty()) {
@@ -252,11 +275,7 @@ std::string Keystore::flush_dirty() {
   }
   std::string root;
   if (certified_pages_) {
-    Hasher h;
-    h.field("hsmctl-keystore-state/v1");
-    for (const Digest& d : *certified_pages_) h.add(d.data(), d.size());
-    const Digest r = h.finish();
-    root = to_hex(ByteView(r.data(), r.size()));
+    root = root_of(*certified_pages_);
   } else {
     root = root_over_pages(std::nullopt);
   }
@@ -267,6 +286,7 @@ std::string Keystore::flush_dirty() {
 }
 
 std::string Keystore::state_root() {
+  if (!g_state_upkeep) return {};
   if (rolled_back_) {  // a transaction with this connection's changes was undone
     rolled_back_ = false;
     expected_root_ = committed_root_;
@@ -274,12 +294,15 @@ std::string Keystore::state_root() {
     certified_buckets_.clear();
     for (auto& [key, digest] : changed_rows_) digest = row_digest(key);
   }
-  if (!dirty_buckets_.empty()) {
-    const std::string root = flush_dirty();
-    if (expected_root_) expected_root_ = root;  // what this process made on top of it
-  }
+  flush_pending();
   if (expected_root_) return *expected_root_;
   return stored_root();
+}
+
+void Keystore::flush_pending() {
+  if (dirty_buckets_.empty()) return;
+  const std::string root = flush_dirty();
+  if (expected_root_) expected_root_ = root;  // what this process made on top of it
 }
 
 std::array<std::uint8_t, 32> Keystore::page_hash(
@@ -296,21 +319,21 @@ std::array<std::uint8_t, 32> Keystore::page_hash(
   return h.finish();
 }
 
-std::string Keystore::root_over_pages(
-    const std::optional<std::pair<std::uint32_t, Digest>>& replace) {
+std::array<Digest, kPages> Keystore::stored_pages() {
   std::array<Digest, kPages> pages;
   pages.fill(empty_page());
   Statement st(db_, "SELECT page, hash FROM state_pages");
-  while (st.step()) {
-    const auto p = static_cast<std::uint32_t>(st.integer("page"));
-    if (p < kPages) pages[p] = to_digest(st.blob("hash"));
-  }
+  while (st.step())
+    if (const auto p = static_cast<std::uint32_t>(st.integer("page")); p < kPages)
+      pages[p] = to_digest(st.blob("hash"));
+  return pages;
+}
+
+std::string Keystore::root_over_pages(
+    const std::optional<std::pair<std::uint32_t, Digest>>& replace) {
+  std::array<Digest, kPages> pages = stored_pages();
   if (replace) pages[replace->first] = replace->second;
-  Hasher h;
-  h.field("hsmctl-keystore-state/v1");
-  for (const Digest& d : pages) h.add(d.data(), d.size());
-  const Digest root = h.finish();
-  return to_hex(ByteView(root.data(), root.size()));
+  return root_of(pages);
 }
 
 std::map<std::string, std::string> Keystore::take_changed_rows() {
@@ -348,9 +371,7 @@ std::string Keystore::rebuild_state() {
   return root;
 }
 
-bool Keystore::bucket_in_state(std::uint32_t bucket, const std::string& extra_key,
-                               std::string_view root) {
-  // The bucket from the rows as they are in the tables (never from stored digests).
+Digest Keystore::bucket_from_rows(std::uint32_t bucket, const std::string& extra_key) {
   std::set<std::string> keys;
   if (!extra_key.empty()) keys.insert(extra_key);
   Statement st(db_, "SELECT row_key FROM state_rows WHERE bucket = :b");
@@ -359,7 +380,12 @@ bool Keystore::bucket_in_state(std::uint32_t bucket, const std::string& extra_ke
   std::vector<std::pair<std::string, Bytes>> rows;
   for (const std::string& k : keys)
     if (const std::string d = row_digest(k); !d.empty()) rows.emplace_back(k, from_hex(d));
-  const Digest b = bucket_hash(rows);
+  return bucket_hash(rows);
+}
+
+bool Keystore::bucket_in_state(std::uint32_t bucket, const std::string& extra_key,
+                               std::string_view root) {
+  const Digest b = bucket_from_rows(bucket, extra_key);
   const Digest p = page_hash(bucket / kPerPage, std::make_pair(bucket, b));
   return root_over_pages(std::make_pair(bucket / kPerPage, p)) == root;
 }
@@ -380,7 +406,7 @@ void Keystore::expect_state(std::string root) {
 }
 
 void Keystore::before_change(const std::string& row_key) {
-  if (!expected_root_) return;  // no state recorded yet: the first record sets it
+  if (!g_state_upkeep || !expected_root_) return;  // no state recorded yet: the first record sets it
   if (rolled_back_) state_root();
   const std::uint32_t bucket = bucket_of(row_key);
   if (dirty_buckets_.contains(bucket) || verified_buckets_.contains(bucket)) return;
@@ -394,17 +420,8 @@ void Keystore::before_change(const std::string& row_key) {
                               "copy); nothing was changed; run 'hsmctl doctor'");
   };
   if (!certified_pages_) {
-    std::array<Digest, kPages> pages;
-    pages.fill(empty_page());
-    Statement st(db_, "SELECT page, hash FROM state_pages");
-    while (st.step())
-      if (const auto p = static_cast<std::uint32_t>(st.integer("page")); p < kPages)
-        pages[p] = to_digest(st.blob("hash"));
-    Hasher h;
-    h.field("hsmctl-keystore-state/v1");
-    for (const Digest& d : pages) h.add(d.data(), d.size());
-    const Digest root = h.finish();
-    if (to_hex(ByteView(root.data(), root.size())) != *expected_root_) refuse();
+    const std::array<Digest, kPages> pages = stored_pages();
+    if (root_of(pages) != *expected_root_) refuse();
     certified_pages_ = pages;
   }
   const std::uint32_t page = bucket / kPerPage;
@@ -421,14 +438,7 @@ void Keystore::before_change(const std::string& row_key) {
     if (h.finish() != (*certified_pages_)[page]) refuse();
     buckets = certified_buckets_.emplace(page, b).first;
   }
-  std::set<std::string> keys{row_key};
-  Statement st(db_, "SELECT row_key FROM state_rows WHERE bucket = :b");
-  st.bind(":b", bucket);
-  while (st.step()) keys.insert(st.text("row_key"));
-  std::vector<std::pair<std::string, Bytes>> rows;
-  for (const std::string& k : keys)
-    if (const std::string d = row_digest(k); !d.empty()) rows.emplace_back(k, from_hex(d));
-  if (bucket_hash(rows) != buckets->second[bucket % kPerPage]) refuse();
+  if (bucket_from_rows(bucket, row_key) != buckets->second[bucket % kPerPage]) refuse();
   verified_buckets_.insert(bucket);
 }
 
@@ -436,8 +446,7 @@ std::string Keystore::computed_root() {
   std::vector<std::vector<std::pair<std::string, Bytes>>> buckets(kBuckets);
   for (const std::string& key : all_row_keys())
     buckets[bucket_of(key)].emplace_back(key, from_hex(row_digest(key)));
-  Hasher root;
-  root.field("hsmctl-keystore-state/v1");
+  std::array<Digest, kPages> pages;
   for (std::uint32_t p = 0; p < kPages; ++p) {
     Hasher page;
     for (std::uint32_t b = p * kPerPage; b < (p + 1) * kPerPage; ++b) {
@@ -445,11 +454,9 @@ std::string Keystore::computed_root() {
       const Digest d = bucket_hash(buckets[b]);
       page.add(d.data(), d.size());
     }
-    const Digest pd = page.finish();
-    root.add(pd.data(), pd.size());
+    pages[p] = page.finish();
   }
-  const Digest r = root.finish();
-  return to_hex(ByteView(r.data(), r.size()));
+  return root_of(pages);
 }
 
 }  // namespace hsm::keystore

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <initializer_list>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include "core/crypto/public_key.h"
@@ -96,21 +98,38 @@ std::string line_around(int fd, std::uint64_t size, std::uint64_t at) {
 // The offset of the last occurrence of any of `needles` that starts before `before`,
 // searching back in blocks (each block read once for all of them); nullopt when there is none.
 std::optional<std::uint64_t> rfind_in_file(int fd, std::uint64_t size, std::uint64_t before,
-                                           std::initializer_list<std::string_view> needles) {
+                                           std::initializer_list<std::string_view> needles,
+                                           std::uint64_t floor = 0) {
   std::size_t longest = 0;
   for (std::string_view n : needles) longest = std::max(longest, n.size());
   std::uint64_t hi = before;
-  while (hi > 0) {
-    const std::uint64_t lo = hi > 16 * kTailBlock ? hi - 16 * kTailBlock : 0;
+  // What is looked for is usually in the last lines: the first block is small, and each next
+  // one four times larger, up to 1 MiB.
+  std::uint64_t step = 8 * 1024;
+  while (hi > floor) {
+    const std::uint64_t lo = hi > floor + step ? hi - step : floor;
+    step = std::min<std::uint64_t>(step * 4, 16 * kTailBlock);
     // The block reaches past `hi` by a needle's length, so a match across two blocks counts.
     const std::uint64_t read_end = std::min(size, hi + longest);
     const std::string block = read_at(fd, lo, read_end - lo);
     std::optional<std::uint64_t> found;
+    // glibc's memmem, forward to the last match, is an order of magnitude faster than
+    // std::string::rfind (a memcmp call at every position): a command that must look back far
+    // (to the last key entry, over a batch's large entries) reads megabytes here.
+    const std::size_t limit = static_cast<std::size_t>(hi - lo);  // a match must start below hi
     for (std::string_view needle : needles) {
-      std::size_t at = block.rfind(needle);
-      while (at != std::string::npos && lo + at >= hi)  // starts in the next block: seen already
-        at = at == 0 ? std::string::npos : block.rfind(needle, at - 1);
-      if (at != std::string::npos) found = std::max(found.value_or(0), lo + at);
+      const char* p = block.data();
+      const char* const end = block.data() + block.size();
+      std::optional<std::size_t> last;
+      while (p < end) {
+        const void* m = ::memmem(p, static_cast<std::size_t>(end - p), needle.data(), needle.size());
+        if (m == nullptr) break;
+        const auto at = static_cast<std::size_t>(static_cast<const char*>(m) - block.data());
+        if (at >= limit) break;  // starts in the next block: seen already
+        last = at;
+        p = static_cast<const char*>(m) + 1;
+      }
+      if (last) found = std::max(found.value_or(0), lo + *last);
     }
     if (found) return found;
     hi = lo;
@@ -186,6 +205,34 @@ void Transcript::take_key(const Entry& e) {
   }
 }
 
+namespace {
+
+// What latest_state found last in this process, per file: a command asks more than once (the
+// workspace when it opens the keystore, each use of a row), and a service for every request.
+// Only the bytes appended since are searched again, and a record is checked once.
+struct StateMemo {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::uint64_t size = 0;
+  Bytes key;  // the transcript key it was checked against
+  std::optional<StateRecord> record;
+};
+std::mutex g_state_memo_mutex;
+
+// The key entry catch_up_from_tail found last in this process, per file (its key fields are
+// kept in a TranscriptState).
+struct KeyMemo {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::uint64_t size = 0;
+  TranscriptState key;
+};
+std::mutex g_key_memo_mutex;
+std::map<std::string, KeyMemo> g_key_memo;
+std::map<std::string, StateMemo> g_state_memo;
+
+}  // namespace
+
 void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   // The first look at a file: its state is its last line and its last key entry, found from
   // the end, so that a command's cost does not grow with the transcript's history (a batch
@@ -198,16 +245,40 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   take_key(last);
   // Canonical JSON escapes every quote inside a string, so these bytes only occur as a
   // member name and its value; a line counts only if its own (top-level) event is a key event.
+  // Another Transcript of this process may have found the key entry already (a command opens
+  // the file more than once): then only what was appended since is searched.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail(Category::general, "cannot stat the transcript");
+  std::uint64_t floor = 0;
+  std::optional<KeyMemo> memo;
+  {
+    std::lock_guard lock(g_key_memo_mutex);
+    const auto m = g_key_memo.find(file_.string());
+    if (m != g_key_memo.end() && m->second.dev == st.st_dev && m->second.ino == st.st_ino &&
+        m->second.size <= size) {
+      memo = m->second;
+      floor = memo->size;
+    }
+  }
   std::uint64_t before = size;
   while (state_.current_key.empty()) {
     const auto at = rfind_in_file(fd, size, before, {"\"event\":\"transcript.key\"",
-                                                      "\"event\":\"transcript.open\""});
+                                                      "\"event\":\"transcript.open\""}, floor);
+    if (!at && memo) {
+      state_.current_key = memo->key.current_key;
+      state_.current_key_id = memo->key.current_key_id;
+      state_.current_key_kind = memo->key.current_key_kind;
+      state_.current_key_token = memo->key.current_key_token;
+      break;
+    }
     if (!at)
       fail(Category::integrity, fmt::format("transcript '{}' has no transcript.open entry; run "
                                             "'hsmctl transcript verify'", file_.string()));
     take_key(entry_from_json(parse_canonical_line(line_around(fd, size, *at))));
     before = *at;
   }
+  std::lock_guard lock(g_key_memo_mutex);
+  g_key_memo[file_.string()] = KeyMemo{st.st_dev, st.st_ino, size, state_};
 }
 
 void Transcript::catch_up(int fd) {
@@ -240,15 +311,34 @@ void Transcript::catch_up(int fd) {
   offset_ = size;
 }
 
+
 std::optional<StateRecord> Transcript::latest_state() {
   if (!std::filesystem::exists(file_)) return std::nullopt;
   LockedFile f(file_, LOCK_SH);
   catch_up(f.fd());
   const std::uint64_t size = offset_;
+  struct stat st {};
+  if (::fstat(f.fd(), &st) != 0) fail(Category::general, "cannot stat the transcript");
+  std::uint64_t floor = 0;
+  std::optional<StateRecord> memo;
+  {
+    std::lock_guard lock(g_state_memo_mutex);
+    const auto m = g_state_memo.find(file_.string());
+    if (m != g_state_memo.end() && m->second.dev == st.st_dev && m->second.ino == st.st_ino &&
+        m->second.size <= size && m->second.key == state_.current_key) {
+      floor = m->second.size;
+      memo = m->second.record;
+    }
+  }
+  const auto remember = [&](const std::optional<StateRecord>& r) {
+    std::lock_guard lock(g_state_memo_mutex);
+    g_state_memo[file_.string()] = StateMemo{st.st_dev, st.st_ino, size, state_.current_key, r};
+    return r;
+  };
   // Canonical JSON escapes every quote inside a string: these bytes are a member name, and
   // data.state is the only "state" object whose first member is "root".
-  const auto at = rfind_in_file(f.fd(), size, size, {"\"state\":{\"root\":\""});
-  if (!at) return std::nullopt;
+  const auto at = rfind_in_file(f.fd(), size, size, {"\"state\":{\"root\":\""}, floor);
+  if (!at) return remember(floor > 0 ? memo : std::nullopt);
   const Entry e = entry_from_json(parse_canonical_line(line_around(f.fd(), size, *at)));
   const auto state = e.data.is_object() ? e.data.find("state") : e.data.end();
   if (state == e.data.end() || !state->is_object() || !state->contains("root") ||
@@ -275,7 +365,7 @@ std::optional<StateRecord> Transcript::latest_state() {
     fail(Category::integrity, fmt::format("transcript entry {}, which records the keystore's "
                                           "state, does not verify under the transcript key; run "
                                           "'hsmctl transcript verify'", e.seq));
-  return StateRecord{e.seq, (*state)["root"].get<std::string>()};
+  return remember(StateRecord{e.seq, (*state)["root"].get<std::string>()});
 }
 
 std::optional<StateRecord> Transcript::state_before(std::uint64_t seq) {

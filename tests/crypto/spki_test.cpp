@@ -87,5 +87,25 @@ TEST(EcSpki, BarePointsThatLookWrappedAreReadAsBare) {
   }
 }
 
+// load_spki builds P-256 keys from the point (not through d2i_PUBKEY): the key it makes must be
+// the same key (same DER back, equal to the generated key, another's is not),
+// and a header with a point off the curve is refused, as d2i_PUBKEY refuses it.
+TEST(LoadSpki, P256FromThePointIsTheSameKeyAndRefusesPointsOffTheCurve) {
+  EVP_PKEY* k = EVP_EC_gen("P-256");
+  ASSERT_NE(k, nullptr);
+  const Bytes der = openssl_spki(k);
+  ASSERT_EQ(der.size(), 91u);
+  const Pkey loaded = load_spki(der);
+  EXPECT_EQ(openssl_spki(loaded.get()), der);
+  EXPECT_EQ(EVP_PKEY_eq(loaded.get(), k), 1);
+  EVP_PKEY* other = EVP_EC_gen("P-256");
+  EXPECT_NE(EVP_PKEY_eq(load_spki(openssl_spki(other)).get(), k), 1);
+  Bytes off = der;
+  off.back() ^= 0x01;  // y no longer matches x
+  EXPECT_THROW(load_spki(off), Error);
+  EVP_PKEY_free(other);
+  EVP_PKEY_free(k);
+}
+
 }  // namespace
 }  // namespace hsm::crypto
