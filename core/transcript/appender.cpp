@@ -451,6 +451,14 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   catch_up(f.fd());
   const bool keep_tree = upkeep_ == TreeUpkeep::on;
   if (keep_tree) tree_store().catch_up(f.fd(), offset_);
+  // The tree indexes every line; the last line says how many came before it. They differ when
+  // lines were put at the end by hand (an older entry that records an older keystore state,
+  // say) or taken out: nothing is added to such a log.
+  if (keep_tree && tree_->size() != state_.entries)
+    fail(Category::integrity,
+         fmt::format("transcript '{}' holds {} entries, but its last entry is number {}: lines "
+                     "were added, removed or reordered by hand; check it with 'hsmctl transcript "
+                     "verify'", file_.string(), tree_->size(), state_.entries - 1));
   const bool self_signed = event == "transcript.open" ||
                            (event == "transcript.key" && data.value("endorsed", true) == false);
   if (event == "transcript.open" && state_.entries != 0)

@@ -158,5 +158,30 @@ TEST_F(KeystoreIntegrity, OlderKeystoreWithATruncatedTranscriptIsCaughtByACheckp
   EXPECT_NE(v.err.find("checkpoint covers"), std::string::npos) << v.err;
 }
 
+// The attacker appends a copy of the genuine, signed entry that recorded the state before the
+// change (and the line before it, so that the last two lines chain), and restores the keystore
+// of that state: the log's last state record matches the old keystore, but the log no longer
+// counts: nothing is done, and transcript verify names the break.
+TEST_F(KeystoreIntegrity, OldStateEntryReplayedAtTheEndIsRefused) {
+  const std::string before = snapshot("before.sqlite");
+  const std::string log_before = read_file(ws_ / "transcript.jsonl");
+  ASSERT_EQ(hsmctl({"user", "passwd", "bob", "--password-source", "env:PW",
+                    "--new-password-source", "env:NEW"}, {{"PW", kOld}, {"NEW", kNew}}).code, 0);
+  std::vector<std::string> lines;
+  for (std::size_t pos = 0; pos < log_before.size();) {
+    const std::size_t nl = log_before.find('\n', pos);
+    lines.push_back(log_before.substr(pos, nl - pos + 1));
+    pos = nl + 1;
+  }
+  ASSERT_GE(lines.size(), 2u);
+  ASSERT_NE(lines.back().find("\"state\":{\"root\":"), std::string::npos) << lines.back();
+  write_file("ws/transcript.jsonl", read_file(ws_ / "transcript.jsonl") + lines[lines.size() - 2] +
+                                        lines.back());
+  ASSERT_EQ(sql(".restore '" + before + "'").code, 0);
+  expect_failure(sign("bob", kOld), 4, "added, removed or reordered");
+  const RunResult v = hsmctl({"transcript", "verify"});
+  EXPECT_EQ(v.code, 4) << v.out << v.err;
+}
+
 }  // namespace
 }  // namespace hsm::test
