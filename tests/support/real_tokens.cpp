@@ -21,7 +21,7 @@ const char* const kTpm2Module = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11
 const char* const kOpencryptokiModule = "/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so";
 
 // Binds 127.0.0.1:port (0: any); returns the port bound, or 0, and the socket in `fd`.
-int bind_local(int port, int& fd) {
+int bind_loopback_port(int port, int& fd) {
   fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -36,11 +36,11 @@ int bind_local(int port, int& fd) {
 
 // A port P with P+1 free too (swtpm's server and control channels), both released again: a
 // small race with other programs, which only makes a start fail, never a test pass.
-int free_port_pair() {
+int free_swtpm_ports() {
   for (int attempt = 0; attempt < 20; ++attempt) {
     int fd1 = -1, fd2 = -1;
-    const int port = bind_local(0, fd1);
-    const bool pair = port != 0 && port < 65535 && bind_local(port + 1, fd2) == port + 1;
+    const int port = bind_loopback_port(0, fd1);
+    const bool pair = port != 0 && port < 65535 && bind_loopback_port(port + 1, fd2) == port + 1;
     if (fd1 >= 0) ::close(fd1);
     if (fd2 >= 0) ::close(fd2);
     if (pair) return port;
@@ -48,7 +48,7 @@ int free_port_pair() {
   return 0;
 }
 
-bool accepts_connections(int port) {
+bool loopback_port_accepts(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -60,7 +60,7 @@ bool accepts_connections(int port) {
 }
 
 template <typename Ready>
-bool wait_until(Ready ready, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+bool wait_for_token(Ready ready, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto until = Clock::now() + timeout;
   while (Clock::now() < until) {
     if (ready()) return true;
@@ -69,11 +69,11 @@ bool wait_until(Ready ready, std::chrono::milliseconds timeout = std::chrono::se
   return ready();
 }
 
-std::chrono::milliseconds since(Clock::time_point start) {
+std::chrono::milliseconds ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
 
-void stop(std::unique_ptr<LiveProcess>& process) {
+void stop_token_process(std::unique_ptr<LiveProcess>& process) {
   if (!process) return;
   process->signal(SIGTERM);
   process->finish(std::chrono::seconds(10));  // kills it if it does not end by then
@@ -116,7 +116,7 @@ Tpm2Token::Tpm2Token(const fs::path& dir) {
   }
   fs::create_directories(dir / "tpm-state");
   fs::create_directories(dir / "tpm2-pkcs11");
-  const int port = free_port_pair();
+  const int port = free_swtpm_ports();
   if (port == 0) {
     failure_ = "no free pair of TCP ports on 127.0.0.1 for swtpm";
     return;
@@ -129,7 +129,7 @@ Tpm2Token::Tpm2Token(const fs::path& dir) {
                                "type=tcp,port=" + std::to_string(port + 1) + ",bindaddr=127.0.0.1",
                                "--flags", "not-need-init,startup-clear"},
       std::map<std::string, std::string>{}, false);
-  if (!wait_until([&] { return accepts_connections(port); })) {
+  if (!wait_for_token([&] { return loopback_port_accepts(port); })) {
     failure_ = "swtpm did not listen on 127.0.0.1:" + std::to_string(port);
     return;
   }
@@ -148,10 +148,10 @@ Tpm2Token::Tpm2Token(const fs::path& dir) {
     return;
   }
   token_.slot = std::stoul(list.out.substr(open + 1), nullptr, 16);
-  token_.startup = since(start);
+  token_.startup = ms_since(start);
 }
 
-Tpm2Token::~Tpm2Token() { stop(swtpm_); }
+Tpm2Token::~Tpm2Token() { stop_token_process(swtpm_); }
 
 OpencryptokiToken::OpencryptokiToken(const fs::path& dir) {
   const auto start = Clock::now();
@@ -186,7 +186,7 @@ OpencryptokiToken::OpencryptokiToken(const fs::path& dir) {
       std::vector<std::string>{"/usr/bin/unshare", "--mount", "--ipc", "--propagation", "private",
                                "/bin/sh", script.string()},
       std::map<std::string, std::string>{}, false);
-  if (!wait_until([&] { return fs::exists(root / "run" / "pkcsslotd.socket"); })) {
+  if (!wait_for_token([&] { return fs::exists(root / "run" / "pkcsslotd.socket"); })) {
     failure_ = "pkcsslotd did not start: " + slotd_->finish(std::chrono::seconds(5)).err;
     slotd_.reset();
     return;
@@ -197,9 +197,9 @@ OpencryptokiToken::OpencryptokiToken(const fs::path& dir) {
   token_.so_pin = kFactorySoPin;
   token_.prefix = {"/usr/bin/nsenter", "--target", std::to_string(slotd_->pid()), "--mount",
                    "--ipc", "--"};
-  token_.startup = since(start);
+  token_.startup = ms_since(start);
 }
 
-OpencryptokiToken::~OpencryptokiToken() { stop(slotd_); }
+OpencryptokiToken::~OpencryptokiToken() { stop_token_process(slotd_); }
 
 }  // namespace hsm::test
