@@ -1,0 +1,86 @@
+/* The PKCS#11 names a profile may use (CKM_, CKA_, CKK_, CKO_, CKR_), mapped to their numbers:
+ * the mechanisms and attributes hsmctl and the modelled tokens touch, not the whole standard.
+ * Anything else is written as a number (0x210a), so a vendor-defined value never needs a table
+ * entry. Test-only, like the rest of tests/profileshim. */
+#include "names.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N(name) {#name, name},
+static const struct ck_name {
+  const char *name;
+  CK_ULONG value;
+} names[] = {
+    /* Mechanisms: everything SoftHSM 2.6 lists, plus the ones vendors add that hsmctl might try. */
+    N(CKM_AES_KEY_GEN) N(CKM_AES_ECB) N(CKM_AES_CBC) N(CKM_AES_CBC_PAD) N(CKM_AES_CTR)
+    N(CKM_AES_GCM) N(CKM_AES_CMAC) N(CKM_AES_KEY_WRAP) N(CKM_AES_KEY_WRAP_PAD)
+    N(CKM_AES_ECB_ENCRYPT_DATA) N(CKM_AES_CBC_ENCRYPT_DATA) N(CKM_GENERIC_SECRET_KEY_GEN)
+    N(CKM_SHA_1) N(CKM_SHA224) N(CKM_SHA256) N(CKM_SHA384) N(CKM_SHA512) N(CKM_MD5)
+    N(CKM_SHA_1_HMAC) N(CKM_SHA224_HMAC) N(CKM_SHA256_HMAC) N(CKM_SHA384_HMAC)
+    N(CKM_SHA512_HMAC) N(CKM_MD5_HMAC) N(CKM_SHA256_HMAC_GENERAL)
+    N(CKM_EC_KEY_PAIR_GEN) N(CKM_ECDSA) N(CKM_ECDSA_SHA1) N(CKM_ECDSA_SHA224)
+    N(CKM_ECDSA_SHA256) N(CKM_ECDSA_SHA384) N(CKM_ECDSA_SHA512) N(CKM_ECDH1_DERIVE)
+    N(CKM_ECDH1_COFACTOR_DERIVE) N(CKM_EC_EDWARDS_KEY_PAIR_GEN) N(CKM_EDDSA)
+    N(CKM_RSA_PKCS_KEY_PAIR_GEN) N(CKM_RSA_PKCS) N(CKM_RSA_X_509) N(CKM_RSA_PKCS_OAEP)
+    N(CKM_RSA_PKCS_PSS) N(CKM_SHA1_RSA_PKCS) N(CKM_SHA224_RSA_PKCS) N(CKM_SHA256_RSA_PKCS)
+    N(CKM_SHA384_RSA_PKCS) N(CKM_SHA512_RSA_PKCS) N(CKM_SHA1_RSA_PKCS_PSS)
+    N(CKM_SHA224_RSA_PKCS_PSS) N(CKM_SHA256_RSA_PKCS_PSS) N(CKM_SHA384_RSA_PKCS_PSS)
+    N(CKM_SHA512_RSA_PKCS_PSS) N(CKM_MD5_RSA_PKCS)
+    N(CKM_DES_KEY_GEN) N(CKM_DES2_KEY_GEN) N(CKM_DES3_KEY_GEN) N(CKM_DES_ECB) N(CKM_DES_CBC)
+    N(CKM_DES_CBC_PAD) N(CKM_DES3_ECB) N(CKM_DES3_CBC) N(CKM_DES3_CBC_PAD) N(CKM_DES3_CMAC)
+    N(CKM_DES_ECB_ENCRYPT_DATA) N(CKM_DES_CBC_ENCRYPT_DATA) N(CKM_DES3_ECB_ENCRYPT_DATA)
+    N(CKM_DES3_CBC_ENCRYPT_DATA) N(CKM_DH_PKCS_KEY_PAIR_GEN) N(CKM_DH_PKCS_DERIVE)
+    N(CKM_DH_PKCS_PARAMETER_GEN) N(CKM_DSA_KEY_PAIR_GEN) N(CKM_DSA) N(CKM_DSA_SHA1)
+    N(CKM_DSA_PARAMETER_GEN) N(CKM_DSA_SHA224) N(CKM_DSA_SHA256) N(CKM_DSA_SHA384) N(CKM_DSA_SHA512)
+    N(CKM_AES_CFB128) N(CKM_SHA_1_HMAC_GENERAL) N(CKM_MD5_HMAC_GENERAL) N(CKM_SHA384_HMAC_GENERAL)
+    N(CKM_SHA512_HMAC_GENERAL) N(CKM_DES_MAC)
+    /* Attributes. */
+    N(CKA_CLASS) N(CKA_TOKEN) N(CKA_PRIVATE) N(CKA_LABEL) N(CKA_APPLICATION) N(CKA_VALUE)
+    N(CKA_OBJECT_ID) N(CKA_KEY_TYPE) N(CKA_SUBJECT) N(CKA_ID) N(CKA_SENSITIVE) N(CKA_ENCRYPT)
+    N(CKA_DECRYPT) N(CKA_WRAP) N(CKA_UNWRAP) N(CKA_SIGN) N(CKA_SIGN_RECOVER) N(CKA_VERIFY)
+    N(CKA_VERIFY_RECOVER) N(CKA_DERIVE) N(CKA_START_DATE) N(CKA_END_DATE) N(CKA_MODULUS)
+    N(CKA_MODULUS_BITS) N(CKA_PUBLIC_EXPONENT) N(CKA_VALUE_LEN) N(CKA_EXTRACTABLE) N(CKA_LOCAL)
+    N(CKA_NEVER_EXTRACTABLE) N(CKA_ALWAYS_SENSITIVE) N(CKA_MODIFIABLE) N(CKA_COPYABLE)
+    N(CKA_DESTROYABLE) N(CKA_EC_PARAMS) N(CKA_EC_POINT) N(CKA_CHECK_VALUE) N(CKA_TRUSTED)
+    N(CKA_WRAP_WITH_TRUSTED) N(CKA_WRAP_TEMPLATE) N(CKA_UNWRAP_TEMPLATE)
+    N(CKA_ALWAYS_AUTHENTICATE) N(CKA_ALLOWED_MECHANISMS) N(CKA_KEY_GEN_MECHANISM)
+    /* Key types and object classes. */
+    N(CKK_RSA) N(CKK_DSA) N(CKK_DH) N(CKK_EC) N(CKK_EC_EDWARDS) N(CKK_GENERIC_SECRET)
+    N(CKK_AES) N(CKK_DES) N(CKK_DES2) N(CKK_DES3)
+    N(CKO_DATA) N(CKO_CERTIFICATE) N(CKO_PUBLIC_KEY) N(CKO_PRIVATE_KEY) N(CKO_SECRET_KEY)
+    /* Return codes a rule may answer with. */
+    N(CKR_GENERAL_ERROR) N(CKR_FUNCTION_FAILED) N(CKR_ARGUMENTS_BAD) N(CKR_DEVICE_ERROR)
+    N(CKR_FUNCTION_NOT_SUPPORTED) N(CKR_MECHANISM_INVALID) N(CKR_MECHANISM_PARAM_INVALID)
+    N(CKR_ATTRIBUTE_TYPE_INVALID) N(CKR_ATTRIBUTE_VALUE_INVALID) N(CKR_ATTRIBUTE_READ_ONLY)
+    N(CKR_ATTRIBUTE_SENSITIVE) N(CKR_TEMPLATE_INCONSISTENT) N(CKR_TEMPLATE_INCOMPLETE)
+    N(CKR_KEY_TYPE_INCONSISTENT) N(CKR_KEY_FUNCTION_NOT_PERMITTED) N(CKR_KEY_NOT_WRAPPABLE)
+    N(CKR_KEY_UNEXTRACTABLE) N(CKR_KEY_SIZE_RANGE) N(CKR_DOMAIN_PARAMS_INVALID)
+    N(CKR_CURVE_NOT_SUPPORTED) N(CKR_ACTION_PROHIBITED) N(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
+    N(CKR_WRAPPING_KEY_TYPE_INCONSISTENT) N(CKR_OPERATION_NOT_INITIALIZED)};
+
+int ck_number(const char *text, const char *prefix, CK_ULONG *value) {
+  if (strncmp(text, prefix, strlen(prefix)) == 0) {
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
+      if (strcmp(text, names[i].name) == 0) {
+        *value = names[i].value;
+        return 1;
+      }
+    return 0;
+  }
+  if (!(text[0] >= '0' && text[0] <= '9')) return 0;
+  char *end = NULL;
+  errno = 0;
+  unsigned long number = strtoul(text, &end, 0);
+  if (errno != 0 || *end != '\0') return 0;
+  *value = number;
+  return 1;
+}
+
+const char *ck_name(CK_ULONG value, const char *prefix) {
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
+    if (names[i].value == value && strncmp(names[i].name, prefix, strlen(prefix)) == 0)
+      return names[i].name;
+  return NULL;
+}
