@@ -87,7 +87,10 @@ fs::path prepare_file(const fs::path& dir, OpenMode mode) {
 }  // namespace
 
 Keystore::Keystore(const fs::path& dir, OpenMode mode) : db_(prepare_file(dir, mode)) {
-  db_.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON");
+  // temp_store = MEMORY: statement journals (the pre-images of pages a savepoint changes) stay
+  // in memory rather than in files under /var/tmp, which would hold keystore pages for a while.
+  db_.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; "
+           "PRAGMA temp_store = MEMORY");
   migrate(db_);
   if (const std::string journal = db_.switch_to_wal(); journal != "wal")
     fail(Category::general, "keystore " + path() + ": cannot switch to WAL mode",

@@ -171,12 +171,17 @@ class Keystore {
   std::string stored_root();
   void set_stored_root(const std::string& root);
   void touch(const std::string& row_key);
-  void before_change(const std::string& row_key);
+  // `new_row`: the change inserts the row (its table's UNIQUE key refuses one that exists), so
+  // only the stored digests are checked, not the row itself.
+  void before_change(const std::string& row_key, bool new_row = false);
   bool bucket_in_state(std::uint32_t bucket, const std::string& extra_key, std::string_view root);
-  // The hash of `bucket` from its rows as they are in the tables (never from stored digests),
-  // with `extra_key` counted in it when that row exists.
-  std::array<std::uint8_t, 32> bucket_from_rows(std::uint32_t bucket, const std::string& extra_key);
+  // The hash of `bucket` from its stored digests, with `row_key`'s replaced by `digest` ("" for
+  // none).
+  std::array<std::uint8_t, 32> bucket_with_row(std::uint32_t bucket, const std::string& row_key,
+                                               const std::string& digest);
   std::array<std::array<std::uint8_t, 32>, 64> stored_pages();
+  // The stored (row key, digest) pairs of a bucket, in row-key order (bucket_rows_).
+  const std::vector<std::pair<std::string, Bytes>>& stored_bucket_rows(std::uint32_t bucket);
   std::array<std::uint8_t, 32> page_hash(
       std::uint32_t page,
       const std::optional<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& replace);
@@ -186,6 +191,10 @@ class Keystore {
   Database db_;
   std::set<std::uint32_t> dirty_buckets_;
   std::set<std::uint32_t> verified_buckets_;
+  std::set<std::string> own_rows_;  // rows this connection wrote since expect_state
+  // The stored (row key, digest) pairs of the buckets checked or changed since expect_state, in
+  // row-key order, kept up to date by touch(): a flush hashes them without reading them back.
+  std::map<std::uint32_t, std::vector<std::pair<std::string, Bytes>>> bucket_rows_;
   // Stored page hashes, and bucket hashes of some pages, checked against expected_root_.
   std::optional<std::array<std::array<std::uint8_t, 32>, 64>> certified_pages_;
   std::map<std::uint32_t, std::array<std::array<std::uint8_t, 32>, 64>> certified_buckets_;

@@ -335,6 +335,7 @@ Transaction::~Transaction() {
   const std::string sp = "hsm_" + std::to_string(level_);
   const std::string sql = level_ == 1 ? "ROLLBACK" : "ROLLBACK TO " + sp + "; RELEASE " + sp;
   sqlite3_exec(db_.handle(), sql.c_str(), nullptr, nullptr, nullptr);
+  if (level_ > 1 && db_.savepoint_rollback_) db_.savepoint_rollback_();
 }
 
 }  // namespace hsm::keystore

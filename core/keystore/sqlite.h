@@ -48,9 +48,13 @@ class Database {
 
   sqlite3* handle() const noexcept { return db_; }
   const std::string& path() const noexcept { return path_; }
+  bool in_transaction() const noexcept { return depth_ > 0; }
   // Runs `hook` inside every outermost transaction just before its COMMIT (the keystore
   // brings its state tables up to date there, in the same commit); a throw aborts the commit.
   void on_before_commit(std::function<void()> hook) { before_commit_ = std::move(hook); }
+  // Runs `hook` after a savepoint (a nested Transaction) is rolled back: what the keystore
+  // keeps in memory of the rows it changed may no longer hold.
+  void on_savepoint_rollback(std::function<void()> hook) { savepoint_rollback_ = std::move(hook); }
 
  private:
   friend class Transaction;
@@ -79,6 +83,7 @@ class Database {
   std::string path_;
   int depth_ = 0;  // open Transactions: 0 none, 1 BEGIN IMMEDIATE, >1 savepoints
   std::function<void()> before_commit_;
+  std::function<void()> savepoint_rollback_;
   std::unordered_map<std::string, Prepared, SqlHash, std::equal_to<>> cache_;
 };
 

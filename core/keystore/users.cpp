@@ -67,7 +67,7 @@ UserRecord read_user(const Statement& st) {
 
 void Keystore::insert_user(const UserRecord& u) {
   Transaction tx(db_);
-  before_change("user/" + u.name);
+  before_change("user/" + u.name, /*new_row=*/true);
   Statement st(db_,
                "INSERT INTO users (name, algorithm, public_key, key_version, outer_blob, "
                "outer_nonce, kdf_profile, kdf_salt, kdf_opslimit, kdf_memlimit, ecdh_public_key, "
