@@ -467,9 +467,11 @@ void Keystore::before_change(const std::string& row_key, bool new_row) {
   // The row itself: as its stored digest says (rows this connection wrote are).
   const auto check_own_row = [&] {
     if (own_rows_.contains(row_key)) return;
-    Statement st(db_, "SELECT digest FROM state_digests WHERE row_key = :k");
-    st.bind(":k", row_key);
-    const std::string stored = st.step() ? to_hex(st.blob("digest")) : std::string();
+    const auto& rows = stored_bucket_rows(bucket);
+    const auto at = std::lower_bound(rows.begin(), rows.end(), row_key,
+                                     [](const auto& r, const std::string& k) { return r.first < k; });
+    const std::string stored =
+        at != rows.end() && at->first == row_key ? to_hex(at->second) : std::string();
     if ((new_row ? std::string() : row_digest(row_key)) != stored)
       fail(Category::integrity, "the keystore row '" + row_key + "' does not match the state "
                                 "the transcript recorded last (edited, or restored from an "
