@@ -37,16 +37,16 @@ p11::TokenInfo make_token(p11::Module& module, const p11::InitTarget& target,
   const Secret& init_pin = pins.current.empty() ? pins.so : pins.current;
   const p11::TokenInfo made =
       target.unfinished ? target.slot : p11::init_token(module, target, label, init_pin);
-  const std::string finish = fmt::format("'hsmctl token init --slot {} --label {}'",
-                                         made.slot_id, label);
+  const std::string finish = fmt::format("'hsmctl token init --label {} --slot {}'", label,
+                                         made.slot_id);
   if (!pins.current.empty() && !same_secret(pins.current, pins.so)) {
     try {
       p11::set_so_pin(module, made, pins.current, pins.so);
     } catch (const Error& e) {
       fail(e.category(),
            fmt::format("token '{}' (slot {}) is initialised, still with its current SO PIN, and "
-                       "has no user PIN yet ({}); finish it with {} --current-so-pin-source "
-                       "giving that SO PIN", label, made.slot_id, e.what(), finish),
+                       "has no user PIN yet ({}); finish it with {} and that SO PIN as "
+                       "--current-so-pin-source", label, made.slot_id, e.what(), finish),
            e.cause());
     }
   }
