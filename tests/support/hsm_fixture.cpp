@@ -40,7 +40,8 @@ SoftHsm::SoftHsm(const std::filesystem::path& dir) {
                           "slots.removable = false\n";
   // p11-kit reads ~/.config/pkcs11 as $XDG_CONFIG_HOME/pkcs11; "user-config: only" there makes
   // it ignore the system's modules (tpm2-pkcs11, opensc, ...), so the proxy reaches this
-  // SoftHSM alone, which reads SOFTHSM2_CONF from the environment as ever.
+  // SoftHSM alone, which reads SOFTHSM2_CONF from the environment as ever. p11-kit ignores user
+  // configuration for root: scripts/lib/proxy_pass.sh then hides the system's modules instead.
   if (through_proxy()) {
     p11_kit_config_ = dir / "xdg";
     std::filesystem::create_directories(p11_kit_config_ / "pkcs11" / "modules");
