@@ -32,8 +32,16 @@ void require_workspace(const std::filesystem::path& dir) {
                    "start one with 'hsmctl token init' or 'hsmctl master init'", dir.string()));
 }
 
-std::string resolve_module_path(const std::string& given) {
-  return given.empty() ? p11::Module::find_softhsm() : given;
+std::string resolve_module_path(const std::string& given, std::string_view token) {
+  std::string chosen;
+  if (p11::looks_like_uri(token)) chosen = p11::module_for_uri(p11::parse_uri(token));
+  if (chosen.empty()) return given.empty() ? p11::Module::find_default() : given;
+  if (!given.empty() && !p11::same_module(given, chosen))
+    fail(Category::usage,
+         fmt::format("the pkcs11: URI chooses module '{}', but the module given (--module, "
+                     "HSMCTL_MODULE or hsmctl.toml) is '{}'; give only one of them",
+                     chosen, given));
+  return chosen;
 }
 
 std::string os_account() {
@@ -106,7 +114,8 @@ void Workspace::hold_lock() {
 
 p11::Module& Workspace::module() {
   hold_lock();
-  if (!module_) module_ = p11::Module::load(resolve_module_path(options_.module_path));
+  if (!module_)
+    module_ = p11::Module::load(resolve_module_path(options_.module_path, options_.token));
   return *module_;
 }
 

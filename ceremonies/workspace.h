@@ -29,7 +29,7 @@ enum class DirUse {
 };
 
 struct WorkspaceOptions {
-  std::string module_path;  // empty: the SoftHSM found on the system
+  std::string module_path;  // empty: the module a --token URI names, else the default
   std::string token;        // label or pkcs11: URI; empty: the only initialised token
   std::filesystem::path dir = ".";
   DirUse dir_use = DirUse::existing;
@@ -97,7 +97,9 @@ void require_workspace(const std::filesystem::path& dir);
 // starts its workspace at plan.begin).
 bool starts_workspace(std::string_view command);
 
-// The module path to use: the given one, or the SoftHSM found on the system.
-std::string resolve_module_path(const std::string& given);
+// The module path to use: the one a pkcs11: URI `token` names (module-path, module-name), else
+// the given one, else the default (SoftHSM where found, otherwise p11-kit-proxy). A URI's
+// module that differs from a given one is Error(usage).
+std::string resolve_module_path(const std::string& given, std::string_view token = {});
 
 }  // namespace hsm

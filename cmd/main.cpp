@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   Globals& g = cli.globals;
   auto* module = app.add_option("--module", g.module, "PKCS#11 module (env HSMCTL_MODULE; "
-                                "default: SoftHSMv2 found on the system)")->type_name("PATH");
+                                "default: the module a --token URI names, else SoftHSMv2 where "
+                                "found, else p11-kit-proxy)")->type_name("PATH");
   auto* token = app.add_option("--token", g.token, "token label or RFC 7512 pkcs11: URI "
                                "(env HSMCTL_TOKEN; default: the only initialised token)")
                     ->type_name("LABEL|URI");

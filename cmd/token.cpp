@@ -138,19 +138,33 @@ void add_token_commands(Cli& cli) {
     };
   });
 
-  auto* init = group->add_subcommand("init", "initialise a token on a free slot and set its "
-                                     "SO and user PINs");
+  auto* init = group->add_subcommand("init", "initialise a token on a free slot (or the slot "
+                                     "--slot names) and set its SO and user PINs");
   auto opts = std::make_shared<TokenInitOptions>();
   auto so_src = std::make_shared<std::string>("prompt");
+  auto current_src = std::make_shared<std::string>();
   init->add_option("--label", opts->label, "label of the new token (at most 32 bytes)")
       ->required()->type_name("L");
+  init->add_option("--slot", opts->slot, "the slot to initialise: its decimal slot id or a "
+                   "pkcs11: URI naming one slot (default: the first free slot); a slot whose "
+                   "token is initialised is re-initialised only when confirmed (typed, or --yes)")
+      ->type_name("ID|URI");
   add_source_option(init, "--so-pin-source", *so_src, "new SO PIN");
+  add_source_option(init, "--current-so-pin-source", *current_src,
+                    "SO PIN the token has now (a factory SO PIN, or that of a token being "
+                    "re-initialised; default: prompt when re-initialising); the token ends with "
+                    "the new one");
   with_example(init, "hsmctl token init --label ceremony-2026 --so-pin-source prompt "
                      "--pin-source prompt");
-  init->callback([&cli, opts, so_src] {
-    cli.action = [&cli, opts, so_src] {
+  init->callback([&cli, opts, so_src, current_src] {
+    cli.action = [&cli, opts, so_src, current_src] {
       opts->so_pin_source = SecretSource::parse(*so_src);
-      Workspace ws(cli.workspace_options(DirUse::start));
+      if (!current_src->empty()) opts->current_so_pin_source = SecretSource::parse(*current_src);
+      opts->yes = cli.globals.yes;
+      opts->validate();
+      WorkspaceOptions o = cli.workspace_options(DirUse::start);
+      choose_module_for_slot(o, opts->slot);
+      Workspace ws(o);
       const p11::TokenInfo t = init_token(ws, *opts);
       cli.emit(token_json(t), [&](std::ostream& out) {
         out << fmt::format("Initialised token '{}' (serial {}) in slot {}\n", t.label, t.serial,

@@ -1,10 +1,15 @@
-// token init: the label, the free slot and both PINs are checked against what the token allows
-// before anything changes (each PIN as soon as it is entered); then C_InitToken, the user PIN,
-// and the record. A failure after C_InitToken says what state the token is left in and which
+// token init: the label, the slot (free, or an initialised one whose re-initialisation is
+// confirmed) and the PINs are checked against what the token allows before anything changes
+// (each PIN as soon as it is entered); then C_InitToken, the SO PIN change from a current
+// (factory) one, the user PIN, and the record. The new token is found again by slot id, never
+// by serial. A failure after C_InitToken says what state the token is left in and which
 // command finishes it; it never leaves a token that `token init` cannot finish.
 #include "ceremonies/token/token_init.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
 
 #include "ceremonies/recorder.h"
 #include "ceremonies/transcript/transcript_key.h"
@@ -15,20 +20,86 @@ namespace hsm {
 
 namespace {
 
-// Initialises the token (unless an earlier run did) and sets its user PIN.
+bool same_secret(const Secret& a, const Secret& b) {
+  return a.size() == b.size() && std::equal(a.bytes().begin(), a.bytes().end(), b.bytes().begin());
+}
+
+// The PINs of one run: `current` is the SO PIN the token has now when it is not the one it ends
+// with (`so`); empty when C_InitToken takes the new SO PIN itself.
+struct InitPins {
+  Secret current, so, user;
+};
+
+// Initialises the token (unless an earlier run did), moves it from its current SO PIN to the
+// chosen one, and sets its user PIN.
 p11::TokenInfo make_token(p11::Module& module, const p11::InitTarget& target,
-                          const std::string& label, const Secret& so_pin, const Secret& user_pin) {
+                          const std::string& label, const InitPins& pins) {
+  const Secret& init_pin = pins.current.empty() ? pins.so : pins.current;
   const p11::TokenInfo made =
-      target.unfinished ? target.slot : p11::init_token(module, target, label, so_pin);
+      target.unfinished ? target.slot : p11::init_token(module, target, label, init_pin);
+  const std::string finish = fmt::format("'hsmctl token init --label {} --slot {}'", label,
+                                         made.slot_id);
+  if (!pins.current.empty() && !same_secret(pins.current, pins.so)) {
+    try {
+      p11::set_so_pin(module, made, pins.current, pins.so);
+    } catch (const Error& e) {
+      fail(e.category(),
+           fmt::format("token '{}' (slot {}) is initialised, still with its current SO PIN, and "
+                       "has no user PIN yet ({}); finish it with {} and that SO PIN as "
+                       "--current-so-pin-source", label, made.slot_id, e.what(), finish),
+           e.cause());
+    }
+  }
   try {
-    return p11::init_user_pin(module, made, so_pin, user_pin);
+    return p11::init_user_pin(module, made, pins.so, pins.user);
   } catch (const Error& e) {
     fail(e.category(),
-         fmt::format("token '{}' (serial {}) is initialised but has no user PIN yet ({}); finish "
-                     "it with 'hsmctl token init --label {}' and the same SO PIN",
-                     label, made.serial, e.what(), label),
+         fmt::format("token '{}' (slot {}) is initialised but has no user PIN yet ({}); finish "
+                     "it with {} and the same SO PIN", label, made.slot_id, e.what(), finish),
          e.cause());
   }
+}
+
+// Re-initialising destroys every object on the token: typed (its label) or --yes.
+void confirm_reinitialise(const p11::TokenInfo& t, bool yes) {
+  if (yes) return;
+  const std::string what =
+      fmt::format("slot {} holds the initialised token '{}' (serial {}), and re-initialising it "
+                  "destroys every object on it", t.slot_id, t.label, t.serial);
+  if (!has_terminal())
+    fail(Category::usage, fmt::format("{}: confirm at a terminal, or add --yes", what));
+  const Secret typed = prompt_visible(fmt::format("{}. Type its label to confirm: ", what));
+  if (typed.chars() != t.label)
+    fail(Category::usage, fmt::format("not confirmed; the token in slot {} was not touched",
+                                      t.slot_id));
+}
+
+// The PINs, each checked as soon as it is entered.
+InitPins read_pins(Workspace& ws, const TokenInitOptions& options, const p11::InitTarget& target) {
+  const p11::TokenInfo& limits = target.slot;
+  const bool asks_current = target.reinitialise || options.current_so_pin_source.has_value();
+  const SecretSource current_source = options.current_so_pin_source.value_or(SecretSource{});
+  if (options.so_pin_source.kind == SecretSource::Kind::prompt ||
+      ws.options().pin_source.kind == SecretSource::Kind::prompt ||
+      (asks_current && current_source.kind == SecretSource::Kind::prompt))
+    write_terminal(fmt::format("PINs on this token are {} characters long.\n",
+                               p11::pin_length_range(limits)));
+  const auto length_of = [&limits](const char* what) {
+    return [&limits, what](const Secret& pin) { p11::check_pin_length(limits, pin, what); };
+  };
+  InitPins pins;
+  if (target.unfinished && !asks_current) {
+    // An unfinished token already has its SO PIN: it is asked for, not chosen.
+    pins.so = read_secret(options.so_pin_source, "SO PIN of token '" + options.label + "'");
+  } else {
+    if (asks_current)
+      pins.current = read_secret(current_source,
+                                 fmt::format("current SO PIN of the token in slot {}",
+                                             target.slot.slot_id));
+    pins.so = read_new_secret(options.so_pin_source, "SO PIN", length_of("SO PIN"));
+  }
+  pins.user = read_new_secret(ws.options().pin_source, "user PIN", length_of("user PIN"));
+  return pins;
 }
 
 // A failure once the token is whole: it is ready, only its record is missing.
@@ -51,12 +122,11 @@ nlohmann::json token_event(const p11::TokenInfo& t) {
 // token that holds it (--token), checked before the new token is touched: a new token never
 // signs on with an unendorsed key (hsmctl-transcript(5)).
 p11::TokenInfo init_signed_by_escrowed_key(Workspace& ws, const TokenInitOptions& options,
-                                           const p11::InitTarget& target, const Secret& so_pin,
-                                           const Secret& user_pin) {
+                                           const p11::InitTarget& target, const InitPins& pins) {
   Recorder rec(ws, "token.init");
   try {
     rec.begin("token.init", {{"label", options.label}});
-    const p11::TokenInfo t = make_token(ws.module(), target, options.label, so_pin, user_pin);
+    const p11::TokenInfo t = make_token(ws.module(), target, options.label, pins);
     try {
       rec.record("token.init", token_event(t));
       rec.end_ok();
@@ -76,12 +146,27 @@ void TokenInitOptions::validate() const {
   if (label.empty()) fail(Category::usage, "--label must not be empty");
   if (label.size() > 32)
     fail(Category::usage, fmt::format("token label '{}' is longer than 32 bytes", label));
+  if (p11::looks_like_uri(slot)) {
+    p11::parse_uri(slot);
+  } else if (!slot.empty()) {
+    unsigned long id = 0;
+    auto [end, ec] = std::from_chars(slot.data(), slot.data() + slot.size(), id);
+    if (ec != std::errc() || end != slot.data() + slot.size())
+      fail(Category::usage, fmt::format("--slot '{}' is neither a decimal slot id nor a pkcs11: "
+                                        "URI", slot));
+  }
+}
+
+void choose_module_for_slot(WorkspaceOptions& o, const std::string& slot) {
+  if (p11::looks_like_uri(slot) && p11::parse_uri(slot).names_module())
+    o.module_path = resolve_module_path(o.module_path, slot);
 }
 
 p11::TokenInfo init_token(Workspace& ws, const TokenInitOptions& options) {
   options.validate();
   p11::Module& module = ws.module();
-  const p11::InitTarget target = p11::init_target(module, options.label);
+  const p11::InitTarget target = p11::init_target(module, options.label, options.slot);
+  if (target.reinitialise) confirm_reinitialise(target.slot, options.yes);
   const transcript::TranscriptState state =
       transcript::Transcript(ws.options().dir / "transcript.jsonl").state();
   const bool escrowed = state.current_key_kind == "escrowed" &&
@@ -92,29 +177,16 @@ p11::TokenInfo init_token(Workspace& ws, const TokenInitOptions& options) {
                                       "holds it with --token, not the new token '{}'",
                                       options.label));
 
-  const p11::TokenInfo& limits = target.slot;
-  if (options.so_pin_source.kind == SecretSource::Kind::prompt ||
-      ws.options().pin_source.kind == SecretSource::Kind::prompt)
-    write_terminal(fmt::format("PINs on this token are {} characters long.\n",
-                               p11::pin_length_range(limits)));
-  const auto length_of = [&limits](const char* what) {
-    return [&limits, what](const Secret& pin) { p11::check_pin_length(limits, pin, what); };
-  };
-  // An unfinished token already has its SO PIN: it is asked for, not chosen.
-  const Secret so_pin = target.unfinished
-                            ? read_secret(options.so_pin_source,
-                                          "SO PIN of token '" + options.label + "'")
-                            : read_new_secret(options.so_pin_source, "SO PIN", length_of("SO PIN"));
-  const Secret user_pin =
-      read_new_secret(ws.options().pin_source, "user PIN", length_of("user PIN"));
-  if (escrowed) return init_signed_by_escrowed_key(ws, options, target, so_pin, user_pin);
+  InitPins pins = read_pins(ws, options, target);
+  if (escrowed) return init_signed_by_escrowed_key(ws, options, target, pins);
 
-  Secret pin_for_record = Secret::copy_of(user_pin.bytes());
-  const p11::TokenInfo t = make_token(module, target, options.label, so_pin, user_pin);
+  Secret pin_for_record = Secret::copy_of(pins.user.bytes());
+  const p11::TokenInfo t = make_token(module, target, options.label, pins);
   // A new workspace, or one whose key is provisional: recorded in the workspace transcript,
-  // signed by a key on the new token.
+  // signed by a key on the new token, which is chosen by its slot on this very module.
   WorkspaceOptions on_new = ws.options();
-  on_new.token = "pkcs11:serial=" + t.serial;
+  on_new.module_path = module.path();
+  on_new.token = fmt::format("pkcs11:slot-id={}", t.slot_id);
   Workspace created(on_new);
   created.use_pin(std::move(pin_for_record));
   try {

@@ -1,9 +1,11 @@
 // dlopen + C_GetFunctionList + C_Initialize, cached per canonical path so that two tokens on
-// the same module (clone) share one initialisation.
+// the same module (clone) share one initialisation; and where modules are found: the default
+// (SoftHSM, else p11-kit-proxy) and RFC 7512 module-path / module-name.
 #include "core/pkcs11/module.h"
 
 #include <dlfcn.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -15,27 +17,100 @@
 
 namespace hsm::p11 {
 
+// Where p11-kit keeps modules and its proxy, as its pkg-config file says at build time.
+#ifndef HSMCTL_P11_MODULE_DIR
+#define HSMCTL_P11_MODULE_DIR "/usr/lib/x86_64-linux-gnu/pkcs11"
+#endif
+#ifndef HSMCTL_P11_PROXY
+#define HSMCTL_P11_PROXY "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
+#endif
+
 namespace {
 std::mutex g_mutex;
 std::map<std::string, std::weak_ptr<Module>> g_modules;
+
+const char* const kSoftHsmDirs[] = {"/usr/lib/softhsm", "/usr/lib/x86_64-linux-gnu/softhsm",
+                                    "/usr/lib/aarch64-linux-gnu/softhsm",
+                                    "/usr/local/lib/softhsm"};
+
+bool is_file(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// NAME.so or libNAME.so in `dir`, or "".
+std::string named_in(const std::string& dir, std::string_view name) {
+  for (const std::string& file : {fmt::format("{}.so", name), fmt::format("lib{}.so", name)})
+    if (const std::string p = dir + "/" + file; is_file(p)) return p;
+  return {};
+}
+
+bool file_is_named(const std::string& path, std::string_view name) {
+  const std::string file = std::filesystem::path(path).filename().string();
+  return file == fmt::format("{}.so", name) || file == fmt::format("lib{}.so", name);
+}
 }  // namespace
 
 std::string Module::find_softhsm() {
-  for (const char* p : {"/usr/lib/softhsm/libsofthsm2.so",
-                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-                        "/usr/local/lib/softhsm/libsofthsm2.so"}) {
-    struct stat st {};
-    if (::stat(p, &st) == 0) return p;
-  }
+  for (const char* dir : kSoftHsmDirs)
+    if (std::string p = named_in(dir, "softhsm2"); !p.empty()) return p;
   return {};
+}
+
+std::string Module::find_p11_kit_proxy() {
+  for (const char* p : {HSMCTL_P11_PROXY, "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so",
+                        "/usr/lib/aarch64-linux-gnu/p11-kit-proxy.so", "/usr/lib/p11-kit-proxy.so",
+                        "/usr/lib64/p11-kit-proxy.so"})
+    if (is_file(p)) return p;
+  return {};
+}
+
+std::string Module::find_default() {
+  std::string p = find_softhsm();
+  return p.empty() ? find_p11_kit_proxy() : p;
+}
+
+std::vector<std::string> module_search_dirs() {
+  std::vector<std::string> dirs{HSMCTL_P11_MODULE_DIR};
+  dirs.insert(dirs.end(), std::begin(kSoftHsmDirs), std::end(kSoftHsmDirs));
+  return dirs;
+}
+
+std::string module_for_uri(const Pkcs11Uri& uri) {
+  if (!uri.names_module()) return {};
+  std::error_code ec;
+  if (uri.module_path && !std::filesystem::is_directory(*uri.module_path, ec)) {
+    if (uri.module_name && !file_is_named(*uri.module_path, *uri.module_name))
+      fail(Category::usage, fmt::format("pkcs11: URI module-path '{}' is not the module its "
+                                        "module-name '{}' names; give one of them",
+                                        *uri.module_path, *uri.module_name));
+    return *uri.module_path;  // Module::load says if it does not exist
+  }
+  if (!uri.module_name)
+    fail(Category::usage, fmt::format("pkcs11: URI module-path '{}' is a directory: add "
+                                      "module-name to say which module in it", *uri.module_path));
+  const std::vector<std::string> dirs =
+      uri.module_path ? std::vector<std::string>{*uri.module_path} : module_search_dirs();
+  for (const auto& dir : dirs)
+    if (std::string p = named_in(dir, *uri.module_name); !p.empty()) return p;
+  if (!uri.module_path && *uri.module_name == "p11-kit-proxy")
+    if (std::string p = Module::find_p11_kit_proxy(); !p.empty()) return p;
+  fail(Category::token, fmt::format("no PKCS#11 module named '{0}' ({0}.so or lib{0}.so) in {1}",
+                                    *uri.module_name, fmt::join(dirs, ", ")));
+}
+
+bool same_module(const std::string& a, const std::string& b) {
+  std::error_code ea, eb;
+  const auto ca = std::filesystem::canonical(a, ea), cb = std::filesystem::canonical(b, eb);
+  if (ea || eb) return a == b;
+  return ca == cb;
 }
 
 std::shared_ptr<Module> Module::load(const std::string& path) {
   std::error_code ec;
   if (path.empty())
-    fail(Category::token, "no PKCS#11 module given and no SoftHSMv2 found; "
-                          "use --module PATH or install softhsm2");
+    fail(Category::token, "no PKCS#11 module given, and neither SoftHSMv2 nor p11-kit-proxy "
+                          "found; use --module PATH, or install softhsm2 or p11-kit-modules");
   if (!std::filesystem::exists(path, ec))
     fail(Category::token, fmt::format("PKCS#11 module '{}' does not exist", path));
   const std::string key = std::filesystem::canonical(path, ec).string();
@@ -88,6 +163,13 @@ Module::~Module() {
   // SoftHSM and OpenSSL-based modules register atexit handlers; unloading them early would
   // leave dangling pointers, so the handle stays loaded until the process exits.
   (void)handle_;
+}
+
+LibraryIdentity Module::library() const {
+  CK_INFO info{};
+  check(fn_->C_GetInfo(&info), "reading the module's information");
+  return {padded(info.manufacturerID), padded(info.libraryDescription),
+          {info.libraryVersion.major, info.libraryVersion.minor}};
 }
 
 std::string Module::description() const {

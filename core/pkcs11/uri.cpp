@@ -1,5 +1,5 @@
-// RFC 7512 parser. Vendor attributes ("x-...") are accepted and ignored, as the RFC allows;
-// any other unknown attribute is an error rather than a silent wildcard.
+// RFC 7512 parser and matcher. Vendor attributes ("x-...") are refused like unknown ones: hsmctl
+// cannot honour them, and ignoring an attribute could select a token the user did not mean.
 #include "core/pkcs11/uri.h"
 
 #include <fmt/format.h>
@@ -20,9 +20,31 @@ int hex_value(char c) {
   return -1;
 }
 
-void set_once(std::optional<std::string>& slot, std::string_view name, std::string value) {
+template <class T>
+void set_once(std::optional<T>& slot, std::string_view name, T value) {
   if (slot) fail(Category::usage, fmt::format("pkcs11: URI repeats attribute '{}'", name));
   slot = std::move(value);
+}
+
+// 1*DIGIT, as an unsigned number not above `max`; nullopt for anything else.
+std::optional<unsigned long> decimal(std::string_view s, unsigned long max) {
+  unsigned long v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v > max) return {};
+  return v;
+}
+
+// RFC 7512 section 2.3: pk11-lib-ver = 1*DIGIT [ "." 1*DIGIT ], the two bytes of CK_VERSION.
+LibraryVersion library_version(const std::string& value) {
+  const size_t dot = value.find('.');
+  const auto major = decimal(std::string_view(value).substr(0, dot), 255);
+  const auto minor = dot == std::string::npos
+                         ? std::optional<unsigned long>(0)
+                         : decimal(std::string_view(value).substr(dot + 1), 255);
+  if (!major || !minor)
+    fail(Category::usage, fmt::format("pkcs11: URI library-version '{}' is not M or M.N (each 0 "
+                                      "to 255)", value));
+  return {static_cast<unsigned>(*major), static_cast<unsigned>(*minor)};
 }
 
 void parse_path_attribute(Pkcs11Uri& uri, std::string_view name, std::string_view raw) {
@@ -36,7 +58,8 @@ void parse_path_attribute(Pkcs11Uri& uri, std::string_view name, std::string_vie
   if (name == "slot-manufacturer") return set_once(uri.slot_manufacturer, name, value);
   if (name == "library-manufacturer") return set_once(uri.library_manufacturer, name, value);
   if (name == "library-description") return set_once(uri.library_description, name, value);
-  if (name == "library-version") return set_once(uri.library_version, name, value);
+  if (name == "library-version")
+    return set_once(uri.library_version, name, library_version(value));
   if (name == "type") {
     static const std::set<std::string> types{"public", "private", "cert", "secret-key", "data"};
     if (!types.count(value))
@@ -44,21 +67,15 @@ void parse_path_attribute(Pkcs11Uri& uri, std::string_view name, std::string_vie
                                         "cert, secret-key, data", value));
     return set_once(uri.type, name, value);
   }
-  if (name == "id") {
-    if (uri.id) fail(Category::usage, "pkcs11: URI repeats attribute 'id'");
-    uri.id = Bytes(value.begin(), value.end());
-    return;
-  }
+  if (name == "id") return set_once(uri.id, name, Bytes(value.begin(), value.end()));
   if (name == "slot-id") {
-    unsigned long id = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
-    if (value.empty() || ec != std::errc() || end != value.data() + value.size())
-      fail(Category::usage, fmt::format("pkcs11: URI slot-id '{}' is not a number", value));
-    if (uri.slot_id) fail(Category::usage, "pkcs11: URI repeats attribute 'slot-id'");
-    uri.slot_id = id;
-    return;
+    const auto id = decimal(value, ~0UL);
+    if (!id) fail(Category::usage, fmt::format("pkcs11: URI slot-id '{}' is not a number", value));
+    return set_once(uri.slot_id, name, *id);
   }
-  if (name.rfind("x-", 0) == 0) return;
+  if (name.rfind("x-", 0) == 0)
+    fail(Category::usage, fmt::format("pkcs11: URI has vendor attribute '{}', which hsmctl does "
+                                      "not support; leave it out", name));
   fail(Category::usage, fmt::format("pkcs11: URI has unknown attribute '{}'", name));
 }
 
@@ -68,9 +85,23 @@ void parse_query_attribute(Pkcs11Uri& uri, std::string_view name, std::string_vi
                           "command line, use --pin-source");
   std::string value = percent_decode(raw);
   if (name == "pin-source") return set_once(uri.pin_source, name, value);
-  if (name == "module-path") return set_once(uri.module_path, name, value);
-  if (name == "module-name") return set_once(uri.module_name, name, value);
-  if (name.rfind("x-", 0) == 0) return;
+  if (name == "module-path") {
+    // RFC 7512 section 2.3: an absolute path, to the module or to a directory of modules.
+    if (value.empty() || value.front() != '/')
+      fail(Category::usage, fmt::format("pkcs11: URI module-path '{}' is not an absolute path",
+                                        value));
+    return set_once(uri.module_path, name, value);
+  }
+  if (name == "module-name") {
+    if (value.empty() || value.find('/') != std::string::npos)
+      fail(Category::usage, fmt::format("pkcs11: URI module-name '{}' must be a module's name "
+                                        "(like softhsm2), not a path; use module-path for a "
+                                        "path", value));
+    return set_once(uri.module_name, name, value);
+  }
+  if (name.rfind("x-", 0) == 0)
+    fail(Category::usage, fmt::format("pkcs11: URI has vendor query attribute '{}', which hsmctl "
+                                      "does not support; leave it out", name));
   fail(Category::usage, fmt::format("pkcs11: URI has unknown query attribute '{}'", name));
 }
 
@@ -86,6 +117,11 @@ void for_each_pair(std::string_view list, char sep, F&& f) {
       fail(Category::usage, fmt::format("pkcs11: URI attribute '{}' has no value", item));
     f(item.substr(0, eq), item.substr(eq + 1));
   }
+}
+
+template <class T>
+bool agrees(const std::optional<T>& wanted, const T& actual) {
+  return !wanted || *wanted == actual;
 }
 
 }  // namespace
@@ -109,6 +145,23 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
+std::string percent_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(c);
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
 Pkcs11Uri parse_uri(std::string_view text) {
   if (!looks_like_uri(text)) fail(Category::usage, "not a pkcs11: URI");
   std::string_view rest = text.substr(7);
@@ -124,13 +177,27 @@ Pkcs11Uri parse_uri(std::string_view text) {
 }
 
 bool Pkcs11Uri::matches(const TokenIdentity& t) const {
-  return (!token || *token == t.label) && (!manufacturer || *manufacturer == t.manufacturer) &&
-         (!serial || *serial == t.serial) && (!model || *model == t.model) &&
-         (!slot_id || *slot_id == t.slot_id);
+  return agrees(token, t.label) && agrees(manufacturer, t.manufacturer) &&
+         agrees(serial, t.serial) && agrees(model, t.model) && agrees(slot_id, t.slot_id) &&
+         agrees(slot_description, t.slot_description) &&
+         agrees(slot_manufacturer, t.slot_manufacturer);
+}
+
+bool Pkcs11Uri::matches_library(const LibraryIdentity& lib) const {
+  return agrees(library_manufacturer, lib.manufacturer) &&
+         agrees(library_description, lib.description) && agrees(library_version, lib.version);
 }
 
 bool Pkcs11Uri::names_no_token() const {
-  return !token && !manufacturer && !serial && !model && !slot_id;
+  return !token && !manufacturer && !serial && !model && !slot_id && !slot_description &&
+         !slot_manufacturer;
+}
+
+std::string Pkcs11Uri::object_attribute() const {
+  if (object) return "object";
+  if (id) return "id";
+  if (type) return "type";
+  return "";
 }
 
 }  // namespace hsm::p11

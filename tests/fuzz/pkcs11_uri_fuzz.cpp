@@ -36,8 +36,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     own.model = uri.model.value_or("");
     own.serial = uri.serial.value_or("");
     own.slot_id = uri.slot_id.value_or(0);
+    own.slot_description = uri.slot_description.value_or("");
+    own.slot_manufacturer = uri.slot_manufacturer.value_or("");
     expect(uri.matches(own), "a URI matches the token it names");
     if (uri.names_no_token()) expect(uri.matches({}), "a URI naming no token matches any");
+    p11::LibraryIdentity lib;
+    lib.manufacturer = uri.library_manufacturer.value_or("");
+    lib.description = uri.library_description.value_or("");
+    lib.version = uri.library_version.value_or(p11::LibraryVersion{});
+    expect(uri.matches_library(lib), "a URI matches the library it names");
   } catch (const Error&) {
   }
   return 0;

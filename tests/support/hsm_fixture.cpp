@@ -1,6 +1,8 @@
 // SoftHSM temp tokens and the hsmctl runner for end-to-end tests.
 #include "support/hsm_fixture.h"
 
+#include "core/pkcs11/module.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -21,16 +23,50 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+bool through_proxy() {
+  const char* v = std::getenv("HSMCTL_TEST_PROXY");
+  return v != nullptr && std::string(v) == "1";
+}
+
+std::string test_module() {
+  return through_proxy() ? p11::Module::find_p11_kit_proxy() : HSMCTL_SOFTHSM_MODULE;
+}
+
 SoftHsm::SoftHsm(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir / "tokens");
   conf_ = dir / "softhsm2.conf";
   std::ofstream(conf_) << "directories.tokendir = " << (dir / "tokens").string()
                        << "\nobjectstore.backend = file\nlog.level = ERROR\n"
                           "slots.removable = false\n";
+  // p11-kit reads ~/.config/pkcs11 as $XDG_CONFIG_HOME/pkcs11; "user-config: only" there makes
+  // it ignore the system's modules (tpm2-pkcs11, opensc, ...), so the proxy reaches this
+  // SoftHSM alone, which reads SOFTHSM2_CONF from the environment as ever. p11-kit ignores user
+  // configuration for root: scripts/lib/proxy_pass.sh then hides the system's modules instead.
+  if (through_proxy()) {
+    p11_kit_config_ = dir / "xdg";
+    std::filesystem::create_directories(p11_kit_config_ / "pkcs11" / "modules");
+    std::ofstream(p11_kit_config_ / "pkcs11" / "pkcs11.conf") << "user-config: only\n";
+    std::ofstream(p11_kit_config_ / "pkcs11" / "modules" / "softhsm2.module")
+        << "module: " << HSMCTL_SOFTHSM_MODULE << "\n";
+  }
 }
 
 std::map<std::string, std::string> SoftHsm::env() const {
-  return {{"SOFTHSM2_CONF", conf_.string()}};
+  std::map<std::string, std::string> env{{"SOFTHSM2_CONF", conf_.string()}};
+  if (!p11_kit_config_.empty()) env["XDG_CONFIG_HOME"] = p11_kit_config_.string();
+  return env;
+}
+
+unsigned long SoftHsm::slot_of(const std::string& label) const {
+  auto env = this->env();
+  env["HSMCTL_MODULE"] = test_module();
+  const RunResult r = run_program({HSMCTL_BINARY, "--json", "token", "list"}, env);
+  if (r.code != 0) throw std::runtime_error("token list failed: " + r.err);
+  const nlohmann::json listed = r.json();
+  for (const auto& slot : listed["slots"])
+    if (!slot["token"].is_null() && slot["token"]["label"] == label)
+      return slot["slot_id"].get<unsigned long>();
+  throw std::runtime_error("no token labelled '" + label + "': " + r.out);
 }
 
 void SoftHsm::init_token(const std::string& label, const std::string& so_pin,
@@ -48,7 +84,7 @@ HsmTest::HsmTest() : hsm_(tmp_.path() / "softhsm"), ws_(tmp_.path() / "ws") {
 
 std::map<std::string, std::string> HsmTest::base_env() const {
   auto env = hsm_.env();
-  env["HSMCTL_MODULE"] = HSMCTL_SOFTHSM_MODULE;
+  env["HSMCTL_MODULE"] = test_module();
   env["HSMCTL_TOKEN"] = "test";
   env["HSMCTL_DIR"] = ws_.string();
   env["HSMCTL_PIN_SOURCE"] = "env:HSMCTL_TEST_PIN";

@@ -29,7 +29,14 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// A SoftHSM configuration with its own token directory.
+// True when the suite runs through p11-kit-proxy (HSMCTL_TEST_PROXY=1): hsmctl then loads
+// p11-kit's proxy, configured (in the test's temp dir) to reach this test's SoftHSM only.
+bool through_proxy();
+// The module hsmctl is given: SoftHSM, or p11-kit-proxy under through_proxy().
+std::string test_module();
+
+// A SoftHSM configuration with its own token directory (and, for the proxy pass, a private
+// p11-kit configuration that registers SoftHSM alone).
 class SoftHsm {
  public:
   explicit SoftHsm(const std::filesystem::path& dir);
@@ -37,10 +44,14 @@ class SoftHsm {
   void init_token(const std::string& label, const std::string& so_pin = kSoPin,
                   const std::string& pin = kPin);
   const std::filesystem::path& conf() const { return conf_; }
+  // SOFTHSM2_CONF, and for the proxy pass XDG_CONFIG_HOME (p11-kit's user configuration).
   std::map<std::string, std::string> env() const;
+  // The slot id hsmctl sees for the token labelled `label` (asked of the module, never assumed).
+  unsigned long slot_of(const std::string& label) const;
 
  private:
   std::filesystem::path conf_;
+  std::filesystem::path p11_kit_config_;
 };
 
 class HsmTest : public ::testing::Test {

@@ -105,7 +105,7 @@ TEST_F(TokenInitPins, ATokenLeftWithoutAUserPinIsFinishedByTokenInit) {
   const auto doc = list.json();
   for (const auto& s : doc["slots"])
     if (!s["token"].is_null() && !s["token"]["initialized"].get<bool>()) free_slot = s["slot_id"];
-  ASSERT_EQ(run_program({"/usr/bin/pkcs11-tool", "--module", HSMCTL_SOFTHSM_MODULE, "--slot",
+  ASSERT_EQ(run_program({"/usr/bin/pkcs11-tool", "--module", test_module(), "--slot",
                          std::to_string(free_slot), "--init-token", "--label", "half",
                          "--so-pin", kSoPin}, hsm_.env()).code, 0);
   ASSERT_FALSE(hsmctl({"--token", "half", "token", "info", "--json"})
