@@ -2,6 +2,7 @@
 #include "ceremonies/recorder.h"
 
 #include "ceremonies/keystore_state.h"
+#include "ceremonies/token/token_check.h"
 #include "ceremonies/transcript/checkpoint_ops.h"
 
 #include <fcntl.h>
@@ -54,7 +55,15 @@ void Recorder::ensure_signer() {
   p11::Session& session = ws_.login();
   const transcript::TranscriptState state = transcript_.state();
   const std::string& token = ws_.token().label;
+  // The first object hsmctl puts on a token is its provisional transcript key: a token that
+  // cannot keep the custody contract is refused before that, and left as it is.
+  const auto require_capable = [&] {
+    std::string what = what_.empty() ? "hsmctl" : what_;  // "master.init" -> "master init"
+    std::replace(what.begin(), what.end(), '.', ' ');
+    require_capable_token(session, ws_.token(), what, "nothing was changed on it");
+  };
   if (state.entries == 0) {
+    require_capable();
     signer_ = create_provisional_transcript_key(session);
     nlohmann::json data = key_data(*signer_, "provisional");
     data["token"] = token;
@@ -69,6 +78,7 @@ void Recorder::ensure_signer() {
   // refuses it).
   signer_.reset();
   refuse_change_from_escrowed_key(state, ws_.keystore(), token);
+  require_capable();
   signer_ = create_provisional_transcript_key(session);
   nlohmann::json data = key_data(*signer_, "provisional");
   data["endorsed"] = false;

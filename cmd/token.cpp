@@ -1,8 +1,10 @@
-// token list | info | objects | init: what is on the module, and a new token.
+// token list | info | objects | check | init: what is on the module, what a token can do for
+// hsmctl, and a new token.
 #include <fmt/format.h>
 
 #include <ostream>
 
+#include "ceremonies/token/token_check.h"
 #include "ceremonies/token/token_init.h"
 #include "cmd/cli.h"
 #include "core/bytes.h"
@@ -63,6 +65,65 @@ void print_token(std::ostream& out, const p11::TokenInfo& t) {
                     : t.user_pin_count_low ? "few tries left"
                     : t.user_pin_initialized ? "set" : "not set";
   out << fmt::format("  user PIN     {}\n  SO PIN       {}\n", pin, t.so_pin_locked ? "LOCKED" : "ok");
+}
+
+nlohmann::json capability_json(const p11::Capability& c) {
+  nlohmann::json j{{"id", c.id}, {"feature", c.feature}, {"needed_for", c.needed_for},
+                   {"required", c.required}, {"status", c.status}};
+  if (!c.ok()) {
+    for (const auto& [key, value] : {std::pair{"call", &c.call}, {"mechanism", &c.mechanism},
+                                     {"attribute", &c.attribute}, {"rv", &c.rv},
+                                     {"detail", &c.detail}})
+      if (!value->empty()) j[key] = *value;
+  }
+  return j;
+}
+
+void print_capabilities(std::ostream& out, const TokenCheckResult& r) {
+  for (const p11::Capability& c : r.capabilities) {
+    out << fmt::format("  {:<14} {:<13} {}{}\n", c.id, c.status, c.needed_for,
+                       c.required ? " (required)" : "");
+    if (c.ok()) continue;
+    std::string how = c.call;
+    if (!c.mechanism.empty()) how += " " + c.mechanism;
+    if (!c.attribute.empty()) how += ", refused " + c.attribute;
+    if (!c.rv.empty()) how += ": " + c.rv;
+    if (!how.empty()) out << fmt::format("  {:<14} {:<13} {}\n", "", "", how);
+  }
+}
+
+void add_check(Cli& cli, CLI::App* group) {
+  auto slot = std::make_shared<std::string>();
+  auto* check = group->add_subcommand("check", "try, without changing the token, each operation "
+                                      "hsmctl needs, and say which the token supports");
+  check->add_option("--slot", *slot, "check this slot (decimal id or pkcs11: URI) instead of "
+                    "--token; a token not initialised yet is judged by its mechanism list")
+      ->type_name("ID|URI");
+  with_example(check, "hsmctl --token ceremony-2026 --pin-source env:PIN token check");
+  check->callback([&cli, slot] {
+    cli.action = [&cli, slot] {
+      Workspace ws(cli.workspace_options(DirUse::none));
+      const TokenCheckResult r = check_token(ws, *slot);
+      nlohmann::json features = nlohmann::json::array();
+      for (const p11::Capability& c : r.capabilities) features.push_back(capability_json(c));
+      const nlohmann::json doc{{"token", r.token.label},
+                               {"slot_id", r.token.slot_id},
+                               {"module", ws.module().path()},
+                               {"mode", r.mode},
+                               {"usable", r.usable()},
+                               {"features", std::move(features)}};
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("Token '{}' (slot {}) on {}: {}\n", r.token.label, r.token.slot_id,
+                           ws.module().description(),
+                           r.mode == "operations" ? "each operation tried on session objects"
+                                                  : "not initialised: its mechanism list read");
+        print_capabilities(out, r);
+        out << (r.usable() ? "hsmctl can use this token\n"
+                           : "hsmctl cannot use this token: it lacks a required feature\n");
+      });
+      return r.usable() ? 0 : exit_code(Category::token);
+    };
+  });
 }
 
 }  // namespace
@@ -137,6 +198,8 @@ void add_token_commands(Cli& cli) {
       return 0;
     };
   });
+
+  add_check(cli, group);
 
   auto* init = group->add_subcommand("init", "initialise a token on a free slot (or the slot "
                                      "--slot names) and set its SO and user PINs");

@@ -1,6 +1,8 @@
 // master init as a straight sequence of steps, each recorded in the transcript.
 #include "ceremonies/master/master_init.h"
 
+#include "ceremonies/token/token_check.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sodium.h>
@@ -107,6 +109,10 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
   const nlohmann::json params{{"threshold", o.threshold}, {"custodians", o.custodians}};
   run_ceremony(ws, "master.init", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();
+    // Before the master keys are made (a provisional transcript key made for this ceremony was
+    // preceded by the same check, see Recorder): a token that cannot keep the custody contract
+    // is left as it is.
+    require_capable_token(s, ws.token(), "master init", "nothing was changed on it");
     if (find_master_keys(s))
       fail(Category::not_found, fmt::format("token '{}' already holds a master key; use 'master "
                                             "reshare' for new shares", ws.token().label));

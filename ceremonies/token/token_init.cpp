@@ -6,6 +6,8 @@
 // command finishes it; it never leaves a token that `token init` cannot finish.
 #include "ceremonies/token/token_init.h"
 
+#include "ceremonies/token/token_check.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -127,6 +129,15 @@ p11::TokenInfo init_signed_by_escrowed_key(Workspace& ws, const TokenInitOptions
   try {
     rec.begin("token.init", {{"label", options.label}});
     const p11::TokenInfo t = make_token(ws.module(), target, options.label, pins);
+    WorkspaceOptions on_new = ws.options();
+    on_new.module_path = ws.module().path();
+    on_new.token = fmt::format("pkcs11:slot-id={}", t.slot_id);
+    Workspace created(on_new);
+    created.use_pin(Secret::copy_of(pins.user.bytes()));
+    require_capable_token(created.login(), t, "token init",
+                          fmt::format("the token is initialised with its SO and user PINs but "
+                                      "holds no hsmctl object; re-initialise it with 'hsmctl "
+                                      "token init --slot {} --yes' for another use", t.slot_id));
     try {
       rec.record("token.init", token_event(t));
       rec.end_ok();
@@ -166,6 +177,16 @@ p11::TokenInfo init_token(Workspace& ws, const TokenInitOptions& options) {
   options.validate();
   p11::Module& module = ws.module();
   const p11::InitTarget target = p11::init_target(module, options.label, options.slot);
+  // Before anything is asked or changed: a token that cannot keep the custody contract is
+  // refused now, by its mechanism list (no session can log in to a token not initialised).
+  if (const auto missing = p11::missing_required(
+          p11::probe_mechanism_list(module, target.slot.slot_id));
+      !missing.empty())
+    fail(Category::token,
+         fmt::format("the token in slot {} cannot keep hsmctl's custody contract: it lacks {}; "
+                     "nothing was changed on it; 'hsmctl token check --slot {}' lists what it "
+                     "can do", target.slot.slot_id, p11::describe_missing(missing),
+                     target.slot.slot_id));
   if (target.reinitialise) confirm_reinitialise(target.slot, options.yes);
   const transcript::TranscriptState state =
       transcript::Transcript(ws.options().dir / "transcript.jsonl").state();
@@ -189,6 +210,12 @@ p11::TokenInfo init_token(Workspace& ws, const TokenInitOptions& options) {
   on_new.token = fmt::format("pkcs11:slot-id={}", t.slot_id);
   Workspace created(on_new);
   created.use_pin(std::move(pin_for_record));
+  // Now that a user can log in, every operation is tried (session objects only): a token whose
+  // mechanism list promised more than it does is named here, before any hsmctl object is made.
+  require_capable_token(created.login(), t, "token init",
+                        fmt::format("the token is initialised with its SO and user PINs but holds "
+                                    "no hsmctl object; re-initialise it with 'hsmctl token init "
+                                    "--slot {} --yes' for another use", t.slot_id));
   try {
     run_ceremony(created, "token.init", {{"label", t.label}},
                  [&](Recorder& rec) { rec.record("token.init", token_event(t)); });

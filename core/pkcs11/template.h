@@ -14,6 +14,14 @@ namespace hsm::p11 {
 
 class Template {
  public:
+  Template() = default;
+  // A copy owns copies of every value (nested templates included): the attribute array never
+  // points into the template it was copied from.
+  Template(const Template& other);
+  Template& operator=(const Template& other);
+  Template(Template&&) noexcept = default;
+  Template& operator=(Template&&) noexcept = default;
+
   Template& set(CK_ATTRIBUTE_TYPE type, bool value);
   Template& set(CK_ATTRIBUTE_TYPE type, CK_ULONG value);
   Template& set(CK_ATTRIBUTE_TYPE type, ByteView value);
@@ -22,6 +30,12 @@ class Template {
   Template& set_mechanisms(const std::vector<CK_MECHANISM_TYPE>& mechanisms);
   // A nested template (CKA_UNWRAP_TEMPLATE, CKA_WRAP_TEMPLATE).
   Template& set_nested(CK_ATTRIBUTE_TYPE type, const Template& inner);
+
+  // A copy without any attribute of `type`.
+  Template without(CK_ATTRIBUTE_TYPE type) const;
+  // Changes the value of a boolean attribute already in the template (its place is kept);
+  // false when the template has none.
+  bool replace(CK_ATTRIBUTE_TYPE type, bool value);
 
   CK_ATTRIBUTE* data() { return attrs_.data(); }
   CK_ULONG size() const { return attrs_.size(); }

@@ -198,6 +198,10 @@ TokenInfo select_token(const Module& module, std::string_view selector) {
                                     with_slot_id(selector, hits.front())));
 }
 
+TokenInfo slot_named(const Module& module, std::string_view slot) {
+  return choose_slot(module, tokens_present(module), slot);
+}
+
 InitTarget init_target(const Module& module, std::string_view label, std::string_view slot) {
   const std::vector<TokenInfo> slots = tokens_present(module);
   InitTarget target;

@@ -60,6 +60,10 @@ struct InitTarget {
   bool reinitialise = false;
   std::vector<unsigned long> initialised_before;  // slot ids that held an initialised token
 };
+// The one slot with a token that `slot` (a decimal slot id or a pkcs11: URI) names, initialised
+// or not. Error(not_found) listing the slots when none is, Error(usage) when several are.
+TokenInfo slot_named(const Module& module, std::string_view slot);
+
 InitTarget init_target(const Module& module, std::string_view label, std::string_view slot = {});
 
 // Error(usage) naming the allowed range unless `pin` fits the token's ulMinPinLen..ulMaxPinLen

@@ -3,6 +3,7 @@
 // The *Today tests record what hsmctl does on them now, with stock pkcs11-tool snapshots of the
 // token before and after, so a later change can assert "refused, token left exactly as it was".
 // The profiles in tests/profiles/ that model these tokens are checked against their mechanisms.
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -94,23 +95,35 @@ TEST_F(RealTokens, Tpm2TokenIsListedAsAFreeSlot) {
   expect_listed_free(tpm.token());
 }
 
-// Today (issue 28): C_InitToken and C_InitPIN succeed, then the transcript key (EC P-256 with
-// CKA_DECRYPT=false) is refused with CKR_GENERAL_ERROR, and the token stays initialised.
-TEST_F(RealTokens, Tpm2TokenInitToday) {
+// The TPM token cannot keep the custody contract (no AES key wrap, no GCM, no derivation):
+// token check says what it lacks, and token init refuses before C_InitToken, naming it; the
+// token is left exactly as it was.
+TEST_F(RealTokens, Tpm2TokenIsRefusedBeforeItIsTouched) {
   Tpm2Token tpm(tmp_.path());
   START_OR_SKIP(tpm);
   const RealToken& token = tpm.token();
   const std::string before = snapshot(token);
   EXPECT_NE(before.find("uninitialized"), std::string::npos) << before;
+  const std::string slot = std::to_string(token.slot);
+  const RunResult check = hsmctl(token, {"--json", "token", "check", "--slot", slot}, {});
+  EXPECT_EQ(check.code, 6) << check.out << check.err;
+  const auto doc = nlohmann::json::parse(check.out);
+  EXPECT_EQ(doc["mode"], "mechanism-list");
+  EXPECT_EQ(doc["usable"], false);
+  std::map<std::string, std::string> status;
+  for (const auto& f : doc["features"]) status[f["id"]] = f["status"];
+  EXPECT_EQ(status["transcript-key"], "listed");
+  EXPECT_EQ(status["escrow-wrap"], "not-listed");
+  EXPECT_EQ(status["kek-derive"], "not-listed");
+  EXPECT_EQ(status["aes-gcm"], "not-listed");
   const RunResult r = hsmctl(token, {"token", "init", "--label", "ceremony", "--so-pin-source",
                                      "env:SO"},
                              {{"SO", "so-pin-5678"}, {"PIN", "user-pin-1234"}});
   EXPECT_EQ(r.code, 6) << r.out << r.err;
-  EXPECT_NE(r.err.find("CKR_GENERAL_ERROR"), std::string::npos) << r.err;
-  const std::string after = snapshot(token, "user-pin-1234");
-  EXPECT_NE(after.find("ceremony"), std::string::npos) << after;
-  EXPECT_NE(after.find("token initialized"), std::string::npos) << after;
-  EXPECT_NE(before, snapshot(token)) << "today the token is changed; issue 28 wants it unchanged";
+  EXPECT_NE(r.err.find("cannot keep hsmctl's custody contract"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CKM_AES_KEY_WRAP_PAD"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was changed on it"), std::string::npos) << r.err;
+  EXPECT_EQ(before, snapshot(token));
 }
 
 TEST_F(RealTokens, Tpm2ProfileModelsTheRealMechanismList) {
@@ -125,19 +138,26 @@ TEST_F(RealTokens, OpencryptokiTokenIsListedAsAFreeSlot) {
   expect_listed_free(ock.token());
 }
 
-// Today (issue 28): C_InitToken is given the new SO PIN, but this token wants its factory SO
-// PIN (87654321) to initialise; the refusal leaves it as it was.
-TEST_F(RealTokens, OpencryptokiTokenInitToday) {
+// opencryptoki's soft token has no EC at all: token check says so, and token init refuses
+// before it asks for a PIN or calls C_InitToken (which would want the factory SO PIN); the
+// token is left exactly as it was.
+TEST_F(RealTokens, OpencryptokiTokenIsRefusedBeforeItIsTouched) {
   OpencryptokiToken ock(tmp_.path());
   START_OR_SKIP(ock);
   const RealToken& token = ock.token();
   const std::string before = snapshot(token);
   EXPECT_NE(before.find("uninitialized"), std::string::npos) << before;
+  const std::string slot = std::to_string(token.slot);
+  const RunResult check = hsmctl(token, {"token", "check", "--slot", slot}, {});
+  EXPECT_EQ(check.code, 6) << check.out << check.err;
+  EXPECT_NE(check.out.find("not-listed"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("CKM_EC_KEY_PAIR_GEN"), std::string::npos) << check.out;
   const RunResult r = hsmctl(token, {"token", "init", "--label", "ceremony", "--so-pin-source",
                                      "env:SO"},
                              {{"SO", "56785678"}, {"PIN", "12341234"}});
-  EXPECT_NE(r.code, 0) << r.out;
-  EXPECT_NE(r.err.find("CKR_PIN_INCORRECT"), std::string::npos) << r.err;
+  EXPECT_EQ(r.code, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("CKM_EC_KEY_PAIR_GEN"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("CKR_PIN_INCORRECT"), std::string::npos) << r.err;
   EXPECT_EQ(before, snapshot(token));
 }
 
