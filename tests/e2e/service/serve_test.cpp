@@ -229,5 +229,17 @@ TEST_F(ServeTest, AKilledWorkerIsReplacedAndSigtermDrainsToExitZero) {
   EXPECT_EQ(hsmctl({"transcript", "verify"}).code, 0);
 }
 
+TEST_F(ServeTest, ATokenThatRefusesThePinEndsTheServiceWithExit3) {
+  std::vector<std::string> argv{HSMCTL_BINARY, "serve", "--listen", "127.0.0.1:0", "--tls-cert",
+                                pki("server.crt"), "--tls-key", pki("server.key"), "--client-ca",
+                                pki("ca.crt")};
+  auto env = base_env();
+  env["HSMCTL_TEST_PIN"] = "0000-wrong";
+  LiveProcess p(argv, env, false);
+  const RunResult r = p.finish(std::chrono::seconds(60));
+  expect_failure(r, 3, "the token refused the PIN from --pin-source");
+  EXPECT_EQ(r.err.find("0000-wrong"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hsm::test
