@@ -94,11 +94,13 @@ class ServeTest : public HsmTest {
   }
   std::string url(const std::string& path) const { return "https://127.0.0.1:" + port_ + path; }
 
-  // curl with the client certificate `client` ("" for none).
+  // curl with the client certificate `client` ("" for none) and `extra` options.
   HttpAnswer curl(const std::string& path, const std::string& body_file = {},
-                  const std::string& client = "client") {
+                  const std::string& client = "client",
+                  const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--cacert", pki("ca.crt"),
                                   "-w", "\n%{http_code}", url(path)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     if (!client.empty())
       argv.insert(argv.end(), {"--cert", pki(client + ".crt"), "--key", pki(client + ".key")});
     if (!body_file.empty())
