@@ -51,6 +51,7 @@ void add_all_commands(Cli& cli) {
   add_ceremony_commands(cli);
   add_witness_commands(cli);
   add_receipt_commands(cli);
+  add_serve_commands(cli);
   add_doctor_commands(cli);
   add_completion_commands(cli);
 }

@@ -61,7 +61,10 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
     refuse(rec, ks, name, max_failures, "otp", "missing",
            fmt::format("user '{}' has a one-time code enrolled: give --otp-source SRC (or "
                        "--otp CODE)", name));
-  const Secret password = read_secret(factors.password, fmt::format("password of user '{}'", name));
+  const Secret password =
+      factors.password_value
+          ? Secret::copy_of(factors.password_value->bytes())
+          : read_secret(factors.password, fmt::format("password of user '{}'", name));
 
   // The code first: without it, no answer says anything about the password.
   std::optional<std::uint64_t> step;

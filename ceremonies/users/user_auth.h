@@ -19,6 +19,9 @@ namespace hsm {
 // What a user brings.
 struct UserFactors {
   SecretSource password;                   // --password-source
+  // The password itself, when it came in some other way than a SecretSource (a request body
+  // of `hsmctl serve`): used instead of `password` when set.
+  std::shared_ptr<const Secret> password_value;
   // --otp CODE, taken out of argv into a Secret (shared, never copied); --otp-source is the
   // documented way, since a code on the command line is visible to ps until hsmctl blanks it.
   std::shared_ptr<const Secret> otp_code;

@@ -32,18 +32,9 @@ UserSignature user_sign(Workspace& ws, const UserSignOptions& o) {
     const UnlockedUser u = authenticate_user(rec, ws, mk, o.name, o.factors, o.max_auth_failures);
     const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
 
-    // 2. The inner blob becomes a session key for one signature: sensitive, non-extractable,
-    //    this one mechanism, destroyed when `key` goes out of scope.
+    // 2. The inner blob becomes a session key for one signature.
     const Bytes data = read_file(o.in, "input file");
-    Bytes signature;
-    {
-      p11::Template t = p11::escrowed_session_private_key(alg.key, {alg.mechanism});
-      const p11::SessionObject key(s, p11::unwrap_key(s, mk.wrap, u.inner.bytes(), t));
-      signature = p11::sign(s, key.handle(), alg.mechanism, data);
-    }
-    if (alg.mechanism == p11::SignMechanism::ecdsa_sha256 ||
-        alg.mechanism == p11::SignMechanism::ecdsa_sha384)
-      signature = crypto::ecdsa_raw_to_der(signature);
+    const Bytes signature = sign_as_user(s, mk, u, data, SignedForm::data);
 
     // 3. Recorded before the file exists: a signature not in the transcript is not hsmctl's.
     static_cast<FileSignature&>(out) =
@@ -52,6 +43,40 @@ UserSignature user_sign(Workspace& ws, const UserSignOptions& o) {
                               data, o.out, signature);
   });
   return out;
+}
+
+Bytes sign_as_user(const p11::Session& s, const MasterKeys& mk, const UnlockedUser& u,
+                   ByteView input, SignedForm form) {
+  const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
+  if (form == SignedForm::digest) {
+    const std::string_view hash = user_digest_alg(u.user.algorithm);
+    if (hash.empty())
+      fail(Category::usage, fmt::format("user '{}' has a {} key, which signs data, not a digest",
+                                        u.user.name, alg.signature));
+    const std::size_t want = hash == "sha384" ? 48 : 32;
+    if (input.size() != want)
+      fail(Category::usage, fmt::format("a {} digest is {} bytes, not {}", hash, want,
+                                        input.size()));
+  }
+  Bytes signature;
+  {
+    p11::Template t = p11::escrowed_session_private_key(alg.key, {alg.mechanism});
+    const p11::SessionObject key(s, p11::unwrap_key(s, mk.wrap, u.inner.bytes(), t));
+    signature = form == SignedForm::digest ? p11::sign_digest(s, key.handle(), alg.mechanism, input)
+                                           : p11::sign(s, key.handle(), alg.mechanism, input);
+  }
+  if (alg.mechanism == p11::SignMechanism::ecdsa_sha256 ||
+      alg.mechanism == p11::SignMechanism::ecdsa_sha384)
+    signature = crypto::ecdsa_raw_to_der(signature);
+  return signature;
+}
+
+std::string_view user_digest_alg(const std::string& algorithm) {
+  switch (user_algorithm(algorithm).mechanism) {
+    case p11::SignMechanism::ecdsa_sha256: return "sha256";
+    case p11::SignMechanism::ecdsa_sha384: return "sha384";
+    default: return "";
+  }
 }
 
 }  // namespace hsm

@@ -7,8 +7,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "ceremonies/keys/file_signature.h"
+#include "core/bytes.h"
+#include "core/pkcs11/session.h"
 #include "ceremonies/users/user_auth.h"
 #include "ceremonies/workspace.h"
 
@@ -29,5 +32,19 @@ struct UserSignature : FileSignature {  // seq: of user.signed
 };
 
 UserSignature user_sign(Workspace& ws, const UserSignOptions& options);
+
+// What a user's key is asked to sign: the message itself, or a digest made elsewhere with the
+// hash of the user's algorithm (ECDSA keys only).
+enum class SignedForm { data, digest };
+
+// The one signature step of `user sign` and `hsmctl serve`: the inner blob becomes a session
+// key for one signature (sensitive, non-extractable, this one mechanism), destroyed before
+// returning. ECDSA signatures come back DER-encoded. A digest for a key that cannot sign one,
+// or of the wrong length, is Error(usage).
+Bytes sign_as_user(const p11::Session& s, const MasterKeys& mk, const UnlockedUser& u,
+                   ByteView input, SignedForm form);
+// The digest a user's key signs for SignedForm::digest: "sha256" or "sha384", or "" when it
+// signs data only (RSA-PSS, Ed25519).
+std::string_view user_digest_alg(const std::string& algorithm);
 
 }  // namespace hsm

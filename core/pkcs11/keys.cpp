@@ -4,6 +4,7 @@
 #include <array>
 
 #include "core/crypto/public_key.h"
+#include "core/error.h"
 #include "core/pkcs11/attributes.h"
 #include "core/pkcs11/rv.h"
 
@@ -149,6 +150,25 @@ std::optional<Bytes> check_value(const Session& s, KeyHandle key) {
   return get_bytes(s, key, CKA_CHECK_VALUE);
 }
 
+namespace {
+
+// C_SignInit + C_Sign (length query, then the signature).
+Bytes sign_once(const Session& s, KeyHandle key, CK_MECHANISM& m, ByteView data) {
+  check(s.fn()->C_SignInit(s.handle(), &m, key), "starting a signature");
+  CK_ULONG len = 0;
+  check(s.fn()->C_Sign(s.handle(), const_cast<std::uint8_t*>(data.data()), data.size(), nullptr,
+                       &len),
+        "signing");
+  Bytes sig(len);
+  check(s.fn()->C_Sign(s.handle(), const_cast<std::uint8_t*>(data.data()), data.size(),
+                       sig.data(), &len),
+        "signing");
+  sig.resize(len);
+  return sig;
+}
+
+}  // namespace
+
 Bytes sign(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView data) {
   CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
   CK_MECHANISM m{mechanism_type(mechanism), nullptr, 0};
@@ -162,17 +182,16 @@ Bytes sign(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView da
   if (mechanism == SignMechanism::ecdsa_sha256) digest = crypto::sha256(data);
   if (mechanism == SignMechanism::ecdsa_sha384) digest = crypto::sha384(data);
   if (!digest.empty()) data = digest;
-  check(s.fn()->C_SignInit(s.handle(), &m, key), "starting a signature");
-  CK_ULONG len = 0;
-  check(s.fn()->C_Sign(s.handle(), const_cast<std::uint8_t*>(data.data()), data.size(), nullptr,
-                       &len),
-        "signing");
-  Bytes sig(len);
-  check(s.fn()->C_Sign(s.handle(), const_cast<std::uint8_t*>(data.data()), data.size(),
-                       sig.data(), &len),
-        "signing");
-  sig.resize(len);
-  return sig;
+  return sign_once(s, key, m, data);
+}
+
+Bytes sign_digest(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView digest) {
+  // Only ECDSA signs a bare digest with the mechanism the key allows (CKM_ECDSA); the RSA-PSS
+  // and EdDSA keys allow only their hashing mechanism.
+  if (mechanism != SignMechanism::ecdsa_sha256 && mechanism != SignMechanism::ecdsa_sha384)
+    fail(Category::usage, "this key signs data, not a digest made elsewhere");
+  CK_MECHANISM m{CKM_ECDSA, nullptr, 0};
+  return sign_once(s, key, m, digest);
 }
 
 }  // namespace hsm::p11

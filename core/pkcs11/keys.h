@@ -44,5 +44,8 @@ std::optional<Bytes> check_value(const Session& s, KeyHandle key);
 
 // Signs `data` with the hash the mechanism names. ECDSA results are raw r||s.
 Bytes sign(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView data);
+// Signs a digest made elsewhere with the hash the (ECDSA) mechanism names; raw r||s. Any other
+// mechanism is Error(usage). The caller checks the digest's length.
+Bytes sign_digest(const Session& s, KeyHandle key, SignMechanism mechanism, ByteView digest);
 
 }  // namespace hsm::p11

@@ -151,6 +151,12 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
        {}, 2, "give one --witness-key for each --witness", out("wkey"), false},
       {"witness serve address without a port", [&] { return std::vector<std::string>{"--dir", out("wdir"), "witness", "serve", "--listen", "localhost", "--log-key", "log.vkey"}; },
        {}, 2, "--listen 'localhost' is not HOST:PORT", "", false},
+      {"serve with no worker", [&] { return std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--tls-cert", data_, "--tls-key", data_, "--client-ca", data_, "--workers", "0"}; },
+       {}, 2, "--workers 0 is out of range: give 1 to 64", "", false},
+      {"serve with a missing client CA", [&] { return std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--tls-cert", data_, "--tls-key", data_, "--client-ca", out("no-ca")}; },
+       {}, 7, "--client-ca '" + out("no-ca") + "' does not exist", "", false},
+      {"serve with a client CA that is no certificate", [&] { return std::vector<std::string>{"serve", "--listen", "127.0.0.1:0", "--tls-cert", data_, "--tls-key", data_, "--client-ca", data_}; },
+       {}, 2, "holds no PEM certificate", "", false},
       {"existing output file", [&] { return std::vector<std::string>{"sign", "file", "--key", "signer", "--in", data_, "--out", existing}; },
        {}, 7, "already exists", "", false},  // refused before the ceremony begins
       {"missing module", [&] { return std::vector<std::string>{"--module", "/nonexistent/libpkcs11.so", "sign", "file", "--key", "signer", "--in", data_, "--out", out("mod")}; },

@@ -1,0 +1,48 @@
+// `hsmctl serve`: the signing service over HTTP/1.1 and TLS 1.3 with client certificates
+// (mutual TLS against --client-ca). Pre-fork: the supervisor reads the token PIN once, binds
+// the socket and forks --workers processes that each accept on it, open their own token
+// session and keystore connection per request, and answer (service_api.h). The supervisor
+// starts a worker again when one ends, and on SIGTERM or SIGINT stops accepting, lets the
+// requests in flight finish and returns. The supervisor never loads the PKCS#11 module (a
+// module is not used across fork) and never logs the PIN.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "ceremonies/witness/witness_server.h"  // ListenAddress
+#include "ceremonies/workspace.h"
+
+namespace hsm {
+
+inline constexpr int kDefaultServeWorkers = 2;
+inline constexpr int kMaxServeWorkers = 64;
+
+struct ServeOptions {
+  ListenAddress listen;
+  std::filesystem::path tls_cert, tls_key, client_ca;  // PEM files
+  int workers = kDefaultServeWorkers;
+  WorkspaceOptions workspace;  // DIR, module, token, --pin-source (read once), --actor
+  std::int64_t max_auth_failures = 5;
+  // Throws the first problem: a missing TLS or CA file, a CA file without a certificate, a
+  // worker count out of 1..64, a DIR that is no workspace.
+  void validate() const;
+};
+
+struct ServeHooks {
+  // Called once, with the address bound (the real port when 0 was asked for), before the
+  // workers start.
+  std::function<void(const std::string& address)> listening;
+  // One line per request and per worker start or end; calls may come from several processes
+  // (each line is written whole).
+  std::function<void(const std::string& line)> log;
+};
+
+// Serves until SIGTERM or SIGINT, then drains and returns. Problems before serving (a file,
+// the PIN source, an address that cannot be bound, TLS files that do not make a server) are
+// thrown.
+void serve_signing(const ServeOptions& options, const ServeHooks& hooks);
+
+}  // namespace hsm

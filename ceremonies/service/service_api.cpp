@@ -1,0 +1,265 @@
+// Routes of `hsmctl serve`: /healthz, /metrics, /v1/users/{name}/public-key and
+// /v1/users/{name}/sign; every error answer is {"error": "..."}.
+#include "ceremonies/service/service_api.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "ceremonies/service/service_sign.h"
+#include "ceremonies/users/user_admin.h"
+#include "ceremonies/users/user_layers.h"
+#include "core/error.h"
+#include "core/printable.h"
+
+namespace hsm {
+
+namespace {
+
+constexpr const char* kJsonType = "application/json";
+constexpr const char* kPemType = "application/x-pem-file";
+
+// The time a request's answer started to be made; set when routing begins, per thread (one
+// request at a time per pool thread).
+thread_local std::chrono::steady_clock::time_point request_started;
+
+Endpoint endpoint_of(const std::string& path) {
+  if (path == "/healthz") return Endpoint::healthz;
+  if (path == "/metrics") return Endpoint::metrics;
+  if (path.rfind("/v1/users/", 0) == 0) {
+    if (path.size() > 11 && path.ends_with("/public-key")) return Endpoint::public_key;
+    if (path.size() > 5 && path.ends_with("/sign")) return Endpoint::sign;
+  }
+  return Endpoint::other;
+}
+
+std::string error_body(const std::string& message) {
+  return nlohmann::json{{"error", message}}.dump() + "\n";
+}
+
+// SHA-256 of the client certificate's DER, hex; "" without one (never: the handshake demands it).
+std::string client_fingerprint(const httplib::Request& req) {
+  if (req.ssl == nullptr) return {};
+  X509* cert = SSL_get1_peer_certificate(req.ssl);
+  if (cert == nullptr) return {};
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  const bool ok = X509_digest(cert, EVP_sha256(), md, &len) == 1;
+  X509_free(cert);
+  return ok ? to_hex(ByteView(md, len)) : std::string();
+}
+
+// A string member of the request, or Error(usage) naming it.
+const std::string* string_member(const nlohmann::json& doc, const char* key, bool required) {
+  const auto it = doc.find(key);
+  if (it == doc.end()) {
+    if (required) fail(Category::usage, fmt::format("\"{}\" is missing", key));
+    return nullptr;
+  }
+  if (!it->is_string()) fail(Category::usage, fmt::format("\"{}\" must be a string", key));
+  return &it->get_ref<const std::string&>();
+}
+
+// Copies a secret member into a Secret and wipes the string the parser made.
+std::shared_ptr<const Secret> take_secret(nlohmann::json& doc, const char* key) {
+  const auto it = doc.find(key);
+  if (it == doc.end() || !it->is_string()) return nullptr;
+  std::string& s = it->get_ref<std::string&>();
+  auto secret = std::make_shared<const Secret>(Secret::copy_of(std::string_view(s)));
+  sodium_memzero(s.data(), s.size());
+  return secret;
+}
+
+// The request's fields, checked before any token work: 400 for each problem.
+ServiceSignRequest parse_sign_request(const std::string& name, std::string& body) {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  // The body held the password: wiped once parsed. (The parser's own buffers are freed
+  // without a wipe: the process's heap is not dumped, see docs/design.md.)
+  sodium_memzero(body.data(), body.size());
+  if (doc.is_discarded()) fail(Category::usage, "the body is not JSON");
+  if (!doc.is_object()) fail(Category::usage, "the body must be a JSON object");
+  ServiceSignRequest r;
+  r.name = name;
+  // Secrets first, so that no early refusal leaves them in the parsed document.
+  const bool has_password = doc.contains("password") && doc["password"].is_string();
+  r.password = take_secret(doc, "password");
+  const bool has_otp = doc.contains("otp");
+  r.otp = take_secret(doc, "otp");
+  if (!has_password) (void)string_member(doc, "password", true);
+  if (has_otp && !r.otp) fail(Category::usage, "\"otp\" must be a string");
+  const std::string* data = string_member(doc, "data", false);
+  const std::string* digest = string_member(doc, "digest", false);
+  if ((data == nullptr) == (digest == nullptr))
+    fail(Category::usage, "give either \"data\" (base64) or \"digest\" (hex) with \"digest_alg\"");
+  if (data != nullptr) {
+    try {
+      r.input = from_base64(*data);
+    } catch (const Error&) {
+      fail(Category::usage, "\"data\" is not base64");
+    }
+    return r;
+  }
+  r.form = SignedForm::digest;
+  r.digest_alg = *string_member(doc, "digest_alg", true);
+  if (r.digest_alg != "sha256" && r.digest_alg != "sha384")
+    fail(Category::usage, "\"digest_alg\" must be \"sha256\" or \"sha384\"");
+  try {
+    r.input = from_hex(*digest);
+  } catch (const Error&) {
+    fail(Category::usage, "\"digest\" is not hex");
+  }
+  const std::size_t want = r.digest_alg == "sha256" ? 32 : 48;
+  if (r.input.size() != want)
+    fail(Category::usage, fmt::format("a {} digest is {} bytes ({} hex digits), not {}",
+                                      r.digest_alg, want, 2 * want, r.input.size()));
+  r.validate();
+  return r;
+}
+
+}  // namespace
+
+struct SigningService::Reply {
+  int status = 200;
+  std::string body;
+  std::string type = kJsonType;
+  static Reply error(int status, const std::string& message) {
+    return {status, error_body(message), kJsonType};
+  }
+};
+
+SigningService::SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
+                               std::function<void(const std::string&)> log)
+    : config_(config), metrics_(metrics), log_(std::move(log)) {}
+
+void SigningService::log(const std::string& line) {
+  const std::lock_guard<std::mutex> g(log_mutex_);
+  if (log_) log_(line);
+}
+
+SigningService::Reply SigningService::healthz() {
+  try {
+    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    Workspace ws(config_.workspace);
+    ws.use_pin(Secret::copy_of(config_.pin->bytes()));
+    check_service_ready(ws);
+  } catch (const std::exception& e) {
+    return {503, nlohmann::json{{"status", "not ready"}, {"error", e.what()}}.dump() + "\n",
+            kJsonType};
+  }
+  return {200, nlohmann::json{{"status", "ready"}}.dump() + "\n", kJsonType};
+}
+
+SigningService::Reply SigningService::public_key(const std::string& name) {
+  if (!valid_user_name(name)) return Reply::error(400, fmt::format("'{}' is not a user name", name));
+  try {
+    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    Workspace ws(config_.workspace);
+    return {200, user_public_pem(ws, name), kPemType};
+  } catch (const Error& e) {
+    return Reply::error(e.category() == Category::not_found ? 404 : 500, e.what());
+  }
+}
+
+SigningService::Reply SigningService::sign(const std::string& name, std::string& body,
+                                           const std::string& client) {
+  ServiceSignRequest r;
+  try {
+    r = parse_sign_request(name, body);
+  } catch (const Error& e) {
+    return Reply::error(400, e.what());
+  }
+  r.client = client;
+  r.max_auth_failures = config_.max_auth_failures;
+  AuthOutcome outcome;
+  try {
+    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    Workspace ws(config_.workspace);
+    ws.use_pin(Secret::copy_of(config_.pin->bytes()));
+    const ServiceSignature s = serve_user_sign(ws, r, outcome);
+    return {200,
+            nlohmann::json{{"signature", to_base64(s.signature)},
+                           {"algorithm", s.algorithm},
+                           {"seq", s.seq}}.dump() + "\n",
+            kJsonType};
+  } catch (const Error& e) {
+    if (outcome.locked_now) metrics_.count_lockout();
+    switch (e.category()) {
+      case Category::usage: return Reply::error(400, e.what());
+      case Category::not_found:
+        return Reply::error(outcome.factors_checked ? 404 : 500, e.what());
+      case Category::auth:
+        if (!outcome.factors_checked) break;  // the token refused the PIN: the service's fault
+        return Reply::error(outcome.was_locked ? 423 : 401, e.what());
+      default: break;
+    }
+    return Reply::error(500, e.what());
+  } catch (const std::exception& e) {
+    return Reply::error(500, e.what());
+  }
+}
+
+void SigningService::install(httplib::Server& server) {
+  server.set_payload_max_length(kMaxServiceBody);
+  server.set_read_timeout(10);
+  server.set_write_timeout(10);
+  server.set_keep_alive_timeout(5);
+  const auto answer = [](httplib::Response& res, Reply r) {
+    res.status = r.status;
+    res.set_content(std::move(r.body), r.type.c_str());
+  };
+  server.Get("/healthz", [this, answer](const httplib::Request&, httplib::Response& res) {
+    answer(res, healthz());
+  });
+  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.prometheus_text(), kPrometheusTextType);
+  });
+  server.Get(R"(/v1/users/([^/]+)/public-key)",
+             [this, answer](const httplib::Request& req, httplib::Response& res) {
+               answer(res, public_key(req.matches[1]));
+             });
+  server.Post(R"(/v1/users/([^/]+)/sign)",
+              [this, answer](const httplib::Request& req, httplib::Response& res) {
+                // The body holds the password: the handler wipes it once parsed. cpp-httplib
+                // hands it over as const, but owns it as a plain (non-const) member of the
+                // request it made for this connection.
+                std::string& body = const_cast<std::string&>(req.body);
+                answer(res, sign(req.matches[1], body, client_fingerprint(req)));
+              });
+  server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    request_started = std::chrono::steady_clock::now();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // What cpp-httplib answers itself (an unknown path, a body over the limit, a malformed
+  // request) gets a JSON error body too.
+  const httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&,
+                                                           httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    const char* why = res.status == 404   ? "no such endpoint"
+                      : res.status == 413 ? "the request body is over the limit (1 MiB)"
+                                          : "the request cannot be read";
+    res.set_content(error_body(fmt::format("HTTP {}: {}", res.status, why)), kJsonType);
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  server.set_error_handler(on_error);
+  // After each answer: the metrics and one log line (never the body).
+  server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto started = request_started.time_since_epoch().count() == 0 ? now : request_started;
+    request_started = {};
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - started);
+    metrics_.count_request(endpoint_of(req.path), res.status, us);
+    log(fmt::format("worker {}: {} {} {} {} {:.1f} ms", ::getpid(), req.remote_addr,
+                    printable(req.method), printable(req.path), res.status, us.count() / 1000.0));
+  });
+}
+
+}  // namespace hsm

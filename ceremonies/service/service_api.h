@@ -1,0 +1,52 @@
+// The HTTP face of `hsmctl serve` in one worker process: the routes, JSON in and out, the
+// status codes, one log line and the metrics for every request. The token work is done one
+// request at a time per worker (a mutex), each in a workspace opened for it. Request bodies
+// are never logged; the password and the code go into Secrets and the body is wiped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "ceremonies/service/service_metrics.h"
+#include "ceremonies/workspace.h"
+#include "core/secure/secret.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace hsm {
+
+// The largest request body taken (413 above).
+inline constexpr std::size_t kMaxServiceBody = 1 << 20;
+
+struct SigningServiceConfig {
+  WorkspaceOptions workspace;     // its pin_source is not read: `pin` is used
+  const Secret* pin = nullptr;    // read once by the supervisor
+  std::int64_t max_auth_failures = 5;
+};
+
+class SigningService {
+ public:
+  // `log` takes one line per request (calls are serialized).
+  SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
+                 std::function<void(const std::string&)> log);
+  // Adds the routes, the limits, the error bodies and the per-request log to `server`.
+  void install(httplib::Server& server);
+
+ private:
+  struct Reply;
+  Reply healthz();
+  Reply public_key(const std::string& name);
+  Reply sign(const std::string& name, std::string& body, const std::string& client);
+  void log(const std::string& line);
+  const SigningServiceConfig& config_;
+  ServiceMetrics& metrics_;
+  std::function<void(const std::string&)> log_;
+  std::mutex token_mutex_, log_mutex_;
+};
+
+}  // namespace hsm

@@ -1,0 +1,91 @@
+// serve_user_sign: one request, one recorded ceremony, the same steps as `user sign`.
+#include "ceremonies/service/service_sign.h"
+
+#include <fmt/format.h>
+
+#include "ceremonies/recorder.h"
+#include "ceremonies/users/user_layers.h"
+#include "core/crypto/public_key.h"
+#include "core/error.h"
+
+namespace hsm {
+
+void ServiceSignRequest::validate() const {
+  if (!valid_user_name(name)) fail(Category::usage, fmt::format("'{}' is not a user name", name));
+  if (form == SignedForm::data && input.empty()) fail(Category::usage, "\"data\" is empty");
+  if (form == SignedForm::digest && digest_alg != "sha256" && digest_alg != "sha384")
+    fail(Category::usage, "\"digest_alg\" must be \"sha256\" or \"sha384\"");
+  if (!password) fail(Category::usage, "\"password\" is missing");
+}
+
+ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, AuthOutcome& outcome) {
+  r.validate();
+  UserFactors factors;
+  factors.password_value = r.password;
+  factors.otp_code = r.otp;
+  const nlohmann::json params{{"name", r.name}, {"via", "serve"}, {"client", r.client}};
+  ServiceSignature out;
+  try {
+    run_ceremony(ws, "user.sign", params, [&](Recorder& rec) {
+      const p11::Session& s = ws.login();
+      const MasterKeys mk = require_master(s);
+      outcome.factors_checked = true;  // from here, not_found and auth are about the user
+      if (const auto before = ws.keystore().find_user(r.name)) {
+        outcome.was_locked = before->locked;
+        // A digest the key cannot sign is refused before the factors are checked (and a code
+        // used up).
+        const std::string_view hash = user_digest_alg(before->algorithm);
+        if (r.form == SignedForm::digest && hash != r.digest_alg)
+          fail(Category::usage,
+               fmt::format("user '{}' has a {} key, which signs {}", r.name,
+                           user_algorithm(before->algorithm).signature,
+                           hash.empty() ? std::string("data, not a digest")
+                                        : fmt::format("{} digests, not {}", hash, r.digest_alg)));
+      }
+
+      // 1. The user's factors open the outer layer (counted, recorded failures).
+      const UnlockedUser u =
+          authenticate_user(rec, ws, mk, r.name, factors, r.max_auth_failures);
+      const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
+
+      // 2. One signature with a session copy of the key, destroyed at once.
+      out.signature = sign_as_user(s, mk, u, r.input, r.form);
+      out.algorithm = std::string(alg.signature);
+
+      // 3. Recorded before the answer exists: a signature not in the transcript is not hsmctl's.
+      nlohmann::json facts{{"name", r.name},
+                           {"algorithm", u.user.algorithm},
+                           {"signature_alg", alg.signature},
+                           {"key_version", u.user.secrets.key_version},
+                           {"fingerprint", crypto::fingerprint(u.user.public_key)},
+                           {"client_fingerprint", r.client},
+                           {"signature_sha256", to_hex(crypto::sha256(out.signature))}};
+      if (r.form == SignedForm::data) {
+        facts["input"] = "request";
+        facts["input_size"] = r.input.size();
+        facts["input_sha256"] = to_hex(crypto::sha256(r.input));
+      } else {
+        facts["input"] = "digest";
+        facts["digest_alg"] = r.digest_alg;
+        facts["digest"] = to_hex(r.input);
+        if (r.digest_alg == "sha256") facts["input_sha256"] = to_hex(r.input);
+      }
+      out.seq = rec.record("user.signed", facts);
+    });
+  } catch (const Error& e) {
+    if (e.category() == Category::auth) {
+      const auto after = ws.keystore().find_user(r.name);
+      outcome.locked_now = !outcome.was_locked && after && after->locked;
+    }
+    throw;
+  }
+  return out;
+}
+
+void check_service_ready(Workspace& ws) {
+  const p11::Session& s = ws.login();
+  (void)require_master(s);
+  ws.keystore();
+}
+
+}  // namespace hsm

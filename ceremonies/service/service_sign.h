@@ -1,0 +1,53 @@
+// The token work behind `hsmctl serve`: a signature as a user (the `user sign` ceremony's own
+// steps, recorded as user.sign / user.signed with the client certificate's fingerprint), the
+// readiness check and a user's public key. Each call opens the workspace, so the token and
+// the transcript are used by one process at a time (the workspace lock), as by the CLI. Never
+// records or returns a secret; the password and the code stay in Secrets.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ceremonies/users/user_auth.h"
+#include "ceremonies/users/user_sign.h"
+#include "ceremonies/workspace.h"
+#include "core/bytes.h"
+#include "core/secure/secret.h"
+
+namespace hsm {
+
+struct ServiceSignRequest {
+  std::string name;        // the user
+  Bytes input;             // the data, or its digest
+  SignedForm form = SignedForm::data;
+  std::string digest_alg;  // with SignedForm::digest: "sha256" or "sha384"
+  std::shared_ptr<const Secret> password, otp;  // otp: null when the request has none
+  std::string client;      // SHA-256 fingerprint (hex) of the client's certificate
+  std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
+  // Error(usage) for a malformed name or an empty input (before the workspace is opened).
+  void validate() const;
+};
+
+struct ServiceSignature {
+  Bytes signature;        // DER for ECDSA
+  std::string algorithm;  // "ecdsa-p256-sha256", ...
+  std::uint64_t seq = 0;  // of the user.signed entry
+};
+
+// How an authentication failure ended, for the HTTP status and the lockout count.
+struct AuthOutcome {
+  bool factors_checked = false;  // the token and the master key were there: the user's turn
+  bool was_locked = false;  // refused because the user was locked already
+  bool locked_now = false;  // this failure locked the user
+};
+
+// Authenticates and signs as `user sign` does, and records user.signed before returning (no
+// record, no signature). On an Error(auth), fills `outcome` before rethrowing.
+ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, AuthOutcome& outcome);
+
+// Error(...) saying why the service cannot sign now (no token, a wrong PIN, no master key,
+// no keystore); returns when it can.
+void check_service_ready(Workspace& ws);
+
+}  // namespace hsm

@@ -1,0 +1,68 @@
+// serve: the signing service (ceremonies/service/serve.h) on the workspace, token and
+// keystore of the global options.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+
+#include "ceremonies/service/serve.h"
+#include "cmd/cli.h"
+#include "cmd/factors.h"
+#include "core/transcript/entry.h"
+
+namespace hsm::cli {
+
+void add_serve_commands(Cli& cli) {
+  struct Opts {
+    std::string listen, tls_cert, tls_key, client_ca;
+    int workers = kDefaultServeWorkers;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = cli.app.add_subcommand(
+      "serve", "sign for applications over HTTPS with client certificates (mutual TLS): users' "
+               "keys, authorised per request by password and one-time code");
+  cmd->add_option("--listen", o->listen, "address to listen on; port 0 picks a free one, "
+                  "printed as 'listening on HOST:PORT'")->required()->type_name("HOST:PORT");
+  cmd->add_option("--tls-cert", o->tls_cert, "the server's PEM certificate (chain)")
+      ->required()->type_name("FILE");
+  cmd->add_option("--tls-key", o->tls_key, "the PEM private key of --tls-cert")
+      ->required()->type_name("FILE");
+  cmd->add_option("--client-ca", o->client_ca, "PEM certificate(s) of the CA that issues the "
+                  "clients' certificates; a client without one is refused in the handshake")
+      ->required()->type_name("FILE");
+  cmd->add_option("--workers", o->workers, "worker processes, each with its own token session "
+                  "(default 2)")->type_name("N");
+  with_example(cmd, "hsmctl --dir /var/lib/hsmctl --pin-source file:/etc/hsmctl/pin serve "
+                    "--listen 0.0.0.0:8443 --tls-cert srv.crt --tls-key srv.key --client-ca "
+                    "apps-ca.crt\n"
+                    "  curl --cert app.crt --key app.key --cacert srv-ca.crt "
+                    "https://hsm.example:8443/healthz");
+  cmd->callback([&cli, o] {
+    cli.action = [&cli, o] {
+      ServeOptions so;
+      so.listen = parse_listen_address(o->listen);
+      so.tls_cert = o->tls_cert;
+      so.tls_key = o->tls_key;
+      so.client_ca = o->client_ca;
+      so.workers = o->workers;
+      so.workspace = cli.workspace_options();
+      so.max_auth_failures = max_auth_failures(cli);
+      ServeHooks hooks;
+      hooks.listening = [&cli](const std::string& address) {
+        cli.emit({{"listening", address}},
+                 [&](std::ostream& out) { out << "listening on " << address << '\n'; });
+        std::cout.flush();
+      };
+      // One write per line: the workers share stderr.
+      hooks.log = [](const std::string& line) {
+        const std::string whole = transcript::utc_now_rfc3339() + ' ' + line + '\n';
+        [[maybe_unused]] const ssize_t n = ::write(2, whole.data(), whole.size());
+      };
+      serve_signing(so, hooks);
+      return 0;
+    };
+  });
+}
+
+}  // namespace hsm::cli
