@@ -60,7 +60,7 @@ void Recorder::ensure_signer() {
   const auto require_capable = [&] {
     std::string what = what_.empty() ? "hsmctl" : what_;  // "master.init" -> "master init"
     std::replace(what.begin(), what.end(), '.', ' ');
-    require_capable_token(session, ws_.token(), what, "nothing was changed on it");
+    require_capable_token(ws_, what, "nothing was changed on it");
   };
   if (state.entries == 0) {
     require_capable();

@@ -59,6 +59,10 @@ class Workspace {
   // Supplies the PIN that login() will use instead of reading --pin-source (a ceremony that
   // has just set it, like token init, must not ask for it again).
   void use_pin(Secret pin) { pin_ = std::move(pin); }
+  // Whether this process has found the token able to keep the custody contract already
+  // (require_capable_token in ceremonies/token/token_check.h): it is checked once.
+  bool token_capable() const noexcept { return token_capable_; }
+  void set_token_capable() noexcept { token_capable_ = true; }
   // DIR/keystore.sqlite, opened on first use (and created, 0600, by a ceremony that starts the
   // workspace).
   keystore::Keystore& keystore();
@@ -81,6 +85,7 @@ class Workspace {
   std::optional<p11::TokenInfo> token_;
   std::unique_ptr<p11::Session> session_;
   bool logged_in_ = false;
+  bool token_capable_ = false;
   Secret pin_;
   std::unique_ptr<keystore::Keystore> keystore_;
 };

@@ -112,7 +112,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     // Before the master keys are made (a provisional transcript key made for this ceremony was
     // preceded by the same check, see Recorder): a token that cannot keep the custody contract
     // is left as it is.
-    require_capable_token(s, ws.token(), "master init", "nothing was changed on it");
+    require_capable_token(ws, "master init", "nothing was changed on it");
     if (find_master_keys(s))
       fail(Category::not_found, fmt::format("token '{}' already holds a master key; use 'master "
                                             "reshare' for new shares", ws.token().label));

@@ -31,14 +31,18 @@ TokenCheckResult check_token(Workspace& ws, const std::string& slot) {
   return r;
 }
 
-void require_capable_token(const p11::Session& s, const p11::TokenInfo& t, const std::string& what,
-                           const std::string& state) {
-  const auto missing = p11::missing_required(p11::probe_operations(s, /*required_only=*/true));
-  if (missing.empty()) return;
-  fail(Category::token,
-       fmt::format("{}: token '{}' (slot {}) cannot keep hsmctl's custody contract: it lacks {}; "
-                   "{}; 'hsmctl token check' lists what it can do",
-                   what, t.label, t.slot_id, p11::describe_missing(missing), state));
+void require_capable_token(Workspace& ws, const std::string& what, const std::string& state) {
+  if (ws.token_capable()) return;
+  const auto missing =
+      p11::missing_required(p11::probe_operations(ws.login(), /*required_only=*/true));
+  if (!missing.empty()) {
+    const p11::TokenInfo& t = ws.token();
+    fail(Category::token,
+         fmt::format("{}: token '{}' (slot {}) cannot keep hsmctl's custody contract: it lacks "
+                     "{}; {}; 'hsmctl token check' lists what it can do",
+                     what, t.label, t.slot_id, p11::describe_missing(missing), state));
+  }
+  ws.set_token_capable();
 }
 
 }  // namespace hsm

@@ -22,10 +22,10 @@ struct TokenCheckResult {
 // The token --token selects, or, with `slot` (a decimal id or a pkcs11: URI), that slot's.
 TokenCheckResult check_token(Workspace& ws, const std::string& slot);
 
-// Error(token) naming what is missing, unless the logged-in session's token can keep the
+// Error(token) naming what is missing, unless the workspace's token (logged in) can keep the
 // custody contract; `what` is the ceremony ("master init") and `state` what the token is like
-// meanwhile ("nothing was changed on it").
-void require_capable_token(const p11::Session& s, const p11::TokenInfo& t, const std::string& what,
-                           const std::string& state);
+// meanwhile ("nothing was changed on it"). Checked once per Workspace: a ceremony whose
+// recorder checked before making the first transcript key does not check again.
+void require_capable_token(Workspace& ws, const std::string& what, const std::string& state);
 
 }  // namespace hsm

@@ -104,6 +104,13 @@ InitPins read_pins(Workspace& ws, const TokenInitOptions& options, const p11::In
   return pins;
 }
 
+// What a token is like when the check after C_InitPIN refuses it.
+std::string state_after_init(const p11::TokenInfo& t) {
+  return fmt::format("the token is initialised with its SO and user PINs but holds no hsmctl "
+                     "object; re-initialise it with 'hsmctl token init --slot {} --yes' for "
+                     "another use", t.slot_id);
+}
+
 // A failure once the token is whole: it is ready, only its record is missing.
 [[noreturn]] void fail_unrecorded(const Error& e, const p11::TokenInfo& t) {
   fail(e.category(),
@@ -134,10 +141,7 @@ p11::TokenInfo init_signed_by_escrowed_key(Workspace& ws, const TokenInitOptions
     on_new.token = fmt::format("pkcs11:slot-id={}", t.slot_id);
     Workspace created(on_new);
     created.use_pin(Secret::copy_of(pins.user.bytes()));
-    require_capable_token(created.login(), t, "token init",
-                          fmt::format("the token is initialised with its SO and user PINs but "
-                                      "holds no hsmctl object; re-initialise it with 'hsmctl "
-                                      "token init --slot {} --yes' for another use", t.slot_id));
+    require_capable_token(created, "token init", state_after_init(t));
     try {
       rec.record("token.init", token_event(t));
       rec.end_ok();
@@ -212,10 +216,7 @@ p11::TokenInfo init_token(Workspace& ws, const TokenInitOptions& options) {
   created.use_pin(std::move(pin_for_record));
   // Now that a user can log in, every operation is tried (session objects only): a token whose
   // mechanism list promised more than it does is named here, before any hsmctl object is made.
-  require_capable_token(created.login(), t, "token init",
-                        fmt::format("the token is initialised with its SO and user PINs but holds "
-                                    "no hsmctl object; re-initialise it with 'hsmctl token init "
-                                    "--slot {} --yes' for another use", t.slot_id));
+  require_capable_token(created, "token init", state_after_init(t));
   try {
     run_ceremony(created, "token.init", {{"label", t.label}},
                  [&](Recorder& rec) { rec.record("token.init", token_event(t)); });
