@@ -180,6 +180,8 @@ class Keystore {
   std::array<std::uint8_t, 32> bucket_with_row(std::uint32_t bucket, const std::string& row_key,
                                                const std::string& digest);
   std::array<std::array<std::uint8_t, 32>, 64> stored_pages();
+  // The stored bucket hashes of one page (empty buckets filled in).
+  std::array<std::array<std::uint8_t, 32>, 64> stored_buckets(std::uint32_t page);
   // The stored (row key, digest) pairs of a bucket, in row-key order (bucket_rows_).
   const std::vector<std::pair<std::string, Bytes>>& stored_bucket_rows(std::uint32_t bucket);
   std::array<std::uint8_t, 32> page_hash(

@@ -90,6 +90,13 @@ std::string root_of(const std::array<Digest, kPages>& pages) {
   return to_hex(ByteView(root.data(), root.size()));
 }
 
+// A page's hash over its bucket hashes.
+Digest page_of(const std::array<Digest, kPerPage>& buckets) {
+  Hasher h;
+  for (const Digest& d : buckets) h.add(d.data(), d.size());
+  return h.finish();
+}
+
 // Every column of every row `st` returns, by name, type and value, into `h`.
 std::uint64_t hash_rows(Hasher& h, Statement& st, std::string_view table) {
   h.field(table);
@@ -295,9 +302,7 @@ std::string Keystore::flush_dirty() {
   for (const std::uint32_t p : pages) {
     Digest d{};
     if (auto c = certified_buckets_.find(p); c != certified_buckets_.end()) {
-      Hasher h;
-      for (const Digest& b : c->second) h.add(b.data(), b.size());
-      d = h.finish();
+      d = page_of(c->second);
     } else {
       d = page_hash(p, std::nullopt);
     }
@@ -340,18 +345,21 @@ void Keystore::flush_pending() {
   if (expected_root_) expected_root_ = root;  // what this process made on top of it
 }
 
-std::array<std::uint8_t, 32> Keystore::page_hash(
-    std::uint32_t page, const std::optional<std::pair<std::uint32_t, Digest>>& replace) {
+std::array<Digest, kPerPage> Keystore::stored_buckets(std::uint32_t page) {
   std::array<Digest, kPerPage> buckets;
   buckets.fill(empty_bucket());
   Statement st(db_, "SELECT bucket, hash FROM state_buckets WHERE bucket BETWEEN :lo AND :hi");
   st.bind(":lo", page * kPerPage).bind(":hi", page * kPerPage + kPerPage - 1);
   while (st.step())
     buckets[static_cast<std::uint32_t>(st.integer("bucket")) % kPerPage] = to_digest(st.blob("hash"));
+  return buckets;
+}
+
+std::array<std::uint8_t, 32> Keystore::page_hash(
+    std::uint32_t page, const std::optional<std::pair<std::uint32_t, Digest>>& replace) {
+  std::array<Digest, kPerPage> buckets = stored_buckets(page);
   if (replace) buckets[replace->first % kPerPage] = replace->second;
-  Hasher h;
-  for (const Digest& d : buckets) h.add(d.data(), d.size());
-  return h.finish();
+  return page_of(buckets);
 }
 
 std::array<Digest, kPages> Keystore::stored_pages() {
@@ -495,15 +503,8 @@ void Keystore::before_change(const std::string& row_key, bool new_row) {
   const std::uint32_t page = bucket / kPerPage;
   auto buckets = certified_buckets_.find(page);
   if (buckets == certified_buckets_.end()) {
-    std::array<Digest, kPerPage> b;
-    b.fill(empty_bucket());
-    Statement st(db_, "SELECT bucket, hash FROM state_buckets WHERE bucket BETWEEN :lo AND :hi");
-    st.bind(":lo", page * kPerPage).bind(":hi", page * kPerPage + kPerPage - 1);
-    while (st.step())
-      b[static_cast<std::uint32_t>(st.integer("bucket")) % kPerPage] = to_digest(st.blob("hash"));
-    Hasher h;
-    for (const Digest& d : b) h.add(d.data(), d.size());
-    if (h.finish() != (*certified_pages_)[page]) refuse();
+    const std::array<Digest, kPerPage> b = stored_buckets(page);
+    if (page_of(b) != (*certified_pages_)[page]) refuse();
     buckets = certified_buckets_.emplace(page, b).first;
   }
   // The stored digests of the bucket must be the recorded ones; then only the row about to
@@ -520,13 +521,13 @@ std::string Keystore::computed_root() {
     buckets[bucket_of(key)].emplace_back(key, from_hex(row_digest(key)));
   std::array<Digest, kPages> pages;
   for (std::uint32_t p = 0; p < kPages; ++p) {
-    Hasher page;
-    for (std::uint32_t b = p * kPerPage; b < (p + 1) * kPerPage; ++b) {
-      std::sort(buckets[b].begin(), buckets[b].end());
-      const Digest d = bucket_hash(buckets[b]);
-      page.add(d.data(), d.size());
+    std::array<Digest, kPerPage> page;
+    for (std::uint32_t b = 0; b < kPerPage; ++b) {
+      auto& rows = buckets[p * kPerPage + b];
+      std::sort(rows.begin(), rows.end());
+      page[b] = bucket_hash(rows);
     }
-    pages[p] = page.finish();
+    pages[p] = page_of(page);
   }
   return root_of(pages);
 }
