@@ -173,4 +173,13 @@ void expect_failure(const RunResult& r, int code, const std::string& needle) {
       << "stderr does not mention '" << needle << "':\n" << r.err;
 }
 
+std::string profile_shim_module() {
+  return (std::filesystem::path(HSMCTL_BINARY).parent_path() / "tests" / "profileshim" /
+          "hsmprofileshim.so").string();
+}
+
+std::string shipped_profile(const std::string& name) {
+  return std::string(HSMCTL_SOURCE_DIR) + "/tests/profiles/" + name + ".profile";
+}
+
 }  // namespace hsm::test

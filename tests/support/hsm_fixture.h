@@ -78,6 +78,11 @@ class HsmTest : public ::testing::Test {
 // must be.
 void make_private_dir(const std::filesystem::path& dir);
 
+// The mechanism-profile shim (tests/profileshim) and a profile shipped in tests/profiles/
+// ("tpm2-pkcs11-1.9" -> .../tpm2-pkcs11-1.9.profile).
+std::string profile_shim_module();
+std::string shipped_profile(const std::string& name);
+
 // Asserts the failure contract: exit code, exactly one "hsmctl: error:" line on stderr that
 // contains `needle`.
 void expect_failure(const RunResult& r, int code, const std::string& needle);

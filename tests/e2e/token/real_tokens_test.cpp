@@ -73,9 +73,8 @@ class RealTokens : public ::testing::Test {
     auto env = softhsm.env();
     const auto softhsm_list = mechanisms(run_program(
         {"/usr/bin/pkcs11-tool", "--module", HSMCTL_SOFTHSM_MODULE, "-M"}, env));
-    env["HSMCTL_PROFILE"] = std::string(HSMCTL_SOURCE_DIR) + "/tests/profiles/" + profile;
-    const std::string shim =
-        (fs::path(HSMCTL_BINARY).parent_path() / "tests/profileshim/hsmprofileshim.so").string();
+    env["HSMCTL_PROFILE"] = shipped_profile(profile);
+    const std::string shim = profile_shim_module();
     const auto shim_list = mechanisms(run_program({"/usr/bin/pkcs11-tool", "--module", shim, "-M"},
                                                   env));
     const auto real_list = mechanisms(token.tool({"--slot", std::to_string(token.slot), "-M"}));
@@ -129,7 +128,7 @@ TEST_F(RealTokens, Tpm2TokenIsRefusedBeforeItIsTouched) {
 TEST_F(RealTokens, Tpm2ProfileModelsTheRealMechanismList) {
   Tpm2Token tpm(tmp_.path());
   START_OR_SKIP(tpm);
-  expect_profile_models(tpm.token(), "tpm2-pkcs11-1.9.profile");
+  expect_profile_models(tpm.token(), "tpm2-pkcs11-1.9");
 }
 
 TEST_F(RealTokens, OpencryptokiTokenIsListedAsAFreeSlot) {
@@ -164,7 +163,7 @@ TEST_F(RealTokens, OpencryptokiTokenIsRefusedBeforeItIsTouched) {
 TEST_F(RealTokens, OpencryptokiProfileModelsTheRealMechanismList) {
   OpencryptokiToken ock(tmp_.path());
   START_OR_SKIP(ock);
-  expect_profile_models(ock.token(), "opencryptoki-3.8-swtok.profile");
+  expect_profile_models(ock.token(), "opencryptoki-3.8-swtok");
 }
 
 }  // namespace

@@ -13,13 +13,8 @@ namespace fs = std::filesystem;
 
 class TokenCheck : public HsmTest {
  protected:
-  static std::string shim() {
-    return (fs::path(HSMCTL_BINARY).parent_path() / "tests" / "profileshim" / "hsmprofileshim.so")
-        .string();
-  }
-  static std::string shipped(const std::string& name) {
-    return std::string(HSMCTL_SOURCE_DIR) + "/tests/profiles/" + name + ".profile";
-  }
+  static std::string shim() { return profile_shim_module(); }
+  static std::string shipped(const std::string& name) { return shipped_profile(name); }
   std::map<std::string, std::string> through(const std::string& profile) {
     return {{"HSMCTL_MODULE", shim()}, {"HSMCTL_PROFILE", profile}};
   }
