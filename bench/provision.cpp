@@ -32,26 +32,17 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench.h"
+#include "bench/bench_workspace.h"
 #include "core/pkcs11/module.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using hsm::bench::note;
+using hsm::bench::run;
 using hsm::bench::Stopwatch;
 
 const char* kPin = "bench-pin-1234";
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) throw std::runtime_error("cannot run " + cmd);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (::pclose(p) != 0) throw std::runtime_error("failed: " + cmd);
-  return out;
-}
 
 void check(CK_RV rv, const char* what) {
   if (rv != CKR_OK) throw std::runtime_error(std::string(what) + " failed: rv 0x" + std::to_string(rv));
@@ -296,22 +287,8 @@ int main(int argc, char** argv) {
   if (sodium_init() < 0) return 1;
   const fs::path dir = fs::temp_directory_path() / ("hsmctl-bench-provision-" + std::to_string(::getpid()));
   try {
-    fs::create_directories(dir / "tokens");
-    fs::create_directories(dir / "ws");
-    fs::create_directories(dir / "shares");
-    fs::permissions(dir / "shares", fs::perms::owner_all, fs::perm_options::replace);
-    std::ofstream(dir / "softhsm2.conf") << "directories.tokendir = " << (dir / "tokens").string()
-                                         << "\nobjectstore.backend = file\nlog.level = ERROR\n";
-    ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
-    ::setenv("HSMCTL_TOKEN", "bench", 1);
-    ::setenv("HSMCTL_DIR", (dir / "ws").c_str(), 1);
-    ::setenv("BENCH_PIN", kPin, 1);
-    ::setenv("HSMCTL_PIN_SOURCE", "env:BENCH_PIN", 1);
+    hsm::bench::make_workspace(dir, kPin, HSMCTL_BINARY);
     const std::string module = hsm::p11::Module::find_softhsm();
-    run("softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin " +
-        std::string(kPin) + " >/dev/null");
-    run(std::string(HSMCTL_BINARY) + " master init --threshold 2 --custodians a,b,c "
-        "--shares-out " + (dir / "shares").string() + " >/dev/null");
     note("the machine is shared: the rates are wall-clock and move with other load; the "
          "baselines are measured in the same run, alternately");
 

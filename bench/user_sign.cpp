@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench/bench.h"
+#include "bench/bench_workspace.h"
 
 extern char** environ;
 
@@ -28,20 +29,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using hsm::bench::note;
+using hsm::bench::run;
 
 const char* kPin = "bench-pin-1234";
 const char* kPassword = "bench-password-for-all";
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) throw std::runtime_error("cannot run " + cmd);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (::pclose(p) != 0) throw std::runtime_error("failed: " + cmd);
-  return out;
-}
 
 double children_cpu() {
   rusage ru{};
@@ -98,23 +89,9 @@ int main(int argc, char** argv) {
   const int rounds = flags.quick ? 1 : flags.rounds;
   const fs::path dir = fs::temp_directory_path() / ("hsmctl-bench-sign-" + std::to_string(::getpid()));
   try {
-    fs::create_directories(dir / "tokens");
-    fs::create_directories(dir / "ws");
-    fs::create_directories(dir / "shares");
-    fs::permissions(dir / "shares", fs::perms::owner_all, fs::perm_options::replace);
-    std::ofstream(dir / "softhsm2.conf") << "directories.tokendir = " << (dir / "tokens").string()
-                                         << "\nobjectstore.backend = file\nlog.level = ERROR\n";
-    ::setenv("SOFTHSM2_CONF", (dir / "softhsm2.conf").c_str(), 1);
-    ::setenv("HSMCTL_TOKEN", "bench", 1);
-    ::setenv("HSMCTL_DIR", (dir / "ws").c_str(), 1);
-    ::setenv("BENCH_PIN", kPin, 1);
-    ::setenv("HSMCTL_PIN_SOURCE", "env:BENCH_PIN", 1);
+    hsm::bench::make_workspace(dir, kPin, HSMCTL_BINARY);
     ::setenv("PW", kPassword, 1);
     const std::string hsmctl = HSMCTL_BINARY;
-    run("softhsm2-util --init-token --free --label bench --so-pin 87654321 --pin " +
-        std::string(kPin) + " >/dev/null");
-    run(hsmctl + " master init --threshold 2 --custodians a,b,c --shares-out " +
-        (dir / "shares").string() + " >/dev/null");
     {
       std::ofstream csv(dir / "users.csv");
       csv << "name,password\n";
