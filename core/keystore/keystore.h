@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -162,6 +164,11 @@ class Keystore {
   static void set_state_upkeep(StateUpkeep upkeep) noexcept;
   static bool state_upkeep_on() noexcept;
 
+  // The state's buckets, indexed directly in memory (flat bitsets and one slot per bucket
+  // rather than trees: a provisioning run touches thousands of them per chunk).
+  static constexpr std::uint32_t kStateBuckets = 4096;
+  using BucketRows = std::vector<std::pair<std::string, Bytes>>;
+
  private:
   void open_state();
   std::string flush_dirty();
@@ -183,7 +190,7 @@ class Keystore {
   // The stored bucket hashes of one page (empty buckets filled in).
   std::array<std::array<std::uint8_t, 32>, 64> stored_buckets(std::uint32_t page);
   // The stored (row key, digest) pairs of a bucket, in row-key order (bucket_rows_).
-  const std::vector<std::pair<std::string, Bytes>>& stored_bucket_rows(std::uint32_t bucket);
+  const BucketRows& stored_bucket_rows(std::uint32_t bucket);
   std::array<std::uint8_t, 32> page_hash(
       std::uint32_t page,
       const std::optional<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& replace);
@@ -191,12 +198,13 @@ class Keystore {
       const std::optional<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& replace);
 
   Database db_;
-  std::set<std::uint32_t> dirty_buckets_;
-  std::set<std::uint32_t> verified_buckets_;
-  std::set<std::string> own_rows_;  // rows this connection wrote since expect_state
+  std::bitset<kStateBuckets> dirty_buckets_;
+  std::bitset<kStateBuckets> verified_buckets_;
+  std::unordered_set<std::string> own_rows_;  // rows this connection wrote since expect_state
   // The stored (row key, digest) pairs of the buckets checked or changed since expect_state, in
   // row-key order, kept up to date by touch(): a flush hashes them without reading them back.
-  std::map<std::uint32_t, std::vector<std::pair<std::string, Bytes>>> bucket_rows_;
+  // Empty until first used, then one slot per bucket.
+  std::vector<std::optional<BucketRows>> bucket_rows_;
   // Stored page hashes, and bucket hashes of some pages, checked against expected_root_.
   std::optional<std::array<std::array<std::uint8_t, 32>, 64>> certified_pages_;
   std::map<std::uint32_t, std::array<std::array<std::uint8_t, 32>, 64>> certified_buckets_;

@@ -312,6 +312,24 @@ Bytes Statement::blob_at(int index) const {
   return p == nullptr ? Bytes() : Bytes(p, p + n);
 }
 
+std::string_view Statement::column_name_view(int index) const {
+  const char* name = sqlite3_column_name(stmt_, index);
+  return name == nullptr ? std::string_view() : std::string_view(name);
+}
+
+std::string_view Statement::text_view_at(int index) const {
+  const auto* p = sqlite3_column_text(stmt_, index);
+  const int n = sqlite3_column_bytes(stmt_, index);
+  return p == nullptr ? std::string_view()
+                      : std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+}
+
+ByteView Statement::blob_view_at(int index) const {
+  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, index));
+  const int n = sqlite3_column_bytes(stmt_, index);
+  return p == nullptr ? ByteView() : ByteView(p, static_cast<std::size_t>(n));
+}
+
 // ---- Transaction ----
 
 Transaction::Transaction(Database& db) : db_(db), level_(db.depth_ + 1) {

@@ -132,6 +132,11 @@ class Statement {
   std::int64_t integer_at(int index) const;
   std::string text_at(int index) const;
   Bytes blob_at(int index) const;
+  // Views of the current row's values and of a column's name: valid until the next step(),
+  // reset or bind of this statement (no copy, for hashing many small fields).
+  std::string_view column_name_view(int index) const;
+  std::string_view text_view_at(int index) const;
+  ByteView blob_view_at(int index) const;
 
  private:
   Statement& bind_integer(const char* name, std::int64_t value);

@@ -21,7 +21,7 @@ namespace hsm::keystore {
 
 namespace {
 
-constexpr std::uint32_t kBuckets = 4096, kPerPage = 64, kPages = kBuckets / kPerPage;
+constexpr std::uint32_t kBuckets = Keystore::kStateBuckets, kPerPage = 64, kPages = kBuckets / kPerPage;
 using Digest = std::array<std::uint8_t, 32>;
 
 // The bytes to hash are gathered and hashed once: a row's digest is about a hundred small
@@ -104,16 +104,16 @@ std::uint64_t hash_rows(Hasher& h, Statement& st, std::string_view table) {
   while (st.step()) {
     ++rows;
     for (int i = 0; i < st.column_count(); ++i) {
-      h.field(st.column_name(i));
+      h.field(st.column_name_view(i));
       const int type = st.column_type(i);
       const std::uint8_t tag = static_cast<std::uint8_t>(type);
       h.add(&tag, 1);
       if (type == SQLITE_INTEGER) h.add_u64(static_cast<std::uint64_t>(st.integer_at(i)));
       else if (type == SQLITE_BLOB) {
-        const Bytes b = st.blob_at(i);
+        const ByteView b = st.blob_view_at(i);
         h.add_u64(b.size()).add(b);
       } else if (type != SQLITE_NULL) {
-        h.field(st.text_at(i));
+        h.field(st.text_view_at(i));
       }
     }
   }
@@ -173,22 +173,24 @@ void Keystore::open_state() {
     for (auto& [key, digest] : changed_rows_) digest = row_digest(key);
   });
   // Earlier layouts (state_rows, a rowid table with two indexes) are derived data: dropped and
-  // rebuilt from the rows.
-  bool old_layout = false;
+  // rebuilt from the rows. One transaction for the check and the tables, so that processes
+  // opening a new workspace at once never see each other's half-made layout.
   {
-    Statement st(db_, "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'state_rows') + "
-                      "(SELECT count(*) FROM sqlite_master WHERE name = 'state_digests') - "
-                      "(SELECT count(*) FROM sqlite_master WHERE name = 'state_digests_by_bucket') "
-                      "AS stale");
-    old_layout = st.step() && st.integer("stale") > 0;
-  }
-  if (old_layout) {
     Transaction tx(db_);
-    db_.exec("DROP TABLE IF EXISTS state_rows; DROP TABLE IF EXISTS state_digests; "
-             "DELETE FROM state_root");
+    bool old_layout = false;
+    {
+      Statement st(db_, "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'state_rows') + "
+                        "(SELECT count(*) FROM sqlite_master WHERE name = 'state_digests') - "
+                        "(SELECT count(*) FROM sqlite_master WHERE name = 'state_digests_by_bucket') "
+                        "AS stale");
+      old_layout = st.step() && st.integer("stale") > 0;
+    }
+    if (old_layout)
+      db_.exec("DROP TABLE IF EXISTS state_rows; DROP TABLE IF EXISTS state_digests; "
+               "DROP TABLE IF EXISTS state_root");
+    db_.exec(kStateTables);
     tx.commit();
   }
-  db_.exec(kStateTables);
   if (stored_root().empty()) rebuild_state();
 }
 
@@ -244,6 +246,7 @@ void Keystore::touch(const std::string& row_key) {
   if (!g_state_upkeep) return;
   const std::string digest = row_digest(row_key);
   const std::uint32_t bucket = bucket_of(row_key);
+  const Bytes digest_bytes = digest.empty() ? Bytes() : from_hex(digest);
   if (digest.empty()) {
     Statement st(db_, "DELETE FROM state_digests WHERE row_key = :k");
     st.bind(":k", row_key).run();
@@ -251,22 +254,22 @@ void Keystore::touch(const std::string& row_key) {
     Statement st(db_, "INSERT INTO state_digests (row_key, bucket, digest) VALUES (:k, :b, :d) "
                       "ON CONFLICT (row_key) DO UPDATE SET bucket = excluded.bucket, "
                       "digest = excluded.digest");
-    st.bind(":k", row_key).bind(":b", bucket).bind(":d", from_hex(digest)).run();
+    st.bind(":k", row_key).bind(":b", bucket).bind(":d", digest_bytes).run();
   }
-  if (auto cached = bucket_rows_.find(bucket); cached != bucket_rows_.end()) {
-    auto& rows = cached->second;
+  if (!bucket_rows_.empty() && bucket_rows_[bucket]) {
+    auto& rows = *bucket_rows_[bucket];
     const auto at = std::lower_bound(rows.begin(), rows.end(), row_key,
                                      [](const auto& r, const std::string& k) { return r.first < k; });
     const bool present = at != rows.end() && at->first == row_key;
     if (digest.empty()) {
       if (present) rows.erase(at);
     } else if (present) {
-      at->second = from_hex(digest);
+      at->second = digest_bytes;
     } else {
-      rows.emplace(at, row_key, from_hex(digest));
+      rows.emplace(at, row_key, digest_bytes);
     }
   }
-  dirty_buckets_.insert(bucket);
+  dirty_buckets_.set(bucket);
   changed_rows_[row_key] = digest;
   own_rows_.insert(row_key);
 }
@@ -289,7 +292,8 @@ std::string Keystore::flush_dirty() {
   std::optional<Transaction> tx;
   if (!db_.in_transaction()) tx.emplace(db_);
   std::set<std::uint32_t> pages;
-  for (const std::uint32_t b : dirty_buckets_) {
+  for (std::uint32_t b = 0; b < kBuckets; ++b) {
+    if (!dirty_buckets_.test(b)) continue;
     const Digest d = bucket_hash(stored_bucket_rows(b));
     Statement up(db_, "INSERT INTO state_buckets (bucket, hash) VALUES (:b, :h) "
                       "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
@@ -319,7 +323,7 @@ std::string Keystore::flush_dirty() {
   }
   set_stored_root(root);
   if (tx) tx->commit();
-  dirty_buckets_.clear();
+  dirty_buckets_.reset();
   return root;
 }
 
@@ -340,7 +344,7 @@ std::string Keystore::state_root() {
 }
 
 void Keystore::flush_pending() {
-  if (dirty_buckets_.empty()) return;
+  if (dirty_buckets_.none()) return;
   const std::string root = flush_dirty();
   if (expected_root_) expected_root_ = root;  // what this process made on top of it
 }
@@ -409,7 +413,7 @@ std::string Keystore::rebuild_state() {
   for (const std::string& key : all_row_keys()) touch(key);
   own_rows_.clear();
   changed_rows_.clear();
-  for (std::uint32_t b = 0; b < kBuckets; ++b) dirty_buckets_.insert(b);
+  dirty_buckets_.set();
   set_stored_root("");
   const std::string root = flush_dirty();
   tx.commit();
@@ -452,20 +456,20 @@ void Keystore::expect_state(std::string root) {
   expected_root_ = root;
   committed_root_ = std::move(root);
   rolled_back_ = false;
-  dirty_buckets_.clear();
-  verified_buckets_.clear();
+  dirty_buckets_.reset();
+  verified_buckets_.reset();
   own_rows_.clear();
   bucket_rows_.clear();
 }
 
-const std::vector<std::pair<std::string, Bytes>>& Keystore::stored_bucket_rows(std::uint32_t bucket) {
-  auto cached = bucket_rows_.find(bucket);
-  if (cached != bucket_rows_.end()) return cached->second;
-  std::vector<std::pair<std::string, Bytes>> rows;
+const Keystore::BucketRows& Keystore::stored_bucket_rows(std::uint32_t bucket) {
+  if (bucket_rows_.empty()) bucket_rows_.resize(kBuckets);
+  if (bucket_rows_[bucket]) return *bucket_rows_[bucket];
+  BucketRows rows;
   Statement st(db_, "SELECT row_key, digest FROM state_digests WHERE bucket = :b ORDER BY row_key");
   st.bind(":b", bucket);
   while (st.step()) rows.emplace_back(st.text("row_key"), st.blob("digest"));
-  return bucket_rows_.emplace(bucket, std::move(rows)).first->second;
+  return bucket_rows_[bucket].emplace(std::move(rows));
 }
 
 void Keystore::before_change(const std::string& row_key, bool new_row) {
@@ -485,7 +489,7 @@ void Keystore::before_change(const std::string& row_key, bool new_row) {
                                 "the transcript recorded last (edited, or restored from an "
                                 "older copy); nothing was changed; run 'hsmctl doctor'");
   };
-  if (dirty_buckets_.contains(bucket) || verified_buckets_.contains(bucket)) return check_own_row();
+  if (dirty_buckets_.test(bucket) || verified_buckets_.test(bucket)) return check_own_row();
   // A change is made only on top of the state the transcript recorded: otherwise the new root
   // would take in whatever else was edited in this bucket or its path. The stored page hashes,
   // then one page's bucket hashes, are checked once against the expected root and kept; each
@@ -511,7 +515,7 @@ void Keystore::before_change(const std::string& row_key, bool new_row) {
   // change needs reading: it must be as its stored digest says, or the write would take in an
   // edit of its other columns. Every other row keeps its stored digest, edited or not.
   if (bucket_hash(stored_bucket_rows(bucket)) != buckets->second[bucket % kPerPage]) refuse();
-  verified_buckets_.insert(bucket);
+  verified_buckets_.set(bucket);
   check_own_row();
 }
 
