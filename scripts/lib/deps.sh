@@ -9,6 +9,8 @@ HSMCTL_PACKAGES=(
   # Printed share cards (core/print/): cairo and its fonts; the tests read them back with
   # poppler's pdftoppm/pdftotext and zbar's zbarimg.
   libcairo2-dev fonts-dejavu-core poppler-utils zbar-tools
+  # Shares encrypted to custodians' OpenPGP keys (core/delivery/), checked with stock gpg.
+  libgpgme-dev gnupg
   # Real tokens that refuse part of what hsmctl needs (tests/support/real_tokens.cpp, ctest -L
   # realtokens): tpm2-pkcs11 on a software TPM, and opencryptoki's soft token.
   swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools opencryptoki
