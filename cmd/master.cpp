@@ -22,26 +22,56 @@ nlohmann::json result_json(const MasterInitResult& r) {
     c.push_back({{"name", name}, {"commitment", commitment}});
   return {{"kcv", r.kcv}, {"identifier", r.identifier}, {"threshold", r.threshold},
           {"custodians", c}, {"seq", r.seq}, {"commitments_file", r.commitments_file.string()},
-          {"commitments_sha256", r.commitments_sha256}};
+          {"commitments_sha256", r.commitments_sha256}, {"delivery", r.delivery}};
 }
 
-void print_result(std::ostream& out, const char* what, const MasterInitResult& r,
-                  const std::optional<std::filesystem::path>& dir) {
+void print_result(std::ostream& out, const char* what, const MasterInitResult& r) {
   out << fmt::format("{}: {}-of-{} share set {} issued; MK-wrap check value (KCV) {}\n", what,
                      r.threshold, r.commitments.size(), r.identifier, r.kcv);
-  for (const auto& [name, commitment] : r.commitments)
-    out << fmt::format("  {:<16} commitment {}{}\n", name, commitment.substr(0, 16),
-                       dir ? "  -> " + (*dir / (name + ".share")).string() : "");
+  for (const auto& [name, commitment] : r.commitments) {
+    std::string where;
+    if (const auto f = r.share_files.find(name); f != r.share_files.end())
+      where = "  -> " + f->second.string();
+    if (const auto d = r.delivery.find(name); d != r.delivery.end() && d->is_object())
+      where += fmt::format(" (encrypted to OpenPGP key {})", d->value("openpgp", "?"));
+    out << fmt::format("  {:<16} commitment {}{}\n", name, commitment.substr(0, 16), where);
+  }
   out << fmt::format("Commitments (public; a custodian checks a share with 'master verify-share "
                      "--commitments FILE'): {}\n  SHA-256 {} (in the transcript)\n",
                      r.commitments_file.string(), r.commitments_sha256);
   out << "Write the KCV on the paper record; 'master restore' prints it for comparison.\n";
 }
 
-CustodianConsole* console_for(const std::optional<std::filesystem::path>& out,
+CustodianConsole* console_for(const ShareDelivery& d, const std::vector<std::string>& custodians,
                               TerminalConsole& console) {
-  return out || !has_terminal() ? nullptr : &console;
+  return d.any_on_terminal(custodians) && has_terminal() ? &console : nullptr;
 }
+
+// --shares-out, --cards, --paper and --encrypt-to, as master init and master reshare take them.
+struct DeliveryArgs {
+  std::string shares_out, cards, paper = "a4";
+  std::vector<std::string> encrypt_to;
+
+  void add_to(CLI::App* app) {
+    app->add_option("--shares-out", shares_out, "write DIR/<custodian>.share (0600) instead of "
+                    "showing each share on the terminal")->type_name("DIR");
+    app->add_option("--cards", cards, "write a printed share card DIR/<custodian>.pdf (0600) "
+                    "for each custodian: words, QR code, set, KCV")->type_name("DIR");
+    app->add_option("--paper", paper, "share card paper size: a4 (default) or letter")
+        ->type_name("a4|letter");
+    app->add_option("--encrypt-to", encrypt_to, "encrypt this custodian's share to their "
+                    "OpenPGP public key: --shares-out DIR/<custodian>.share.asc (repeatable)")
+        ->type_name("CUSTODIAN=KEYFILE");
+  }
+  ShareDelivery delivery() const {
+    ShareDelivery d;
+    if (!shares_out.empty()) d.shares_out = shares_out;
+    if (!cards.empty()) d.cards = cards;
+    d.paper = print::paper_named(paper);
+    d.encrypt_to = parse_encrypt_to(encrypt_to);
+    return d;
+  }
+};
 
 }  // namespace
 
@@ -52,7 +82,7 @@ void add_master_commands(Cli& cli) {
 
   struct InitArgs {
     MasterInitOptions o;
-    std::string shares_out;
+    DeliveryArgs delivery;
   };
   auto ia = std::make_shared<InitArgs>();
   auto* init = group->add_subcommand("init", "make the master secret, split it into M-of-N "
@@ -61,21 +91,18 @@ void add_master_commands(Cli& cli) {
       ->type_name("M");
   init->add_option("--custodians", ia->o.custodians, "custodian names, comma separated (N <= 16)")
       ->required()->delimiter(',')->type_name("a,b,c");
-  init->add_option("--shares-out", ia->shares_out, "write DIR/<custodian>.share (0600) instead "
-                   "of showing each share on the terminal")->type_name("DIR");
+  ia->delivery.add_to(init);
   init->add_flag("--allow-single-custodian", ia->o.allow_single_custodian,
                  "allow --threshold 1 with a single custodian (one person "
                  "can restore the master); never with more custodians");
   with_example(init, "hsmctl master init --threshold 3 --custodians alice,bob,carol,dave,erin");
   init->callback([&cli, ia] {
     cli.action = [&cli, ia] {
-      if (!ia->shares_out.empty()) ia->o.shares_out = ia->shares_out;
+      ia->o.delivery = ia->delivery.delivery();
       Workspace ws(cli.workspace_options(DirUse::start));
       TerminalConsole console;
-      const auto r = master_init(ws, ia->o, console_for(ia->o.shares_out, console));
-      cli.emit(result_json(r), [&](std::ostream& out) {
-        print_result(out, "master init", r, ia->o.shares_out);
-      });
+      const auto r = master_init(ws, ia->o, console_for(ia->o.delivery, ia->o.custodians, console));
+      cli.emit(result_json(r), [&](std::ostream& out) { print_result(out, "master init", r); });
       return 0;
     };
   });
@@ -177,7 +204,7 @@ void add_master_commands(Cli& cli) {
 
   struct ReshareArgs {
     ReshareOptions o;
-    std::string shares_out;
+    DeliveryArgs delivery;
     std::vector<std::string> files;
   };
   auto ra = std::make_shared<ReshareArgs>();
@@ -189,20 +216,18 @@ void add_master_commands(Cli& cli) {
       ->required()->delimiter(',')->type_name("a,b,c");
   reshare->add_option("--shares-file", ra->files, "current shares (repeatable; default: typed)")
       ->type_name("F");
-  reshare->add_option("--shares-out", ra->shares_out, "write the new shares to DIR")->type_name("DIR");
+  ra->delivery.add_to(reshare);
   reshare->add_flag("--allow-single-custodian", ra->o.allow_single_custodian,
                     "allow --threshold 1 with a single custodian; never with more");
   with_example(reshare, "hsmctl master reshare --threshold 2 --custodians alice,bob,frank");
   reshare->callback([&cli, ra] {
     cli.action = [&cli, ra] {
-      if (!ra->shares_out.empty()) ra->o.shares_out = ra->shares_out;
+      ra->o.delivery = ra->delivery.delivery();
       Workspace ws(cli.workspace_options());
       TerminalConsole console;
       const auto r = master_reshare(ws, ra->o, share_intake(ra->files),
-                                    console_for(ra->o.shares_out, console));
-      cli.emit(result_json(r), [&](std::ostream& out) {
-        print_result(out, "master reshare", r, ra->o.shares_out);
-      });
+                                    console_for(ra->o.delivery, ra->o.custodians, console));
+      cli.emit(result_json(r), [&](std::ostream& out) { print_result(out, "master reshare", r); });
       return 0;
     };
   });

@@ -71,39 +71,13 @@ void MasterInitOptions::validate() const {
                                       "restore the master key; it is allowed only with a single "
                                       "custodian and --allow-single-custodian; otherwise use "
                                       "--threshold 2 or more", n));
-  if (shares_out) {
-    if (!std::filesystem::is_directory(*shares_out))
-      fail(Category::not_found, fmt::format("--shares-out directory '{}' does not exist",
-                                            shares_out->string()));
-    // Share files are secrets: the directory they are written to must be its owner's alone
-    // (a file created there could otherwise be read, or swapped, by another account).
-    const auto perms = std::filesystem::status(*shares_out).permissions();
-    if ((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) !=
-        std::filesystem::perms::none)
-      fail(Category::general, fmt::format("--shares-out directory '{}' is open to group or others "
-                                          "(mode {:04o}); run 'chmod 700 {}'",
-                                          shares_out->string(),
-                                          static_cast<unsigned>(perms) & 07777,
-                                          shares_out->string()));
-    for (const auto& c : custodians) {
-      const auto path = share_file_path(*shares_out, c);
-      std::error_code ec;
-      const auto st = std::filesystem::symlink_status(path, ec);
-      if (std::filesystem::is_symlink(st))
-        fail(Category::not_found, fmt::format("share file path '{}' is a symbolic link; share "
-                                              "files are only written as new files: remove the "
-                                              "link or choose another --shares-out", path.string()));
-      if (std::filesystem::exists(st))
-        fail(Category::not_found, fmt::format("share file '{}' already exists; move it away first",
-                                              path.string()));
-    }
-  }
+  delivery.validate(custodians);
 }
 
 MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, CustodianConsole* console) {
   o.validate();
-  if (!o.shares_out && console == nullptr)
-    fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR");
+  if (o.delivery.any_on_terminal(o.custodians) && console == nullptr)
+    fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR or --cards DIR");
   MasterInitResult result;
   result.threshold = o.threshold;
   const nlohmann::json params{{"threshold", o.threshold}, {"custodians", o.custodians}};
@@ -134,17 +108,22 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     HandedOut handed;
     auto note_shares = [&](const char* step) {
       rec.progress(step, {{"shares_shown", handed.given}, {"shares_void", !handed.given.empty()},
-                          {"share_files", o.shares_out.has_value()}});
+                          {"share_files", !o.delivery.any_on_terminal(o.custodians)}});
       if (handed.given.empty()) return rec.on_abort_say("no share was handed out and nothing was kept");
       rec.on_abort_say(fmt::format(
           "nothing was kept on the token or in the workspace{}; the shares {} to {} are void "
-          "(their master was never kept): destroy every copy", o.shares_out ? ", and the "
-          "share files it wrote were removed" : "", o.shares_out ? "written" : "shown",
+          "(their master was never kept): destroy every copy", handed.files.empty() ? "" :
+          ", and the share files it wrote were removed", handed.files.empty() ? "shown" :
+          "handed out",
           fmt::join(handed.given, ", ")));
     };
     handed.on_give = [&] { note_shares("hand out shares"); };
     note_shares("hand out shares");
-    hand_out(issued, o.custodians, o.shares_out, console, handed);
+    const CardFacts facts{ws.token().label, master_kcv(master), transcript::utc_now_rfc3339(),
+                          set.identifier, o.threshold, static_cast<int>(o.custodians.size())};
+    hand_out(issued, o.custodians, o.delivery, facts, console, handed);
+    result.delivery = handed.delivery;
+    result.share_files = handed.paths;
     note_shares("put the master keys on the token");
     test_hook("master-init.after-shares");
 
@@ -185,7 +164,8 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
                                {"identifier", set.identifier}, {"extendable", true},
                                {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv},
                                {"commitments_file", commitments.name},
-                               {"commitments_sha256", commitments.sha256}});
+                               {"commitments_sha256", commitments.sha256},
+                               {"delivery", handed.delivery}});
       if (result.seq != static_cast<std::uint64_t>(set.created_seq))
         fail(Category::general, "internal: the transcript grew while master init held the "
                                 "workspace lock");

@@ -3,10 +3,15 @@
 // workspace's escrowed transcript key. Everything is validated before the token is touched.
 #pragma once
 
+#include "ceremonies/master/share_delivery.h"
+
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ceremonies/workspace.h"
 #include "core/secure/secret.h"
@@ -25,9 +30,9 @@ struct MasterInitOptions {
   int threshold = 0;
   std::vector<std::string> custodians;
   bool allow_single_custodian = false;
-  std::optional<std::filesystem::path> shares_out;
+  ShareDelivery delivery;  // files, cards, OpenPGP messages or the terminal
   // Error(usage) for M > N, M < 1, M = 1 without allow_single_custodian, N > 16, duplicate or
-  // malformed names; Error(not_found) when a share file to be written already exists.
+  // malformed names; what ShareDelivery::validate refuses.
   void validate() const;
 };
 
@@ -37,6 +42,10 @@ struct MasterInitResult {
   int threshold = 0;
   std::vector<std::pair<std::string, std::string>> commitments;  // custodian, commitment
   std::uint64_t seq = 0;  // transcript seq of master.init
+  // How each custodian received their share: "terminal", "file", "card" or {"openpgp": FPR},
+  // and the file written for them, if any.
+  nlohmann::json delivery = nlohmann::json::object();
+  std::map<std::string, std::filesystem::path> share_files;
   std::filesystem::path commitments_file;  // the public commitments file written (see commitments.h)
   std::string commitments_sha256;
 };

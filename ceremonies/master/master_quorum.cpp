@@ -161,10 +161,10 @@ keystore::ShareSet workspace_share_set(const std::filesystem::path& dir) {
 
 MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareIntake intake,
                                 CustodianConsole* console) {
-  MasterInitOptions check{o.threshold, o.custodians, o.allow_single_custodian, o.shares_out};
+  MasterInitOptions check{o.threshold, o.custodians, o.allow_single_custodian, o.delivery};
   check.validate();
-  if (!o.shares_out && console == nullptr)
-    fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR");
+  if (o.delivery.any_on_terminal(o.custodians) && console == nullptr)
+    fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR or --cards DIR");
   MasterInitResult result;
   result.threshold = o.threshold;
   run_ceremony(ws, "master.reshare", {{"threshold", o.threshold}, {"custodians", o.custodians}},
@@ -187,10 +187,15 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
       rec.progress("hand out shares", {{"shares_shown", handed.given}});
       rec.on_abort_say(fmt::format("the share set was not replaced; the new shares {} to {} are "
                                    "void: destroy every copy, the current shares stay valid",
-                                   o.shares_out ? "written" : "shown",
+                                   handed.files.empty() ? "shown" : "handed out",
                                    fmt::join(handed.given, ", ")));
     };
-    hand_out(issued, o.custodians, o.shares_out, console, handed);
+    const CardFacts facts{ws.token().label, result.kcv, transcript::utc_now_rfc3339(),
+                          issued.set.identifier, o.threshold,
+                          static_cast<int>(o.custodians.size())};
+    hand_out(issued, o.custodians, o.delivery, facts, console, handed);
+    result.delivery = handed.delivery;
+    result.share_files = handed.paths;
     const CommitmentsFile commitments = commitments_file(issued.set);
     const std::filesystem::path commitments_path = ws.options().dir / commitments.name;
     bool commitments_written = false;
@@ -200,7 +205,8 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
                                {"identifier", issued.set.identifier},
                                {"retired_identifier", old.identifier}, {"kcv", result.kcv},
                                {"commitments_file", commitments.name},
-                               {"commitments_sha256", commitments.sha256}});
+                               {"commitments_sha256", commitments.sha256},
+                               {"delivery", handed.delivery}});
       write_new_file(commitments_path, as_bytes(commitments.text), 0644);
       commitments_written = true;
       result.commitments_file = commitments_path;

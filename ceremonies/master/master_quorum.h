@@ -37,7 +37,7 @@ struct ReshareOptions {
   int threshold = 0;
   std::vector<std::string> custodians;
   bool allow_single_custodian = false;
-  std::optional<std::filesystem::path> shares_out;
+  ShareDelivery delivery;
 };
 MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& options, ShareIntake intake,
                                 CustodianConsole* console);

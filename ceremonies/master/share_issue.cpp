@@ -34,16 +34,24 @@ IssuedShares split_for_custodians(const Secret& master, int threshold,
 }
 
 void hand_out(const IssuedShares& issued, const std::vector<std::string>& names,
-              const std::optional<std::filesystem::path>& shares_out, CustodianConsole* console,
+              const ShareDelivery& delivery, const CardFacts& facts, CustodianConsole* console,
               HandedOut& done) {
   try {
     for (size_t i = 0; i < issued.shares.size(); ++i) {
       const Secret mnemonic = slip39::to_mnemonic(issued.shares[i]);
-      if (shares_out) {
-        done.files.push_back(write_share_file(*shares_out, names[i], mnemonic));
+      if (delivery.method_for(names[i]) != ShareDelivery::Method::terminal) {
+        Delivered d = deliver_share(delivery, names[i], issued.shares[i].header.member_index + 1,
+                                    mnemonic, facts);
+        done.files.push_back(d.file);
+        done.paths[names[i]] = d.file.path;
+        done.delivery[names[i]] = std::move(d.record);
         done.given.push_back(names[i]);
         if (done.on_give) done.on_give();
       } else {
+        if (console == nullptr)
+          fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR or "
+                                "--cards DIR");
+        done.delivery[names[i]] = "terminal";
         // Counted as shown from the moment it may be on the screen.
         done.given.push_back(names[i]);
         if (done.on_give) done.on_give();

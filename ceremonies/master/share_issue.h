@@ -1,14 +1,18 @@
 // Issuing a share set (master init and master reshare): split S among named custodians,
-// compute the commitments, and hand each custodian their share (file or terminal).
+// compute the commitments, and hand each custodian their share (terminal, file, printed card or
+// OpenPGP message: share_delivery.h).
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "ceremonies/master/share_delivery.h"
 
 #include "ceremonies/master/master_init.h"
 #include "core/files.h"
@@ -31,13 +35,16 @@ IssuedShares split_for_custodians(const Secret& master, int threshold,
 struct HandedOut {
   std::vector<std::string> given;  // a shown share counts from just before it is shown
   std::vector<CreatedFile> files;
+  nlohmann::json delivery = nlohmann::json::object();  // custodian -> how (for the transcript)
+  std::map<std::string, std::filesystem::path> paths;   // custodian -> the file written
   std::function<void()> on_give;   // told after each addition to `given`
 };
 
-// Writes the share files (all or none) or shows each share on the console, noting each one in
-// `done` as it goes. On failure (or interrupt) it takes back the files it wrote and rethrows.
+// Writes each custodian's file (all or none) or shows their share on the console, as
+// `delivery` says, noting each one in `done` as it goes. On failure (or interrupt) it takes
+// back the files it wrote and rethrows.
 void hand_out(const IssuedShares& issued, const std::vector<std::string>& names,
-              const std::optional<std::filesystem::path>& shares_out, CustodianConsole* console,
+              const ShareDelivery& delivery, const CardFacts& facts, CustodianConsole* console,
               HandedOut& done);
 // Removes the share files hand_out created (after a later failure): only those files, and
 // only while their path still names the file this run created, never another run's.

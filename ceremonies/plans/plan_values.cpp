@@ -56,7 +56,7 @@ void master_shares(const StepValues& v, const PlanStep& s) {
   o.threshold = v.integer("threshold");
   o.custodians = s.list("custodians");
   o.allow_single_custodian = v.flag("allow-single-custodian");
-  if (const std::string dir = v.text("shares-out"); !dir.empty()) o.shares_out = dir;
+  if (const std::string dir = v.text("shares-out"); !dir.empty()) o.delivery.shares_out = dir;
   o.validate();
 }
 

@@ -73,52 +73,74 @@ std::vector<Key> all_keys(gpgme_ctx_t ctx) {
   return keys;
 }
 
-}  // namespace
+// A gpgme context on a throwaway home with the key file's one usable public key imported.
+struct LoadedKey {
+  ThrowawayHome home;
+  Ctx ctx;
+  Key key;
+  OpenPgpRecipient recipient;
+};
 
-OpenPgpMessage encrypt_to_key_file(const std::filesystem::path& key_file,
-                                   const Secret& plaintext) {
+std::unique_ptr<LoadedKey> load_key_file(const std::filesystem::path& key_file) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(key_file, ec))
     fail(Category::not_found, fmt::format("OpenPGP key file '{}' not found", key_file.string()));
   static const bool initialised = gpgme_check_version(nullptr) != nullptr;
   if (!initialised) fail(Category::general, "gpgme could not be initialised");
 
-  const ThrowawayHome home;
+  auto loaded = std::make_unique<LoadedKey>();
   gpgme_ctx_t raw = nullptr;
   check(gpgme_new(&raw), "starting gpgme");
-  const Ctx ctx(raw);
-  check(gpgme_ctx_set_engine_info(ctx.get(), GPGME_PROTOCOL_OpenPGP, nullptr,
-                                  home.path().c_str()),
+  loaded->ctx.reset(raw);
+  gpgme_ctx_t ctx = loaded->ctx.get();
+  check(gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, nullptr,
+                                  loaded->home.path().c_str()),
         "choosing a temporary GnuPG home");
-  gpgme_set_armor(ctx.get(), 1);
+  gpgme_set_armor(ctx, 1);
 
   gpgme_data_t key_raw = nullptr;
   check(gpgme_data_new_from_file(&key_raw, key_file.c_str(), 1),
         fmt::format("reading OpenPGP key file '{}'", key_file.string()));
   const Data key_data(key_raw);
-  check(gpgme_op_import(ctx.get(), key_data.get()),
+  check(gpgme_op_import(ctx, key_data.get()),
         fmt::format("importing OpenPGP key file '{}'", key_file.string()));
-  const gpgme_import_result_t imported = gpgme_op_import_result(ctx.get());
+  const gpgme_import_result_t imported = gpgme_op_import_result(ctx);
   if (imported != nullptr && imported->secret_read > 0)
     fail(Category::usage, fmt::format("OpenPGP key file '{}' holds a secret key: give the "
                                       "custodian's public key only (gpg --export)",
                                       key_file.string()));
-  std::vector<Key> keys = all_keys(ctx.get());
+  std::vector<Key> keys = all_keys(ctx);
   if (keys.size() != 1)
     fail(Category::usage, fmt::format("OpenPGP key file '{}' holds {} keys; it must hold "
                                       "exactly one, the custodian's public key",
                                       key_file.string(), keys.size()));
-  gpgme_key_t key = keys.front().get();
-  OpenPgpMessage out;
-  out.recipient.fingerprint = key->fpr != nullptr ? key->fpr : "";
-  if (key->uids != nullptr && key->uids->uid != nullptr) out.recipient.user_id = key->uids->uid;
+  loaded->key = std::move(keys.front());
+  gpgme_key_t key = loaded->key.get();
+  loaded->recipient.fingerprint = key->fpr != nullptr ? key->fpr : "";
+  if (key->uids != nullptr && key->uids->uid != nullptr) loaded->recipient.user_id = key->uids->uid;
   if (key->revoked || key->expired || key->disabled || key->invalid || !key->can_encrypt)
     fail(Category::usage,
-         fmt::format("the OpenPGP key {} in '{}' cannot encrypt ({})", out.recipient.fingerprint,
-                     key_file.string(),
+         fmt::format("the OpenPGP key {} in '{}' cannot encrypt ({})",
+                     loaded->recipient.fingerprint, key_file.string(),
                      key->revoked ? "revoked" : key->expired ? "expired"
                      : key->disabled ? "disabled" : key->invalid ? "invalid"
                                       : "no encryption subkey"));
+  return loaded;
+}
+
+}  // namespace
+
+OpenPgpRecipient inspect_key_file(const std::filesystem::path& key_file) {
+  return load_key_file(key_file)->recipient;
+}
+
+OpenPgpMessage encrypt_to_key_file(const std::filesystem::path& key_file,
+                                   const Secret& plaintext) {
+  const std::unique_ptr<LoadedKey> loaded = load_key_file(key_file);
+  gpgme_ctx_t ctx = loaded->ctx.get();
+  gpgme_key_t key = loaded->key.get();
+  OpenPgpMessage out;
+  out.recipient = loaded->recipient;
 
   gpgme_data_t in_raw = nullptr;
   check(gpgme_data_new_from_mem(&in_raw, reinterpret_cast<const char*>(plaintext.data()),
@@ -131,10 +153,10 @@ OpenPgpMessage encrypt_to_key_file(const std::filesystem::path& key_file,
   gpgme_key_t recipients[] = {key, nullptr};
   // The key is trusted because the administrator named this file for this custodian; its
   // fingerprint is shown and recorded so the custodian can confirm it is theirs.
-  check(gpgme_op_encrypt(ctx.get(), recipients, GPGME_ENCRYPT_ALWAYS_TRUST, in.get(),
+  check(gpgme_op_encrypt(ctx, recipients, GPGME_ENCRYPT_ALWAYS_TRUST, in.get(),
                          out_data.get()),
         fmt::format("encrypting to OpenPGP key {}", out.recipient.fingerprint));
-  const gpgme_encrypt_result_t result = gpgme_op_encrypt_result(ctx.get());
+  const gpgme_encrypt_result_t result = gpgme_op_encrypt_result(ctx);
   if (result != nullptr && result->invalid_recipients != nullptr)
     fail(Category::usage, fmt::format("GnuPG refused OpenPGP key {}: {}",
                                       out.recipient.fingerprint,

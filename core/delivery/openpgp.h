@@ -26,6 +26,10 @@ struct OpenPgpMessage {
   std::string armored;  // an ASCII-armored OpenPGP message ("-----BEGIN PGP MESSAGE-----")
 };
 
+// The one public key in `key_file`, checked as encrypt_to_key_file checks it, without
+// encrypting anything (so that a ceremony can refuse a bad key file before it starts).
+OpenPgpRecipient inspect_key_file(const std::filesystem::path& key_file);
+
 // Encrypts `plaintext` to the one public key in `key_file` (armored or binary). Error(usage)
 // for a file that does not hold exactly one public key, holds a secret key, or whose key
 // cannot encrypt (expired, revoked, no encryption subkey); Error(not_found) for a missing

@@ -62,7 +62,9 @@ item_for() {
   if [[ $rest =~ ^(.*[^ ])\ x\ [0-9]+ ]]; then type=${BASH_REMATCH[1]}
   else read -r type _ <<<"$rest"; fi
   [ "$type" = REQUIRED ] && type=""
-  type=${type%%=*}  # "ALGO=ec-p256": CLI11 shows the default after the type name
+  # "ALGO=ec-p256": CLI11 shows the default after the type name (a value, in lower case);
+  # "CUSTODIAN=KEYFILE" is a type name of its own.
+  if [[ $type == *=* && ${type#*=} =~ [a-z0-9] ]]; then type=${type%%=*}; fi
   case $name in
     -h,--help) echo ".It Fl h , Fl -help" ;;
     --*) if [[ $type =~ ^\[(.*)\]$ ]]; then  # an optional value: "[FILE]" -> "Op Ar FILE"
