@@ -11,7 +11,9 @@ failed=0
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 # 1. No reference to the shared directory beside the checkout (build dirs and .git excluded).
-hits=$(grep -rnI --exclude-dir=.git --exclude-dir='build*' -e '\.\./shared' . 2>/dev/null)
+# Spelled as one path or joined from parts (a ".." part, then the directory), as a script would.
+hits=$(grep -rnIE --exclude-dir=.git --exclude-dir='build*' \
+         -e '\.\./shared' -e "[\"']\.\.[\"'], *[\"']shared[\"']" . 2>/dev/null)
 if [ -n "$hits" ]; then fail "references to a directory outside the repository:"; echo "$hits"
 else echo "ok   no reference to a directory beside the checkout"; fi
 

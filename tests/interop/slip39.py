@@ -26,7 +26,7 @@ from slip39_math import (ID_BITS, MIN_SECRET_BITS, SECRET_INDEX, Slip39Error,  #
                          rs1024_create_checksum, rs1024_verify_checksum, split_secret)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_WORDLIST = os.path.join(HERE, "..", "..", "..", "shared", "vectors", "slip39", "wordlist.txt")
+DEFAULT_WORDLIST = os.path.join(HERE, "..", "vectors", "slip39", "wordlist.txt")
 
 RADIX_BITS = 10
 CHECKSUM_WORDS = 3
