@@ -22,12 +22,23 @@ nlohmann::json result_json(const MasterInitResult& r) {
     c.push_back({{"name", name}, {"commitment", commitment}});
   return {{"kcv", r.kcv}, {"identifier", r.identifier}, {"threshold", r.threshold},
           {"custodians", c}, {"seq", r.seq}, {"commitments_file", r.commitments_file.string()},
-          {"commitments_sha256", r.commitments_sha256}, {"delivery", r.delivery}};
+          {"commitments_sha256", r.commitments_sha256}, {"delivery", r.delivery},
+          {"groups", r.groups}};
 }
 
 void print_result(std::ostream& out, const char* what, const MasterInitResult& r) {
-  out << fmt::format("{}: {}-of-{} share set {} issued; MK-wrap check value (KCV) {}\n", what,
-                     r.threshold, r.commitments.size(), r.identifier, r.kcv);
+  if (r.groups.empty()) {
+    out << fmt::format("{}: {}-of-{} share set {} issued; MK-wrap check value (KCV) {}\n", what,
+                       r.threshold, r.commitments.size(), r.identifier, r.kcv);
+  } else {
+    std::vector<std::string> each;
+    for (const auto& g : r.groups)
+      each.push_back(fmt::format("'{}' {} of {}", g["name"].get<std::string>(),
+                                 g["threshold"].get<int>(), g["custodians"].size()));
+    out << fmt::format("{}: share set {} of {} groups issued, any {} of them restore ({}); "
+                       "MK-wrap check value (KCV) {}\n", what, r.identifier, r.groups.size(),
+                       r.threshold, fmt::join(each, ", "), r.kcv);
+  }
   for (const auto& [name, commitment] : r.commitments) {
     std::string where;
     if (const auto f = r.share_files.find(name); f != r.share_files.end())
@@ -46,6 +57,25 @@ CustodianConsole* console_for(const ShareDelivery& d, const std::vector<std::str
                               TerminalConsole& console) {
   return d.any_on_terminal(custodians) && has_terminal() ? &console : nullptr;
 }
+
+// --group and --group-threshold (a two-level share set), as master init and reshare take them.
+struct GroupArgs {
+  std::vector<std::string> specs;
+  int group_threshold = 0;
+
+  void add_to(CLI::App* app) {
+    app->add_option("--group", specs, "a group of custodians for a two-level share set, "
+                    "instead of --threshold and --custodians (repeatable)")
+        ->type_name("NAME:M:a,b,c");
+    app->add_option("--group-threshold", group_threshold, "groups needed to restore, with "
+                    "--group")->type_name("G");
+  }
+  std::vector<ShareGroupSpec> groups() const {
+    std::vector<ShareGroupSpec> out;
+    for (const auto& s : specs) out.push_back(parse_share_group(s));
+    return out;
+  }
+};
 
 // --shares-out, --cards, --paper and --encrypt-to, as master init and master reshare take them.
 struct DeliveryArgs {
@@ -83,14 +113,16 @@ void add_master_commands(Cli& cli) {
   struct InitArgs {
     MasterInitOptions o;
     DeliveryArgs delivery;
+    GroupArgs groups;
   };
   auto ia = std::make_shared<InitArgs>();
   auto* init = group->add_subcommand("init", "make the master secret, split it into M-of-N "
                                      "custodian shares, put MK-wrap and MK-derive on the token");
-  init->add_option("--threshold", ia->o.threshold, "shares needed to restore (M)")->required()
+  init->add_option("--threshold", ia->o.threshold, "shares needed to restore (M)")
       ->type_name("M");
   init->add_option("--custodians", ia->o.custodians, "custodian names, comma separated (N <= 16)")
-      ->required()->delimiter(',')->type_name("a,b,c");
+      ->delimiter(',')->type_name("a,b,c");
+  ia->groups.add_to(init);
   ia->delivery.add_to(init);
   init->add_flag("--allow-single-custodian", ia->o.allow_single_custodian,
                  "allow --threshold 1 with a single custodian (one person "
@@ -99,9 +131,11 @@ void add_master_commands(Cli& cli) {
   init->callback([&cli, ia] {
     cli.action = [&cli, ia] {
       ia->o.delivery = ia->delivery.delivery();
+      ia->o.groups = ia->groups.groups();
+      ia->o.group_threshold = ia->groups.group_threshold;
       Workspace ws(cli.workspace_options(DirUse::start));
       TerminalConsole console;
-      const auto r = master_init(ws, ia->o, console_for(ia->o.delivery, ia->o.custodians, console));
+      const auto r = master_init(ws, ia->o, console_for(ia->o.delivery, ia->o.all_custodians(), console));
       cli.emit(result_json(r), [&](std::ostream& out) { print_result(out, "master init", r); });
       return 0;
     };
@@ -165,14 +199,25 @@ void add_master_commands(Cli& cli) {
         check_share_spelling(m, 1, va->share_file);
       }
       const ShareCheck c = verify_share(set, m);
-      cli.emit({{"custodian", c.custodian}, {"member_index", c.member_index},
-                {"threshold", c.threshold}, {"custodians", c.count},
-                {"identifier", c.identifier}, {"ok", true}},
-               [&](std::ostream& out) {
-                 out << fmt::format("share OK: custodian '{}', member {} of {} (any {} restore), "
-                                    "share set {}\n", c.custodian, c.member_index, c.count,
-                                    c.threshold, c.identifier);
-               });
+      nlohmann::json doc{{"custodian", c.custodian}, {"member_index", c.member_index},
+                         {"threshold", c.threshold}, {"custodians", c.count},
+                         {"identifier", c.identifier}, {"ok", true}};
+      if (!c.group.empty()) {
+        doc["group"] = c.group;
+        doc["group_threshold"] = c.group_threshold;
+        doc["groups"] = c.groups;
+      }
+      cli.emit(doc, [&](std::ostream& out) {
+        if (c.group.empty())
+          out << fmt::format("share OK: custodian '{}', member {} of {} (any {} restore), "
+                             "share set {}\n", c.custodian, c.member_index, c.count,
+                             c.threshold, c.identifier);
+        else
+          out << fmt::format("share OK: custodian '{}', member {} of {} in group '{}' (any {} of "
+                             "its members; {} of the {} groups restore), share set {}\n",
+                             c.custodian, c.member_index, c.count, c.group, c.threshold,
+                             c.group_threshold, c.groups, c.identifier);
+      });
       return 0;
     };
   });
@@ -205,15 +250,17 @@ void add_master_commands(Cli& cli) {
   struct ReshareArgs {
     ReshareOptions o;
     DeliveryArgs delivery;
+    GroupArgs groups;
     std::vector<std::string> files;
   };
   auto ra = std::make_shared<ReshareArgs>();
   auto* reshare = group->add_subcommand("reshare", "issue a new share set of the same master "
                                         "secret (quorum of current shares needed)");
   reshare->add_option("--threshold", ra->o.threshold, "shares needed to restore (M)")
-      ->required()->type_name("M");
+      ->type_name("M");
   reshare->add_option("--custodians", ra->o.custodians, "new custodian names, comma separated")
-      ->required()->delimiter(',')->type_name("a,b,c");
+      ->delimiter(',')->type_name("a,b,c");
+  ra->groups.add_to(reshare);
   reshare->add_option("--shares-file", ra->files, "current shares (repeatable; default: typed)")
       ->type_name("F");
   ra->delivery.add_to(reshare);
@@ -223,10 +270,14 @@ void add_master_commands(Cli& cli) {
   reshare->callback([&cli, ra] {
     cli.action = [&cli, ra] {
       ra->o.delivery = ra->delivery.delivery();
+      ra->o.groups = ra->groups.groups();
+      ra->o.group_threshold = ra->groups.group_threshold;
+      std::vector<std::string> names = ra->o.custodians;
+      for (const auto& g : ra->o.groups) names.insert(names.end(), g.custodians.begin(), g.custodians.end());
       Workspace ws(cli.workspace_options());
       TerminalConsole console;
       const auto r = master_reshare(ws, ra->o, share_intake(ra->files),
-                                    console_for(ra->o.delivery, ra->o.custodians, console));
+                                    console_for(ra->o.delivery, names, console));
       cli.emit(result_json(r), [&](std::ostream& out) { print_result(out, "master reshare", r); });
       return 0;
     };

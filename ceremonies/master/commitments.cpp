@@ -39,7 +39,7 @@ CommitmentsFile commitments_file(const keystore::ShareSet& set) {
   for (const auto& c : set.custodians)
     custodians.push_back({{"name", c.name}, {"group_index", c.group_index + 1},
                           {"member_index", c.member_index + 1}, {"commitment", c.commitment}});
-  const nlohmann::json doc{{"format", kCommitmentsFormat},
+  nlohmann::json doc{{"format", kCommitmentsFormat},
                            {"commitment_scheme", kScheme},
                            {"identifier", set.identifier},
                            {"extendable", set.extendable},
@@ -47,6 +47,7 @@ CommitmentsFile commitments_file(const keystore::ShareSet& set) {
                            {"group_threshold", set.group_threshold},
                            {"member_thresholds", set.member_thresholds},
                            {"custodians", custodians}};
+  if (!set.group_names.empty()) doc["group_names"] = set.group_names;  // two-level sets only
   CommitmentsFile out;
   out.text = doc.dump(2) + "\n";
   out.sha256 = to_hex(crypto::sha256(as_bytes(out.text)));
@@ -75,6 +76,15 @@ keystore::ShareSet read_commitments_file(const std::filesystem::path& path) {
     if (!t.is_number_integer() || t.get<std::int64_t>() < 1 || t.get<std::int64_t>() > 16)
       malformed(path, "a member threshold is not 1..16");
     set.member_thresholds.push_back(t.get<int>());
+  }
+  if (doc.contains("group_names")) {
+    if (!doc["group_names"].is_array() ||
+        doc["group_names"].size() != set.member_thresholds.size())
+      malformed(path, "'group_names' does not name each group");
+    for (const auto& n : doc["group_names"]) {
+      if (!n.is_string()) malformed(path, "a group name is not a string");
+      set.group_names.push_back(n.get<std::string>());
+    }
   }
   if (!doc.contains("custodians") || !doc["custodians"].is_array() || doc["custodians"].empty())
     malformed(path, "no 'custodians'");

@@ -39,6 +39,14 @@ Secret new_master_secret(const p11::Session& s) {
 
 }  // namespace
 
+nlohmann::json set_params(const MasterInitOptions& o) {
+  if (o.groups.empty()) return {{"threshold", o.threshold}, {"custodians", o.custodians}};
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& g : o.groups)
+    groups.push_back({{"name", g.name}, {"threshold", g.threshold}, {"custodians", g.custodians}});
+  return {{"group_threshold", o.group_threshold}, {"groups", groups}};
+}
+
 bool valid_custodian_name(const std::string& name) {
   if (name.empty() || name.size() > 32 || name[0] == '.' || name[0] == '-') return false;
   for (char c : name)
@@ -47,9 +55,32 @@ bool valid_custodian_name(const std::string& name) {
   return true;
 }
 
+std::vector<std::string> MasterInitOptions::all_custodians() const {
+  if (groups.empty()) return custodians;
+  std::vector<std::string> all;
+  for (const auto& g : groups) all.insert(all.end(), g.custodians.begin(), g.custodians.end());
+  return all;
+}
+
 void MasterInitOptions::validate() const {
+  if (!groups.empty() || group_threshold != 0) {
+    if (threshold != 0 || !custodians.empty())
+      fail(Category::usage, "give --threshold and --custodians, or --group and "
+                            "--group-threshold, not both");
+    if (groups.empty()) fail(Category::usage, "--group-threshold needs --group NAME:M:a,b,c");
+    validate_share_groups(groups, group_threshold, allow_single_custodian);
+    delivery.validate(all_custodians());
+    return;
+  }
+  if (threshold == 0 && custodians.empty())
+    fail(Category::usage, "give --threshold M and --custodians a,b,c (or --group and "
+                          "--group-threshold for a set of groups)");
   const int n = static_cast<int>(custodians.size());
-  if (n == 0) fail(Category::usage, "--custodians names nobody");
+  if (n == 0)
+    fail(Category::usage, "--custodians is required with --threshold (or give --group and "
+                          "--group-threshold for a set of groups)");
+  if (threshold < 1)
+    fail(Category::usage, "--threshold must be at least 1 (it is required with --custodians)");
   if (n > kMaxCustodians)
     fail(Category::usage, fmt::format("{} custodians given; SLIP-0039 allows at most {}", n,
                                       kMaxCustodians));
@@ -76,11 +107,12 @@ void MasterInitOptions::validate() const {
 
 MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, CustodianConsole* console) {
   o.validate();
-  if (o.delivery.any_on_terminal(o.custodians) && console == nullptr)
+  const std::vector<std::string> names = o.all_custodians();
+  if (o.delivery.any_on_terminal(names) && console == nullptr)
     fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR or --cards DIR");
   MasterInitResult result;
-  result.threshold = o.threshold;
-  const nlohmann::json params{{"threshold", o.threshold}, {"custodians", o.custodians}};
+  result.threshold = o.groups.empty() ? o.threshold : o.group_threshold;
+  const nlohmann::json params = set_params(o);
   run_ceremony(ws, "master.init", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();
     // Before the master keys are made (a provisional transcript key made for this ceremony was
@@ -97,7 +129,9 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
 
     // 1. S, its shares and their commitments, all in locked memory.
     const Secret master = new_master_secret(s);
-    IssuedShares issued = split_for_custodians(master, o.threshold, o.custodians);
+    IssuedShares issued = o.groups.empty()
+                              ? split_for_custodians(master, o.threshold, o.custodians)
+                              : split_for_groups(master, o.group_threshold, o.groups);
     keystore::ShareSet& set = issued.set;
     for (const auto& c : set.custodians) result.commitments.emplace_back(c.name, c.commitment);
     result.identifier = set.identifier;
@@ -108,7 +142,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     HandedOut handed;
     auto note_shares = [&](const char* step) {
       rec.progress(step, {{"shares_shown", handed.given}, {"shares_void", !handed.given.empty()},
-                          {"share_files", !o.delivery.any_on_terminal(o.custodians)}});
+                          {"share_files", !o.delivery.any_on_terminal(names)}});
       if (handed.given.empty()) return rec.on_abort_say("no share was handed out and nothing was kept");
       rec.on_abort_say(fmt::format(
           "nothing was kept on the token or in the workspace{}; the shares {} to {} are void "
@@ -119,10 +153,16 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     };
     handed.on_give = [&] { note_shares("hand out shares"); };
     note_shares("hand out shares");
-    const CardFacts facts{ws.token().label, master_kcv(master), transcript::utc_now_rfc3339(),
-                          set.identifier, o.threshold, static_cast<int>(o.custodians.size())};
-    hand_out(issued, o.custodians, o.delivery, facts, console, handed);
+    CardFacts facts;
+    facts.workspace = ws.token().label;
+    facts.kcv = master_kcv(master);
+    facts.issued = transcript::utc_now_rfc3339();
+    facts.identifier = set.identifier;
+    facts.threshold = o.threshold;
+    facts.members = static_cast<int>(names.size());
+    hand_out(issued, names, o.delivery, facts, console, handed);
     result.delivery = handed.delivery;
+    if (!o.groups.empty()) result.groups = set_params(o)["groups"];
     result.share_files = handed.paths;
     note_shares("put the master keys on the token");
     test_hook("master-init.after-shares");
@@ -159,13 +199,14 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       set.created_seq = static_cast<std::int64_t>(rec.transcript().state().entries);
       ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
       ks.insert_key(transcript_key_record(tk, set.created));
-      result.seq = rec.record("master.init",
-                              {{"threshold", o.threshold}, {"custodians", issued.custodians},
-                               {"identifier", set.identifier}, {"extendable", true},
+      nlohmann::json data = set_params(o);
+      data["custodians"] = issued.custodians;
+      data.update(nlohmann::json{{"identifier", set.identifier}, {"extendable", true},
                                {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv},
                                {"commitments_file", commitments.name},
                                {"commitments_sha256", commitments.sha256},
                                {"delivery", handed.delivery}});
+      result.seq = rec.record("master.init", data);
       if (result.seq != static_cast<std::uint64_t>(set.created_seq))
         fail(Category::general, "internal: the transcript grew while master init held the "
                                 "workspace lock");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "ceremonies/master/share_delivery.h"
+#include "ceremonies/master/share_groups.h"
 
 #include <filesystem>
 #include <map>
@@ -31,6 +32,12 @@ struct MasterInitOptions {
   std::vector<std::string> custodians;
   bool allow_single_custodian = false;
   ShareDelivery delivery;  // files, cards, OpenPGP messages or the terminal
+  // A two-level set instead (SLIP-0039 groups): `group_threshold` of `groups` are needed; then
+  // threshold and custodians stay empty.
+  std::vector<ShareGroupSpec> groups;
+  int group_threshold = 0;
+  // Every custodian, in share order (the groups' in turn for a two-level set).
+  std::vector<std::string> all_custodians() const;
   // Error(usage) for M > N, M < 1, M = 1 without allow_single_custodian, N > 16, duplicate or
   // malformed names; what ShareDelivery::validate refuses.
   void validate() const;
@@ -46,12 +53,18 @@ struct MasterInitResult {
   // and the file written for them, if any.
   nlohmann::json delivery = nlohmann::json::object();
   std::map<std::string, std::filesystem::path> share_files;
+  // A two-level set's groups [{name, threshold, custodians}]; empty for a single-level set.
+  nlohmann::json groups = nlohmann::json::array();
   std::filesystem::path commitments_file;  // the public commitments file written (see commitments.h)
   std::string commitments_sha256;
 };
 
 MasterInitResult master_init(Workspace& ws, const MasterInitOptions& options,
                              CustodianConsole* console);
+
+// The share set's parameters as master.init and master.reshare record them: threshold and
+// custodians, or group_threshold and groups [{name, threshold, custodians}].
+nlohmann::json set_params(const MasterInitOptions& o);
 
 // A valid custodian name: 1-32 of [A-Za-z0-9._-], not starting with '.' or '-'.
 bool valid_custodian_name(const std::string& name);

@@ -142,9 +142,23 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
 ShareCheck verify_share(const keystore::ShareSet& set, const Secret& mnemonic) {
   const slip39::Share share = slip39::parse_mnemonic(mnemonic);
   const auto& custodian = check_share(set, share);
-  return {custodian.name, custodian.member_index + 1,
-          set.member_thresholds.empty() ? 1 : set.member_thresholds.front(),
-          static_cast<int>(set.custodians.size()), set.identifier};
+  const int g = custodian.group_index;
+  ShareCheck out;
+  out.custodian = custodian.name;
+  out.member_index = custodian.member_index + 1;
+  out.threshold = g >= 0 && static_cast<std::size_t>(g) < set.member_thresholds.size()
+                      ? set.member_thresholds[static_cast<std::size_t>(g)] : 1;
+  out.count = static_cast<int>(std::count_if(set.custodians.begin(), set.custodians.end(),
+                                             [g](const auto& c) { return c.group_index == g; }));
+  out.identifier = set.identifier;
+  if (set.member_thresholds.size() > 1) {
+    out.group = static_cast<std::size_t>(g) < set.group_names.size()
+                    ? set.group_names[static_cast<std::size_t>(g)]
+                    : fmt::format("group {}", g + 1);
+    out.group_threshold = set.group_threshold;
+    out.groups = static_cast<int>(set.member_thresholds.size());
+  }
+  return out;
 }
 
 keystore::ShareSet workspace_share_set(const std::filesystem::path& dir) {
@@ -161,14 +175,20 @@ keystore::ShareSet workspace_share_set(const std::filesystem::path& dir) {
 
 MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareIntake intake,
                                 CustodianConsole* console) {
-  MasterInitOptions check{o.threshold, o.custodians, o.allow_single_custodian, o.delivery};
+  MasterInitOptions check;
+  check.threshold = o.threshold;
+  check.custodians = o.custodians;
+  check.allow_single_custodian = o.allow_single_custodian;
+  check.delivery = o.delivery;
+  check.groups = o.groups;
+  check.group_threshold = o.group_threshold;
   check.validate();
-  if (o.delivery.any_on_terminal(o.custodians) && console == nullptr)
+  const std::vector<std::string> names = check.all_custodians();
+  if (o.delivery.any_on_terminal(names) && console == nullptr)
     fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR or --cards DIR");
   MasterInitResult result;
-  result.threshold = o.threshold;
-  run_ceremony(ws, "master.reshare", {{"threshold", o.threshold}, {"custodians", o.custodians}},
-               [&](Recorder& rec) {
+  result.threshold = o.groups.empty() ? o.threshold : o.group_threshold;
+  run_ceremony(ws, "master.reshare", set_params(check), [&](Recorder& rec) {
     keystore::Keystore& ks = ws.keystore();
     const keystore::ShareSet old = expected_set(ks);
     intake.on_share = [&rec, tell = intake.on_share](bool ok, const std::string& what) {
@@ -179,7 +199,9 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
     result.kcv = master_kcv(master);
     if (result.kcv != ks.master()->kcv)
       fail(Category::integrity, "the shares do not give this workspace's master key");
-    IssuedShares issued = split_for_custodians(master, o.threshold, o.custodians);
+    IssuedShares issued = o.groups.empty()
+                              ? split_for_custodians(master, o.threshold, o.custodians)
+                              : split_for_groups(master, o.group_threshold, o.groups);
     result.identifier = issued.set.identifier;
     for (const auto& c : issued.set.custodians) result.commitments.emplace_back(c.name, c.commitment);
     HandedOut handed;
@@ -190,23 +212,29 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
                                    handed.files.empty() ? "shown" : "handed out",
                                    fmt::join(handed.given, ", ")));
     };
-    const CardFacts facts{ws.token().label, result.kcv, transcript::utc_now_rfc3339(),
-                          issued.set.identifier, o.threshold,
-                          static_cast<int>(o.custodians.size())};
-    hand_out(issued, o.custodians, o.delivery, facts, console, handed);
+    CardFacts facts;
+    facts.workspace = ws.token().label;
+    facts.kcv = result.kcv;
+    facts.issued = transcript::utc_now_rfc3339();
+    facts.identifier = issued.set.identifier;
+    facts.threshold = o.threshold;
+    facts.members = static_cast<int>(names.size());
+    hand_out(issued, names, o.delivery, facts, console, handed);
     result.delivery = handed.delivery;
+    if (!o.groups.empty()) result.groups = set_params(check)["groups"];
     result.share_files = handed.paths;
     const CommitmentsFile commitments = commitments_file(issued.set);
     const std::filesystem::path commitments_path = ws.options().dir / commitments.name;
     bool commitments_written = false;
     try {
-      result.seq = rec.record("master.reshare",
-                              {{"threshold", o.threshold}, {"custodians", issued.custodians},
-                               {"identifier", issued.set.identifier},
+      nlohmann::json data = set_params(check);
+      data["custodians"] = issued.custodians;
+      data.update(nlohmann::json{{"identifier", issued.set.identifier},
                                {"retired_identifier", old.identifier}, {"kcv", result.kcv},
                                {"commitments_file", commitments.name},
                                {"commitments_sha256", commitments.sha256},
                                {"delivery", handed.delivery}});
+      result.seq = rec.record("master.reshare", data);
       write_new_file(commitments_path, as_bytes(commitments.text), 0644);
       commitments_written = true;
       result.commitments_file = commitments_path;
@@ -242,6 +270,16 @@ nlohmann::json master_status(Workspace& ws) {
     j["recorded_kcv"] = record->kcv;
     if (!mk) j["kcv"] = record->kcv;
     j["threshold"] = record->shares.member_thresholds.front();
+    if (record->shares.member_thresholds.size() > 1) {
+      nlohmann::json groups = nlohmann::json::array();
+      const auto& set = record->shares;
+      for (std::size_t g = 0; g < set.member_thresholds.size(); ++g)
+        groups.push_back({{"name", g < set.group_names.size() ? set.group_names[g]
+                                                               : fmt::format("group {}", g + 1)},
+                          {"threshold", set.member_thresholds[g]}});
+      j["group_threshold"] = set.group_threshold;
+      j["groups"] = groups;
+    }
     j["identifier"] = record->shares.identifier;
     j["created"] = record->shares.created.empty() ? record->created : record->shares.created;
     j["created_seq"] = record->shares.created.empty() ? record->created_seq : record->shares.created_seq;

@@ -24,7 +24,9 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake);
 
 struct ShareCheck {
   std::string custodian;
-  int member_index = 0, threshold = 0, count = 0, identifier = 0;
+  int member_index = 0, threshold = 0, count = 0, identifier = 0;  // within the share's group
+  std::string group;  // "" for a single-level set
+  int group_threshold = 1, groups = 1;
 };
 // verify-share: checks one share (checksum, share set, commitment) against `set`, with no
 // token, PIN or transcript; Error(integrity) when it does not match. Nothing is recombined.
@@ -38,6 +40,8 @@ struct ReshareOptions {
   std::vector<std::string> custodians;
   bool allow_single_custodian = false;
   ShareDelivery delivery;
+  std::vector<ShareGroupSpec> groups;  // a two-level set instead of threshold and custodians
+  int group_threshold = 0;
 };
 MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& options, ShareIntake intake,
                                 CustodianConsole* console);

@@ -118,6 +118,9 @@ Delivered deliver_share(const ShareDelivery& d, const std::string& name, int mem
       card.members = facts.members;
       card.member_threshold = facts.threshold;
       card.kcv = facts.kcv;
+      card.group = facts.group;
+      card.groups = facts.groups;
+      card.group_threshold = facts.group_threshold;
       card.issued = facts.issued;
       card.paper = d.paper;
       const Secret pdf = print::render_share_card(card, mnemonic);

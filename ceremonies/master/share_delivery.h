@@ -46,8 +46,11 @@ struct CardFacts {
   std::string kcv;
   std::string issued;
   int identifier = 0;
-  int threshold = 0;
-  int members = 0;
+  int threshold = 0;  // of the custodian's group
+  int members = 0;    // in the custodian's group
+  std::string group;  // "" for a single-level set
+  int groups = 1;
+  int group_threshold = 1;
 };
 
 struct Delivered {

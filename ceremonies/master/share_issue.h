@@ -30,6 +30,11 @@ struct IssuedShares {
 IssuedShares split_for_custodians(const Secret& master, int threshold,
                                   const std::vector<std::string>& names);
 
+// A two-level split: `group_threshold` of the groups are needed, each with its own threshold
+// of members. Shares come back in the order of the groups and, within each, of its custodians.
+IssuedShares split_for_groups(const Secret& master, int group_threshold,
+                              const std::vector<ShareGroupSpec>& groups);
+
 // What hand_out has given out so far: the custodians whose share was written or shown, and
 // the files this run created (by device and inode).
 struct HandedOut {

@@ -2,7 +2,10 @@
 #include "ceremonies/master/shares.h"
 
 #include <fcntl.h>
+#include <map>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,28 +105,55 @@ std::vector<Secret> read_share_files(const std::vector<std::string>& files) {
 
 namespace {
 
-// Gathers shares until `threshold()` (0 while unknown) are in. `check` checks one share
-// against what is known and names its custodian. Each share is told to intake.on_share.
+// What a set needs: its group threshold, and each group's member threshold and name (0 and ""
+// while unknown: a set learnt from the shares themselves).
+struct QuorumRules {
+  std::function<int()> group_threshold;
+  std::function<int(int group)> member_threshold;
+  std::function<std::string(int group)> group_name;
+};
+
+// Gathers shares until enough groups have enough members, and returns S. `check` checks one
+// share against what is known and names its custodian. Each share is told to intake.on_share.
+// A share of a group that already has its threshold is told and left out (SLIP-0039 combines
+// exactly the thresholds).
 Secret gather(const ShareIntake& intake,
               const std::function<std::string(const slip39::Share&)>& check,
-              const std::function<int()>& threshold) {
-  std::vector<slip39::Share> shares;
+              const QuorumRules& rules) {
+  std::map<int, std::vector<slip39::Share>> groups;
+  std::size_t given = 0;
   auto tell = [&](bool ok, const std::string& what) {
     if (intake.on_share) intake.on_share(ok, what);
   };
+  auto complete = [&](int g) {
+    const int t = rules.member_threshold(g);
+    const auto it = groups.find(g);
+    return t > 0 && it != groups.end() && static_cast<int>(it->second.size()) >= t;
+  };
+  auto complete_groups = [&] {
+    int n = 0;
+    for (const auto& [g, shares] : groups) n += complete(g) ? 1 : 0;
+    return n;
+  };
   auto enough = [&] {
-    const int t = threshold();
-    return t > 0 && static_cast<int>(shares.size()) >= t;
+    const int t = rules.group_threshold();
+    return t > 0 && complete_groups() >= t;
   };
   auto accept = [&](const Secret& mnemonic) {
     slip39::Share share = slip39::parse_mnemonic(mnemonic);
     const std::string custodian = check(share);
-    for (const auto& s : shares)
-      if (s.header.member_index == share.header.member_index &&
-          s.header.group_index == share.header.group_index)
+    const int g = share.header.group_index;
+    for (const auto& s : groups[g])
+      if (s.header.member_index == share.header.member_index)
         fail(Category::integrity, fmt::format("custodian '{}' gave a share twice", custodian));
+    if (complete(g)) {
+      tell(true, fmt::format("{} (group '{}' already has its {} shares; not needed)", custodian,
+                             rules.group_name(g), rules.member_threshold(g)));
+      return;
+    }
     tell(true, custodian);
-    shares.push_back(std::move(share));
+    groups[g].push_back(std::move(share));
+    ++given;
   };
   if (!intake.files.empty()) {
     for (const Secret& m : read_share_files(intake.files)) {
@@ -137,7 +167,7 @@ Secret gather(const ShareIntake& intake,
     }
   } else if (intake.prompt) {
     while (!enough()) {
-      Secret typed = intake.prompt(static_cast<int>(shares.size()) + 1);
+      Secret typed = intake.prompt(static_cast<int>(given) + 1);
       if (typed.empty()) break;
       try {
         accept(typed);
@@ -148,21 +178,53 @@ Secret gather(const ShareIntake& intake,
     }
   }
   if (!enough()) {
-    const int t = threshold();
-    if (t == 0) fail(Category::quorum, "no share given; the share set's threshold of shares is needed");
-    fail(Category::quorum, fmt::format("{} of {} shares given; {} more needed", shares.size(), t,
-                                       t - static_cast<int>(shares.size())));
+    const int gt = rules.group_threshold();
+    if (gt == 0) fail(Category::quorum, "no share given; the share set's threshold of shares is needed");
+    const bool single_group = gt == 1 && rules.group_name(0).empty();
+    if (single_group) {
+      const int t = rules.member_threshold(0);
+      fail(Category::quorum, fmt::format("{} of {} shares given; {} more needed", given, t,
+                                         t - static_cast<int>(given)));
+    }
+    std::vector<std::string> done, short_of;
+    for (const auto& [g, shares] : groups) {
+      const std::string what = fmt::format("'{}' ({} of {} shares)", rules.group_name(g),
+                                           shares.size(), rules.member_threshold(g));
+      (complete(g) ? done : short_of).push_back(what);
+    }
+    fail(Category::quorum,
+         fmt::format("{} of the {} groups needed have their shares{}{}", complete_groups(), gt,
+                     done.empty() ? "" : fmt::format(": {}", fmt::join(done, ", ")),
+                     short_of.empty() ? "" : fmt::format("; short: {}", fmt::join(short_of, ", "))));
   }
-  return slip39::combine_shares(shares, Secret());
+  std::vector<slip39::Share> chosen;
+  int taken = 0;
+  for (auto& [g, shares] : groups) {
+    if (!complete(g) || taken == rules.group_threshold()) continue;
+    ++taken;
+    for (auto& s : shares) chosen.push_back(std::move(s));
+  }
+  return slip39::combine_shares(chosen, Secret());
 }
 
 }  // namespace
 
+std::string group_label(const keystore::ShareSet& set, int group) {
+  if (group >= 0 && static_cast<std::size_t>(group) < set.group_names.size())
+    return set.group_names[static_cast<std::size_t>(group)];
+  return set.member_thresholds.size() > 1 ? fmt::format("group {}", group + 1) : std::string();
+}
+
 Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& intake) {
-  const int threshold = set.member_thresholds.empty() ? 1 : set.member_thresholds.front();
-  return gather(
-      intake, [&](const slip39::Share& share) { return check_share(set, share).name; },
-      [threshold] { return threshold; });
+  QuorumRules rules{
+      [&] { return set.group_threshold; },
+      [&](int g) {
+        return g >= 0 && static_cast<std::size_t>(g) < set.member_thresholds.size()
+                   ? set.member_thresholds[static_cast<std::size_t>(g)] : 0;
+      },
+      [&](int g) { return group_label(set, g); }};
+  return gather(intake, [&](const slip39::Share& share) { return check_share(set, share).name; },
+                rules);
 }
 
 Secret adopt_share_set(const ShareIntake& intake, keystore::ShareSet& learnt) {
@@ -200,8 +262,10 @@ Secret adopt_share_set(const ShareIntake& intake, keystore::ShareSet& learnt) {
     learnt.custodians.push_back(c);
     return c.name;
   };
-  return gather(intake, check,
-                [&] { return known ? learnt.member_thresholds.front() : 0; });
+  QuorumRules rules{[&] { return known ? 1 : 0; },
+                    [&](int) { return known ? learnt.member_thresholds.front() : 0; },
+                    [](int) { return std::string(); }};
+  return gather(intake, check, rules);
 }
 
 }  // namespace hsm

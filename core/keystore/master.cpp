@@ -35,6 +35,17 @@ void insert_share_set(Database& db, const ShareSet& set, std::int64_t generation
         .bind(":member_threshold", set.member_thresholds[g])
         .run();
   }
+  if (!set.group_names.empty() && set.group_names.size() != set.member_thresholds.size())
+    fail(Category::general, "internal error: a share set's group names do not match its groups");
+  for (std::size_t g = 0; g < set.group_names.size(); ++g) {
+    Statement name(db,
+                   "INSERT INTO share_group_names (generation, group_index, name) "
+                   "VALUES (:generation, :group_index, :name)");
+    name.bind(":generation", generation)
+        .bind(":group_index", g)
+        .bind(":name", set.group_names[g])
+        .insert("share group '" + set.group_names[g] + "' is named twice");
+  }
   for (const auto& c : set.custodians) {
     Statement custodian(db,
                         "INSERT INTO custodians (generation, group_index, member_index, name, "
@@ -73,6 +84,12 @@ ShareSet load_share_set(Database& db, std::int64_t generation) {
   groups.bind(":generation", generation);
   while (groups.step())
     set.member_thresholds.push_back(static_cast<int>(groups.integer("member_threshold")));
+
+  Statement names(db,
+                  "SELECT name FROM share_group_names WHERE generation = :generation "
+                  "ORDER BY group_index");
+  names.bind(":generation", generation);
+  while (names.step()) set.group_names.push_back(names.text("name"));
 
   Statement custodians(db,
                        "SELECT * FROM custodians WHERE generation = :generation "

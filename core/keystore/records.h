@@ -35,6 +35,7 @@ struct ShareSet {
   int iteration_exponent = 0;
   int group_threshold = 1;              // groups needed (1 when single-level)
   std::vector<int> member_thresholds;   // per group index; single-level: {M}
+  std::vector<std::string> group_names;  // per group index; empty for a single-level set
   std::vector<CustodianRecord> custodians;
   std::string created;
   std::int64_t created_seq = 0;  // transcript seq of the event that issued the set

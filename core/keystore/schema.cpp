@@ -148,10 +148,25 @@ constexpr const char* kVersion2 = R"sql(
 ALTER TABLE groups DROP COLUMN wrapped_key;
 )sql";
 
+// Version 3: the names of a share set's groups (SLIP-0039 two-level sets, master init --group).
+// Single-level sets have no rows here, and the master's state row takes this table in only when
+// it has rows, so the state digests of existing workspaces stay what they were.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE share_group_names (
+  generation  INTEGER NOT NULL,
+  group_index INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  PRIMARY KEY (generation, group_index),
+  UNIQUE (generation, name),
+  FOREIGN KEY (generation, group_index) REFERENCES share_groups (generation, group_index)
+);
+)sql";
+
 // Append only. Each step runs inside the migration transaction.
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
+    {3, kVersion3},
 };
 
 constexpr bool steps_are_numbered_from_one() {
@@ -230,6 +245,7 @@ const std::vector<std::string_view>& table_names() {
   static const std::vector<std::string_view> kTables = {
       "meta",  "share_sets",  "share_groups", "custodians", "master",
       "keys",  "revocations", "users",        "groups",     "group_members",
+      "share_group_names",
   };
   return kTables;
 }

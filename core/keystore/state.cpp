@@ -234,6 +234,10 @@ std::string Keystore::row_digest(std::string_view row_key) {
     one("share_sets", "SELECT * FROM share_sets ORDER BY generation");
     one("share_groups", "SELECT * FROM share_groups ORDER BY generation, group_index");
     one("custodians", "SELECT * FROM custodians ORDER BY generation, group_index, member_index");
+    // Only two-level share sets have group names: the digests of the others stay as they were.
+    Statement named(db_, "SELECT EXISTS (SELECT 1 FROM share_group_names) AS any_name");
+    if (named.step() && named.integer("any_name") != 0)
+      one("share_group_names", "SELECT * FROM share_group_names ORDER BY generation, group_index");
   } else {
     fail(Category::general, "internal error: no keystore state row '" + std::string(row_key) + "'");
   }

@@ -173,6 +173,21 @@ expect "correct restore of {bob, dave, erin} onto fresh token B" 0 "" \
   restore_b shares/bob.share shares/dave.share shares/erin.share
 check "master status --json on B gives A's kcv" "$(status_kcv B)" "$KCV_A"
 
+# ------------------------------------------------------------------ d. a two-level set -> slip39.py
+# hsmctl's groups are SLIP-0039 groups: slip39.py recombines 2 of the 3 board shares and 3 of
+# the 4 ops shares into the S whose KCV hsmctl reports, and refuses one group alone.
+new_token G
+mkdir -m 700 "$WORK/shares3"
+hsm --dir "$WORK/ws3" --token G master init --group board:2:ann,bob,cy \
+  --group ops:3:dee,eve,fay,gus --group-threshold 2 --shares-out "$WORK/shares3" >/dev/null ||
+  bad "master init --group in a third workspace"
+KCV_G=$(status_kcv G "$WORK/ws3")
+s=$("${SLIP39[@]}" combine $(files_of shares3 bob cy dee fay gus) 2>&1)
+check "KCV of S from slip39.py combine {bob, cy | dee, fay, gus} = status kcv" \
+  "$(kcv_of_secret "$s")" "$KCV_G"
+expect "slip39.py combine refuses the board group alone (2 of 2 groups needed)" 1 "groups" \
+  "${SLIP39[@]}" combine $(files_of shares3 ann bob)
+
 # ------------------------------------------------------------------ summary
 echo "${#skipped[@]} skipped"
 for s in "${skipped[@]}"; do echo "  skipped: $s"; done

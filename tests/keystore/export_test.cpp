@@ -1,5 +1,7 @@
 // Whole-keystore export and import: exact round trip of every table, replacement of existing
 // contents, and refusal of malformed documents without changing anything.
+#include <fmt/format.h>
+
 #include "tests/keystore/fixture.h"
 
 namespace hsm::keystore::test {
@@ -14,6 +16,11 @@ void populate(Keystore& ks) {
   ks.save_master(sample_master());
   auto next = sample_share_set(4242, {"alice", "bob", "frank"}, 2);
   next.group_threshold = 1;
+  // A two-level set (share_group_names): frank alone is the second group.
+  next.member_thresholds = {2, 1};
+  next.group_names = {"board", "ceo"};
+  next.custodians[2].group_index = 1;
+  next.custodians[2].member_index = 0;
   ks.replace_share_set(next);
   ks.insert_key(sample_key("root"));
   ks.insert_key(sample_key("offline", "qk"));
@@ -78,15 +85,17 @@ TEST(KeystoreExport, MalformedDocumentsAreRefusedAndChangeNothing) {
     const char* name;
     std::function<void(json&)> spoil;
     Category category;
-    const char* message_part;
+    std::string message_part;
   };
   const Case cases[] = {
       {"not an export", [](json& d) { d = json::array(); }, Category::integrity,
        "not an hsmctl keystore export"},
       {"wrong format tag", [](json& d) { d["format"] = "something-else"; }, Category::integrity,
        "not an hsmctl keystore export"},
-      {"newer schema", [](json& d) { d["schema"] = 3; }, Category::general,
-       "the keystore export has schema 3 but this keystore has schema 2"},
+      {"newer schema", [](json& d) { d["schema"] = latest_schema_version() + 1; },
+       Category::general,
+       fmt::format("the keystore export has schema {} but this keystore has schema {}",
+                   latest_schema_version() + 1, latest_schema_version())},
       {"unknown table", [](json& d) { d["tables"]["extra"] = json::array(); },
        Category::integrity, "unknown table extra"},
       {"missing table", [](json& d) { d["tables"].erase("keys"); }, Category::integrity,

@@ -61,7 +61,7 @@ TEST_F(Ceremony, ValidateRefusesBadPlansWithTheirLine) {
   } cases[] = {
       {"unknown step key", "[[step]]\nrun = \"transcript head\"\nrunn = 1\n", 7, "unknown key 'step.runn'"},
       {"unknown top key", "[[step]]\nrun = \"transcript head\"\n[other]\n", 7, "unknown key 'other'"},
-      {"missing option", "[[step]]\nrun = \"master init\"\n[step.args]\nthreshold = 2\n", 6,
+      {"missing option", "[[step]]\nrun = \"master init\"\n[step.args]\nthreshold = 2\n", 8,
        "--custodians is required"},
       {"impossible threshold",
        "[[step]]\nrun = \"master init\"\n[step.args]\nthreshold = 4\ncustodians = \"a,b,c\"\n", 8,
