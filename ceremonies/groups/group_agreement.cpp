@@ -26,13 +26,18 @@ Bytes p256_point(ByteView spki, const std::string& what) {
   return crypto::public_parts(spki).ec_point;
 }
 
-// AES-ECB(Z, SHA-256(context || ephemeral SPKI || member SPKI)): the agreed secret Z (the
-// ECDH x-coordinate) never leaves the token; the derivation binds the layer key to its context
-// (SoftHSM 2.6.1 has no ECDH KDF and no HKDF, so this is the KDF the token offers).
+// AES-ECB(Z, SHA-256(context || ephemeral SPKI || member SPKI)), or HMAC-SHA256 with the same
+// data under the KEK derivation fallback: the agreed secret Z (the ECDH x-coordinate) never
+// leaves the token; the derivation binds the layer key to its context (SoftHSM 2.6.1 has no
+// ECDH KDF and no HKDF, so this is the KDF the token offers).
 p11::SessionObject layer_key(const p11::Session& s, p11::KeyHandle agreement_private,
                              ByteView peer_point, const std::string& context,
                              ByteView ephemeral_spki, ByteView member_spki) {
-  p11::Template zt = p11::agreed_secret();
+  // Derived the way the workspace's master derives (the HMAC-SHA256 fallback on a token
+  // without AES-ECB-ENCRYPT-DATA), so a layer opens on every token the master is restored to.
+  const auto mk = find_master_keys(s);
+  p11::Template zt =
+      p11::agreed_secret(mk ? mk->derivation : p11::KekDerivation::aes_ecb);
   const p11::SessionObject z = p11::agree_key(s, agreement_private, peer_point, zt);
   Bytes info = to_bytes(context);
   info.insert(info.end(), ephemeral_spki.begin(), ephemeral_spki.end());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ceremonies/workspace.h"
+#include "core/pkcs11/templates.h"
 #include "core/secure/secret.h"
 
 namespace hsm {
@@ -26,6 +27,9 @@ struct MasterInitOptions {
   std::vector<std::string> custodians;
   bool allow_single_custodian = false;
   std::optional<std::filesystem::path> shares_out;
+  // How keys are derived from MK-derive; unset: AES-ECB-ENCRYPT-DATA where the token has it,
+  // else the HMAC-SHA256 fallback (docs/design.md, "Which tokens can keep the contract").
+  std::optional<p11::KekDerivation> kek_derivation = std::nullopt;
   // Error(usage) for M > N, M < 1, M = 1 without allow_single_custodian, N > 16, duplicate or
   // malformed names; Error(not_found) when a share file to be written already exists.
   void validate() const;
@@ -39,6 +43,7 @@ struct MasterInitResult {
   std::uint64_t seq = 0;  // transcript seq of master.init
   std::filesystem::path commitments_file;  // the public commitments file written (see commitments.h)
   std::string commitments_sha256;
+  std::string kek_derivation;  // "aes-ecb" or "hmac-sha256"
 };
 
 MasterInitResult master_init(Workspace& ws, const MasterInitOptions& options,

@@ -1,8 +1,11 @@
-// C_DeriveKey (AES-ECB-ENCRYPT-DATA), C_Encrypt/C_Decrypt with CKM_AES_GCM, session objects.
+// C_DeriveKey (AES-ECB-ENCRYPT-DATA) or HMAC-SHA256 by C_Sign, C_Encrypt/C_Decrypt with
+// CKM_AES_GCM, session objects.
 #include "core/pkcs11/crypt.h"
 
+#include "core/pkcs11/import.h"
 #include "core/pkcs11/objects.h"
 #include "core/pkcs11/rv.h"
+#include "core/pkcs11/templates.h"
 
 namespace hsm::p11 {
 
@@ -32,7 +35,40 @@ SessionObject::SessionObject(SessionObject&& other) noexcept
   other.handle_ = 0;
 }
 
+std::string_view kek_derivation_name(KekDerivation d) {
+  return d == KekDerivation::hmac_sha256 ? "hmac-sha256" : "aes-ecb";
+}
+
+std::optional<KekDerivation> kek_derivation_named(std::string_view name) {
+  if (name == "aes-ecb") return KekDerivation::aes_ecb;
+  if (name == "hmac-sha256") return KekDerivation::hmac_sha256;
+  return std::nullopt;
+}
+
+KekDerivation derivation_of(const Session& s, KeyHandle base) {
+  CK_ULONG type = 0;
+  CK_ATTRIBUTE a{CKA_KEY_TYPE, &type, sizeof type};
+  check(s.fn()->C_GetAttributeValue(s.handle(), base, &a, 1), "reading a derivation key's type");
+  return type == CKK_GENERIC_SECRET ? KekDerivation::hmac_sha256 : KekDerivation::aes_ecb;
+}
+
+Secret hmac_on_token(const Session& s, KeyHandle key, ByteView data) {
+  CK_MECHANISM m{CKM_SHA256_HMAC, nullptr, 0};
+  check(s.fn()->C_SignInit(s.handle(), &m, key), "starting HMAC-SHA256");
+  Secret out(32);
+  CK_ULONG len = out.size();
+  check(s.fn()->C_Sign(s.handle(), const_cast<std::uint8_t*>(data.data()), data.size(),
+                       out.data(), &len),
+        "HMAC-SHA256");
+  if (len != 32) fail(Category::token, "the token's HMAC-SHA256 is not 32 bytes");
+  return out;
+}
+
 SessionObject derive_session_key(const Session& s, KeyHandle base, ByteView data, Template& t) {
+  if (derivation_of(s, base) == KekDerivation::hmac_sha256) {
+    Template imported = imported_session_key(t, hmac_on_token(s, base, data));
+    return SessionObject(s, import_secret_key(s, imported));
+  }
   if (data.empty() || data.size() % 16 != 0)
     fail(Category::general, "internal error: AES-ECB derivation data must be a multiple of 16 "
                             "bytes");

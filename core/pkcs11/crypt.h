@@ -1,11 +1,13 @@
 // Token-side symmetric work for sealed blobs: a session key derived from MK-derive
-// (AES-ECB-ENCRYPT-DATA), AES-256-GCM seal and open by the token, and an owner for session
-// objects that must not outlive one operation. Keys never leave the token; what an open returns
-// lives only in a Secret.
+// (AES-ECB-ENCRYPT-DATA, or HMAC-SHA256 by C_Sign where the token lacks it), AES-256-GCM seal
+// and open by the token, and an owner for session objects that must not outlive one operation.
+// Base keys never leave the token; an HMAC-derived value is on the host only in a Secret, until
+// it is on the token; what an open returns lives only in a Secret.
 #pragma once
 
 #include <cstddef>
 #include <optional>
+#include <string_view>
 
 #include "core/bytes.h"
 #include "core/error.h"
@@ -36,10 +38,21 @@ class SessionObject {
   KeyHandle handle_;
 };
 
-// C_DeriveKey(base, CKM_AES_ECB_ENCRYPT_DATA, data) into a session key described by `t`
-// (from templates.h). `data` must be a non-empty multiple of 16 bytes; the new key's value is
-// AES-ECB(base, data).
+// "aes-ecb", "hmac-sha256".
+std::string_view kek_derivation_name(KekDerivation d);
+// nullopt for any other name.
+std::optional<KekDerivation> kek_derivation_named(std::string_view name);
+// The method a derivation base key was made for, from its CKA_KEY_TYPE.
+KekDerivation derivation_of(const Session& s, KeyHandle base);
+
+// A session key described by `t` (a derive template from templates.h, with CKA_VALUE_LEN)
+// derived from `base` with `data`. An AES base: C_DeriveKey(CKM_AES_ECB_ENCRYPT_DATA), so the
+// value is AES-ECB(base, data) and `data` must be a non-empty multiple of 16 bytes. A generic
+// secret base: HMAC-SHA256(base, data) by C_Sign, imported with the same attributes
+// (imported_session_key in templates.h) and the host copy wiped.
 SessionObject derive_session_key(const Session& s, KeyHandle base, ByteView data, Template& t);
+// HMAC-SHA256(key, data) by the token (C_Sign, CKM_SHA256_HMAC), into locked memory.
+Secret hmac_on_token(const Session& s, KeyHandle key, ByteView data);
 
 // AES-GCM (12-byte nonce, 128-bit tag) by the token: returns ciphertext || tag.
 Bytes gcm_seal(const Session& s, KeyHandle key, ByteView nonce, ByteView aad, ByteView plaintext);

@@ -11,6 +11,7 @@
 
 #include "core/pkcs11/agree.h"
 #include "core/pkcs11/crypt.h"
+#include "core/pkcs11/import.h"
 #include "core/pkcs11/keys.h"
 #include "core/pkcs11/rv.h"
 #include "core/pkcs11/templates.h"
@@ -131,6 +132,7 @@ Template as_session(Template t) {
 // The objects later features build on.
 struct Made {
   std::optional<SessionObject> wrap, derive, kek, escrowed_copy;
+  std::string fallback;  // set by a trial that succeeded only through a fallback: its name
 };
 
 void transcript_key(const Session& s, Made&) {
@@ -206,10 +208,34 @@ void custody(const Session& s, Made& m) {
                   "the token failed when asked to loosen a frozen attribute"};
 }
 
-void kek(const Session& s, Made& m) {
+// A user KEK derived from a fresh MK-derive made for `d`, on session objects.
+SessionObject kek_by(const Session& s, KekDerivation d) {
   const Bytes data(32, 0x5a);
-  m.kek.emplace(make_object(s, "C_DeriveKey", mechanism_name(CKM_AES_ECB_ENCRYPT_DATA), user_kek(),
-                            [&](Template& t) { return derive_session_key(s, m.derive->handle(), data, t); }));
+  const Secret value = s.random_secret(32);
+  const SessionObject base = make_object(
+      s, "C_CreateObject", "", as_session(master_derive_key("", {}, value, d)),
+      [&](Template& t) { return SessionObject(s, import_secret_key(s, t)); });
+  const bool ecb = d == KekDerivation::aes_ecb;
+  return make_object(s, ecb ? "C_DeriveKey" : "C_Sign",
+                     mechanism_name(ecb ? CKM_AES_ECB_ENCRYPT_DATA : CKM_SHA256_HMAC), user_kek(),
+                     [&](Template& t) { return derive_session_key(s, base.handle(), data, t); });
+}
+
+// AES-ECB-ENCRYPT-DATA, or else the HMAC-SHA256 fallback; the ECB refusal when neither works.
+void kek(const Session& s, Made& m) {
+  try {
+    m.kek.emplace(kek_by(s, KekDerivation::aes_ecb));
+  } catch (const Refusal& ecb) {
+    try {
+      m.kek.emplace(kek_by(s, KekDerivation::hmac_sha256));
+      m.fallback = kek_derivation_name(KekDerivation::hmac_sha256);
+    } catch (const Refusal& hmac) {
+      Refusal r = ecb;
+      r.detail += "; the fallback, HMAC-SHA256 by C_Sign, failed too: " + hmac.call + " " +
+                  hmac.mechanism + (hmac.rv.empty() ? "" : ": " + hmac.rv);
+      throw r;
+    }
+  }
 }
 
 void gcm(const Session& s, Made& m) {
@@ -227,16 +253,33 @@ void gcm(const Session& s, Made& m) {
                   "AES-GCM did not give back what it sealed"};
 }
 
-void ecdh(const Session& s, Made&) {
+void ecdh_by(const Session& s, KekDerivation d) {
   const OwnedPair member = generate(s, KeyAlgorithm::ec_p256, agreement_session_pair());
   const OwnedPair once = generate(s, KeyAlgorithm::ec_p256, ephemeral_agreement_pair());
   const Bytes spki = public_key_spki(s, member.public_key.handle(), KeyAlgorithm::ec_p256);
   const Bytes point(spki.end() - 65, spki.end());
-  SessionObject agreed = make_object(s, "C_DeriveKey", mechanism_name(CKM_ECDH1_DERIVE), agreed_secret(),
+  SessionObject agreed = make_object(s, "C_DeriveKey", mechanism_name(CKM_ECDH1_DERIVE), agreed_secret(d),
                                      [&](Template& t) { return agree_key(s, once.private_key.handle(), point, t); });
   const Bytes data(32, 0x33);
-  make_object(s, "C_DeriveKey", mechanism_name(CKM_AES_ECB_ENCRYPT_DATA), group_layer_key(),
+  const bool ecb = d == KekDerivation::aes_ecb;
+  make_object(s, ecb ? "C_DeriveKey" : "C_Sign",
+              mechanism_name(ecb ? CKM_AES_ECB_ENCRYPT_DATA : CKM_SHA256_HMAC), group_layer_key(),
               [&](Template& t) { return derive_session_key(s, agreed.handle(), data, t); });
+}
+
+// ECDH into an agreed secret, then the layer key by AES-ECB-ENCRYPT-DATA or, failing that, by
+// HMAC-SHA256 (the same fallback as the KEK's).
+void ecdh(const Session& s, Made& m) {
+  try {
+    ecdh_by(s, KekDerivation::aes_ecb);
+  } catch (const Refusal& ecb) {
+    try {
+      ecdh_by(s, KekDerivation::hmac_sha256);
+      m.fallback = kek_derivation_name(KekDerivation::hmac_sha256);
+    } catch (const Refusal&) {
+      throw ecb;
+    }
+  }
 }
 
 void signing(const Session& s, KeyAlgorithm a, std::vector<SignMechanism> mechanisms) {
@@ -268,7 +311,8 @@ const std::vector<Feature>& features() {
        {"master-keys"}, escrow},
       {"custody", "non-extractable and sensitive keys stay so", "the custody contract", true, {},
        {"escrow-wrap"}, custody},
-      {"kek-derive", "AES-ECB-ENCRYPT-DATA key derivation", "user KEKs", true,
+      {"kek-derive", "AES-ECB-ENCRYPT-DATA key derivation (fallback: HMAC-SHA256 by C_Sign)",
+       "user KEKs", true,
        {CKM_AES_ECB_ENCRYPT_DATA}, {"master-keys"}, kek},
       {"aes-gcm", "AES-256-GCM by the token", "sealed user blobs and OTP seeds", true,
        {CKM_AES_GCM}, {"kek-derive"}, gcm},
@@ -314,8 +358,10 @@ std::vector<Capability> probe_operations(const Session& s, bool required_only) {
       c.detail = fmt::format("needs {}, which the token does not support", *missing);
     } else {
       try {
+        made.fallback.clear();
         f.trial(s, made);
-        c.status = "supported";
+        c.status = made.fallback.empty() ? "supported" : "fallback";
+        c.fallback = made.fallback;
       } catch (const Refusal& r) {
         c.status = "not-supported";
         c.call = r.call;
@@ -325,10 +371,30 @@ std::vector<Capability> probe_operations(const Session& s, bool required_only) {
         c.detail = r.detail;
       }
     }
-    passed[f.id] = c.status == "supported";
+    passed[f.id] = c.status == "supported" || c.status == "fallback";
     out.push_back(std::move(c));
   }
   return out;
+}
+
+std::optional<Capability> kek_derivation_refused(const Session& s, KekDerivation d) {
+  try {
+    kek_by(s, d);
+    return std::nullopt;
+  } catch (const Refusal& r) {
+    Capability c;
+    c.id = "kek-derive";
+    c.feature = fmt::format("key derivation by {}", kek_derivation_name(d));
+    c.needed_for = "user KEKs";
+    c.required = true;
+    c.status = "not-supported";
+    c.call = r.call;
+    c.mechanism = r.mechanism;
+    c.attribute = r.attribute;
+    c.rv = r.rv;
+    c.detail = r.detail;
+    return c;
+  }
 }
 
 std::vector<Capability> probe_mechanism_list(const Module& module, unsigned long slot_id) {
@@ -337,17 +403,34 @@ std::vector<Capability> probe_mechanism_list(const Module& module, unsigned long
   std::vector<CK_MECHANISM_TYPE> listed(n);
   check(module.fn()->C_GetMechanismList(slot_id, listed.data(), &n), "reading the mechanism list");
   listed.resize(n);
+  const auto has = [&](CK_MECHANISM_TYPE m) {
+    return std::find(listed.begin(), listed.end(), m) != listed.end();
+  };
+  // Where a feature has a fallback, the mechanisms it takes instead of the native ones.
+  const auto fallback_for = [&](const Feature& f) -> std::optional<std::string> {
+    const std::string id = f.id;
+    if ((id == "kek-derive" || id == "ecdh") && !has(CKM_AES_ECB_ENCRYPT_DATA) &&
+        has(CKM_SHA256_HMAC) && (id != "ecdh" || has(CKM_ECDH1_DERIVE)))
+      return std::string(kek_derivation_name(KekDerivation::hmac_sha256));
+    return std::nullopt;
+  };
   std::vector<Capability> out;
   for (const Feature& f : features()) {
     Capability c = capability_of(f);
     c.status = "listed";
     for (CK_MECHANISM_TYPE m : f.mechanisms)
-      if (std::find(listed.begin(), listed.end(), m) == listed.end()) {
+      if (!has(m)) {
         c.status = "not-listed";
         c.call = "C_GetMechanismList";
         c.mechanism = mechanism_name(m);
         c.detail = fmt::format("the token does not list {}", c.mechanism);
         break;
+      }
+    if (c.status == "not-listed")
+      if (auto fallback = fallback_for(f)) {
+        c = capability_of(f);
+        c.status = "fallback";
+        c.fallback = *fallback;
       }
     out.push_back(std::move(c));
   }

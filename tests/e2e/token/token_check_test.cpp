@@ -69,8 +69,6 @@ TEST_F(TokenCheck, EachProfileIsRefusedNamingWhatTheTokenWouldNotDo) {
        "CKR_MECHANISM_INVALID"},
       {"opencryptoki-3.8-swtok", "master-keys", "C_CreateObject", "", "CKA_ALLOWED_MECHANISMS",
        "CKR_ATTRIBUTE_TYPE_INVALID"},
-      {"no-ecb-encrypt-data", "kek-derive", "C_DeriveKey", "CKM_AES_ECB_ENCRYPT_DATA", "",
-       "CKR_MECHANISM_INVALID"},
       {"unwrap-only-import", "master-keys", "C_CreateObject", "", "", "CKR_TEMPLATE_INCONSISTENT"},
       {"no-gcm", "aes-gcm", "C_Encrypt", "CKM_AES_GCM", "", "CKR_MECHANISM_INVALID"},
   };
