@@ -26,7 +26,7 @@ CloneResult clone_token(Workspace& from, Workspace& to, ShareIntake intake) {
     if (!record)
       fail(Category::not_found, "this workspace has no master key record; clone needs the "
                                 "workspace the master was made in");
-    if (source->kcv != record->kcv)
+    if (!source->kcv.empty() && source->kcv != record->kcv)  // empty: the token reports none
       fail(Category::integrity, fmt::format("source token '{}' holds master key {}, but this "
                                             "workspace's master is {}", from.token().label,
                                             source->kcv, record->kcv));

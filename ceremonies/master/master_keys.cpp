@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "core/crypto/host_seal.h"
 #include "core/crypto/public_key.h"
 #include "core/crypto/secret_ops.h"
 #include "core/error.h"
@@ -50,7 +51,21 @@ MasterKeys import_master_keys(const p11::Session& s, const Secret& master,
       k.derive = p11::import_secret_key(s, t);
     }
     const auto kcv = p11::check_value(s, k.wrap);
-    k.kcv = kcv ? to_hex(*kcv) : expected;
+    if (!kcv || kcv->empty()) {
+      // No check value (SoftHSM computes none for a key it unwrapped): MK-wrap must unwrap a
+      // blob the host wrapped under the value it derived, which only that value does.
+      const Secret wrap = derive_wrap_key(master);
+      const Bytes blob = crypto::aes_kwp_wrap(wrap, s.random_secret(32));
+      p11::Template t = p11::wrap_proof_key();
+      try {
+        p11::SessionObject proof(s, p11::unwrap_key(s, k.wrap, blob, t));
+      } catch (const Error& e) {
+        fail(Category::token, fmt::format("the token reports no check value for MK-wrap, and "
+                                          "MK-wrap does not unwrap what the master secret's "
+                                          "MK-wrap wrapped ({})", e.what()));
+      }
+    }
+    k.kcv = kcv && !kcv->empty() ? to_hex(*kcv) : expected;
     if (k.kcv != expected)
       fail(Category::token, fmt::format("the token reports check value {} for MK-wrap, but the "
                                         "master secret gives {}", k.kcv, expected));

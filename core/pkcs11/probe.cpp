@@ -146,9 +146,14 @@ void transcript_key(const Session& s, Made&) {
   });
 }
 
+// MK-wrap and MK-derive as session objects: C_CreateObject, or the unwrap fallback (import.h).
 void master_keys(const Session& s, Made& m) {
   const Secret value = s.random_secret(32);
-  const auto create = [&](Template& t) { return SessionObject(s, create_object(s, t)); };
+  const auto create = [&](Template& t) {
+    const Imported k = import_secret_key_by(s, t);
+    if (k.route == ImportRoute::unwrap) m.fallback = "unwrap-import";
+    return SessionObject(s, k.handle);
+  };
   m.wrap.emplace(make_object(s, "C_CreateObject", "",
                              as_session(master_wrap_key("", {}, value)), create));
   m.derive.emplace(make_object(s, "C_CreateObject", "",
@@ -304,7 +309,8 @@ const std::vector<Feature>& features() {
   static const std::vector<Feature> list = {
       {"transcript-key", "EC P-256 key pair born on the token, sign-only", "the transcript key",
        true, {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA}, {}, transcript_key},
-      {"master-keys", "AES-256 keys imported with frozen attributes (C_CreateObject)",
+      {"master-keys", "AES-256 keys imported with frozen attributes (C_CreateObject; fallback: "
+       "C_UnwrapKey under a token-made RSA-OAEP transport key)",
        "MK-wrap and MK-derive", true, {}, {}, master_keys},
       {"escrow-wrap", "AES key wrap with padding of a private key, unwrapped non-extractable",
        "escrow of every key", true, {CKM_AES_KEY_WRAP_PAD, CKM_EC_KEY_PAIR_GEN},

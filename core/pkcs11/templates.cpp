@@ -211,6 +211,34 @@ PairTemplates born_token_key_pair(KeyAlgorithm algorithm, const std::string& lab
   return p;
 }
 
+PairTemplates transport_key_pair() {
+  PairTemplates p;
+  p.public_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, false).set(CKA_ENCRYPT, true)
+      .set(CKA_WRAP, false).set(CKA_VERIFY, false).set(CKA_DERIVE, false)
+      .set(CKA_MODULUS_BITS, rsa_bits(KeyAlgorithm::rsa3072))
+      .set(CKA_PUBLIC_EXPONENT, ByteView(Bytes{0x01, 0x00, 0x01}));
+  p.private_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_UNWRAP, true).set(CKA_DECRYPT, false)
+      .set(CKA_SIGN, false).set(CKA_DERIVE, false).set_mechanisms({CKM_RSA_PKCS_OAEP})
+      .set(CKA_MODIFIABLE, false);
+  return p;
+}
+
+Template unwrapped_import(const Template& created, ByteView check_value) {
+  Template t = created.without(CKA_VALUE).without(CKA_MODIFIABLE);
+  if (!check_value.empty()) t.set(CKA_CHECK_VALUE, check_value);
+  t.set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template wrap_proof_key() {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false)
+      .set(CKA_WRAP, false).set(CKA_UNWRAP, false).set(CKA_DERIVE, false)
+      .set(CKA_MODIFIABLE, false);
+  return t;
+}
+
 Template user_kek() {
   Template t = aes_key(false, "", {});
   t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)

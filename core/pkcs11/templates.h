@@ -68,6 +68,20 @@ Template token_public_key(KeyAlgorithm algorithm, const std::string& label, Byte
 PairTemplates born_token_key_pair(KeyAlgorithm algorithm, const std::string& label, ByteView id,
                                   const Mechanisms& mechanisms);
 
+// The one-use RSA-3072 transport pair of import by unwrapping (a token that refuses
+// C_CreateObject of secret keys): session objects; the private key is sensitive, never
+// extractable, and can only unwrap with CKM_RSA_PKCS_OAEP; the public key only encrypts.
+PairTemplates transport_key_pair();
+// The C_UnwrapKey template for importing the key a C_CreateObject template `created` describes:
+// the same attributes without CKA_VALUE, with CKA_CHECK_VALUE when `check_value` is not empty
+// (a token computes it only for keys it was given in plaintext), CKA_MODIFIABLE=false last.
+Template unwrapped_import(const Template& created, ByteView check_value);
+
+// A session AES-256 key unwrapped under MK-wrap only to prove that MK-wrap holds the value the
+// host derived (a token that computes no check value for unwrapped keys): sensitive, not
+// extractable, no usage at all.
+Template wrap_proof_key();
+
 // A user KEK derived from MK-derive: a session AES-256 key for AES-GCM only.
 Template user_kek();
 // A derive template (user_kek, otp_seal_key, group_layer_key) as a C_CreateObject template for

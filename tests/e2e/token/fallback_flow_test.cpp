@@ -142,6 +142,57 @@ TEST_F(Fallback, FullFlowWithTheHmacKekFallback) {
   full_flow(shipped_profile("no-ecb-encrypt-data"), "hmac-sha256");
 }
 
+TEST_F(Fallback, TokenCheckShowsImportByUnwrappingWhereCreateObjectOfSecretKeysIsRefused) {
+  const RunResult r = hsmctl({"--json", "token", "check"},
+                             through(shipped_profile("unwrap-only-import")));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const nlohmann::json doc = r.json();
+  std::map<std::string, nlohmann::json> f;
+  for (const auto& feature : doc["features"]) f[feature["id"].get<std::string>()] = feature;
+  EXPECT_EQ(f["master-keys"]["status"], "fallback");
+  EXPECT_EQ(f["master-keys"]["fallback"], "unwrap-import");
+  EXPECT_EQ(f["kek-derive"]["status"], "supported");
+}
+
+TEST_F(Fallback, FullFlowWithImportByUnwrapping) {
+  full_flow(shipped_profile("unwrap-only-import"), "aes-ecb");
+}
+
+// The master keys unwrapped under a transport key have exactly the attributes of the ones
+// C_CreateObject makes: every attribute token objects reports, but the id and the check value.
+TEST_F(Fallback, MasterKeysImportedByUnwrappingHaveTheAttributesOfCreatedOnes) {
+  const auto master_keys_on = [&](const std::string& token) {
+    std::map<std::string, nlohmann::json> out;
+    const nlohmann::json doc = hsmctl({"--token", token, "token", "objects", "--json"}).json();
+    for (auto o : doc["objects"]) {
+      const std::string label = o["label"];
+      if (label.rfind("hsmctl-mk-", 0) != 0) continue;
+      o.erase("id");
+      o.erase("check_value");
+      o.erase("kcv");
+      o.erase("handle");
+      out[label] = o;
+    }
+    return out;
+  };
+  make_private_dir(tmp_.path() / "shares");
+  ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
+                    "--shares-out", path("shares")}).code, 0);
+  hsm_.init_token("U");
+  auto env = through(shipped_profile("unwrap-only-import"));
+  env["HSMCTL_TOKEN"] = "U";
+  const RunResult restored =
+      hsmctl({"master", "restore", "--shares-file", shares_of({"a", "b"})}, env);
+  ASSERT_EQ(restored.code, 0) << restored.err;
+  const auto created = master_keys_on("test"), unwrapped = master_keys_on("U");
+  ASSERT_EQ(created.size(), 2u);
+  EXPECT_EQ(unwrapped, created);
+  // Nothing else was left on U: the transport pair was a pair of session objects.
+  const nlohmann::json u = hsmctl({"--token", "U", "token", "objects", "--json"}).json();
+  for (const auto& o : u["objects"])
+    EXPECT_NE(o["key_type"], "rsa") << o.dump();
+}
+
 TEST_F(Fallback, MasterInitTakesTheHmacMethodWhenAskedAndSoftHsmKeepsAesEcbByDefault) {
   make_private_dir(tmp_.path() / "shares");
   const RunResult r = hsmctl({"--json", "master", "init", "--threshold", "2", "--custodians",
