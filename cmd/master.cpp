@@ -76,13 +76,17 @@ void add_master_commands(Cli& cli) {
                    "how keys are derived from MK-derive: aes-ecb (CKM_AES_ECB_ENCRYPT_DATA) or "
                    "hmac-sha256 (C_Sign, for tokens without it); default: aes-ecb where the "
                    "token can, else hmac-sha256")
-      ->check(CLI::IsMember({"aes-ecb", "hmac-sha256"}))->type_name("METHOD");
+      ->type_name("aes-ecb|hmac-sha256");
   with_example(init, "hsmctl master init --threshold 3 --custodians alice,bob,carol,dave,erin");
   init->callback([&cli, ia] {
     cli.action = [&cli, ia] {
       if (!ia->shares_out.empty()) ia->o.shares_out = ia->shares_out;
-      if (!ia->kek_derivation.empty())
+      if (!ia->kek_derivation.empty()) {
         ia->o.kek_derivation = p11::kek_derivation_named(ia->kek_derivation);
+        if (!ia->o.kek_derivation)
+          fail(Category::usage, fmt::format("--kek-derivation '{}' is not aes-ecb or hmac-sha256",
+                                            ia->kek_derivation));
+      }
       Workspace ws(cli.workspace_options(DirUse::start));
       TerminalConsole console;
       const auto r = master_init(ws, ia->o, console_for(ia->o.shares_out, console));
