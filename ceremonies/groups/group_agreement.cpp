@@ -58,13 +58,13 @@ EscrowedKey generate_agreement_key(const p11::Session& s, p11::KeyHandle mk_wrap
   return out;
 }
 
-keystore::SealedBlob seal_agreement_key(const p11::Session& s, p11::KeyHandle kek,
+keystore::SealedBlob seal_agreement_key(const p11::Session& s, const p11::SessionObject& kek,
                                         const std::string& name, std::int64_t key_version,
                                         ByteView inner) {
   return seal_outer(s, kek, name, kAgreementAlgorithm, key_version, inner);
 }
 
-std::optional<Secret> open_agreement_key(const p11::Session& s, p11::KeyHandle kek,
+std::optional<Secret> open_agreement_key(const p11::Session& s, const p11::SessionObject& kek,
                                          const keystore::UserRecord& u) {
   if (!u.secrets.ecdh_key) return std::nullopt;
   const keystore::SealedBlob& b = *u.secrets.ecdh_key;
@@ -93,7 +93,7 @@ keystore::GroupMember seal_group_layer(const p11::Session& s, const keystore::Gr
                                            m.ephemeral_public_key, member_spki);
   m.sealed_key.nonce = new_gcm_nonce();
   m.sealed_key.ciphertext =
-      p11::gcm_seal(s, key.handle(), m.sealed_key.nonce, to_bytes(context), group_inner);
+      p11::gcm_seal(s, key, m.sealed_key.nonce, to_bytes(context), group_inner);
   return m;
 }
 
@@ -115,7 +115,7 @@ std::optional<Secret> open_group_layer(const p11::Session& s, p11::KeyHandle mk_
   const std::string context = layer_context(g, m.user);
   const p11::SessionObject key =
       layer_key(s, priv.handle(), eph_point, context, m.ephemeral_public_key, member_spki);
-  return p11::gcm_open(s, key.handle(), b.nonce, to_bytes(context), b.ciphertext);
+  return p11::gcm_open(s, key, b.nonce, to_bytes(context), b.ciphertext);
 }
 
 }  // namespace hsm

@@ -2,6 +2,8 @@
 // CKM_AES_GCM, session objects.
 #include "core/pkcs11/crypt.h"
 
+#include "core/crypto/host_seal.h"
+
 #include "core/pkcs11/import.h"
 #include "core/pkcs11/objects.h"
 #include "core/pkcs11/rv.h"
@@ -31,7 +33,7 @@ SessionObject::~SessionObject() {
 }
 
 SessionObject::SessionObject(SessionObject&& other) noexcept
-    : session_(other.session_), handle_(other.handle_) {
+    : session_(other.session_), handle_(other.handle_), host_key_(std::move(other.host_key_)) {
   other.handle_ = 0;
 }
 
@@ -64,8 +66,40 @@ Secret hmac_on_token(const Session& s, KeyHandle key, ByteView data) {
   return out;
 }
 
+bool token_has_gcm(const Session& s) {
+  CK_MECHANISM_INFO info{};
+  return s.fn()->C_GetMechanismInfo(s.slot_id(), CKM_AES_GCM, &info) == CKR_OK;
+}
+
+namespace {
+
+// The value of AES-ECB(base, data) on the host: derived into a readable session key, read, and
+// the object destroyed (the host-GCM fallback; a PIN holder can do the same for a known input).
+Secret derive_to_host(const Session& s, KeyHandle base, ByteView data) {
+  CK_KEY_DERIVATION_STRING_DATA d{const_cast<std::uint8_t*>(data.data()), data.size()};
+  CK_MECHANISM m{CKM_AES_ECB_ENCRYPT_DATA, &d, sizeof d};
+  Template t = readable_derived_key();
+  KeyHandle h = 0;
+  check(s.fn()->C_DeriveKey(s.handle(), &m, base, t.data(), t.size(), &h), "deriving a key");
+  const SessionObject owned(s, h);
+  Secret value(32);
+  CK_ATTRIBUTE a{CKA_VALUE, value.data(), value.size()};
+  check(s.fn()->C_GetAttributeValue(s.handle(), h, &a, 1), "reading a derived sealing key");
+  if (a.ulValueLen != 32) fail(Category::token, "the token derived a sealing key that is not 32 bytes");
+  return value;
+}
+
+}  // namespace
+
 SessionObject derive_session_key(const Session& s, KeyHandle base, ByteView data, Template& t) {
-  if (derivation_of(s, base) == KekDerivation::hmac_sha256) {
+  const bool hmac = derivation_of(s, base) == KekDerivation::hmac_sha256;
+  if (!token_has_gcm(s)) {
+    if (!hmac && (data.empty() || data.size() % 16 != 0))
+      fail(Category::general, "internal error: AES-ECB derivation data must be a multiple of 16 "
+                              "bytes");
+    return SessionObject(s, hmac ? hmac_on_token(s, base, data) : derive_to_host(s, base, data));
+  }
+  if (hmac) {
     Template imported = imported_session_key(t, hmac_on_token(s, base, data));
     return SessionObject(s, import_secret_key(s, imported));
   }
@@ -114,6 +148,18 @@ std::optional<Secret> gcm_open(const Session& s, KeyHandle key, ByteView nonce, 
     default: check(rv, "AES-GCM decryption");
   }
   return std::nullopt;
+}
+
+Bytes gcm_seal(const Session& s, const SessionObject& key, ByteView nonce, ByteView aad,
+               ByteView plaintext) {
+  if (const Secret* k = key.host_key()) return crypto::aes_gcm_seal(*k, nonce, aad, plaintext);
+  return gcm_seal(s, key.handle(), nonce, aad, plaintext);
+}
+
+std::optional<Secret> gcm_open(const Session& s, const SessionObject& key, ByteView nonce,
+                               ByteView aad, ByteView sealed) {
+  if (const Secret* k = key.host_key()) return crypto::aes_gcm_open(*k, nonce, aad, sealed);
+  return gcm_open(s, key.handle(), nonce, aad, sealed);
 }
 
 bool refused_as_not_wrappable(const Error& e) noexcept {

@@ -246,11 +246,13 @@ void kek(const Session& s, Made& m) {
 void gcm(const Session& s, Made& m) {
   const Bytes nonce(kGcmNonceSize, 0x01), aad = to_bytes("hsmctl token check");
   const Bytes plain = to_bytes("a sealed blob");
+  // On a token without AES-GCM the KEK came back held on the host (the host-GCM fallback).
+  if (m.kek->host_key() != nullptr) m.fallback = "host-aes-gcm";
   const Bytes sealed = step("C_Encrypt", CKM_AES_GCM, [&] {
-    return gcm_seal(s, m.kek->handle(), nonce, aad, plain);
+    return gcm_seal(s, *m.kek, nonce, aad, plain);
   });
   const std::optional<Secret> opened = step("C_Decrypt", CKM_AES_GCM, [&] {
-    return gcm_open(s, m.kek->handle(), nonce, aad, sealed);
+    return gcm_open(s, *m.kek, nonce, aad, sealed);
   });
   if (!opened || !std::equal(opened->bytes().begin(), opened->bytes().end(), plain.begin(),
                              plain.end()))
@@ -320,7 +322,8 @@ const std::vector<Feature>& features() {
       {"kek-derive", "AES-ECB-ENCRYPT-DATA key derivation (fallback: HMAC-SHA256 by C_Sign)",
        "user KEKs", true,
        {CKM_AES_ECB_ENCRYPT_DATA}, {"master-keys"}, kek},
-      {"aes-gcm", "AES-256-GCM by the token", "sealed user blobs and OTP seeds", true,
+      {"aes-gcm", "AES-256-GCM by the token (fallback: by the host, the key read for one operation)",
+       "sealed user blobs and OTP seeds", true,
        {CKM_AES_GCM}, {"kek-derive"}, gcm},
       {"ecdh", "ECDH P-256 into a derived AES key", "group keys", false,
        {CKM_ECDH1_DERIVE, CKM_AES_ECB_ENCRYPT_DATA}, {}, ecdh},
@@ -418,6 +421,7 @@ std::vector<Capability> probe_mechanism_list(const Module& module, unsigned long
     if ((id == "kek-derive" || id == "ecdh") && !has(CKM_AES_ECB_ENCRYPT_DATA) &&
         has(CKM_SHA256_HMAC) && (id != "ecdh" || has(CKM_ECDH1_DERIVE)))
       return std::string(kek_derivation_name(KekDerivation::hmac_sha256));
+    if (id == "aes-gcm" && !has(CKM_AES_GCM)) return std::string("host-aes-gcm");
     return std::nullopt;
   };
   std::vector<Capability> out;

@@ -239,6 +239,16 @@ Template wrap_proof_key() {
   return t;
 }
 
+Template readable_derived_key() {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_SECRET_KEY}).set(CKA_KEY_TYPE, CK_ULONG{CKK_AES})
+      .set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, false)
+      .set(CKA_EXTRACTABLE, true).set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, false)
+      .set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false)
+      .set(CKA_UNWRAP, false).set(CKA_DERIVE, false);
+  return t;
+}
+
 Template user_kek() {
   Template t = aes_key(false, "", {});
   t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)

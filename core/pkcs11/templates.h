@@ -82,6 +82,11 @@ Template unwrapped_import(const Template& created, ByteView check_value);
 // extractable, no usage at all.
 Template wrap_proof_key();
 
+// The host-GCM fallback (a token without CKM_AES_GCM): a session AES-256 key derived from
+// MK-derive (or an agreed secret) only to be read and destroyed at once: not sensitive,
+// extractable, no usage at all. Its value is what a PIN holder can derive for a known input.
+Template readable_derived_key();
+
 // A user KEK derived from MK-derive: a session AES-256 key for AES-GCM only.
 Template user_kek();
 // A derive template (user_kek, otp_seal_key, group_layer_key) as a C_CreateObject template for

@@ -193,6 +193,42 @@ TEST_F(Fallback, MasterKeysImportedByUnwrappingHaveTheAttributesOfCreatedOnes) {
     EXPECT_NE(o["key_type"], "rsa") << o.dump();
 }
 
+TEST_F(Fallback, TokenCheckShowsHostGcmWhereTheTokenHasNoGcm) {
+  const RunResult r = hsmctl({"--json", "token", "check"}, through(shipped_profile("no-gcm")));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const nlohmann::json doc = r.json();
+  std::map<std::string, nlohmann::json> f;
+  for (const auto& feature : doc["features"]) f[feature["id"].get<std::string>()] = feature;
+  EXPECT_EQ(f["aes-gcm"]["status"], "fallback");
+  EXPECT_EQ(f["aes-gcm"]["fallback"], "host-aes-gcm");
+  EXPECT_EQ(f["kek-derive"]["status"], "supported");
+}
+
+// Blobs sealed on the host open on a token with GCM (the full flow restores onto plain SoftHSM
+// tokens), and blobs the token sealed open on the host.
+TEST_F(Fallback, FullFlowWithAesGcmOnTheHost) { full_flow(shipped_profile("no-gcm"), "aes-ecb"); }
+
+TEST_F(Fallback, BlobsSealedByTheTokenOpenWithHostGcm) {
+  make_private_dir(tmp_.path() / "shares");
+  ASSERT_EQ(hsmctl({"master", "init", "--threshold", "2", "--custodians", "a,b,c",
+                    "--shares-out", path("shares")}).code, 0);
+  const std::map<std::string, std::string> pw = {{"PW_alice", "password of alice"}};
+  ASSERT_EQ(hsmctl({"user", "create", "alice", "--kdf-profile", "min", "--password-source",
+                    "env:PW_alice"}, pw).code, 0);
+  const std::string data = write_file("data.txt", "sealed by the token\n", 0644).string();
+  const RunResult signed_there = hsmctl({"user", "sign", "alice", "--in", data, "--out",
+                                         path("alice.sig"), "--password-source", "env:PW_alice"},
+                                        through(shipped_profile("no-gcm")));
+  ASSERT_EQ(signed_there.code, 0) << signed_there.err;
+  ASSERT_EQ(hsmctl({"user", "export-public", "alice", "--out", path("alice.pem")}).code, 0);
+  verified("alice.pem", "alice.sig", data);
+  // A wrong password is still an authentication failure, not a general error.
+  auto wrong = through(shipped_profile("no-gcm"));
+  wrong["PW_alice"] = "not the password";
+  expect_failure(hsmctl({"user", "sign", "alice", "--in", data, "--out", path("x.sig"),
+                         "--password-source", "env:PW_alice"}, wrong), 3, "");
+}
+
 TEST_F(Fallback, MasterInitTakesTheHmacMethodWhenAskedAndSoftHsmKeepsAesEcbByDefault) {
   make_private_dir(tmp_.path() / "shares");
   const RunResult r = hsmctl({"--json", "master", "init", "--threshold", "2", "--custodians",
