@@ -111,8 +111,14 @@ p11::KekDerivation choose_derivation(const p11::Session& s,
                        p11::describe_missing({*refused})));
     return *wanted;
   }
-  if (!p11::kek_derivation_refused(s, p11::KekDerivation::aes_ecb))
-    return p11::KekDerivation::aes_ecb;
+  const auto refused = p11::kek_derivation_refused(s, p11::KekDerivation::aes_ecb);
+  if (!refused) return p11::KekDerivation::aes_ecb;
+  // Only a token that does not do AES-ECB-ENCRYPT-DATA gets the fallback; a device error while
+  // trying it fails master init as it is (a workspace must not change method by accident).
+  if (!p11::means_unsupported(refused->rv))
+    fail(Category::token, fmt::format("master init: trying the KEK derivation on token '{}' "
+                                      "failed ({}); nothing was changed on it", token,
+                                      p11::describe_missing({*refused})));
   return p11::KekDerivation::hmac_sha256;
 }
 

@@ -68,7 +68,11 @@ Secret hmac_on_token(const Session& s, KeyHandle key, ByteView data) {
 
 bool token_has_gcm(const Session& s) {
   CK_MECHANISM_INFO info{};
-  return s.fn()->C_GetMechanismInfo(s.slot_id(), CKM_AES_GCM, &info) == CKR_OK;
+  const CK_RV rv = s.fn()->C_GetMechanismInfo(s.slot_id(), CKM_AES_GCM, &info);
+  // Only "no such mechanism" means the fallback; a device error must not quietly choose it.
+  if (rv == CKR_MECHANISM_INVALID) return false;
+  check(rv, "asking the token about AES-GCM");
+  return true;
 }
 
 namespace {

@@ -36,6 +36,15 @@ KeyHandle unwrap_oaep(const Session& s, KeyHandle transport, ByteView blob, bool
   return h;
 }
 
+// The answers of a token that takes no secret key in plaintext (nShield's CKR_TEMPLATE_
+// INCONSISTENT, tpm2-pkcs11's CKR_ATTRIBUTE_VALUE_INVALID, and the codes PKCS#11 gives for a
+// function or action the token does not allow).
+bool refuses_import(CK_RV rv) {
+  return rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+         rv == CKR_FUNCTION_NOT_SUPPORTED || rv == CKR_ACTION_PROHIBITED ||
+         rv == CKR_ATTRIBUTE_READ_ONLY;
+}
+
 }  // namespace
 
 KeyHandle import_by_unwrap(const Session& s, const Template& t) {
@@ -62,6 +71,9 @@ Imported import_secret_key_by(const Session& s, Template& t) {
   KeyHandle h = 0;
   const CK_RV rv = s.fn()->C_CreateObject(s.handle(), t.data(), t.size(), &h);
   if (rv == CKR_OK) return {h, ImportRoute::create_object};
+  // Only a refusal of the import itself leads to the unwrap route; a device error, a lost
+  // session or anything else fails as it is (the fault loop, tests/e2e/fault_loop_test.cpp).
+  if (!refuses_import(rv)) check(rv, "creating a key object");
   try {
     return {import_by_unwrap(s, t), ImportRoute::unwrap};
   } catch (const Error& unwrap) {

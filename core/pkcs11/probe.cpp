@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "core/pkcs11/agree.h"
 #include "core/pkcs11/crypt.h"
@@ -231,6 +232,7 @@ void kek(const Session& s, Made& m) {
   try {
     m.kek.emplace(kek_by(s, KekDerivation::aes_ecb));
   } catch (const Refusal& ecb) {
+    if (!means_unsupported(ecb.rv)) throw;  // a failure, not a missing mechanism
     try {
       m.kek.emplace(kek_by(s, KekDerivation::hmac_sha256));
       m.fallback = kek_derivation_name(KekDerivation::hmac_sha256);
@@ -280,6 +282,7 @@ void ecdh(const Session& s, Made& m) {
   try {
     ecdh_by(s, KekDerivation::aes_ecb);
   } catch (const Refusal& ecb) {
+    if (!means_unsupported(ecb.rv)) throw;
     try {
       ecdh_by(s, KekDerivation::hmac_sha256);
       m.fallback = kek_derivation_name(KekDerivation::hmac_sha256);
@@ -384,6 +387,14 @@ std::vector<Capability> probe_operations(const Session& s, bool required_only) {
     out.push_back(std::move(c));
   }
   return out;
+}
+
+bool means_unsupported(const std::string& rv) {
+  static const std::set<std::string> codes = {
+      "CKR_MECHANISM_INVALID", "CKR_MECHANISM_PARAM_INVALID", "CKR_FUNCTION_NOT_SUPPORTED",
+      "CKR_KEY_FUNCTION_NOT_PERMITTED", "CKR_KEY_TYPE_INCONSISTENT", "CKR_TEMPLATE_INCONSISTENT",
+      "CKR_ATTRIBUTE_VALUE_INVALID", "CKR_ATTRIBUTE_TYPE_INVALID"};
+  return codes.contains(rv);
 }
 
 std::optional<Capability> kek_derivation_refused(const Session& s, KekDerivation d) {

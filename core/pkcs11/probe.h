@@ -41,6 +41,10 @@ std::vector<Capability> probe_mechanism_list(const Module& module, unsigned long
 // destroyed); the refusal when it does not.
 std::optional<Capability> kek_derivation_refused(const Session& s, KekDerivation d);
 
+// Whether a refusal's return code (rv_name) says the token does not do the operation, as
+// opposed to failing at it (a device error, a lost session): only the first leads to a fallback.
+bool means_unsupported(const std::string& rv);
+
 // The required features that are not there; empty when the token can keep the contract.
 std::vector<Capability> missing_required(const std::vector<Capability>& caps);
 // "transcript key (C_GenerateKeyPair CKM_EC_KEY_PAIR_GEN refused CKA_DECRYPT=false:
