@@ -10,6 +10,7 @@
 #include "cmd/console.h"
 #include "cmd/share_entry.h"
 #include "core/error.h"
+#include "core/pkcs11/crypt.h"
 #include "core/secure/secret_source.h"
 
 namespace hsm::cli {
@@ -23,7 +24,7 @@ nlohmann::json result_json(const MasterInitResult& r) {
   return {{"kcv", r.kcv}, {"identifier", r.identifier}, {"threshold", r.threshold},
           {"custodians", c}, {"seq", r.seq}, {"commitments_file", r.commitments_file.string()},
           {"commitments_sha256", r.commitments_sha256}, {"delivery", r.delivery},
-          {"groups", r.groups}};
+          {"groups", r.groups}, {"kek_derivation", r.kek_derivation}};
 }
 
 void print_result(std::ostream& out, const char* what, const MasterInitResult& r) {
@@ -50,6 +51,10 @@ void print_result(std::ostream& out, const char* what, const MasterInitResult& r
   out << fmt::format("Commitments (public; a custodian checks a share with 'master verify-share "
                      "--commitments FILE'): {}\n  SHA-256 {} (in the transcript)\n",
                      r.commitments_file.string(), r.commitments_sha256);
+  if (!r.kek_derivation.empty())
+    out << fmt::format("Keys are derived from MK-derive by {}{}.\n", r.kek_derivation,
+                       r.kek_derivation == "hmac-sha256" ? " (the fallback for a token without "
+                                                           "AES-ECB-ENCRYPT-DATA)" : "");
   out << "Write the KCV on the paper record; 'master restore' prints it for comparison.\n";
 }
 
@@ -114,6 +119,7 @@ void add_master_commands(Cli& cli) {
     MasterInitOptions o;
     DeliveryArgs delivery;
     GroupArgs groups;
+    std::string kek_derivation;
   };
   auto ia = std::make_shared<InitArgs>();
   auto* init = group->add_subcommand("init", "make the master secret, split it into M-of-N "
@@ -127,12 +133,23 @@ void add_master_commands(Cli& cli) {
   init->add_flag("--allow-single-custodian", ia->o.allow_single_custodian,
                  "allow --threshold 1 with a single custodian (one person "
                  "can restore the master); never with more custodians");
+  init->add_option("--kek-derivation", ia->kek_derivation,
+                   "how keys are derived from MK-derive: aes-ecb (CKM_AES_ECB_ENCRYPT_DATA) or "
+                   "hmac-sha256 (C_Sign, for tokens without it); default: aes-ecb where the "
+                   "token can, else hmac-sha256")
+      ->type_name("aes-ecb|hmac-sha256");
   with_example(init, "hsmctl master init --threshold 3 --custodians alice,bob,carol,dave,erin");
   init->callback([&cli, ia] {
     cli.action = [&cli, ia] {
       ia->o.delivery = ia->delivery.delivery();
       ia->o.groups = ia->groups.groups();
       ia->o.group_threshold = ia->groups.group_threshold;
+      if (!ia->kek_derivation.empty()) {
+        ia->o.kek_derivation = p11::kek_derivation_named(ia->kek_derivation);
+        if (!ia->o.kek_derivation)
+          fail(Category::usage, fmt::format("--kek-derivation '{}' is not aes-ecb or hmac-sha256",
+                                            ia->kek_derivation));
+      }
       Workspace ws(cli.workspace_options(DirUse::start));
       TerminalConsole console;
       const auto r = master_init(ws, ia->o, console_for(ia->o.delivery, ia->o.all_custodians(), console));

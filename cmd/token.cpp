@@ -70,6 +70,7 @@ void print_token(std::ostream& out, const p11::TokenInfo& t) {
 nlohmann::json capability_json(const p11::Capability& c) {
   nlohmann::json j{{"id", c.id}, {"feature", c.feature}, {"needed_for", c.needed_for},
                    {"required", c.required}, {"status", c.status}};
+  if (!c.fallback.empty()) j["fallback"] = c.fallback;
   if (!c.ok()) {
     for (const auto& [key, value] : {std::pair{"call", &c.call}, {"mechanism", &c.mechanism},
                                      {"attribute", &c.attribute}, {"rv", &c.rv},
@@ -81,7 +82,10 @@ nlohmann::json capability_json(const p11::Capability& c) {
 
 void print_capabilities(std::ostream& out, const TokenCheckResult& r) {
   for (const p11::Capability& c : r.capabilities) {
-    out << fmt::format("  {:<14} {:<13} {}{}\n", c.id, c.status, c.needed_for,
+    const std::string status = c.status == "fallback"
+                                   ? fmt::format("supported through a fallback ({})", c.fallback)
+                                   : c.status;
+    out << fmt::format("  {:<14} {:<13} {}{}\n", c.id, status, c.needed_for,
                        c.required ? " (required)" : "");
     if (c.ok()) continue;
     std::string how = c.call;

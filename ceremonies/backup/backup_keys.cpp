@@ -58,6 +58,7 @@ backup::Contents collect_backup(Workspace& ws, const std::string& kcv) {
   backup::Contents c;
   c.created = transcript::utc_now_rfc3339();
   c.kcv = kcv;
+  if (const auto m = ks.master()) c.kek_derivation = m->kek_derivation;
   c.keystore = ks.export_all();
   c.schema = c.keystore.value("schema", 0);
   transcript::Transcript t(ws.options().dir / "transcript.jsonl");

@@ -13,6 +13,7 @@
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/pkcs11/crypt.h"
 
 namespace hsm {
 
@@ -202,10 +203,19 @@ BackupRestoreResult backup_restore(Workspace& ws, const std::filesystem::path& f
       fail(Category::not_found, fmt::format("token '{}' holds no master key; run 'hsmctl master "
                                             "restore' with the custodians' shares first",
                                             ws.token().label));
-    if (mk->kcv != c.kcv)
+    // A token that reports no check value (keys it unwrapped) is checked by the blobs: under
+    // another master none of them unwraps (AES-KWP's integrity check).
+    if (!mk->kcv.empty() && mk->kcv != c.kcv)
       fail(Category::integrity, fmt::format("the backup was made under master key {}, but token "
                                             "'{}' holds master key {}", c.kcv, ws.token().label,
                                             mk->kcv));
+    if (p11::kek_derivation_name(mk->derivation) != c.kek_derivation)
+      fail(Category::token,
+           fmt::format("the backup's master derives keys by {}, but token '{}' holds it made for "
+                       "{}; nothing was changed: restore the master onto a fresh token with "
+                       "'hsmctl clone', or with 'hsmctl master restore' in the workspace the "
+                       "backup was made from", c.kek_derivation, ws.token().label,
+                       p11::kek_derivation_name(mk->derivation)));
     const keystore::ShareSet set = share_set_for(ws, c);
     nlohmann::json events = nlohmann::json::array();
     {

@@ -7,6 +7,7 @@
 #include "ceremonies/master/master_keys.h"
 #include "ceremonies/recorder.h"
 #include "core/error.h"
+#include "core/pkcs11/crypt.h"
 
 namespace hsm {
 
@@ -25,7 +26,7 @@ CloneResult clone_token(Workspace& from, Workspace& to, ShareIntake intake) {
     if (!record)
       fail(Category::not_found, "this workspace has no master key record; clone needs the "
                                 "workspace the master was made in");
-    if (source->kcv != record->kcv)
+    if (!source->kcv.empty() && source->kcv != record->kcv)  // empty: the token reports none
       fail(Category::integrity, fmt::format("source token '{}' holds master key {}, but this "
                                             "workspace's master is {}", from.token().label,
                                             source->kcv, record->kcv));
@@ -36,6 +37,10 @@ CloneResult clone_token(Workspace& from, Workspace& to, ShareIntake intake) {
     if (find_master_keys(b))
       fail(Category::not_found, fmt::format("target token '{}' already holds a master key; "
                                             "clone only onto a fresh token", to.token().label));
+    // The master goes on the new token as it was made; a token that cannot is refused here,
+    // before a share is asked for or anything is put on it.
+    const p11::KekDerivation derivation = recorded_derivation(record->kek_derivation);
+    require_derivation(b, derivation, to.token().label, "clone", "nothing was changed on it");
     nlohmann::json events = nlohmann::json::array();
     intake.on_share = [&events, tell = intake.on_share](bool ok, const std::string& what) {
       events.push_back({{"accepted", ok}, {ok ? "custodian" : "reason", what}});
@@ -44,7 +49,7 @@ CloneResult clone_token(Workspace& from, Workspace& to, ShareIntake intake) {
     const backup::Contents contents = collect_backup(from, record->kcv);
     {
       const Secret s = recover_checked(record->shares, record->kcv, std::move(intake));
-      const MasterKeys mk = import_master_keys(b, s);
+      const MasterKeys mk = import_master_keys(b, s, derivation);
       created = {mk.wrap, mk.derive};
       r.kcv = mk.kcv;
       // The workspace's transcript key goes on too (even beside another workspace's), so the
@@ -61,7 +66,8 @@ CloneResult clone_token(Workspace& from, Workspace& to, ShareIntake intake) {
       rec.record(accepted ? "share.accepted" : "share.refused", e);
     }
     rec.record("master.restore", {{"kcv", r.kcv}, {"token", to.token().label},
-                                  {"identifier", record->shares.identifier}});
+                                  {"identifier", record->shares.identifier},
+                                  {"kek_derivation", record->kek_derivation}});
     rec.record("backup.restore", {{"kcv", r.kcv}, {"restored", r.restored},
                                   {"keystore", "kept"},
                                   {"backup_transcript_seq", contents.transcript_seq},

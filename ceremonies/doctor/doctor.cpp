@@ -138,7 +138,7 @@ void token_checks(Workspace& ws, keystore::Keystore& ks, const std::string& tran
   else if (!record && mk)
     out.push_back({"master", "note", fmt::format("token '{}' holds a master key (KCV {}) this "
                                                  "workspace has no record of", token, mk->kcv)});
-  else if (record && mk && record->kcv != mk->kcv)
+  else if (record && mk && !mk->kcv.empty() && record->kcv != mk->kcv)  // empty: none reported
     out.push_back({"master", "problem", fmt::format("token '{}' holds master KCV {}, the workspace "
                                                     "records {}", token, mk->kcv, record->kcv)});
   else if (record)

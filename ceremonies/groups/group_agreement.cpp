@@ -26,13 +26,18 @@ Bytes p256_point(ByteView spki, const std::string& what) {
   return crypto::public_parts(spki).ec_point;
 }
 
-// AES-ECB(Z, SHA-256(context || ephemeral SPKI || member SPKI)): the agreed secret Z (the
-// ECDH x-coordinate) never leaves the token; the derivation binds the layer key to its context
-// (SoftHSM 2.6.1 has no ECDH KDF and no HKDF, so this is the KDF the token offers).
+// AES-ECB(Z, SHA-256(context || ephemeral SPKI || member SPKI)), or HMAC-SHA256 with the same
+// data under the KEK derivation fallback: the agreed secret Z (the ECDH x-coordinate) never
+// leaves the token; the derivation binds the layer key to its context (SoftHSM 2.6.1 has no
+// ECDH KDF and no HKDF, so this is the KDF the token offers).
 p11::SessionObject layer_key(const p11::Session& s, p11::KeyHandle agreement_private,
                              ByteView peer_point, const std::string& context,
                              ByteView ephemeral_spki, ByteView member_spki) {
-  p11::Template zt = p11::agreed_secret();
+  // Derived the way the workspace's master derives (the HMAC-SHA256 fallback on a token
+  // without AES-ECB-ENCRYPT-DATA), so a layer opens on every token the master is restored to.
+  const auto mk = find_master_keys(s);
+  p11::Template zt =
+      p11::agreed_secret(mk ? mk->derivation : p11::KekDerivation::aes_ecb);
   const p11::SessionObject z = p11::agree_key(s, agreement_private, peer_point, zt);
   Bytes info = to_bytes(context);
   info.insert(info.end(), ephemeral_spki.begin(), ephemeral_spki.end());
@@ -53,13 +58,13 @@ EscrowedKey generate_agreement_key(const p11::Session& s, p11::KeyHandle mk_wrap
   return out;
 }
 
-keystore::SealedBlob seal_agreement_key(const p11::Session& s, p11::KeyHandle kek,
+keystore::SealedBlob seal_agreement_key(const p11::Session& s, const p11::SessionObject& kek,
                                         const std::string& name, std::int64_t key_version,
                                         ByteView inner) {
   return seal_outer(s, kek, name, kAgreementAlgorithm, key_version, inner);
 }
 
-std::optional<Secret> open_agreement_key(const p11::Session& s, p11::KeyHandle kek,
+std::optional<Secret> open_agreement_key(const p11::Session& s, const p11::SessionObject& kek,
                                          const keystore::UserRecord& u) {
   if (!u.secrets.ecdh_key) return std::nullopt;
   const keystore::SealedBlob& b = *u.secrets.ecdh_key;
@@ -88,7 +93,7 @@ keystore::GroupMember seal_group_layer(const p11::Session& s, const keystore::Gr
                                            m.ephemeral_public_key, member_spki);
   m.sealed_key.nonce = new_gcm_nonce();
   m.sealed_key.ciphertext =
-      p11::gcm_seal(s, key.handle(), m.sealed_key.nonce, to_bytes(context), group_inner);
+      p11::gcm_seal(s, key, m.sealed_key.nonce, to_bytes(context), group_inner);
   return m;
 }
 
@@ -110,7 +115,7 @@ std::optional<Secret> open_group_layer(const p11::Session& s, p11::KeyHandle mk_
   const std::string context = layer_context(g, m.user);
   const p11::SessionObject key =
       layer_key(s, priv.handle(), eph_point, context, m.ephemeral_public_key, member_spki);
-  return p11::gcm_open(s, key.handle(), b.nonce, to_bytes(context), b.ciphertext);
+  return p11::gcm_open(s, key, b.nonce, to_bytes(context), b.ciphertext);
 }
 
 }  // namespace hsm

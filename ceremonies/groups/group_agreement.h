@@ -20,6 +20,7 @@
 #include "ceremonies/master/master_keys.h"
 #include "core/bytes.h"
 #include "core/keystore/records.h"
+#include "core/pkcs11/crypt.h"
 #include "core/pkcs11/keys.h"
 #include "core/secure/secret.h"
 
@@ -34,10 +35,10 @@ EscrowedKey generate_agreement_key(const p11::Session& s, p11::KeyHandle mk_wrap
 
 // The outer layer of a user's key-agreement key under their KEK (AAD: name, "ecdh-p256",
 // the user's key version), and its opening: nullopt when it does not open.
-keystore::SealedBlob seal_agreement_key(const p11::Session& s, p11::KeyHandle kek,
+keystore::SealedBlob seal_agreement_key(const p11::Session& s, const p11::SessionObject& kek,
                                         const std::string& name, std::int64_t key_version,
                                         ByteView inner);
-std::optional<Secret> open_agreement_key(const p11::Session& s, p11::KeyHandle kek,
+std::optional<Secret> open_agreement_key(const p11::Session& s, const p11::SessionObject& kek,
                                          const keystore::UserRecord& user);
 
 // Seals `group_inner` to `user` (whose key-agreement public key is `member_spki`): a one-use

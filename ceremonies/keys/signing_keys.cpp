@@ -8,6 +8,7 @@
 #include "core/crypto/algorithm_names.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/pkcs11/import.h"
 #include "core/pkcs11/crypt.h"
 #include "core/pkcs11/objects.h"
 #include "core/transcript/entry.h"
@@ -54,7 +55,7 @@ p11::KeyHandle open_quorum_key(Workspace& ws, Recorder& rec, ShareIntake intake)
   if (master_kcv(s) != master->kcv)
     fail(Category::integrity, "the shares do not give this workspace's master key");
   auto t = p11::quorum_session_key(derive_quorum_key(s));
-  return p11::create_object(ws.login(), t);
+  return p11::import_secret_key(ws.login(), t);  // or by unwrapping, on a token that needs it
 }
 
 // A quorum key is unwrapped under QK, which only the master secret gives, and the master secret

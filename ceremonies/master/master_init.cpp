@@ -17,6 +17,7 @@
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/pkcs11/crypt.h"
 #include "core/pkcs11/objects.h"
 #include "core/shamir/slip39.h"
 #include "core/test_hooks.h"
@@ -127,6 +128,11 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       fail(Category::not_found, fmt::format("workspace '{}' already has a master key record",
                                             ws.options().dir.string()));
 
+    // The KEK derivation, chosen by trying it on session objects, before anything is made.
+    const p11::KekDerivation derivation =
+        choose_derivation(s, o.kek_derivation, ws.token().label);
+    result.kek_derivation = p11::kek_derivation_name(derivation);
+
     // 1. S, its shares and their commitments, all in locked memory.
     const Secret master = new_master_secret(s);
     IssuedShares issued = o.groups.empty()
@@ -170,7 +176,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
     // 3. The keys on the token: MK-wrap, MK-derive, then the escrowed transcript key.
     MasterKeys mk;
     try {
-      mk = import_master_keys(s, master);
+      mk = import_master_keys(s, master, derivation);
     } catch (...) {
       take_back(handed);
       throw;
@@ -197,7 +203,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
       keystore::Transaction tx(ks);
       set.created = transcript::utc_now_rfc3339();
       set.created_seq = static_cast<std::int64_t>(rec.transcript().state().entries);
-      ks.save_master({mk.kcv, set.created, set.created_seq, true, set});
+      ks.save_master({mk.kcv, set.created, set.created_seq, true, set, result.kek_derivation});
       ks.insert_key(transcript_key_record(tk, set.created));
       nlohmann::json data = set_params(o);
       data["custodians"] = issued.custodians;
@@ -205,7 +211,8 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& o, Custodia
                                {"iteration_exponent", set.iteration_exponent}, {"kcv", mk.kcv},
                                {"commitments_file", commitments.name},
                                {"commitments_sha256", commitments.sha256},
-                               {"delivery", handed.delivery}});
+                               {"delivery", handed.delivery},
+                               {"kek_derivation", result.kek_derivation}});
       result.seq = rec.record("master.init", data);
       if (result.seq != static_cast<std::uint64_t>(set.created_seq))
         fail(Category::general, "internal: the transcript grew while master init held the "

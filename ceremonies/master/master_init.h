@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ceremonies/workspace.h"
+#include "core/pkcs11/templates.h"
 #include "core/secure/secret.h"
 
 namespace hsm {
@@ -38,6 +39,9 @@ struct MasterInitOptions {
   int group_threshold = 0;
   // Every custodian, in share order (the groups' in turn for a two-level set).
   std::vector<std::string> all_custodians() const;
+  // How keys are derived from MK-derive; unset: AES-ECB-ENCRYPT-DATA where the token has it,
+  // else the HMAC-SHA256 fallback (docs/design.md, "Which tokens can keep the contract").
+  std::optional<p11::KekDerivation> kek_derivation = std::nullopt;
   // Error(usage) for M > N, M < 1, M = 1 without allow_single_custodian, N > 16, duplicate or
   // malformed names; what ShareDelivery::validate refuses.
   void validate() const;
@@ -57,6 +61,7 @@ struct MasterInitResult {
   nlohmann::json groups = nlohmann::json::array();
   std::filesystem::path commitments_file;  // the public commitments file written (see commitments.h)
   std::string commitments_sha256;
+  std::string kek_derivation;  // "aes-ecb" or "hmac-sha256"
 };
 
 MasterInitResult master_init(Workspace& ws, const MasterInitOptions& options,

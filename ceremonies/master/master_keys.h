@@ -22,6 +22,8 @@ inline constexpr const char* kMasterDeriveLabel = "hsmctl-mk-derive";
 struct MasterKeys {
   p11::KeyHandle wrap = 0, derive = 0;
   std::string kcv;  // hex CKA_CHECK_VALUE of MK-wrap
+  // What MK-derive was made for (its key type on the token).
+  p11::KekDerivation derivation = p11::KekDerivation::aes_ecb;
 };
 
 // HMAC-SHA256(S, label) for the four labels of docs/design.md.
@@ -33,9 +35,23 @@ Secret derive_backup_key(const Secret& master);
 std::string master_kcv(const Secret& master);
 
 std::optional<MasterKeys> find_master_keys(const p11::Session& s);
-// Derives and imports MK-wrap and MK-derive; checks the token's KCV against the host's.
-// On any failure nothing is left on the token.
-MasterKeys import_master_keys(const p11::Session& s, const Secret& master);
+// Derives and imports MK-wrap and MK-derive (made for `derivation`); checks the token's KCV
+// against the host's. On any failure nothing is left on the token.
+MasterKeys import_master_keys(const p11::Session& s, const Secret& master,
+                              p11::KekDerivation derivation);
+
+// The KEK derivation a workspace records ("aes-ecb" when it records none: every workspace made
+// before the fallback existed), or Error(integrity) for a name hsmctl does not write.
+p11::KekDerivation recorded_derivation(const std::string& name);
+// Error(token) unless the token can derive keys with `d` (tried on session objects), naming
+// what it refused; `what` is the ceremony, `state` the token's state meanwhile.
+void require_derivation(const p11::Session& s, p11::KekDerivation d, const std::string& token,
+                        const std::string& what, const std::string& state);
+// What hsmctl uses at master init: `wanted` if given (Error(token) if the token cannot), else
+// AES-ECB-ENCRYPT-DATA where the token derives with it, else HMAC-SHA256.
+p11::KekDerivation choose_derivation(const p11::Session& s,
+                                     std::optional<p11::KekDerivation> wanted,
+                                     const std::string& token);
 
 struct EscrowedKey {
   p11::KeyAlgorithm algorithm;

@@ -11,6 +11,7 @@
 #include "ceremonies/transcript/transcript_key.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/pkcs11/crypt.h"
 #include "core/pkcs11/objects.h"
 #include "core/transcript/entry.h"
 
@@ -53,7 +54,10 @@ RestoreResult adopt_master(Workspace& ws, Recorder& rec, const p11::Session& s,
   const Secret master = adopt_share_set(intake, set);
   result.kcv = master_kcv(master);
   result.adopted = true;
-  const MasterKeys mk = import_master_keys(s, master);
+  // No record says how the master was made: hsmctl chooses as master init would; a backup made
+  // with another method is refused by backup restore, which names it.
+  const p11::KekDerivation derivation = choose_derivation(s, std::nullopt, ws.token().label);
+  const MasterKeys mk = import_master_keys(s, master, derivation);
   created = {mk.wrap, mk.derive};
   EscrowedTranscriptKey tk = create_escrowed_transcript_key(s, mk.wrap);
   created.push_back(tk.pair.private_key);
@@ -65,12 +69,14 @@ RestoreResult adopt_master(Workspace& ws, Recorder& rec, const p11::Session& s,
       rec.record("master.restore", {{"kcv", result.kcv}, {"kcv_checked", false}, {"adopted", true},
                                     {"identifier", set.identifier},
                                     {"custodians_known", set.custodians.size()},
-                                    {"transcript_key_restored", false}});
+                                    {"transcript_key_restored", false},
+                                    {"kek_derivation", p11::kek_derivation_name(derivation)}});
   set.created = transcript::utc_now_rfc3339();
   set.created_seq = static_cast<std::int64_t>(seq);
   keystore::Keystore& ks = ws.keystore();
   keystore::Transaction tx(ks);
-  ks.save_master({result.kcv, set.created, set.created_seq, true, set});
+  ks.save_master({result.kcv, set.created, set.created_seq, true, set,
+                  std::string(p11::kek_derivation_name(derivation))});
   ks.insert_key(transcript_key_record(tk, set.created));
   tx.commit();
   rec.change_key(std::move(escrowed), "escrowed");
@@ -101,13 +107,18 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
     };
     if (!record) return adopt_master(ws, rec, s, intake, share_events, created);
     const keystore::ShareSet set = record->shares;
+    // The master comes back as it was made: a token that cannot derive keys the recorded way
+    // is refused before the shares are asked for and before anything is put on it.
+    const p11::KekDerivation derivation = recorded_derivation(record->kek_derivation);
+    require_derivation(s, derivation, ws.token().label, "master restore",
+                       "nothing was changed on it");
     const Secret master = recover_master_secret(set, intake);
     result.kcv = master_kcv(master);
     result.kcv_checked = true;
     if (record->kcv != result.kcv)
       fail(Category::integrity, fmt::format("the shares give a master key with check value {}, "
                                             "but this workspace records {}", result.kcv, record->kcv));
-    const MasterKeys mk = import_master_keys(s, master);
+    const MasterKeys mk = import_master_keys(s, master, derivation);
     created = {mk.wrap, mk.derive};
     // The escrowed transcript key comes back too, so the chain goes on with the same key.
     for (const auto& k : ks.list_keys()) {
@@ -125,7 +136,8 @@ RestoreResult master_restore(Workspace& ws, ShareIntake intake) {
     record_share_events(rec, share_events);
     rec.record("master.restore", {{"kcv", result.kcv}, {"kcv_checked", result.kcv_checked},
                                   {"identifier", set.identifier},
-                                  {"transcript_key_restored", result.transcript_key_restored}});
+                                  {"transcript_key_restored", result.transcript_key_restored},
+                                  {"kek_derivation", p11::kek_derivation_name(derivation)}});
     rec.end_ok();
   } catch (const Error& e) {
     if (session != nullptr)
@@ -199,6 +211,7 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
     result.kcv = master_kcv(master);
     if (result.kcv != ks.master()->kcv)
       fail(Category::integrity, "the shares do not give this workspace's master key");
+    result.kek_derivation = ks.master()->kek_derivation;  // kept: the token keys do not change
     IssuedShares issued = o.groups.empty()
                               ? split_for_custodians(master, o.threshold, o.custodians)
                               : split_for_groups(master, o.group_threshold, o.groups);
@@ -284,6 +297,7 @@ nlohmann::json master_status(Workspace& ws) {
     j["created"] = record->shares.created.empty() ? record->created : record->shares.created;
     j["created_seq"] = record->shares.created.empty() ? record->created_seq : record->shares.created_seq;
     j["master_created"] = record->created;
+    j["kek_derivation"] = record->kek_derivation;
     if (mk && !mk->kcv.empty() && mk->kcv != record->kcv)
       fail(Category::integrity, fmt::format("token '{}' holds a master key with check value {}, "
                                             "but this workspace's master is {}",

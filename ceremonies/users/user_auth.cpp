@@ -87,11 +87,11 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
   std::optional<Secret> inner, agreement;
   {
     const p11::SessionObject kek = derive_user_kek(s, mk.derive, name, password, user->secrets.kdf);
-    inner = open_outer(s, kek.handle(), *user);
+    inner = open_outer(s, kek, *user);
     if (!inner)
       refuse(rec, ks, name, max_failures, "password", "wrong",
              fmt::format("user '{}': wrong password (or the stored key was changed)", name));
-    agreement = open_agreement_key(s, kek.handle(), *user);
+    agreement = open_agreement_key(s, kek, *user);
     if (!agreement && user->secrets.ecdh_key)
       fail(Category::integrity, fmt::format("the stored key-agreement key of user '{}' does not "
                                             "open although the password is right: the keystore "
@@ -99,7 +99,7 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
     if (!agreement) {  // made before group keys: give them one now, under the same KEK
       EscrowedKey k = generate_agreement_key(s, mk.wrap);
       user->secrets.ecdh_key =
-          seal_agreement_key(s, kek.handle(), name, user->secrets.key_version, k.blob);
+          seal_agreement_key(s, kek, name, user->secrets.key_version, k.blob);
       user->ecdh_public_key = k.spki;
       ks.set_agreement_key(name, k.spki, *user->secrets.ecdh_key);
       rec.record("user.agreement-key.created", {{"name", name},

@@ -77,8 +77,8 @@ UserCreated user_create(Workspace& ws, const UserCreateOptions& o) {
     u.secrets.kdf = new_kdf(profile);
     {
       const p11::SessionObject kek = derive_user_kek(s, mk.derive, u.name, password, u.secrets.kdf);
-      u.secrets.signing_key = seal_outer(s, kek.handle(), u.name, u.algorithm, 1, key.blob);
-      u.secrets.ecdh_key = seal_agreement_key(s, kek.handle(), u.name, 1, agreement.blob);
+      u.secrets.signing_key = seal_outer(s, kek, u.name, u.algorithm, 1, key.blob);
+      u.secrets.ecdh_key = seal_agreement_key(s, kek, u.name, 1, agreement.blob);
     }
     u.ecdh_public_key = agreement.spki;
     sodium_memzero(key.blob.data(), key.blob.size());

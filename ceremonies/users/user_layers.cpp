@@ -99,7 +99,7 @@ Bytes outer_aad(std::string_view name, std::string_view algorithm, std::int64_t 
   return to_bytes(fmt::format("hsmctl v1 user|{}|{}|{}", name, algorithm, key_version));
 }
 
-keystore::SealedBlob seal_outer(const p11::Session& s, p11::KeyHandle kek, std::string_view name,
+keystore::SealedBlob seal_outer(const p11::Session& s, const p11::SessionObject& kek, std::string_view name,
                                 std::string_view algorithm, std::int64_t key_version,
                                 ByteView inner) {
   keystore::SealedBlob out;
@@ -108,7 +108,7 @@ keystore::SealedBlob seal_outer(const p11::Session& s, p11::KeyHandle kek, std::
   return out;
 }
 
-std::optional<Secret> open_outer(const p11::Session& s, p11::KeyHandle kek,
+std::optional<Secret> open_outer(const p11::Session& s, const p11::SessionObject& kek,
                                  const keystore::UserRecord& u) {
   const keystore::SealedBlob& b = u.secrets.signing_key;
   if (b.nonce.size() != p11::kGcmNonceSize || b.ciphertext.size() <= p11::kGcmTagSize)
@@ -124,14 +124,14 @@ keystore::SealedBlob seal_otp_seed(const p11::Session& s, p11::KeyHandle mk_deri
   const p11::SessionObject key = derive_otp_key(s, mk_derive, name);
   keystore::SealedBlob out;
   out.nonce = new_gcm_nonce();
-  out.ciphertext = p11::gcm_seal(s, key.handle(), out.nonce, otp_aad(name), seed.bytes());
+  out.ciphertext = p11::gcm_seal(s, key, out.nonce, otp_aad(name), seed.bytes());
   return out;
 }
 
 Secret open_otp_seed(const p11::Session& s, p11::KeyHandle mk_derive, std::string_view name,
                      const keystore::SealedBlob& sealed) {
   const p11::SessionObject key = derive_otp_key(s, mk_derive, name);
-  auto seed = p11::gcm_open(s, key.handle(), sealed.nonce, otp_aad(name), sealed.ciphertext);
+  auto seed = p11::gcm_open(s, key, sealed.nonce, otp_aad(name), sealed.ciphertext);
   if (!seed)
     fail(Category::integrity, fmt::format("the stored one-time-code seed of user '{}' does not "
                                           "open: the keystore was changed, or it belongs to "

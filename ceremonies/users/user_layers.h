@@ -59,12 +59,12 @@ Bytes new_gcm_nonce();
 Bytes outer_aad(std::string_view name, std::string_view algorithm, std::int64_t key_version);
 
 // Seals `inner` under the KEK with a fresh 12-byte nonce (new_gcm_nonce).
-keystore::SealedBlob seal_outer(const p11::Session& s, p11::KeyHandle kek, std::string_view name,
+keystore::SealedBlob seal_outer(const p11::Session& s, const p11::SessionObject& kek, std::string_view name,
                                 std::string_view algorithm, std::int64_t key_version,
                                 ByteView inner);
 // The inner blob, or nullopt when the outer layer does not open: a wrong password, or a
 // changed blob, nonce, salt, KDF cost, name, algorithm or key version.
-std::optional<Secret> open_outer(const p11::Session& s, p11::KeyHandle kek,
+std::optional<Secret> open_outer(const p11::Session& s, const p11::SessionObject& kek,
                                  const keystore::UserRecord& user);
 
 // A TOTP seed sealed under a session key derived from MK-derive with SHA-256("hsmctl v1 otp|"

@@ -35,9 +35,9 @@ UserPasswdResult user_passwd(Workspace& ws, const UserPasswdOptions& o) {
     {
       const p11::SessionObject kek = derive_user_kek(s, mk.derive, o.name, password, next.kdf);
       next.signing_key =
-          seal_outer(s, kek.handle(), o.name, u.user.algorithm, next.key_version, u.inner.bytes());
+          seal_outer(s, kek, o.name, u.user.algorithm, next.key_version, u.inner.bytes());
       next.ecdh_key =
-          seal_agreement_key(s, kek.handle(), o.name, next.key_version, u.agreement.bytes());
+          seal_agreement_key(s, kek, o.name, next.key_version, u.agreement.bytes());
     }
 
     keystore::Keystore& ks = ws.keystore();

@@ -132,10 +132,10 @@ SealOutcome seal_new_user(const p11::Session& s, const MasterKeys& mk, const Pro
     u.secrets.kdf = new_kdf(profile);
     {
       const p11::SessionObject kek = derive_user_kek(s, mk.derive, u.name, row.password, u.secrets.kdf);
-      u.secrets.signing_key = seal_outer(s, kek.handle(), u.name, u.algorithm, 1, key.blob);
+      u.secrets.signing_key = seal_outer(s, kek, u.name, u.algorithm, 1, key.blob);
       if (!row.groups.empty()) {  // group keys are sealed to it, so make it now, not lazily
         EscrowedKey agreement = generate_agreement_key(s, mk.wrap);
-        u.secrets.ecdh_key = seal_agreement_key(s, kek.handle(), u.name, 1, agreement.blob);
+        u.secrets.ecdh_key = seal_agreement_key(s, kek, u.name, 1, agreement.blob);
         u.ecdh_public_key = agreement.spki;
         sodium_memzero(agreement.blob.data(), agreement.blob.size());
       }

@@ -71,7 +71,7 @@ std::string serialise_body(const Contents& c) {
                     {"wrapped_key", to_base64(k.wrapped_key)},
                     {"public_key", to_base64(k.public_key)}});
   const json doc{{"format", "hsmctl-backup"}, {"version", kVersion}, {"created", c.created},
-                 {"kcv", c.kcv}, {"schema", c.schema},
+                 {"kcv", c.kcv}, {"kek_derivation", c.kek_derivation}, {"schema", c.schema},
                  {"transcript", {{"seq", c.transcript_seq}, {"head", c.transcript_head}}},
                  {"keys", keys}, {"not_backed_up", c.not_backed_up}, {"keystore", c.keystore}};
   return doc.dump();
@@ -92,6 +92,11 @@ Contents parse_body(std::string_view body) {
   c.created = text(doc, "created", "the body");
   c.kcv = text(doc, "kcv", "the body");
   if (c.kcv.size() != 6 || !is_hex(c.kcv)) bad("the kcv is not 6 hex digits");
+  if (doc.contains("kek_derivation")) {
+    c.kek_derivation = text(doc, "kek_derivation", "the body");
+    if (c.kek_derivation != "aes-ecb" && c.kek_derivation != "hmac-sha256")
+      bad("the kek_derivation is not aes-ecb or hmac-sha256");
+  }
   c.schema = static_cast<int>(integer(doc, "schema", "the body", 1000000));
   const json& t = field(doc, "transcript", "the body");
   if (!t.is_object()) bad("'transcript' is not an object");

@@ -31,6 +31,9 @@ struct KeyEntry {
 struct Contents {
   std::string created;  // RFC 3339 UTC
   std::string kcv;      // hex CKA_CHECK_VALUE of MK-wrap
+  // How the master's keys are derived from MK-derive ("aes-ecb" or "hmac-sha256"): a restore
+  // or clone puts the master back the same way. A backup from before the field: "aes-ecb".
+  std::string kek_derivation = "aes-ecb";
   int schema = 0;       // keystore schema version
   std::uint64_t transcript_seq = 0;  // entries in the transcript when the backup was made
   std::string transcript_head;       // hex hash of the last of them

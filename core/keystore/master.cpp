@@ -7,6 +7,10 @@ namespace hsm::keystore {
 
 namespace {
 
+// The meta key of MasterRecord::kek_derivation (meta, not a master column: no schema step, and
+// a keystore from before the fallback reads as "aes-ecb").
+constexpr const char* kKekDerivationKey = "kek_derivation";
+
 [[noreturn]] void no_master() {
   fail(Category::not_found, "this workspace has no master key; run hsmctl master init first");
 }
@@ -132,6 +136,7 @@ void Keystore::save_master(const MasterRecord& master) {
       .bind(":created_seq", master.created_seq)
       .bind(":active", master.active)
       .run();
+  set_meta(kKekDerivationKey, master.kek_derivation);
   touch("master");
   tx.commit();
 }
@@ -145,6 +150,7 @@ std::optional<MasterRecord> Keystore::master() {
   m.created_seq = st.integer("created_seq");
   m.active = st.integer("active") != 0;
   m.shares = load_share_set(db_, st.integer("generation"));
+  m.kek_derivation = meta(kKekDerivationKey).value_or("aes-ecb");
   return m;
 }
 

@@ -50,6 +50,9 @@ struct MasterRecord {
   std::int64_t created_seq = 0;  // transcript seq of master.init (or of the restore that made it)
   bool active = true;
   ShareSet shares;  // the current share set
+  // How keys are derived from MK-derive: "aes-ecb" or "hmac-sha256" (the fallback for tokens
+  // without AES-ECB-ENCRYPT-DATA). Kept in meta, key "kek_derivation"; absent = "aes-ecb".
+  std::string kek_derivation = "aes-ecb";
   bool operator==(const MasterRecord&) const = default;
 };
 

@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "core/pkcs11/agree.h"
 #include "core/pkcs11/crypt.h"
+#include "core/pkcs11/import.h"
 #include "core/pkcs11/keys.h"
 #include "core/pkcs11/rv.h"
 #include "core/pkcs11/templates.h"
@@ -131,6 +133,7 @@ Template as_session(Template t) {
 // The objects later features build on.
 struct Made {
   std::optional<SessionObject> wrap, derive, kek, escrowed_copy;
+  std::string fallback;  // set by a trial that succeeded only through a fallback: its name
 };
 
 void transcript_key(const Session& s, Made&) {
@@ -144,9 +147,14 @@ void transcript_key(const Session& s, Made&) {
   });
 }
 
+// MK-wrap and MK-derive as session objects: C_CreateObject, or the unwrap fallback (import.h).
 void master_keys(const Session& s, Made& m) {
   const Secret value = s.random_secret(32);
-  const auto create = [&](Template& t) { return SessionObject(s, create_object(s, t)); };
+  const auto create = [&](Template& t) {
+    const Imported k = import_secret_key_by(s, t);
+    if (k.route == ImportRoute::unwrap) m.fallback = "unwrap-import";
+    return SessionObject(s, k.handle);
+  };
   m.wrap.emplace(make_object(s, "C_CreateObject", "",
                              as_session(master_wrap_key("", {}, value)), create));
   m.derive.emplace(make_object(s, "C_CreateObject", "",
@@ -206,20 +214,47 @@ void custody(const Session& s, Made& m) {
                   "the token failed when asked to loosen a frozen attribute"};
 }
 
-void kek(const Session& s, Made& m) {
+// A user KEK derived from a fresh MK-derive made for `d`, on session objects.
+SessionObject kek_by(const Session& s, KekDerivation d) {
   const Bytes data(32, 0x5a);
-  m.kek.emplace(make_object(s, "C_DeriveKey", mechanism_name(CKM_AES_ECB_ENCRYPT_DATA), user_kek(),
-                            [&](Template& t) { return derive_session_key(s, m.derive->handle(), data, t); }));
+  const Secret value = s.random_secret(32);
+  const SessionObject base = make_object(
+      s, "C_CreateObject", "", as_session(master_derive_key("", {}, value, d)),
+      [&](Template& t) { return SessionObject(s, import_secret_key(s, t)); });
+  const bool ecb = d == KekDerivation::aes_ecb;
+  return make_object(s, ecb ? "C_DeriveKey" : "C_Sign",
+                     mechanism_name(ecb ? CKM_AES_ECB_ENCRYPT_DATA : CKM_SHA256_HMAC), user_kek(),
+                     [&](Template& t) { return derive_session_key(s, base.handle(), data, t); });
+}
+
+// AES-ECB-ENCRYPT-DATA, or else the HMAC-SHA256 fallback; the ECB refusal when neither works.
+void kek(const Session& s, Made& m) {
+  try {
+    m.kek.emplace(kek_by(s, KekDerivation::aes_ecb));
+  } catch (const Refusal& ecb) {
+    if (!means_unsupported(ecb.rv)) throw;  // a failure, not a missing mechanism
+    try {
+      m.kek.emplace(kek_by(s, KekDerivation::hmac_sha256));
+      m.fallback = kek_derivation_name(KekDerivation::hmac_sha256);
+    } catch (const Refusal& hmac) {
+      Refusal r = ecb;
+      r.detail += "; the fallback, HMAC-SHA256 by C_Sign, failed too: " + hmac.call + " " +
+                  hmac.mechanism + (hmac.rv.empty() ? "" : ": " + hmac.rv);
+      throw r;
+    }
+  }
 }
 
 void gcm(const Session& s, Made& m) {
   const Bytes nonce(kGcmNonceSize, 0x01), aad = to_bytes("hsmctl token check");
   const Bytes plain = to_bytes("a sealed blob");
+  // On a token without AES-GCM the KEK came back held on the host (the host-GCM fallback).
+  if (m.kek->host_key() != nullptr) m.fallback = "host-aes-gcm";
   const Bytes sealed = step("C_Encrypt", CKM_AES_GCM, [&] {
-    return gcm_seal(s, m.kek->handle(), nonce, aad, plain);
+    return gcm_seal(s, *m.kek, nonce, aad, plain);
   });
   const std::optional<Secret> opened = step("C_Decrypt", CKM_AES_GCM, [&] {
-    return gcm_open(s, m.kek->handle(), nonce, aad, sealed);
+    return gcm_open(s, *m.kek, nonce, aad, sealed);
   });
   if (!opened || !std::equal(opened->bytes().begin(), opened->bytes().end(), plain.begin(),
                              plain.end()))
@@ -227,16 +262,34 @@ void gcm(const Session& s, Made& m) {
                   "AES-GCM did not give back what it sealed"};
 }
 
-void ecdh(const Session& s, Made&) {
+void ecdh_by(const Session& s, KekDerivation d) {
   const OwnedPair member = generate(s, KeyAlgorithm::ec_p256, agreement_session_pair());
   const OwnedPair once = generate(s, KeyAlgorithm::ec_p256, ephemeral_agreement_pair());
   const Bytes spki = public_key_spki(s, member.public_key.handle(), KeyAlgorithm::ec_p256);
   const Bytes point(spki.end() - 65, spki.end());
-  SessionObject agreed = make_object(s, "C_DeriveKey", mechanism_name(CKM_ECDH1_DERIVE), agreed_secret(),
+  SessionObject agreed = make_object(s, "C_DeriveKey", mechanism_name(CKM_ECDH1_DERIVE), agreed_secret(d),
                                      [&](Template& t) { return agree_key(s, once.private_key.handle(), point, t); });
   const Bytes data(32, 0x33);
-  make_object(s, "C_DeriveKey", mechanism_name(CKM_AES_ECB_ENCRYPT_DATA), group_layer_key(),
+  const bool ecb = d == KekDerivation::aes_ecb;
+  make_object(s, ecb ? "C_DeriveKey" : "C_Sign",
+              mechanism_name(ecb ? CKM_AES_ECB_ENCRYPT_DATA : CKM_SHA256_HMAC), group_layer_key(),
               [&](Template& t) { return derive_session_key(s, agreed.handle(), data, t); });
+}
+
+// ECDH into an agreed secret, then the layer key by AES-ECB-ENCRYPT-DATA or, failing that, by
+// HMAC-SHA256 (the same fallback as the KEK's).
+void ecdh(const Session& s, Made& m) {
+  try {
+    ecdh_by(s, KekDerivation::aes_ecb);
+  } catch (const Refusal& ecb) {
+    if (!means_unsupported(ecb.rv)) throw;
+    try {
+      ecdh_by(s, KekDerivation::hmac_sha256);
+      m.fallback = kek_derivation_name(KekDerivation::hmac_sha256);
+    } catch (const Refusal&) {
+      throw ecb;
+    }
+  }
 }
 
 void signing(const Session& s, KeyAlgorithm a, std::vector<SignMechanism> mechanisms) {
@@ -261,16 +314,19 @@ const std::vector<Feature>& features() {
   static const std::vector<Feature> list = {
       {"transcript-key", "EC P-256 key pair born on the token, sign-only", "the transcript key",
        true, {CKM_EC_KEY_PAIR_GEN, CKM_ECDSA}, {}, transcript_key},
-      {"master-keys", "AES-256 keys imported with frozen attributes (C_CreateObject)",
+      {"master-keys", "AES-256 keys imported with frozen attributes (C_CreateObject; fallback: "
+       "C_UnwrapKey under a token-made RSA-OAEP transport key)",
        "MK-wrap and MK-derive", true, {}, {}, master_keys},
       {"escrow-wrap", "AES key wrap with padding of a private key, unwrapped non-extractable",
        "escrow of every key", true, {CKM_AES_KEY_WRAP_PAD, CKM_EC_KEY_PAIR_GEN},
        {"master-keys"}, escrow},
       {"custody", "non-extractable and sensitive keys stay so", "the custody contract", true, {},
        {"escrow-wrap"}, custody},
-      {"kek-derive", "AES-ECB-ENCRYPT-DATA key derivation", "user KEKs", true,
+      {"kek-derive", "AES-ECB-ENCRYPT-DATA key derivation (fallback: HMAC-SHA256 by C_Sign)",
+       "user KEKs", true,
        {CKM_AES_ECB_ENCRYPT_DATA}, {"master-keys"}, kek},
-      {"aes-gcm", "AES-256-GCM by the token", "sealed user blobs and OTP seeds", true,
+      {"aes-gcm", "AES-256-GCM by the token (fallback: by the host, the key read for one operation)",
+       "sealed user blobs and OTP seeds", true,
        {CKM_AES_GCM}, {"kek-derive"}, gcm},
       {"ecdh", "ECDH P-256 into a derived AES key", "group keys", false,
        {CKM_ECDH1_DERIVE, CKM_AES_ECB_ENCRYPT_DATA}, {}, ecdh},
@@ -314,8 +370,10 @@ std::vector<Capability> probe_operations(const Session& s, bool required_only) {
       c.detail = fmt::format("needs {}, which the token does not support", *missing);
     } else {
       try {
+        made.fallback.clear();
         f.trial(s, made);
-        c.status = "supported";
+        c.status = made.fallback.empty() ? "supported" : "fallback";
+        c.fallback = made.fallback;
       } catch (const Refusal& r) {
         c.status = "not-supported";
         c.call = r.call;
@@ -325,10 +383,38 @@ std::vector<Capability> probe_operations(const Session& s, bool required_only) {
         c.detail = r.detail;
       }
     }
-    passed[f.id] = c.status == "supported";
+    passed[f.id] = c.status == "supported" || c.status == "fallback";
     out.push_back(std::move(c));
   }
   return out;
+}
+
+bool means_unsupported(const std::string& rv) {
+  static const std::set<std::string> codes = {
+      "CKR_MECHANISM_INVALID", "CKR_MECHANISM_PARAM_INVALID", "CKR_FUNCTION_NOT_SUPPORTED",
+      "CKR_KEY_FUNCTION_NOT_PERMITTED", "CKR_KEY_TYPE_INCONSISTENT", "CKR_TEMPLATE_INCONSISTENT",
+      "CKR_ATTRIBUTE_VALUE_INVALID", "CKR_ATTRIBUTE_TYPE_INVALID"};
+  return codes.contains(rv);
+}
+
+std::optional<Capability> kek_derivation_refused(const Session& s, KekDerivation d) {
+  try {
+    kek_by(s, d);
+    return std::nullopt;
+  } catch (const Refusal& r) {
+    Capability c;
+    c.id = "kek-derive";
+    c.feature = fmt::format("key derivation by {}", kek_derivation_name(d));
+    c.needed_for = "user KEKs";
+    c.required = true;
+    c.status = "not-supported";
+    c.call = r.call;
+    c.mechanism = r.mechanism;
+    c.attribute = r.attribute;
+    c.rv = r.rv;
+    c.detail = r.detail;
+    return c;
+  }
 }
 
 std::vector<Capability> probe_mechanism_list(const Module& module, unsigned long slot_id) {
@@ -337,17 +423,35 @@ std::vector<Capability> probe_mechanism_list(const Module& module, unsigned long
   std::vector<CK_MECHANISM_TYPE> listed(n);
   check(module.fn()->C_GetMechanismList(slot_id, listed.data(), &n), "reading the mechanism list");
   listed.resize(n);
+  const auto has = [&](CK_MECHANISM_TYPE m) {
+    return std::find(listed.begin(), listed.end(), m) != listed.end();
+  };
+  // Where a feature has a fallback, the mechanisms it takes instead of the native ones.
+  const auto fallback_for = [&](const Feature& f) -> std::optional<std::string> {
+    const std::string id = f.id;
+    if ((id == "kek-derive" || id == "ecdh") && !has(CKM_AES_ECB_ENCRYPT_DATA) &&
+        has(CKM_SHA256_HMAC) && (id != "ecdh" || has(CKM_ECDH1_DERIVE)))
+      return std::string(kek_derivation_name(KekDerivation::hmac_sha256));
+    if (id == "aes-gcm" && !has(CKM_AES_GCM)) return std::string("host-aes-gcm");
+    return std::nullopt;
+  };
   std::vector<Capability> out;
   for (const Feature& f : features()) {
     Capability c = capability_of(f);
     c.status = "listed";
     for (CK_MECHANISM_TYPE m : f.mechanisms)
-      if (std::find(listed.begin(), listed.end(), m) == listed.end()) {
+      if (!has(m)) {
         c.status = "not-listed";
         c.call = "C_GetMechanismList";
         c.mechanism = mechanism_name(m);
         c.detail = fmt::format("the token does not list {}", c.mechanism);
         break;
+      }
+    if (c.status == "not-listed")
+      if (auto fallback = fallback_for(f)) {
+        c = capability_of(f);
+        c.status = "fallback";
+        c.fallback = *fallback;
       }
     out.push_back(std::move(c));
   }

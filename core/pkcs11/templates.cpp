@@ -48,6 +48,17 @@ Template aes_key(bool token, const std::string& label, ByteView id) {
   return t;
 }
 
+// A generic secret for HMAC-SHA256 (the KEK derivation fallback), same rules as aes_key.
+Template hmac_key(bool token, const std::string& label, ByteView id) {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_SECRET_KEY}).set(CKA_KEY_TYPE, CK_ULONG{CKK_GENERIC_SECRET})
+      .set(CKA_TOKEN, token).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false);
+  if (!label.empty()) t.set(CKA_LABEL, std::string_view(label));
+  if (!id.empty()) t.set(CKA_ID, id);
+  return t;
+}
+
 std::vector<CK_MECHANISM_TYPE> mechanism_types(const Mechanisms& ms) {
   std::vector<CK_MECHANISM_TYPE> out;
   for (SignMechanism m : ms) {
@@ -103,7 +114,16 @@ Template master_wrap_key(const std::string& label, ByteView id, const Secret& va
   return t;
 }
 
-Template master_derive_key(const std::string& label, ByteView id, const Secret& value) {
+Template master_derive_key(const std::string& label, ByteView id, const Secret& value,
+                           KekDerivation derivation) {
+  if (derivation == KekDerivation::hmac_sha256) {
+    Template t = hmac_key(true, label, id);
+    t.set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false).set(CKA_SIGN, true).set(CKA_VERIFY, false)
+        .set(CKA_WRAP, false).set(CKA_UNWRAP, false).set(CKA_DERIVE, false)
+        .set_mechanisms({CKM_SHA256_HMAC})
+        .set(CKA_VALUE, value.bytes()).set(CKA_MODIFIABLE, false);
+    return t;
+  }
   Template t = aes_key(true, label, id);
   t.set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false)
       .set(CKA_WRAP, false).set(CKA_UNWRAP, false).set(CKA_DERIVE, true)
@@ -191,11 +211,55 @@ PairTemplates born_token_key_pair(KeyAlgorithm algorithm, const std::string& lab
   return p;
 }
 
+PairTemplates transport_key_pair() {
+  PairTemplates p;
+  p.public_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, false).set(CKA_ENCRYPT, true)
+      .set(CKA_WRAP, false).set(CKA_VERIFY, false).set(CKA_DERIVE, false)
+      .set(CKA_MODULUS_BITS, rsa_bits(KeyAlgorithm::rsa3072))
+      .set(CKA_PUBLIC_EXPONENT, ByteView(Bytes{0x01, 0x00, 0x01}));
+  p.private_key.set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, false).set(CKA_UNWRAP, true).set(CKA_DECRYPT, false)
+      .set(CKA_SIGN, false).set(CKA_DERIVE, false).set_mechanisms({CKM_RSA_PKCS_OAEP})
+      .set(CKA_MODIFIABLE, false);
+  return p;
+}
+
+Template unwrapped_import(const Template& created, ByteView check_value) {
+  Template t = created.without(CKA_VALUE).without(CKA_MODIFIABLE);
+  if (!check_value.empty()) t.set(CKA_CHECK_VALUE, check_value);
+  t.set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template wrap_proof_key() {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false)
+      .set(CKA_WRAP, false).set(CKA_UNWRAP, false).set(CKA_DERIVE, false)
+      .set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template readable_derived_key() {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_SECRET_KEY}).set(CKA_KEY_TYPE, CK_ULONG{CKK_AES})
+      .set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, false)
+      .set(CKA_EXTRACTABLE, true).set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, false)
+      .set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false)
+      .set(CKA_UNWRAP, false).set(CKA_DERIVE, false);
+  return t;
+}
+
 Template user_kek() {
   Template t = aes_key(false, "", {});
   t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)
       .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)
       .set(CKA_DERIVE, false).set_mechanisms({CKM_AES_GCM}).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template imported_session_key(const Template& derived, const Secret& value) {
+  Template t = derived.without(CKA_VALUE_LEN).without(CKA_MODIFIABLE);
+  t.set(CKA_VALUE, value.bytes()).set(CKA_MODIFIABLE, false);
   return t;
 }
 
@@ -230,7 +294,14 @@ PairTemplates ephemeral_agreement_pair() {
   return p;
 }
 
-Template agreed_secret() {
+Template agreed_secret(KekDerivation derivation) {
+  if (derivation == KekDerivation::hmac_sha256) {
+    Template t = hmac_key(false, "", {});
+    t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false)
+        .set(CKA_SIGN, true).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)
+        .set(CKA_DERIVE, false).set_mechanisms({CKM_SHA256_HMAC}).set(CKA_MODIFIABLE, false);
+    return t;
+  }
   Template t = aes_key(false, "", {});
   t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false)
       .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false).set(CKA_UNWRAP, false)

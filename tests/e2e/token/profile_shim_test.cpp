@@ -148,6 +148,7 @@ TEST_F(ProfileShim, ShippedProfilesParseAndTakeAwayOnlyWhatTheySay) {
       {"no-ecb-encrypt-data", {"AES-ECB-ENCRYPT-DATA"}, {"SHA256-HMAC", "AES-GCM", "ECDSA"}},
       {"no-gcm", {"AES-GCM"}, {"AES-ECB-ENCRYPT-DATA", "mechtype-0x210A"}},
       {"unwrap-only-import", {}, {"AES-GCM", "mechtype-0x210A", "AES-ECB-ENCRYPT-DATA"}},
+      {"no-hmac", {"SHA256-HMAC"}, {"AES-ECB-ENCRYPT-DATA", "AES-GCM", "ECDSA"}},
   };
   for (const auto& row : table) {
     SCOPED_TRACE(row.profile);
