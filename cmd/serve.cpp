@@ -17,6 +17,7 @@ void add_serve_commands(Cli& cli) {
   struct Opts {
     std::string listen, tls_cert, tls_key, client_ca;
     int workers = kDefaultServeWorkers;
+    int sad_ttl = kDefaultSadTtlSeconds;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = cli.app.add_subcommand(
@@ -33,6 +34,9 @@ void add_serve_commands(Cli& cli) {
       ->required()->type_name("FILE");
   cmd->add_option("--workers", o->workers, "worker processes, each with its own token session "
                   "(default 2)")->type_name("N");
+  cmd->add_option("--sad-ttl", o->sad_ttl, "seconds a SAD of the CSC API "
+                  "(/csc/v2/credentials/authorize) stays valid, 1 to 3600 (default 300)")
+      ->type_name("SECONDS");
   with_example(cmd, "hsmctl --dir /var/lib/hsmctl --pin-source file:/etc/hsmctl/pin serve "
                     "--listen 0.0.0.0:8443 --tls-cert srv.crt --tls-key srv.key --client-ca "
                     "apps-ca.crt\n"
@@ -46,6 +50,7 @@ void add_serve_commands(Cli& cli) {
       so.tls_key = o->tls_key;
       so.client_ca = o->client_ca;
       so.workers = o->workers;
+      so.sad_ttl_seconds = o->sad_ttl;
       so.workspace = cli.workspace_options();
       so.max_auth_failures = max_auth_failures(cli);
       ServeHooks hooks;

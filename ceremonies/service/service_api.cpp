@@ -1,5 +1,6 @@
 // Routes of `hsmctl serve`: /healthz, /metrics, /v1/users/{name}/public-key and
-// /v1/users/{name}/sign; every error answer is {"error": "..."}.
+// /v1/users/{name}/sign; every error answer is {"error": "..."} (under /csc/v2/, CSC's
+// {"error": ..., "error_description": ...}: csc_api.cpp).
 #include "ceremonies/service/service_api.h"
 
 #include <fmt/format.h>
@@ -35,6 +36,7 @@ thread_local std::chrono::steady_clock::time_point request_started;
 Endpoint endpoint_of(const std::string& path) {
   if (path == "/healthz") return Endpoint::healthz;
   if (path == "/metrics") return Endpoint::metrics;
+  if (path.rfind("/csc/v2/", 0) == 0) return Endpoint::csc;
   if (path.rfind("/v1/users/", 0) == 0) {
     if (path.size() > 11 && path.ends_with("/public-key")) return Endpoint::public_key;
     if (path.size() > 5 && path.ends_with("/sign")) return Endpoint::sign;
@@ -46,8 +48,9 @@ std::string error_body(const std::string& message) {
   return nlohmann::json{{"error", message}}.dump() + "\n";
 }
 
-// SHA-256 of the client certificate's DER, hex; "" without one (never: the handshake demands it).
-std::string client_fingerprint(const httplib::Request& req) {
+}  // namespace
+
+std::string client_certificate_fingerprint(const httplib::Request& req) {
   if (req.ssl == nullptr) return {};
   X509* cert = SSL_get1_peer_certificate(req.ssl);
   if (cert == nullptr) return {};
@@ -57,6 +60,8 @@ std::string client_fingerprint(const httplib::Request& req) {
   X509_free(cert);
   return ok ? to_hex(ByteView(md, len)) : std::string();
 }
+
+namespace {
 
 // A string member of the request, or Error(usage) naming it.
 const std::string* string_member(const nlohmann::json& doc, const char* key, bool required) {
@@ -137,8 +142,9 @@ struct SigningService::Reply {
 };
 
 SigningService::SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
-                               std::function<void(const std::string&)> log)
-    : config_(config), metrics_(metrics), log_(std::move(log)) {}
+                               SadStore& sads, std::function<void(const std::string&)> log)
+    : config_(config), metrics_(metrics), log_(std::move(log)),
+      csc_(config_, metrics_, sads, token_mutex_) {}
 
 void SigningService::log(const std::string& line) {
   const std::lock_guard<std::mutex> g(log_mutex_);
@@ -232,20 +238,31 @@ void SigningService::install(httplib::Server& server) {
                 // hands it over as const, but owns it as a plain (non-const) member of the
                 // request it made for this connection.
                 std::string& body = const_cast<std::string&>(req.body);
-                answer(res, sign(req.matches[1], body, client_fingerprint(req)));
+                answer(res, sign(req.matches[1], body, client_certificate_fingerprint(req)));
               });
+  csc_.install(server);
   server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_started = std::chrono::steady_clock::now();
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // What cpp-httplib answers itself (an unknown path, a body over the limit, a malformed
   // request) gets a JSON error body too.
-  const httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&,
+  const httplib::Server::HandlerWithResponse on_error = [](const httplib::Request& req,
                                                            httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     const char* why = res.status == 404   ? "no such endpoint"
                       : res.status == 413 ? "the request body is over the limit (1 MiB)"
                                           : "the request cannot be read";
+    if (req.path.rfind("/csc/v2/", 0) == 0) {  // CSC: an unknown method is 501, in its shape
+      if (res.status == 404) res.status = 501;
+      const nlohmann::json csc{{"error", "invalid_request"},
+                               {"error_description",
+                                res.status == 501 ? fmt::format("The method is not implemented: "
+                                                                "{}", printable(req.path))
+                                                  : std::string(why)}};
+      res.set_content(csc.dump() + "\n", kJsonType);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     res.set_content(error_body(fmt::format("HTTP {}: {}", res.status, why)), kJsonType);
     return httplib::Server::HandlerResponse::Handled;
   };

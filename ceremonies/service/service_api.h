@@ -4,18 +4,22 @@
 // are never logged; the password and the code go into Secrets and the body is wiped.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
 
+#include "ceremonies/service/csc_api.h"
+#include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
 #include "ceremonies/workspace.h"
 #include "core/secure/secret.h"
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace hsm {
@@ -27,14 +31,18 @@ struct SigningServiceConfig {
   WorkspaceOptions workspace;     // its pin_source is not read: `pin` is used
   const Secret* pin = nullptr;    // read once by the supervisor
   std::int64_t max_auth_failures = 5;
+  std::chrono::seconds sad_ttl{kDefaultSadTtlSeconds};  // CSC: a SAD's lifetime
 };
+
+// SHA-256 of the client certificate's DER, hex; "" without one (never: the handshake demands it).
+std::string client_certificate_fingerprint(const httplib::Request& req);
 
 class SigningService {
  public:
   // `log` takes one line per request (calls are serialized).
-  SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
+  SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics, SadStore& sads,
                  std::function<void(const std::string&)> log);
-  // Adds the routes, the limits, the error bodies and the per-request log to `server`.
+  // Adds the routes (the CSC API's too, csc_api.h), the limits, the error bodies and the per-request log to `server`.
   void install(httplib::Server& server);
 
  private:
@@ -47,6 +55,7 @@ class SigningService {
   ServiceMetrics& metrics_;
   std::function<void(const std::string&)> log_;
   std::mutex token_mutex_, log_mutex_;
+  CscApi csc_;
 };
 
 }  // namespace hsm

@@ -53,24 +53,8 @@ ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, Aut
       out.algorithm = std::string(alg.signature);
 
       // 3. Recorded before the answer exists: a signature not in the transcript is not hsmctl's.
-      nlohmann::json facts{{"name", r.name},
-                           {"algorithm", u.user.algorithm},
-                           {"signature_alg", alg.signature},
-                           {"key_version", u.user.secrets.key_version},
-                           {"fingerprint", crypto::fingerprint(u.user.public_key)},
-                           {"client_fingerprint", r.client},
-                           {"signature_sha256", to_hex(crypto::sha256(out.signature))}};
-      if (r.form == SignedForm::data) {
-        facts["input"] = "request";
-        facts["input_size"] = r.input.size();
-        facts["input_sha256"] = to_hex(crypto::sha256(r.input));
-      } else {
-        facts["input"] = "digest";
-        facts["digest_alg"] = r.digest_alg;
-        facts["digest"] = to_hex(r.input);
-        if (r.digest_alg == "sha256") facts["input_sha256"] = to_hex(r.input);
-      }
-      out.seq = rec.record("user.signed", facts);
+      out.seq = record_service_signature(rec, u, r.client, r.input, r.form, r.digest_alg,
+                                         out.signature);
     });
   } catch (const Error& e) {
     if (e.category() == Category::auth) {
@@ -80,6 +64,31 @@ ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, Aut
     throw;
   }
   return out;
+}
+
+std::uint64_t record_service_signature(Recorder& rec, const UnlockedUser& u,
+                                       const std::string& client, ByteView input,
+                                       SignedForm form, const std::string& digest_alg,
+                                       ByteView signature) {
+  const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
+  nlohmann::json facts{{"name", u.user.name},
+                       {"algorithm", u.user.algorithm},
+                       {"signature_alg", alg.signature},
+                       {"key_version", u.user.secrets.key_version},
+                       {"fingerprint", crypto::fingerprint(u.user.public_key)},
+                       {"client_fingerprint", client},
+                       {"signature_sha256", to_hex(crypto::sha256(signature))}};
+  if (form == SignedForm::data) {
+    facts["input"] = "request";
+    facts["input_size"] = input.size();
+    facts["input_sha256"] = to_hex(crypto::sha256(input));
+  } else {
+    facts["input"] = "digest";
+    facts["digest_alg"] = digest_alg;
+    facts["digest"] = to_hex(input);
+    if (digest_alg == "sha256") facts["input_sha256"] = to_hex(input);
+  }
+  return rec.record("user.signed", facts);
 }
 
 void check_service_ready(Workspace& ws) {

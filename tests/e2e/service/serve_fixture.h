@@ -74,11 +74,12 @@ class ServeTest : public HsmTest {
   }
 
   // Starts the service and waits until /healthz answers 200.
-  void start(int workers = 2) {
+  void start(int workers = 2, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{HSMCTL_BINARY, "serve", "--listen", "127.0.0.1:0",
                                   "--tls-cert", pki("server.crt"), "--tls-key", pki("server.key"),
                                   "--client-ca", pki("ca.crt"), "--workers",
                                   std::to_string(workers)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<LiveProcess>(argv, base_env(), false);
     ASSERT_TRUE(server_->wait_for("listening on 127.0.0.1:", 0, std::chrono::seconds(30)))
         << server_->shown();
@@ -155,6 +156,16 @@ except (ssl.SSLError, OSError, http.client.HTTPException) as e:
     return run_program({"/usr/bin/python3", "-c", script, port_, path, body.dump(), pki("ca.crt"),
                         client.empty() ? "" : pki(client + ".crt"),
                         client.empty() ? "" : pki(client + ".key")});
+  }
+
+  // Runs a Python `ssl` client script (stdlib only) with the port, the CA and the client's
+  // certificate and key as its first arguments, then `args`.
+  RunResult python_script(const std::string& script, const std::vector<std::string>& args = {},
+                          const std::string& client = "client") {
+    std::vector<std::string> argv{"/usr/bin/python3", "-c", script, port_, pki("ca.crt"),
+                                  pki(client + ".crt"), pki(client + ".key")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_program(argv);
   }
 
   std::string transcript() { return read_file(ws_ / "transcript.jsonl"); }
