@@ -15,7 +15,7 @@ namespace hsm::cli {
 
 void add_serve_commands(Cli& cli) {
   struct Opts {
-    std::string listen, tls_cert, tls_key, client_ca;
+    std::string listen, tls_cert, tls_key, client_ca, allow;
     int workers = kDefaultServeWorkers;
     int sad_ttl = kDefaultSadTtlSeconds;
   };
@@ -37,6 +37,10 @@ void add_serve_commands(Cli& cli) {
   cmd->add_option("--sad-ttl", o->sad_ttl, "seconds a SAD of the CSC API "
                   "(/csc/v2/credentials/authorize) stays valid, 1 to 3600 (default 300)")
       ->type_name("SECONDS");
+  cmd->add_option("--allow", o->allow, "which users each client certificate may ask for: one "
+                  "line per client, 'sha256:FINGERPRINT' or 'cn:NAME' then 'user:NAME' ... "
+                  "('user:*' for all); others get 403 (default: every client, every user)")
+      ->type_name("FILE");
   with_example(cmd, "hsmctl --dir /var/lib/hsmctl --pin-source file:/etc/hsmctl/pin serve "
                     "--listen 0.0.0.0:8443 --tls-cert srv.crt --tls-key srv.key --client-ca "
                     "apps-ca.crt\n"
@@ -51,6 +55,7 @@ void add_serve_commands(Cli& cli) {
       so.client_ca = o->client_ca;
       so.workers = o->workers;
       so.sad_ttl_seconds = o->sad_ttl;
+      so.allow = o->allow;
       so.workspace = cli.workspace_options();
       so.max_auth_failures = max_auth_failures(cli);
       ServeHooks hooks;

@@ -63,7 +63,7 @@ std::string csc_hash_of_oid(const std::string& oid) {
   csc_refuse("Invalid parameter hashAlgorithmOID");
 }
 
-std::vector<Bytes> csc_hashes(const nlohmann::json& doc, const std::string& hash_alg) {
+std::vector<Bytes> csc_hashes(const nlohmann::json& doc, const std::string& digest_alg) {
   const auto it = doc.find("hashes");
   if (it == doc.end() || !it->is_array()) csc_refuse("Missing (or invalid type) array parameter hashes");
   if (it->empty()) csc_refuse("Empty hash array");
@@ -76,7 +76,7 @@ std::vector<Bytes> csc_hashes(const nlohmann::json& doc, const std::string& hash
     } catch (const Error&) {
       csc_refuse("Invalid Base64 hash string parameter");
     }
-    if (out.back().size() != (hash_alg == "sha384" ? 48u : 32u))
+    if (out.back().size() != (digest_alg == "sha384" ? 48u : 32u))
       csc_refuse("Invalid digest value length");
   }
   return out;
@@ -141,7 +141,13 @@ CscApi::CscApi(const SigningServiceConfig& config, ServiceMetrics& metrics, SadS
                std::mutex& token_mutex)
     : config_(config), metrics_(metrics), sads_(sads), token_mutex_(token_mutex) {}
 
-CscApi::Reply CscApi::credentials_list(const std::string& body) {
+// 403 access_denied for a credential the allow-list does not give this client.
+void CscApi::require_allowed(const ClientIdentity& client, const std::string& credential) const {
+  if (!config_.may_use_user(client, credential))
+    csc_refuse(not_allowed_message(client, credential), "access_denied", 403);
+}
+
+CscApi::Reply CscApi::credentials_list(const std::string& body, const ClientIdentity& client) {
   const nlohmann::json doc = csc_body(body);
   const bool with_info = csc_flag(doc, "credentialInfo");
   const bool only_valid = csc_flag(doc, "onlyValid");
@@ -155,7 +161,7 @@ CscApi::Reply CscApi::credentials_list(const std::string& body) {
   }
   nlohmann::json ids = nlohmann::json::array(), infos = nlohmann::json::array();
   for (const auto& u : users) {
-    if (user && u.name != *user) continue;
+    if ((user && u.name != *user) || !config_.may_use_user(client, u.name)) continue;
     nlohmann::json info = csc_credential_info(u, config_.sad_ttl);
     if (only_valid && info["key"]["status"] != "enabled") continue;
     ids.push_back(u.name);
@@ -168,9 +174,10 @@ CscApi::Reply CscApi::credentials_list(const std::string& body) {
   return {200, out};
 }
 
-CscApi::Reply CscApi::credentials_info(const std::string& body) {
+CscApi::Reply CscApi::credentials_info(const std::string& body, const ClientIdentity& client) {
   const std::string id = csc_string(csc_body(body), "credentialID");
   if (!valid_user_name(id)) csc_refuse("Invalid parameter credentialID");
+  require_allowed(client, id);
   std::optional<keystore::UserRecord> u;
   {
     const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
@@ -181,7 +188,7 @@ CscApi::Reply CscApi::credentials_info(const std::string& body) {
   return {200, csc_credential_info(*u, config_.sad_ttl)};
 }
 
-CscApi::Reply CscApi::authorize(std::string& body, const std::string& client) {
+CscApi::Reply CscApi::authorize(std::string& body, const ClientIdentity& client) {
   nlohmann::json doc = csc_body(body);
   sodium_memzero(body.data(), body.size());  // it held the PIN and the OTP
   CscAuthorizeRequest r;
@@ -189,19 +196,20 @@ CscApi::Reply CscApi::authorize(std::string& body, const std::string& client) {
   r.otp = csc_take_auth(doc, "OTP");
   r.credential = csc_string(doc, "credentialID");
   if (!valid_user_name(r.credential)) csc_refuse("Invalid parameter credentialID");
+  require_allowed(client, r.credential);
   const auto n = doc.find("numSignatures");
   if (n == doc.end() || !n->is_number_integer())
     csc_refuse("Missing (or invalid type) integer parameter numSignatures");
   if (n->get<std::int64_t>() < 1) csc_refuse("Invalid value for parameter numSignatures");
   if (n->get<std::int64_t>() > static_cast<std::int64_t>(kMaxSadHashes))
     csc_refuse("Numbers of signatures is too high");
-  r.hash_alg = csc_hash_of_oid(csc_string(doc, "hashAlgorithmOID"));
-  r.hashes = csc_hashes(doc, r.hash_alg);
+  r.digest_alg = csc_hash_of_oid(csc_string(doc, "hashAlgorithmOID"));
+  r.hashes = csc_hashes(doc, r.digest_alg);
   if (static_cast<std::int64_t>(r.hashes.size()) != n->get<std::int64_t>())
     csc_refuse("numSignatures must equal the number of hashes: a SAD binds exactly its hashes");
   if (!r.pin) csc_refuse("The authentication data is invalid: the PIN (the user's password) is missing",
                      "invalid_authentication_data");
-  r.client = client;
+  r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
   r.ttl = config_.sad_ttl;
   AuthOutcome outcome;
@@ -228,10 +236,11 @@ CscApi::Reply CscApi::authorize(std::string& body, const std::string& client) {
   }
 }
 
-CscApi::Reply CscApi::sign_hash(const std::string& body, const std::string& client) {
+CscApi::Reply CscApi::sign_hash(const std::string& body, const ClientIdentity& client) {
   const nlohmann::json doc = csc_body(body);
   CscSignRequest r;
   r.credential = csc_string(doc, "credentialID");
+  require_allowed(client, r.credential);
   r.sad = csc_string(doc, "SAD");
   const std::string sign_algo = csc_string(doc, "signAlgo");
   std::string implied;
@@ -239,17 +248,17 @@ CscApi::Reply CscApi::sign_hash(const std::string& body, const std::string& clie
   else if (sign_algo == kCscEcdsaSha384) implied = "sha384";
   else if (sign_algo != kCscEcPublicKey) csc_refuse("Invalid parameter signAlgo");
   if (doc.contains("hashAlgorithmOID")) {
-    r.hash_alg = csc_hash_of_oid(csc_string(doc, "hashAlgorithmOID"));
-    if (!implied.empty() && implied != r.hash_alg) csc_refuse("Invalid parameter hashAlgorithmOID");
+    r.digest_alg = csc_hash_of_oid(csc_string(doc, "hashAlgorithmOID"));
+    if (!implied.empty() && implied != r.digest_alg) csc_refuse("Invalid parameter hashAlgorithmOID");
   } else if (implied.empty()) {
     csc_refuse("Missing (or invalid type) string parameter hashAlgorithmOID");
   } else {
-    r.hash_alg = implied;
+    r.digest_alg = implied;
   }
   if (doc.contains("operationMode") && doc["operationMode"] != "S")
     csc_refuse("Invalid parameter operationMode");
-  r.hashes = csc_hashes(doc, r.hash_alg);
-  r.client = client;
+  r.hashes = csc_hashes(doc, r.digest_alg);
+  r.client = client.fingerprint;
   try {
     const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
     Workspace ws(config_.workspace);
@@ -300,17 +309,17 @@ void CscApi::install(httplib::Server& server) {
                   {"conformance_levels", nlohmann::json::array()}}};
   }));
   server.Post("/csc/v2/credentials/list", route([this](const httplib::Request& req) {
-    return credentials_list(req.body);
+    return credentials_list(req.body, client_identity(req));
   }));
   server.Post("/csc/v2/credentials/info", route([this](const httplib::Request& req) {
-    return credentials_info(req.body);
+    return credentials_info(req.body, client_identity(req));
   }));
   server.Post("/csc/v2/credentials/authorize", route([this](const httplib::Request& req) {
     // The body holds the PIN and the OTP: wiped once parsed (see service_api.cpp).
-    return authorize(const_cast<std::string&>(req.body), client_certificate_fingerprint(req));
+    return authorize(const_cast<std::string&>(req.body), client_identity(req));
   }));
   server.Post("/csc/v2/signatures/signHash", route([this](const httplib::Request& req) {
-    return sign_hash(req.body, client_certificate_fingerprint(req));
+    return sign_hash(req.body, client_identity(req));
   }));
 }
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
 
@@ -30,10 +31,11 @@ class CscApi {
   struct Reply;
 
  private:
-  Reply credentials_list(const std::string& body);
-  Reply credentials_info(const std::string& body);
-  Reply authorize(std::string& body, const std::string& client);
-  Reply sign_hash(const std::string& body, const std::string& client);
+  Reply credentials_list(const std::string& body, const ClientIdentity& client);
+  Reply credentials_info(const std::string& body, const ClientIdentity& client);
+  Reply authorize(std::string& body, const ClientIdentity& client);
+  Reply sign_hash(const std::string& body, const ClientIdentity& client);
+  void require_allowed(const ClientIdentity& client, const std::string& credential) const;
   const SigningServiceConfig& config_;
   ServiceMetrics& metrics_;
   SadStore& sads_;

@@ -30,18 +30,18 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
         outcome.was_locked = before->locked;
         // Refused before the factors are checked, so no code is used up for nothing.
         const std::string hash = csc_hash_alg(*before);
-        if (hash != r.hash_alg)
+        if (hash != r.digest_alg)
           fail(Category::usage,
                hash.empty() ? fmt::format("the credential '{}' signs data only, not hashes",
                                           r.credential)
                             : fmt::format("the credential '{}' signs {} hashes, not {}",
-                                          r.credential, hash, r.hash_alg));
+                                          r.credential, hash, r.digest_alg));
       }
       // 1. The user's factors open the outer layer (counted, recorded failures).
       const UnlockedUser u =
           authenticate_user(rec, ws, mk, r.credential, factors, r.max_auth_failures);
       // 2. A SAD for exactly these hashes, carrying the inner blob sealed to it.
-      const SadGrant grant{r.credential, r.client, r.hash_alg, r.hashes,
+      const SadGrant grant{r.credential, r.client, r.digest_alg, r.hashes,
                            u.user.secrets.key_version};
       out.sad = sads.issue(grant, u.inner, r.ttl);
       // 3. Recorded: who authorised what, for whom, until when (never the SAD).
@@ -50,7 +50,7 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
       out.seq = rec.record("user.authorized", {{"name", r.credential},
                                                {"client_fingerprint", r.client},
                                                {"num_signatures", r.hashes.size()},
-                                               {"digest_alg", r.hash_alg},
+                                               {"digest_alg", r.digest_alg},
                                                {"digests", hashes},
                                                {"expires_in", r.ttl.count()}});
     });
@@ -67,7 +67,7 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
 CscSignatures csc_sign_hashes(Workspace& ws, SadStore& sads, const CscSignRequest& r) {
   std::string why;
   std::optional<RedeemedSad> redeemed =
-      sads.redeem(r.sad, r.credential, r.client, r.hash_alg, r.hashes, why);
+      sads.redeem(r.sad, r.credential, r.client, r.digest_alg, r.hashes, why);
   if (!redeemed) fail(Category::usage, why);
   const nlohmann::json params{{"name", r.credential}, {"via", "csc"}, {"client", r.client}};
   CscSignatures out;
@@ -87,7 +87,7 @@ CscSignatures csc_sign_hashes(Workspace& ws, SadStore& sads, const CscSignReques
       // One signature with a session copy of the key, recorded before the answer exists.
       Bytes signature = sign_as_user(s, mk, u, hash, SignedForm::digest);
       out.seqs.push_back(
-          record_service_signature(rec, u, r.client, hash, SignedForm::digest, r.hash_alg,
+          record_service_signature(rec, u, r.client, hash, SignedForm::digest, r.digest_alg,
                                    signature));
       out.signatures.push_back(std::move(signature));
     }

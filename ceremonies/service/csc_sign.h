@@ -23,7 +23,7 @@ namespace hsm {
 struct CscAuthorizeRequest {
   std::string credential;  // the user
   std::vector<Bytes> hashes;
-  std::string hash_alg;    // "sha256" or "sha384"
+  std::string digest_alg;    // "sha256" or "sha384"
   std::shared_ptr<const Secret> pin, otp;  // the password; the code (null without one)
   std::string client;      // SHA-256 fingerprint (hex) of the client's certificate
   std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
@@ -41,7 +41,7 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
                                AuthOutcome& outcome);
 
 struct CscSignRequest {
-  std::string credential, sad, client, hash_alg;
+  std::string credential, sad, client, digest_alg;
   std::vector<Bytes> hashes;
 };
 

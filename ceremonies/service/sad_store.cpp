@@ -54,7 +54,7 @@ struct SadStore::Shared {
     bool live;
     unsigned char sad_sha256[crypto_hash_sha256_BYTES];
     std::int64_t expires_ms;
-    char credential[kFieldChars], client[kFieldChars], hash_alg[8];
+    char credential[kFieldChars], client[kFieldChars], digest_alg[8];
     std::int64_t key_version;
     std::uint32_t hash_count, hash_size;
     unsigned char hashes[kMaxSadHashes][kMaxHashBytes];
@@ -116,7 +116,7 @@ std::string SadStore::issue(const SadGrant& g, const Secret& inner, std::chrono:
   e.expires_ms = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
   copy_field(e.credential, g.credential);
   copy_field(e.client, g.client);
-  std::memcpy(e.hash_alg, g.hash_alg.c_str(), std::min<std::size_t>(g.hash_alg.size(), 7));
+  std::memcpy(e.digest_alg, g.digest_alg.c_str(), std::min<std::size_t>(g.digest_alg.size(), 7));
   e.key_version = g.key_version;
   e.hash_count = static_cast<std::uint32_t>(g.hashes.size());
   e.hash_size = static_cast<std::uint32_t>(g.hashes.front().size());
@@ -151,7 +151,7 @@ std::string SadStore::issue(const SadGrant& g, const Secret& inner, std::chrono:
 
 std::optional<RedeemedSad> SadStore::redeem(const std::string& sad, const std::string& credential,
                                             const std::string& client,
-                                            const std::string& hash_alg,
+                                            const std::string& digest_alg,
                                             const std::vector<Bytes>& hashes, std::string& why) {
   why = "Invalid parameter SAD";
   unsigned char raw[kSadBytes];
@@ -182,14 +182,14 @@ std::optional<RedeemedSad> SadStore::redeem(const std::string& sad, const std::s
     std::vector<Bytes> granted;
     for (std::uint32_t i = 0; i < found->hash_count; ++i)
       granted.emplace_back(found->hashes[i], found->hashes[i] + found->hash_size);
-    if (hash_alg != found->hash_alg || sorted(granted) != sorted(hashes)) {
+    if (digest_alg != found->digest_alg || sorted(granted) != sorted(hashes)) {
       why = "Hash is not authorized by the SAD";
       return std::nullopt;
     }
     e = *found;
     sodium_memzero(found, sizeof *found);  // used: gone for every worker
   }
-  RedeemedSad out{{credential, client, hash_alg, hashes, e.key_version},
+  RedeemedSad out{{credential, client, digest_alg, hashes, e.key_version},
                   Secret(e.sealed_size - crypto_secretbox_MACBYTES)};
   auto key = sealing_key(raw);
   sodium_memzero(raw, sizeof raw);

@@ -27,7 +27,7 @@ inline constexpr std::size_t kSadSlots = 256;
 struct SadGrant {
   std::string credential;     // the user
   std::string client;         // SHA-256 fingerprint (hex) of the client certificate
-  std::string hash_alg;       // "sha256" or "sha384"
+  std::string digest_alg;       // "sha256" or "sha384"
   std::vector<Bytes> hashes;  // exactly these, in any order
   std::int64_t key_version = 0;
 };
@@ -50,13 +50,13 @@ class SadStore {
   // kMaxSadHashes or an inner blob too large.
   std::string issue(const SadGrant& grant, const Secret& inner, std::chrono::seconds ttl);
 
-  // Redeems `sad` for `credential`, `client` and exactly `hashes` (as a set) of `hash_alg`.
+  // Redeems `sad` for `credential`, `client` and exactly `hashes` (as a set) of `digest_alg`.
   // On success the SAD is gone for every worker. On refusal returns nullopt and sets `why` to
   // the CSC error_description: "Invalid parameter SAD" (unknown, used, another client's),
   // "SAD expired" (then removed), "Invalid parameter credentialID", "Hash is not authorized by
   // the SAD" (the SAD stays usable for its own hashes).
   std::optional<RedeemedSad> redeem(const std::string& sad, const std::string& credential,
-                                    const std::string& client, const std::string& hash_alg,
+                                    const std::string& client, const std::string& digest_alg,
                                     const std::vector<Bytes>& hashes, std::string& why);
 
  private:

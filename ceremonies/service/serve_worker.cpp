@@ -40,7 +40,8 @@ void require_tls13(httplib::SSLServer& server, const ServeOptions& o) {
 int serve_until_signal(const WorkerContext& c) {
   const ServeOptions& o = c.options;
   SigningServiceConfig config{o.workspace, &c.pin, o.max_auth_failures,
-                              std::chrono::seconds(o.sad_ttl_seconds)};
+                              std::chrono::seconds(o.sad_ttl_seconds),
+                              c.allow.open() ? nullptr : &c.allow};
   config.workspace.lock_wait = std::chrono::seconds(30);
   config.workspace.on_lock_wait = nullptr;
   // At start, once: a token that refuses the PIN ends the service (the supervisor stops);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/serve.h"
 #include "ceremonies/service/service_metrics.h"
@@ -25,6 +26,7 @@ struct WorkerContext {
   const Secret& pin;
   ServiceMetrics& metrics;
   SadStore& sads;
+  const AllowList& allow;  // open() without --allow
   std::function<void(const std::string&)> log;
   pid_t supervisor;
 };

@@ -50,15 +50,27 @@ std::string error_body(const std::string& message) {
 
 }  // namespace
 
-std::string client_certificate_fingerprint(const httplib::Request& req) {
-  if (req.ssl == nullptr) return {};
+// The SHA-256 fingerprint is "" without a certificate (never: the handshake demands one).
+ClientIdentity client_identity(const httplib::Request& req) {
+  ClientIdentity out;
+  if (req.ssl == nullptr) return out;
   X509* cert = SSL_get1_peer_certificate(req.ssl);
-  if (cert == nullptr) return {};
+  if (cert == nullptr) return out;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  const bool ok = X509_digest(cert, EVP_sha256(), md, &len) == 1;
+  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) out.fingerprint = to_hex(ByteView(md, len));
+  char cn[256] = {};
+  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+                                          sizeof cn);
+  if (n > 0) out.cn.assign(cn, static_cast<std::size_t>(n));
   X509_free(cert);
-  return ok ? to_hex(ByteView(md, len)) : std::string();
+  return out;
+}
+
+std::string not_allowed_message(const ClientIdentity& c, std::string_view user) {
+  return fmt::format("the client certificate sha256:{} (CN '{}') may not use user '{}': the "
+                     "service's --allow list does not give it", c.fingerprint, printable(c.cn),
+                     printable(user));
 }
 
 namespace {
@@ -164,8 +176,10 @@ SigningService::Reply SigningService::healthz() {
   return {200, nlohmann::json{{"status", "ready"}}.dump() + "\n", kJsonType};
 }
 
-SigningService::Reply SigningService::public_key(const std::string& name) {
+SigningService::Reply SigningService::public_key(const std::string& name,
+                                                 const ClientIdentity& client) {
   if (!valid_user_name(name)) return Reply::error(400, fmt::format("'{}' is not a user name", name));
+  if (!config_.may_use_user(client, name)) return Reply::error(403, not_allowed_message(client, name));
   try {
     const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
     Workspace ws(config_.workspace);
@@ -176,14 +190,18 @@ SigningService::Reply SigningService::public_key(const std::string& name) {
 }
 
 SigningService::Reply SigningService::sign(const std::string& name, std::string& body,
-                                           const std::string& client) {
+                                           const ClientIdentity& client) {
+  if (!config_.may_use_user(client, name)) {
+    sodium_memzero(body.data(), body.size());  // it held the password
+    return Reply::error(403, not_allowed_message(client, name));
+  }
   ServiceSignRequest r;
   try {
     r = parse_sign_request(name, body);
   } catch (const Error& e) {
     return Reply::error(400, e.what());
   }
-  r.client = client;
+  r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
   AuthOutcome outcome;
   try {
@@ -230,7 +248,7 @@ void SigningService::install(httplib::Server& server) {
   });
   server.Get(R"(/v1/users/([^/]+)/public-key)",
              [this, answer](const httplib::Request& req, httplib::Response& res) {
-               answer(res, public_key(req.matches[1]));
+               answer(res, public_key(req.matches[1], client_identity(req)));
              });
   server.Post(R"(/v1/users/([^/]+)/sign)",
               [this, answer](const httplib::Request& req, httplib::Response& res) {
@@ -238,7 +256,7 @@ void SigningService::install(httplib::Server& server) {
                 // hands it over as const, but owns it as a plain (non-const) member of the
                 // request it made for this connection.
                 std::string& body = const_cast<std::string&>(req.body);
-                answer(res, sign(req.matches[1], body, client_certificate_fingerprint(req)));
+                answer(res, sign(req.matches[1], body, client_identity(req)));
               });
   csc_.install(server);
   server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {

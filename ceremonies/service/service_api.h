@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/csc_api.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
@@ -32,10 +33,16 @@ struct SigningServiceConfig {
   const Secret* pin = nullptr;    // read once by the supervisor
   std::int64_t max_auth_failures = 5;
   std::chrono::seconds sad_ttl{kDefaultSadTtlSeconds};  // CSC: a SAD's lifetime
+  const AllowList* allow = nullptr;  // --allow; null: every client may use every user
+  bool may_use_user(const ClientIdentity& c, std::string_view user) const {
+    return allow == nullptr || allow->may_use_user(c, user);
+  }
 };
 
-// SHA-256 of the client certificate's DER, hex; "" without one (never: the handshake demands it).
-std::string client_certificate_fingerprint(const httplib::Request& req);
+// The client certificate's SHA-256 fingerprint and subject CN.
+ClientIdentity client_identity(const httplib::Request& req);
+// The one-sentence refusal of a client the allow-list does not let use `user`.
+std::string not_allowed_message(const ClientIdentity& c, std::string_view user);
 
 class SigningService {
  public:
@@ -48,8 +55,8 @@ class SigningService {
  private:
   struct Reply;
   Reply healthz();
-  Reply public_key(const std::string& name);
-  Reply sign(const std::string& name, std::string& body, const std::string& client);
+  Reply public_key(const std::string& name, const ClientIdentity& client);
+  Reply sign(const std::string& name, std::string& body, const ClientIdentity& client);
   void log(const std::string& line);
   const SigningServiceConfig& config_;
   ServiceMetrics& metrics_;
