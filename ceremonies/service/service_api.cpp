@@ -17,6 +17,8 @@
 #include <optional>
 
 #include "ceremonies/service/service_sign.h"
+#include "ceremonies/transcript/checkpoint_ops.h"
+#include "ceremonies/transcript/receipt_ops.h"
 #include "ceremonies/users/user_admin.h"
 #include "ceremonies/users/user_layers.h"
 #include "core/error.h"
@@ -28,6 +30,7 @@ namespace {
 
 constexpr const char* kJsonType = "application/json";
 constexpr const char* kPemType = "application/x-pem-file";
+constexpr const char* kCheckpointType = "text/plain; charset=utf-8";
 
 // The time a request's answer started to be made; set when routing begins, per thread (one
 // request at a time per pool thread).
@@ -36,6 +39,7 @@ thread_local std::chrono::steady_clock::time_point request_started;
 Endpoint endpoint_of(const std::string& path) {
   if (path == "/healthz") return Endpoint::healthz;
   if (path == "/metrics") return Endpoint::metrics;
+  if (path == "/v1/transcript/checkpoint") return Endpoint::checkpoint;
   if (path.rfind("/csc/v2/", 0) == 0) return Endpoint::csc;
   if (path.rfind("/v1/users/", 0) == 0) {
     if (path.size() > 11 && path.ends_with("/public-key")) return Endpoint::public_key;
@@ -176,6 +180,20 @@ SigningService::Reply SigningService::healthz() {
   return {200, nlohmann::json{{"status", "ready"}}.dump() + "\n", kJsonType};
 }
 
+SigningService::Reply SigningService::checkpoint() {
+  try {
+    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    Workspace ws(config_.workspace);  // the lock: never a checkpoint half replaced
+    const auto note = load_checkpoint(config_.workspace.dir / "transcript.jsonl");
+    if (!note)
+      return Reply::error(404, "the transcript has no checkpoint yet: the first ceremony, or "
+                               "'hsmctl transcript checkpoint', makes one");
+    return {200, note->format(), kCheckpointType};
+  } catch (const std::exception& e) {
+    return Reply::error(500, e.what());
+  }
+}
+
 SigningService::Reply SigningService::public_key(const std::string& name,
                                                  const ClientIdentity& client) {
   if (!valid_user_name(name)) return Reply::error(400, fmt::format("'{}' is not a user name", name));
@@ -209,11 +227,17 @@ SigningService::Reply SigningService::sign(const std::string& name, std::string&
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
     const ServiceSignature s = serve_user_sign(ws, r, outcome);
-    return {200,
-            nlohmann::json{{"signature", to_base64(s.signature)},
-                           {"algorithm", s.algorithm},
-                           {"seq", s.seq}}.dump() + "\n",
-            kJsonType};
+    nlohmann::json answer{{"signature", to_base64(s.signature)},
+                          {"algorithm", s.algorithm},
+                          {"seq", s.seq}};
+    // The receipt (c2sp.org/tlog-proof@v1) against the checkpoint the ceremony's end made.
+    // Without one (the checkpoint could not be signed) the signature stands: it is logged.
+    try {
+      answer["receipt"] = make_receipt(config_.workspace.dir / "transcript.jsonl", s.seq);
+    } catch (const Error& e) {
+      log(fmt::format("worker {}: no receipt for seq {}: {}", ::getpid(), s.seq, e.what()));
+    }
+    return {200, answer.dump() + "\n", kJsonType};
   } catch (const Error& e) {
     if (outcome.locked_now) metrics_.count_lockout();
     switch (e.category()) {
@@ -243,6 +267,10 @@ void SigningService::install(httplib::Server& server) {
   server.Get("/healthz", [this, answer](const httplib::Request&, httplib::Response& res) {
     answer(res, healthz());
   });
+  server.Get("/v1/transcript/checkpoint",
+             [this, answer](const httplib::Request&, httplib::Response& res) {
+               answer(res, checkpoint());
+             });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.prometheus_text(), kPrometheusTextType);
   });

@@ -55,6 +55,7 @@ class SigningService {
  private:
   struct Reply;
   Reply healthz();
+  Reply checkpoint();
   Reply public_key(const std::string& name, const ClientIdentity& client);
   Reply sign(const std::string& name, std::string& body, const ClientIdentity& client);
   void log(const std::string& line);

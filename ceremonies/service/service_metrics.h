@@ -11,7 +11,7 @@
 
 namespace hsm {
 
-enum class Endpoint { healthz, public_key, sign, metrics, csc, other };
+enum class Endpoint { healthz, public_key, sign, metrics, csc, checkpoint, other };
 
 class ServiceMetrics {
  public:

@@ -90,6 +90,7 @@ def exchange(method, template, actual, body=None, want=None, valid_request=True)
 
 exchange("get", "/healthz", "/healthz", want=200)
 exchange("get", "/metrics", "/metrics", want=200)
+exchange("get", "/v1/transcript/checkpoint", "/v1/transcript/checkpoint", want=200)
 exchange("get", "/v1/users/{name}/public-key", "/v1/users/%s/public-key" % user, want=200)
 exchange("get", "/v1/users/{name}/public-key", "/v1/users/nobody/public-key", want=404)
 sign = "/v1/users/%s/sign" % user
