@@ -41,6 +41,10 @@ Endpoint endpoint_of(const std::string& path) {
   if (path == "/metrics") return Endpoint::metrics;
   if (path == "/v1/transcript/checkpoint") return Endpoint::checkpoint;
   if (path.rfind("/csc/v2/", 0) == 0) return Endpoint::csc;
+  if (path.rfind("/v1/groups/", 0) == 0) {
+    if (path.ends_with("/public-key")) return Endpoint::group_public_key;
+    if (path.ends_with("/sign")) return Endpoint::group_sign;
+  }
   if (path.rfind("/v1/users/", 0) == 0) {
     if (path.size() > 11 && path.ends_with("/public-key")) return Endpoint::public_key;
     if (path.size() > 5 && path.ends_with("/sign")) return Endpoint::sign;
@@ -71,10 +75,11 @@ ClientIdentity client_identity(const httplib::Request& req) {
   return out;
 }
 
-std::string not_allowed_message(const ClientIdentity& c, std::string_view user) {
-  return fmt::format("the client certificate sha256:{} (CN '{}') may not use user '{}': the "
+std::string not_allowed_message(const ClientIdentity& c, std::string_view user,
+                                std::string_view kind) {
+  return fmt::format("the client certificate sha256:{} (CN '{}') may not use {} '{}': the "
                      "service's --allow list does not give it", c.fingerprint, printable(c.cn),
-                     printable(user));
+                     kind, printable(user));
 }
 
 namespace {
@@ -90,7 +95,8 @@ const std::string* string_member(const nlohmann::json& doc, const char* key, boo
   return &it->get_ref<const std::string&>();
 }
 
-// Copies a secret member into a Secret and wipes the string the parser made.
+}  // namespace
+
 std::shared_ptr<const Secret> take_secret(nlohmann::json& doc, const char* key) {
   const auto it = doc.find(key);
   if (it == doc.end() || !it->is_string()) return nullptr;
@@ -99,6 +105,8 @@ std::shared_ptr<const Secret> take_secret(nlohmann::json& doc, const char* key) 
   sodium_memzero(s.data(), s.size());
   return secret;
 }
+
+namespace {
 
 // The request's fields, checked before any token work: 400 for each problem.
 ServiceSignRequest parse_sign_request(const std::string& name, std::string& body) {
@@ -148,14 +156,9 @@ ServiceSignRequest parse_sign_request(const std::string& name, std::string& body
 
 }  // namespace
 
-struct SigningService::Reply {
-  int status = 200;
-  std::string body;
-  std::string type = kJsonType;
-  static Reply error(int status, const std::string& message) {
-    return {status, error_body(message), kJsonType};
-  }
-};
+SigningService::Reply SigningService::Reply::error(int status, const std::string& message) {
+  return {status, error_body(message), kJsonType};
+}
 
 SigningService::SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
                                SadStore& sads, std::function<void(const std::string&)> log)
@@ -226,33 +229,39 @@ SigningService::Reply SigningService::sign(const std::string& name, std::string&
     const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
-    const ServiceSignature s = serve_user_sign(ws, r, outcome);
-    nlohmann::json answer{{"signature", to_base64(s.signature)},
-                          {"algorithm", s.algorithm},
-                          {"seq", s.seq}};
-    // The receipt (c2sp.org/tlog-proof@v1) against the checkpoint the ceremony's end made.
-    // Without one (the checkpoint could not be signed) the signature stands: it is logged.
-    try {
-      answer["receipt"] = make_receipt(config_.workspace.dir / "transcript.jsonl", s.seq);
-    } catch (const Error& e) {
-      log(fmt::format("worker {}: no receipt for seq {}: {}", ::getpid(), s.seq, e.what()));
-    }
-    return {200, answer.dump() + "\n", kJsonType};
+    return signed_answer(serve_user_sign(ws, r, outcome));
   } catch (const Error& e) {
-    if (outcome.locked_now) metrics_.count_lockout();
-    switch (e.category()) {
-      case Category::usage: return Reply::error(400, e.what());
-      case Category::not_found:
-        return Reply::error(outcome.factors_checked ? 404 : 500, e.what());
-      case Category::auth:
-        if (!outcome.factors_checked) break;  // the token refused the PIN: the service's fault
-        return Reply::error(outcome.was_locked ? 423 : 401, e.what());
-      default: break;
-    }
-    return Reply::error(500, e.what());
+    return sign_failure(e, outcome);
   } catch (const std::exception& e) {
     return Reply::error(500, e.what());
   }
+}
+
+SigningService::Reply SigningService::signed_answer(const ServiceSignature& s) {
+  nlohmann::json answer{{"signature", to_base64(s.signature)},
+                        {"algorithm", s.algorithm},
+                        {"seq", s.seq}};
+  // The receipt (c2sp.org/tlog-proof@v1) against the checkpoint the ceremony's end made.
+  // Without one (the checkpoint could not be signed) the signature stands: it is logged.
+  try {
+    answer["receipt"] = make_receipt(config_.workspace.dir / "transcript.jsonl", s.seq);
+  } catch (const Error& e) {
+    log(fmt::format("worker {}: no receipt for seq {}: {}", ::getpid(), s.seq, e.what()));
+  }
+  return {200, answer.dump() + "\n", kJsonType};
+}
+
+SigningService::Reply SigningService::sign_failure(const Error& e, const AuthOutcome& outcome) {
+  if (outcome.locked_now) metrics_.count_lockout();
+  switch (e.category()) {
+    case Category::usage: return Reply::error(400, e.what());
+    case Category::not_found: return Reply::error(outcome.factors_checked ? 404 : 500, e.what());
+    case Category::auth:
+      if (!outcome.factors_checked) break;  // the token refused the PIN: the service's fault
+      return Reply::error(outcome.was_locked ? 423 : 401, e.what());
+    default: break;
+  }
+  return Reply::error(500, e.what());
 }
 
 void SigningService::install(httplib::Server& server) {
@@ -286,6 +295,7 @@ void SigningService::install(httplib::Server& server) {
                 std::string& body = const_cast<std::string&>(req.body);
                 answer(res, sign(req.matches[1], body, client_identity(req)));
               });
+  install_group_routes(server);
   csc_.install(server);
   server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_started = std::chrono::steady_clock::now();

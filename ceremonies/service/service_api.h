@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <mutex>
 #include <string>
 
@@ -15,6 +17,7 @@
 #include "ceremonies/service/csc_api.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
+#include "ceremonies/service/service_sign.h"
 #include "ceremonies/workspace.h"
 #include "core/secure/secret.h"
 
@@ -37,12 +40,20 @@ struct SigningServiceConfig {
   bool may_use_user(const ClientIdentity& c, std::string_view user) const {
     return allow == nullptr || allow->may_use_user(c, user);
   }
+  bool may_use_group(const ClientIdentity& c, std::string_view group) const {
+    return allow == nullptr || allow->may_use_group(c, group);
+  }
 };
+
+// Copies the string member `key` of a parsed request into a Secret and wipes the parser's
+// string; null when it is missing or not a string.
+std::shared_ptr<const Secret> take_secret(nlohmann::json& doc, const char* key);
 
 // The client certificate's SHA-256 fingerprint and subject CN.
 ClientIdentity client_identity(const httplib::Request& req);
 // The one-sentence refusal of a client the allow-list does not let use `user`.
-std::string not_allowed_message(const ClientIdentity& c, std::string_view user);
+std::string not_allowed_message(const ClientIdentity& c, std::string_view user,
+                                std::string_view kind = "user");
 
 class SigningService {
  public:
@@ -53,11 +64,25 @@ class SigningService {
   void install(httplib::Server& server);
 
  private:
-  struct Reply;
+  struct Reply {
+    int status = 200;
+    std::string body;
+    std::string type = "application/json";
+    static Reply error(int status, const std::string& message);  // {"error": message}
+  };
+  // The answer of a signature: 200 with signature, algorithm, seq and the receipt when one
+  // can be made.
+  Reply signed_answer(const ServiceSignature& s);
+  // The status of a failed signature request (400, 401, 404, 423, 500), counting a lockout.
+  Reply sign_failure(const Error& e, const AuthOutcome& outcome);
   Reply healthz();
   Reply checkpoint();
   Reply public_key(const std::string& name, const ClientIdentity& client);
   Reply sign(const std::string& name, std::string& body, const ClientIdentity& client);
+  // service_groups.cpp
+  Reply group_public_key(const std::string& name, const ClientIdentity& client);
+  Reply group_sign(const std::string& name, std::string& body, const ClientIdentity& client);
+  void install_group_routes(httplib::Server& server);
   void log(const std::string& line);
   const SigningServiceConfig& config_;
   ServiceMetrics& metrics_;

@@ -15,8 +15,9 @@ namespace hsm {
 
 namespace {
 
-constexpr std::array<const char*, 7> kEndpointNames{"healthz", "public_key", "sign", "metrics",
-                                                    "csc", "checkpoint", "other"};
+constexpr std::array<const char*, 9> kEndpointNames{
+    "healthz", "public_key", "sign", "metrics", "csc", "checkpoint", "group_public_key",
+    "group_sign", "other"};
 // The statuses the service answers; anything else is counted as "other".
 constexpr std::array<int, 11> kStatuses{200, 400, 401, 403, 404, 405, 413, 423, 500, 501, 503};
 constexpr std::size_t kOtherStatus = kStatuses.size();  // the last slot of each row

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "ceremonies/groups/group_keys.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/users/user_layers.h"
 #include "core/crypto/public_key.h"
@@ -59,6 +60,51 @@ ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, Aut
   } catch (const Error& e) {
     if (e.category() == Category::auth) {
       const auto after = ws.keystore().find_user(r.name);
+      outcome.locked_now = !outcome.was_locked && after && after->locked;
+    }
+    throw;
+  }
+  return out;
+}
+
+ServiceSignature serve_group_sign(Workspace& ws, const ServiceGroupSignRequest& r,
+                                  AuthOutcome& outcome) {
+  UserFactors factors;
+  factors.password_value = r.password;
+  factors.otp_code = r.otp;
+  const nlohmann::json params{{"group", r.group}, {"as", r.member}, {"via", "serve"},
+                              {"client", r.client}};
+  ServiceSignature out;
+  try {
+    run_ceremony(ws, "group.sign", params, [&](Recorder& rec) {
+      const p11::Session& s = ws.login();
+      const MasterKeys mk = require_master(s);
+      outcome.factors_checked = true;
+      if (const auto before = ws.keystore().find_user(r.member)) outcome.was_locked = before->locked;
+      // 1. The member's own factors open their layer of the group key.
+      const UnlockedGroup g =
+          unlock_group_key(rec, ws, mk, r.group, r.member, factors, r.max_auth_failures);
+      const UserAlgorithm& alg = group_algorithm(g.group.algorithm);
+      // 2. One signature, checked against the group's public key.
+      out.signature = sign_with_group_key(s, mk, g, r.input);
+      out.algorithm = std::string(alg.signature);
+      // 3. Recorded before the answer exists.
+      out.seq = rec.record("group.signed",
+                           {{"group", r.group},
+                            {"as", r.member},
+                            {"algorithm", g.group.algorithm},
+                            {"signature_alg", alg.signature},
+                            {"key_version", g.group.key_version},
+                            {"fingerprint", crypto::fingerprint(g.group.public_key)},
+                            {"client_fingerprint", r.client},
+                            {"input", "request"},
+                            {"input_size", r.input.size()},
+                            {"input_sha256", to_hex(crypto::sha256(r.input))},
+                            {"signature_sha256", to_hex(crypto::sha256(out.signature))}});
+    });
+  } catch (const Error& e) {
+    if (e.category() == Category::auth) {
+      const auto after = ws.keystore().find_user(r.member);
       outcome.locked_now = !outcome.was_locked && after && after->locked;
     }
     throw;

@@ -1,5 +1,5 @@
 // hsmctl serve --allow: each client certificate (by SHA-256 fingerprint or subject CN) may ask
-// only for the users the list gives it, on /v1 and /csc/v2 alike; the others get 403 with a JSON
+// only for the users and groups the list gives it, on /v1 and /csc/v2 alike; the others get 403 with a JSON
 // error, before any password is checked or anything recorded. A malformed list stops the
 // service before it starts, naming the line.
 #include "e2e/service/serve_fixture.h"
@@ -13,6 +13,7 @@ class AllowTest : public ServeTest {
     ServeTest::SetUp();
     ASSERT_EQ(create_user("bob").code, 0);
     make_leaf("billing", "ca");  // CN=billing
+    ASSERT_EQ(hsmctl({"group", "create", "ops", "--members", "alice"}).code, 0);
   }
 };
 
@@ -25,7 +26,7 @@ TEST_F(AllowTest, EachClientGetsTheUsersItsLinesGiveAndOthersAre403) {
   const std::string fp = sha256_fingerprint_of(pki("client.crt"));
   const auto list = write_file("allow.txt", "# client      may use\n"
                                             "sha256:" + fp + "  user:alice   # by fingerprint\n"
-                                            "cn:billing user:bob\n");
+                                            "cn:billing user:bob group:ops\n");
   start(2, {"--allow", list.string()});
 
   // client: alice, not bob.
@@ -41,6 +42,12 @@ TEST_F(AllowTest, EachClientGetsTheUsersItsLinesGiveAndOthersAre403) {
   // billing (by CN): bob, not alice.
   EXPECT_EQ(post("/v1/users/bob/sign", sign_body("y"), "billing").status, 200);
   EXPECT_EQ(post("/v1/users/alice/sign", sign_body("y"), "billing").status, 403);
+
+  // Groups are given the same way.
+  const HttpAnswer group = get("/v1/groups/ops/public-key");
+  EXPECT_EQ(group.status, 403) << group.body;
+  EXPECT_NE(error_text(group).find("may not use group 'ops'"), std::string::npos) << group.body;
+  EXPECT_EQ(curl("/v1/groups/ops/public-key", {}, "billing").status, 200);
 
   // The CSC API: the list shows the client's own credentials; the others are access_denied.
   const HttpAnswer mine = post("/csc/v2/credentials/list", nlohmann::json::object());

@@ -6,7 +6,7 @@
 # answers validate against the operation's request and response schemas. Debian's
 # python3-jsonschema only (there is no OpenAPI validator in Debian 12). Prints one line per
 # problem and "checked N exchanges"; exits 1 on any problem.
-#   openapi_check.py PORT CA CERT KEY OPENAPI.json PASSWORD USER
+#   openapi_check.py PORT CA CERT KEY OPENAPI.json PASSWORD USER (a member of group "ops")
 import base64, hashlib, http.client, json, ssl, sys
 import jsonschema
 
@@ -100,6 +100,9 @@ exchange("post", "/v1/users/{name}/sign", sign, {"digest": digest, "digest_alg":
 exchange("post", "/v1/users/{name}/sign", sign, {"digest": digest[:10], "digest_alg": "sha256", "password": password}, 400)
 exchange("post", "/v1/users/{name}/sign", sign, {"data": "aGk=", "password": "guess"}, 401)
 exchange("post", "/v1/users/{name}/sign", sign, {"data": "aGk="}, 400, valid_request=False)
+exchange("get", "/v1/groups/{name}/public-key", "/v1/groups/ops/public-key", want=200)
+exchange("post", "/v1/groups/{name}/sign", "/v1/groups/ops/sign", {"member": user, "data": base64.b64encode(b"hello").decode(), "password": password}, 200)
+exchange("post", "/v1/groups/{name}/sign", "/v1/groups/ops/sign", {"member": user, "data": "aGk=", "password": "guess"}, 401)
 exchange("post", "/csc/v2/info", "/csc/v2/info", {}, 200)
 exchange("post", "/csc/v2/credentials/list", "/csc/v2/credentials/list", {"credentialInfo": True}, 200)
 exchange("post", "/csc/v2/credentials/info", "/csc/v2/credentials/info", {"credentialID": user}, 200)
