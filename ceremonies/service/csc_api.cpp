@@ -83,19 +83,28 @@ std::vector<Bytes> csc_hashes(const nlohmann::json& doc, const std::string& dige
 }
 
 // A PIN or OTP from "authData" [{"id": ..., "value": ...}] (CSC 2.0.0.2) or a top-level member
-// (2.0.0.0); copied into a Secret, the parser's string wiped.
+// (2.0.0.0); copied into a Secret, and every string the parser made for it wiped (a request
+// that gives it twice keeps the last).
 std::shared_ptr<const Secret> csc_take_auth(nlohmann::json& doc, const char* id) {
-  nlohmann::json* value = nullptr;
-  if (auto it = doc.find(id); it != doc.end()) value = &*it;
+  std::vector<nlohmann::json*> values;
+  if (auto it = doc.find(id); it != doc.end()) values.push_back(&*it);
   if (auto data = doc.find("authData"); data != doc.end() && data->is_array())
     for (auto& object : *data)
-      if (object.is_object() && object.value("id", "") == id && object.contains("value"))
-        value = &object["value"];
-  if (value == nullptr) return nullptr;
-  if (!value->is_string()) csc_refuse(fmt::format("Invalid parameter {}", id));
-  std::string& s = value->get_ref<std::string&>();
-  auto secret = std::make_shared<const Secret>(Secret::copy_of(std::string_view(s)));
-  sodium_memzero(s.data(), s.size());
+      if (object.is_object() && object.contains("id") && object["id"] == id &&
+          object.contains("value"))
+        values.push_back(&object["value"]);
+  std::shared_ptr<const Secret> secret;
+  bool mistyped = false;
+  for (nlohmann::json* value : values) {
+    if (!value->is_string()) {
+      mistyped = true;
+      continue;
+    }
+    std::string& s = value->get_ref<std::string&>();
+    secret = std::make_shared<const Secret>(Secret::copy_of(std::string_view(s)));
+    sodium_memzero(s.data(), s.size());
+  }
+  if (mistyped) csc_refuse(fmt::format("Invalid parameter {}", id));
   return secret;
 }
 

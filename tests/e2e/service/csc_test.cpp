@@ -184,6 +184,9 @@ TEST_F(CscTest, ASadIsRefusedForOtherHashesTwiceAtOnceAndOnceExpiredAsIsAWrongPi
                    "invalid_authentication_data", "wrong password");
   expect_csc_error(csc("credentials/authorize", {{"numSignatures", 1}}), 400, "invalid_request",
                    "Missing (or invalid type) string parameter credentialID");
+  expect_csc_error(csc("credentials/authorize",
+                       {{"credentialID", "alice"}, {"authData", {{{"id", "PIN"}, {"value", 5}}}}}),
+                   400, "invalid_request", "Invalid parameter PIN");
   expect_csc_error(csc("credentials/info", {{"credentialID", "nobody"}}), 400, "invalid_request",
                    "Invalid parameter credentialID");
   expect_csc_error(csc("credentials/sendOTP", nlohmann::json::object()), 501, "invalid_request",
