@@ -15,13 +15,15 @@ namespace hsm::cli {
 
 void add_serve_commands(Cli& cli) {
   struct Opts {
-    std::string listen, tls_cert, tls_key, client_ca;
+    std::string listen, tls_cert, tls_key, client_ca, allow;
     int workers = kDefaultServeWorkers;
+    int sad_ttl = kDefaultSadTtlSeconds;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = cli.app.add_subcommand(
       "serve", "sign for applications over HTTPS with client certificates (mutual TLS): users' "
-               "keys, authorised per request by password and one-time code");
+               "and groups' keys, authorised per request by password and one-time code; also "
+               "the CSC API v2 under /csc/v2/");
   cmd->add_option("--listen", o->listen, "address to listen on; port 0 picks a free one, "
                   "printed as 'listening on HOST:PORT'")->required()->type_name("HOST:PORT");
   cmd->add_option("--tls-cert", o->tls_cert, "the server's PEM certificate (chain)")
@@ -33,6 +35,14 @@ void add_serve_commands(Cli& cli) {
       ->required()->type_name("FILE");
   cmd->add_option("--workers", o->workers, "worker processes, each with its own token session "
                   "(default 2)")->type_name("N");
+  cmd->add_option("--sad-ttl", o->sad_ttl, "seconds a SAD of the CSC API "
+                  "(/csc/v2/credentials/authorize) stays valid, 1 to 3600 (default 300)")
+      ->type_name("SECONDS");
+  cmd->add_option("--allow", o->allow, "which users and groups each client certificate may ask "
+                  "for: one line per client, 'sha256:FINGERPRINT' or 'cn:NAME' then 'user:NAME', "
+                  "'group:NAME' ... ('user:*' for all); others get 403 (default: every client, "
+                  "everything)")
+      ->type_name("FILE");
   with_example(cmd, "hsmctl --dir /var/lib/hsmctl --pin-source file:/etc/hsmctl/pin serve "
                     "--listen 0.0.0.0:8443 --tls-cert srv.crt --tls-key srv.key --client-ca "
                     "apps-ca.crt\n"
@@ -46,6 +56,8 @@ void add_serve_commands(Cli& cli) {
       so.tls_key = o->tls_key;
       so.client_ca = o->client_ca;
       so.workers = o->workers;
+      so.sad_ttl_seconds = o->sad_ttl;
+      so.allow = o->allow;
       so.workspace = cli.workspace_options();
       so.max_auth_failures = max_auth_failures(cli);
       ServeHooks hooks;

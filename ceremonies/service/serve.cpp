@@ -16,6 +16,7 @@
 #include <map>
 #include <thread>
 
+#include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/serve_worker.h"
 #include "ceremonies/service/service_metrics.h"
 #include "core/error.h"
@@ -111,15 +112,16 @@ class BlockedSignals {
 class Supervisor {
  public:
   Supervisor(const ServeOptions& o, const ServeHooks& hooks, const Listener& listener,
-             const Secret& pin, ServiceMetrics& metrics)
-      : o_(o), hooks_(hooks), listener_(listener), pin_(pin), metrics_(metrics) {}
+             const Secret& pin, ServiceMetrics& metrics, SadStore& sads, const AllowList& allow)
+      : o_(o), hooks_(hooks), listener_(listener), pin_(pin), metrics_(metrics), sads_(sads),
+        allow_(allow) {}
 
   void start_worker() {
     std::fflush(nullptr);  // nothing buffered is written twice
     const pid_t supervisor = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) fail(Category::general, "cannot start a worker process (fork failed)");
-    if (pid == 0) run_worker({o_, listener_.fd(), pin_, metrics_, hooks_.log, supervisor});
+    if (pid == 0) run_worker({o_, listener_.fd(), pin_, metrics_, sads_, allow_, hooks_.log, supervisor});
     workers_[pid] = Clock::now();
     log(fmt::format("supervisor: worker {} started", pid));
   }
@@ -180,6 +182,8 @@ class Supervisor {
   const Listener& listener_;
   const Secret& pin_;
   ServiceMetrics& metrics_;
+  SadStore& sads_;
+  const AllowList& allow_;
   std::map<pid_t, Clock::time_point> workers_;
   int quick_failures_ = 0;
 };
@@ -190,6 +194,9 @@ void ServeOptions::validate() const {
   if (workers < 1 || workers > kMaxServeWorkers)
     fail(Category::usage, fmt::format("--workers {} is out of range: give 1 to {}", workers,
                                       kMaxServeWorkers));
+  if (sad_ttl_seconds < 1 || sad_ttl_seconds > kMaxSadTtlSeconds)
+    fail(Category::usage, fmt::format("--sad-ttl {} is out of range: give 1 to {} seconds",
+                                      sad_ttl_seconds, kMaxSadTtlSeconds));
   const std::pair<const fs::path*, const char*> files[] = {
       {&tls_cert, "--tls-cert"}, {&tls_key, "--tls-key"}, {&client_ca, "--client-ca"}};
   for (const auto& [f, option] : files) {
@@ -200,6 +207,7 @@ void ServeOptions::validate() const {
   if (!holds_certificate(client_ca))
     fail(Category::usage, fmt::format("--client-ca '{}' holds no PEM certificate: give the CA "
                                       "that issues the clients' certificates", client_ca.string()));
+  if (!allow.empty()) (void)AllowList::read(allow);
   require_workspace(workspace.dir);
 }
 
@@ -208,11 +216,13 @@ void serve_signing(const ServeOptions& o, const ServeHooks& hooks) {
   check_worker_tls(o);  // a server can be made of these files: refused here, not per worker
   const Secret pin = read_secret(o.workspace.pin_source, "user PIN of the token");
   ServiceMetrics metrics;
+  SadStore sads;  // shared by the workers: a SAD is honoured once, by whichever worker
+  const AllowList allow = o.allow.empty() ? AllowList() : AllowList::read(o.allow);
   Listener listener(o.listen);
   const BlockedSignals signals;  // before the first fork: the workers inherit the mask
   ::signal(SIGPIPE, SIG_IGN);    // a client that hangs up must not end a worker
   if (hooks.listening) hooks.listening(listener.bound().text());
-  Supervisor supervisor(o, hooks, listener, pin, metrics);
+  Supervisor supervisor(o, hooks, listener, pin, metrics, sads, allow);
   try {
     for (int i = 0; i < o.workers; ++i) supervisor.start_worker();
     for (;;) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "ceremonies/service/sad_store.h"
 #include "ceremonies/witness/witness_server.h"  // ListenAddress
 #include "ceremonies/workspace.h"
 
@@ -26,8 +27,11 @@ struct ServeOptions {
   int workers = kDefaultServeWorkers;
   WorkspaceOptions workspace;  // DIR, module, token, --pin-source (read once), --actor
   std::int64_t max_auth_failures = 5;
+  int sad_ttl_seconds = kDefaultSadTtlSeconds;  // CSC credentials/authorize: a SAD's lifetime
+  std::filesystem::path allow;  // --allow FILE (allow_list.h); empty: every client, every user
   // Throws the first problem: a missing TLS or CA file, a CA file without a certificate, a
-  // worker count out of 1..64, a DIR that is no workspace.
+  // worker count out of 1..64, a SAD lifetime out of 1..3600 s, an --allow file that does not
+  // read, a DIR that is no workspace.
   void validate() const;
 };
 

@@ -39,7 +39,9 @@ void require_tls13(httplib::SSLServer& server, const ServeOptions& o) {
 
 int serve_until_signal(const WorkerContext& c) {
   const ServeOptions& o = c.options;
-  SigningServiceConfig config{o.workspace, &c.pin, o.max_auth_failures};
+  SigningServiceConfig config{o.workspace, &c.pin, o.max_auth_failures,
+                              std::chrono::seconds(o.sad_ttl_seconds),
+                              c.allow.open() ? nullptr : &c.allow};
   config.workspace.lock_wait = std::chrono::seconds(30);
   config.workspace.on_lock_wait = nullptr;
   // At start, once: a token that refuses the PIN ends the service (the supervisor stops);
@@ -54,7 +56,7 @@ int serve_until_signal(const WorkerContext& c) {
   }
   InheritedSocketServer server(o.tls_cert.c_str(), o.tls_key.c_str(), o.client_ca.c_str());
   require_tls13(server, o);
-  SigningService service(config, c.metrics, c.log);
+  SigningService service(config, c.metrics, c.sads, c.log);
   service.install(server);
   server.adopt(c.listen_fd);
 

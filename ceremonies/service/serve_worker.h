@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "ceremonies/service/allow_list.h"
+#include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/serve.h"
 #include "ceremonies/service/service_metrics.h"
 #include "core/secure/secret.h"
@@ -23,6 +25,8 @@ struct WorkerContext {
   int listen_fd;
   const Secret& pin;
   ServiceMetrics& metrics;
+  SadStore& sads;
+  const AllowList& allow;  // open() without --allow
   std::function<void(const std::string&)> log;
   pid_t supervisor;
 };

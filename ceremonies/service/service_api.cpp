@@ -1,5 +1,6 @@
 // Routes of `hsmctl serve`: /healthz, /metrics, /v1/users/{name}/public-key and
-// /v1/users/{name}/sign; every error answer is {"error": "..."}.
+// /v1/users/{name}/sign; every error answer is {"error": "..."} (under /csc/v2/, CSC's
+// {"error": ..., "error_description": ...}: csc_api.cpp).
 #include "ceremonies/service/service_api.h"
 
 #include <fmt/format.h>
@@ -16,6 +17,8 @@
 #include <optional>
 
 #include "ceremonies/service/service_sign.h"
+#include "ceremonies/transcript/checkpoint_ops.h"
+#include "ceremonies/transcript/receipt_ops.h"
 #include "ceremonies/users/user_admin.h"
 #include "ceremonies/users/user_layers.h"
 #include "core/error.h"
@@ -27,6 +30,7 @@ namespace {
 
 constexpr const char* kJsonType = "application/json";
 constexpr const char* kPemType = "application/x-pem-file";
+constexpr const char* kCheckpointType = "text/plain; charset=utf-8";
 
 // The time a request's answer started to be made; set when routing begins, per thread (one
 // request at a time per pool thread).
@@ -35,6 +39,12 @@ thread_local std::chrono::steady_clock::time_point request_started;
 Endpoint endpoint_of(const std::string& path) {
   if (path == "/healthz") return Endpoint::healthz;
   if (path == "/metrics") return Endpoint::metrics;
+  if (path == "/v1/transcript/checkpoint") return Endpoint::checkpoint;
+  if (path.rfind("/csc/v2/", 0) == 0) return Endpoint::csc;
+  if (path.rfind("/v1/groups/", 0) == 0) {
+    if (path.ends_with("/public-key")) return Endpoint::group_public_key;
+    if (path.ends_with("/sign")) return Endpoint::group_sign;
+  }
   if (path.rfind("/v1/users/", 0) == 0) {
     if (path.size() > 11 && path.ends_with("/public-key")) return Endpoint::public_key;
     if (path.size() > 5 && path.ends_with("/sign")) return Endpoint::sign;
@@ -46,17 +56,33 @@ std::string error_body(const std::string& message) {
   return nlohmann::json{{"error", message}}.dump() + "\n";
 }
 
-// SHA-256 of the client certificate's DER, hex; "" without one (never: the handshake demands it).
-std::string client_fingerprint(const httplib::Request& req) {
-  if (req.ssl == nullptr) return {};
+}  // namespace
+
+// The SHA-256 fingerprint is "" without a certificate (never: the handshake demands one).
+ClientIdentity client_identity(const httplib::Request& req) {
+  ClientIdentity out;
+  if (req.ssl == nullptr) return out;
   X509* cert = SSL_get1_peer_certificate(req.ssl);
-  if (cert == nullptr) return {};
+  if (cert == nullptr) return out;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  const bool ok = X509_digest(cert, EVP_sha256(), md, &len) == 1;
+  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) out.fingerprint = to_hex(ByteView(md, len));
+  char cn[256] = {};
+  const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+                                          sizeof cn);
+  if (n > 0) out.cn.assign(cn, static_cast<std::size_t>(n));
   X509_free(cert);
-  return ok ? to_hex(ByteView(md, len)) : std::string();
+  return out;
 }
+
+std::string not_allowed_message(const ClientIdentity& c, std::string_view user,
+                                std::string_view kind) {
+  return fmt::format("the client certificate sha256:{} (CN '{}') may not use {} '{}': the "
+                     "service's --allow list does not give it", c.fingerprint, printable(c.cn),
+                     kind, printable(user));
+}
+
+namespace {
 
 // A string member of the request, or Error(usage) naming it.
 const std::string* string_member(const nlohmann::json& doc, const char* key, bool required) {
@@ -69,7 +95,8 @@ const std::string* string_member(const nlohmann::json& doc, const char* key, boo
   return &it->get_ref<const std::string&>();
 }
 
-// Copies a secret member into a Secret and wipes the string the parser made.
+}  // namespace
+
 std::shared_ptr<const Secret> take_secret(nlohmann::json& doc, const char* key) {
   const auto it = doc.find(key);
   if (it == doc.end() || !it->is_string()) return nullptr;
@@ -78,6 +105,8 @@ std::shared_ptr<const Secret> take_secret(nlohmann::json& doc, const char* key) 
   sodium_memzero(s.data(), s.size());
   return secret;
 }
+
+namespace {
 
 // The request's fields, checked before any token work: 400 for each problem.
 ServiceSignRequest parse_sign_request(const std::string& name, std::string& body) {
@@ -127,18 +156,14 @@ ServiceSignRequest parse_sign_request(const std::string& name, std::string& body
 
 }  // namespace
 
-struct SigningService::Reply {
-  int status = 200;
-  std::string body;
-  std::string type = kJsonType;
-  static Reply error(int status, const std::string& message) {
-    return {status, error_body(message), kJsonType};
-  }
-};
+SigningService::Reply SigningService::Reply::error(int status, const std::string& message) {
+  return {status, error_body(message), kJsonType};
+}
 
 SigningService::SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
-                               std::function<void(const std::string&)> log)
-    : config_(config), metrics_(metrics), log_(std::move(log)) {}
+                               SadStore& sads, std::function<void(const std::string&)> log)
+    : config_(config), metrics_(metrics), log_(std::move(log)),
+      csc_(config_, metrics_, sads, token_mutex_) {}
 
 void SigningService::log(const std::string& line) {
   const std::lock_guard<std::mutex> g(log_mutex_);
@@ -158,8 +183,24 @@ SigningService::Reply SigningService::healthz() {
   return {200, nlohmann::json{{"status", "ready"}}.dump() + "\n", kJsonType};
 }
 
-SigningService::Reply SigningService::public_key(const std::string& name) {
+SigningService::Reply SigningService::checkpoint() {
+  try {
+    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    Workspace ws(config_.workspace);  // the lock: never a checkpoint half replaced
+    const auto note = load_checkpoint(config_.workspace.dir / "transcript.jsonl");
+    if (!note)
+      return Reply::error(404, "the transcript has no checkpoint yet: the first ceremony, or "
+                               "'hsmctl transcript checkpoint', makes one");
+    return {200, note->format(), kCheckpointType};
+  } catch (const std::exception& e) {
+    return Reply::error(500, e.what());
+  }
+}
+
+SigningService::Reply SigningService::public_key(const std::string& name,
+                                                 const ClientIdentity& client) {
   if (!valid_user_name(name)) return Reply::error(400, fmt::format("'{}' is not a user name", name));
+  if (!config_.may_use_user(client, name)) return Reply::error(403, not_allowed_message(client, name));
   try {
     const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
     Workspace ws(config_.workspace);
@@ -170,41 +211,57 @@ SigningService::Reply SigningService::public_key(const std::string& name) {
 }
 
 SigningService::Reply SigningService::sign(const std::string& name, std::string& body,
-                                           const std::string& client) {
+                                           const ClientIdentity& client) {
+  if (!config_.may_use_user(client, name)) {
+    sodium_memzero(body.data(), body.size());  // it held the password
+    return Reply::error(403, not_allowed_message(client, name));
+  }
   ServiceSignRequest r;
   try {
     r = parse_sign_request(name, body);
   } catch (const Error& e) {
     return Reply::error(400, e.what());
   }
-  r.client = client;
+  r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
   AuthOutcome outcome;
   try {
     const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
-    const ServiceSignature s = serve_user_sign(ws, r, outcome);
-    return {200,
-            nlohmann::json{{"signature", to_base64(s.signature)},
-                           {"algorithm", s.algorithm},
-                           {"seq", s.seq}}.dump() + "\n",
-            kJsonType};
+    return signed_answer(serve_user_sign(ws, r, outcome));
   } catch (const Error& e) {
-    if (outcome.locked_now) metrics_.count_lockout();
-    switch (e.category()) {
-      case Category::usage: return Reply::error(400, e.what());
-      case Category::not_found:
-        return Reply::error(outcome.factors_checked ? 404 : 500, e.what());
-      case Category::auth:
-        if (!outcome.factors_checked) break;  // the token refused the PIN: the service's fault
-        return Reply::error(outcome.was_locked ? 423 : 401, e.what());
-      default: break;
-    }
-    return Reply::error(500, e.what());
+    return sign_failure(e, outcome);
   } catch (const std::exception& e) {
     return Reply::error(500, e.what());
   }
+}
+
+SigningService::Reply SigningService::signed_answer(const ServiceSignature& s) {
+  nlohmann::json answer{{"signature", to_base64(s.signature)},
+                        {"algorithm", s.algorithm},
+                        {"seq", s.seq}};
+  // The receipt (c2sp.org/tlog-proof@v1) against the checkpoint the ceremony's end made.
+  // Without one (the checkpoint could not be signed) the signature stands: it is logged.
+  try {
+    answer["receipt"] = make_receipt(config_.workspace.dir / "transcript.jsonl", s.seq);
+  } catch (const Error& e) {
+    log(fmt::format("worker {}: no receipt for seq {}: {}", ::getpid(), s.seq, e.what()));
+  }
+  return {200, answer.dump() + "\n", kJsonType};
+}
+
+SigningService::Reply SigningService::sign_failure(const Error& e, const AuthOutcome& outcome) {
+  if (outcome.locked_now) metrics_.count_lockout();
+  switch (e.category()) {
+    case Category::usage: return Reply::error(400, e.what());
+    case Category::not_found: return Reply::error(outcome.factors_checked ? 404 : 500, e.what());
+    case Category::auth:
+      if (!outcome.factors_checked) break;  // the token refused the PIN: the service's fault
+      return Reply::error(outcome.was_locked ? 423 : 401, e.what());
+    default: break;
+  }
+  return Reply::error(500, e.what());
 }
 
 void SigningService::install(httplib::Server& server) {
@@ -219,12 +276,16 @@ void SigningService::install(httplib::Server& server) {
   server.Get("/healthz", [this, answer](const httplib::Request&, httplib::Response& res) {
     answer(res, healthz());
   });
+  server.Get("/v1/transcript/checkpoint",
+             [this, answer](const httplib::Request&, httplib::Response& res) {
+               answer(res, checkpoint());
+             });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.prometheus_text(), kPrometheusTextType);
   });
   server.Get(R"(/v1/users/([^/]+)/public-key)",
              [this, answer](const httplib::Request& req, httplib::Response& res) {
-               answer(res, public_key(req.matches[1]));
+               answer(res, public_key(req.matches[1], client_identity(req)));
              });
   server.Post(R"(/v1/users/([^/]+)/sign)",
               [this, answer](const httplib::Request& req, httplib::Response& res) {
@@ -232,20 +293,32 @@ void SigningService::install(httplib::Server& server) {
                 // hands it over as const, but owns it as a plain (non-const) member of the
                 // request it made for this connection.
                 std::string& body = const_cast<std::string&>(req.body);
-                answer(res, sign(req.matches[1], body, client_fingerprint(req)));
+                answer(res, sign(req.matches[1], body, client_identity(req)));
               });
+  install_group_routes(server);
+  csc_.install(server);
   server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_started = std::chrono::steady_clock::now();
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // What cpp-httplib answers itself (an unknown path, a body over the limit, a malformed
   // request) gets a JSON error body too.
-  const httplib::Server::HandlerWithResponse on_error = [](const httplib::Request&,
+  const httplib::Server::HandlerWithResponse on_error = [](const httplib::Request& req,
                                                            httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     const char* why = res.status == 404   ? "no such endpoint"
                       : res.status == 413 ? "the request body is over the limit (1 MiB)"
                                           : "the request cannot be read";
+    if (req.path.rfind("/csc/v2/", 0) == 0) {  // CSC: an unknown method is 501, in its shape
+      if (res.status == 404) res.status = 501;
+      const nlohmann::json csc{{"error", "invalid_request"},
+                               {"error_description",
+                                res.status == 501 ? fmt::format("The method is not implemented: "
+                                                                "{}", printable(req.path))
+                                                  : std::string(why)}};
+      res.set_content(csc.dump() + "\n", kJsonType);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     res.set_content(error_body(fmt::format("HTTP {}: {}", res.status, why)), kJsonType);
     return httplib::Server::HandlerResponse::Handled;
   };

@@ -4,18 +4,26 @@
 // are never logged; the password and the code go into Secrets and the body is wiped.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <mutex>
 #include <string>
 
+#include "ceremonies/service/allow_list.h"
+#include "ceremonies/service/csc_api.h"
+#include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
+#include "ceremonies/service/service_sign.h"
 #include "ceremonies/workspace.h"
 #include "core/secure/secret.h"
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace hsm {
@@ -27,26 +35,60 @@ struct SigningServiceConfig {
   WorkspaceOptions workspace;     // its pin_source is not read: `pin` is used
   const Secret* pin = nullptr;    // read once by the supervisor
   std::int64_t max_auth_failures = 5;
+  std::chrono::seconds sad_ttl{kDefaultSadTtlSeconds};  // CSC: a SAD's lifetime
+  const AllowList* allow = nullptr;  // --allow; null: every client may use every user
+  bool may_use_user(const ClientIdentity& c, std::string_view user) const {
+    return allow == nullptr || allow->may_use_user(c, user);
+  }
+  bool may_use_group(const ClientIdentity& c, std::string_view group) const {
+    return allow == nullptr || allow->may_use_group(c, group);
+  }
 };
+
+// Copies the string member `key` of a parsed request into a Secret and wipes the parser's
+// string; null when it is missing or not a string.
+std::shared_ptr<const Secret> take_secret(nlohmann::json& doc, const char* key);
+
+// The client certificate's SHA-256 fingerprint and subject CN.
+ClientIdentity client_identity(const httplib::Request& req);
+// The one-sentence refusal of a client the allow-list does not let use `user`.
+std::string not_allowed_message(const ClientIdentity& c, std::string_view user,
+                                std::string_view kind = "user");
 
 class SigningService {
  public:
   // `log` takes one line per request (calls are serialized).
-  SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
+  SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics, SadStore& sads,
                  std::function<void(const std::string&)> log);
-  // Adds the routes, the limits, the error bodies and the per-request log to `server`.
+  // Adds the routes (the CSC API's too, csc_api.h), the limits, the error bodies and the per-request log to `server`.
   void install(httplib::Server& server);
 
  private:
-  struct Reply;
+  struct Reply {
+    int status = 200;
+    std::string body;
+    std::string type = "application/json";
+    static Reply error(int status, const std::string& message);  // {"error": message}
+  };
+  // The answer of a signature: 200 with signature, algorithm, seq and the receipt when one
+  // can be made.
+  Reply signed_answer(const ServiceSignature& s);
+  // The status of a failed signature request (400, 401, 404, 423, 500), counting a lockout.
+  Reply sign_failure(const Error& e, const AuthOutcome& outcome);
   Reply healthz();
-  Reply public_key(const std::string& name);
-  Reply sign(const std::string& name, std::string& body, const std::string& client);
+  Reply checkpoint();
+  Reply public_key(const std::string& name, const ClientIdentity& client);
+  Reply sign(const std::string& name, std::string& body, const ClientIdentity& client);
+  // service_groups.cpp
+  Reply group_public_key(const std::string& name, const ClientIdentity& client);
+  Reply group_sign(const std::string& name, std::string& body, const ClientIdentity& client);
+  void install_group_routes(httplib::Server& server);
   void log(const std::string& line);
   const SigningServiceConfig& config_;
   ServiceMetrics& metrics_;
   std::function<void(const std::string&)> log_;
   std::mutex token_mutex_, log_mutex_;
+  CscApi csc_;
 };
 
 }  // namespace hsm

@@ -15,10 +15,11 @@ namespace hsm {
 
 namespace {
 
-constexpr std::array<const char*, 5> kEndpointNames{"healthz", "public_key", "sign", "metrics",
-                                                    "other"};
+constexpr std::array<const char*, 9> kEndpointNames{
+    "healthz", "public_key", "sign", "metrics", "csc", "checkpoint", "group_public_key",
+    "group_sign", "other"};
 // The statuses the service answers; anything else is counted as "other".
-constexpr std::array<int, 9> kStatuses{200, 400, 401, 404, 405, 413, 423, 500, 503};
+constexpr std::array<int, 11> kStatuses{200, 400, 401, 403, 404, 405, 413, 423, 500, 501, 503};
 constexpr std::size_t kOtherStatus = kStatuses.size();  // the last slot of each row
 // Upper bounds in seconds (a signature with the interactive KDF profile takes ~0.1-0.5 s).
 constexpr std::array<double, 11> kBounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

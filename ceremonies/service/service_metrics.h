@@ -11,7 +11,9 @@
 
 namespace hsm {
 
-enum class Endpoint { healthz, public_key, sign, metrics, other };
+enum class Endpoint {
+  healthz, public_key, sign, metrics, csc, checkpoint, group_public_key, group_sign, other
+};
 
 class ServiceMetrics {
  public:

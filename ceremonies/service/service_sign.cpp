@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "ceremonies/groups/group_keys.h"
 #include "ceremonies/recorder.h"
 #include "ceremonies/users/user_layers.h"
 #include "core/crypto/public_key.h"
@@ -53,24 +54,8 @@ ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, Aut
       out.algorithm = std::string(alg.signature);
 
       // 3. Recorded before the answer exists: a signature not in the transcript is not hsmctl's.
-      nlohmann::json facts{{"name", r.name},
-                           {"algorithm", u.user.algorithm},
-                           {"signature_alg", alg.signature},
-                           {"key_version", u.user.secrets.key_version},
-                           {"fingerprint", crypto::fingerprint(u.user.public_key)},
-                           {"client_fingerprint", r.client},
-                           {"signature_sha256", to_hex(crypto::sha256(out.signature))}};
-      if (r.form == SignedForm::data) {
-        facts["input"] = "request";
-        facts["input_size"] = r.input.size();
-        facts["input_sha256"] = to_hex(crypto::sha256(r.input));
-      } else {
-        facts["input"] = "digest";
-        facts["digest_alg"] = r.digest_alg;
-        facts["digest"] = to_hex(r.input);
-        if (r.digest_alg == "sha256") facts["input_sha256"] = to_hex(r.input);
-      }
-      out.seq = rec.record("user.signed", facts);
+      out.seq = record_service_signature(rec, u, r.client, r.input, r.form, r.digest_alg,
+                                         out.signature);
     });
   } catch (const Error& e) {
     if (e.category() == Category::auth) {
@@ -80,6 +65,76 @@ ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, Aut
     throw;
   }
   return out;
+}
+
+ServiceSignature serve_group_sign(Workspace& ws, const ServiceGroupSignRequest& r,
+                                  AuthOutcome& outcome) {
+  UserFactors factors;
+  factors.password_value = r.password;
+  factors.otp_code = r.otp;
+  const nlohmann::json params{{"group", r.group}, {"as", r.member}, {"via", "serve"},
+                              {"client", r.client}};
+  ServiceSignature out;
+  try {
+    run_ceremony(ws, "group.sign", params, [&](Recorder& rec) {
+      const p11::Session& s = ws.login();
+      const MasterKeys mk = require_master(s);
+      outcome.factors_checked = true;
+      if (const auto before = ws.keystore().find_user(r.member)) outcome.was_locked = before->locked;
+      // 1. The member's own factors open their layer of the group key.
+      const UnlockedGroup g =
+          unlock_group_key(rec, ws, mk, r.group, r.member, factors, r.max_auth_failures);
+      const UserAlgorithm& alg = group_algorithm(g.group.algorithm);
+      // 2. One signature, checked against the group's public key.
+      out.signature = sign_with_group_key(s, mk, g, r.input);
+      out.algorithm = std::string(alg.signature);
+      // 3. Recorded before the answer exists.
+      out.seq = rec.record("group.signed",
+                           {{"group", r.group},
+                            {"as", r.member},
+                            {"algorithm", g.group.algorithm},
+                            {"signature_alg", alg.signature},
+                            {"key_version", g.group.key_version},
+                            {"fingerprint", crypto::fingerprint(g.group.public_key)},
+                            {"client_fingerprint", r.client},
+                            {"input", "request"},
+                            {"input_size", r.input.size()},
+                            {"input_sha256", to_hex(crypto::sha256(r.input))},
+                            {"signature_sha256", to_hex(crypto::sha256(out.signature))}});
+    });
+  } catch (const Error& e) {
+    if (e.category() == Category::auth) {
+      const auto after = ws.keystore().find_user(r.member);
+      outcome.locked_now = !outcome.was_locked && after && after->locked;
+    }
+    throw;
+  }
+  return out;
+}
+
+std::uint64_t record_service_signature(Recorder& rec, const UnlockedUser& u,
+                                       const std::string& client, ByteView input,
+                                       SignedForm form, const std::string& digest_alg,
+                                       ByteView signature) {
+  const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
+  nlohmann::json facts{{"name", u.user.name},
+                       {"algorithm", u.user.algorithm},
+                       {"signature_alg", alg.signature},
+                       {"key_version", u.user.secrets.key_version},
+                       {"fingerprint", crypto::fingerprint(u.user.public_key)},
+                       {"client_fingerprint", client},
+                       {"signature_sha256", to_hex(crypto::sha256(signature))}};
+  if (form == SignedForm::data) {
+    facts["input"] = "request";
+    facts["input_size"] = input.size();
+    facts["input_sha256"] = to_hex(crypto::sha256(input));
+  } else {
+    facts["input"] = "digest";
+    facts["digest_alg"] = digest_alg;
+    facts["digest"] = to_hex(input);
+    if (digest_alg == "sha256") facts["input_sha256"] = to_hex(input);
+  }
+  return rec.record("user.signed", facts);
 }
 
 void check_service_ready(Workspace& ws) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "ceremonies/recorder.h"
 #include "ceremonies/users/user_auth.h"
 #include "ceremonies/users/user_sign.h"
 #include "ceremonies/workspace.h"
@@ -45,6 +46,28 @@ struct AuthOutcome {
 // Authenticates and signs as `user sign` does, and records user.signed before returning (no
 // record, no signature). On an Error(auth), fills `outcome` before rethrowing.
 ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, AuthOutcome& outcome);
+
+struct ServiceGroupSignRequest {
+  std::string group, member;  // the group, and the member whose factors open it
+  Bytes input;                // the data (a group signs data only)
+  std::shared_ptr<const Secret> password, otp;
+  std::string client;
+  std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
+};
+
+// Signs as `group sign --as MEMBER` does (unlock_group_key, sign_with_group_key, ceremony
+// group.sign) and records group.signed, with the client's fingerprint and the data's SHA-256
+// and size, before returning. On an Error(auth), fills `outcome` (about the member) first.
+ServiceSignature serve_group_sign(Workspace& ws, const ServiceGroupSignRequest& r,
+                                  AuthOutcome& outcome);
+
+// The user.signed entry of one signature made by the service (/v1 sign and CSC signHash): the
+// public facts of `user sign`, the client's fingerprint, and the data's SHA-256 and size or
+// the digest signed. Returns its seq. Called before the signature leaves the process.
+std::uint64_t record_service_signature(Recorder& rec, const UnlockedUser& u,
+                                       const std::string& client, ByteView input,
+                                       SignedForm form, const std::string& digest_alg,
+                                       ByteView signature);
 
 // Error(...) saying why the service cannot sign now (no token, a wrong PIN, no master key,
 // no keystore); returns when it can.

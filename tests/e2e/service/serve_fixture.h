@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -57,28 +58,31 @@ class ServeTest : public HsmTest {
                          "-nodes", "-keyout", pki(n + ".key"), "-out", pki(n + ".crt"), "-days",
                          "2", "-subj", "/CN=" + n}).code, 0);
     };
-    const auto leaf = [&](const std::string& n, const std::string& issuer, const std::string& ext) {
-      ASSERT_EQ(openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                         "-keyout", pki(n + ".key"), "-out", pki(n + ".csr"), "-subj",
-                         "/CN=" + n}).code, 0);
-      std::ofstream(pki(n + ".ext")) << ext << "\n";
-      ASSERT_EQ(openssl({"x509", "-req", "-in", pki(n + ".csr"), "-CA", pki(issuer + ".crt"),
-                         "-CAkey", pki(issuer + ".key"), "-CAcreateserial", "-days", "2",
-                         "-extfile", pki(n + ".ext"), "-out", pki(n + ".crt")}).code, 0);
-    };
     ca("ca");
     ca("other-ca");
-    leaf("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth");
-    leaf("client", "ca", "extendedKeyUsage=clientAuth");
-    leaf("other", "other-ca", "extendedKeyUsage=clientAuth");
+    make_leaf("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+    make_leaf("client", "ca", "extendedKeyUsage=clientAuth");
+    make_leaf("other", "other-ca", "extendedKeyUsage=clientAuth");
+  }
+  // A certificate with the subject CN `n`, issued by `issuer`, with the extensions `ext`.
+  void make_leaf(const std::string& n, const std::string& issuer,
+                 const std::string& ext = "extendedKeyUsage=clientAuth") {
+    ASSERT_EQ(openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                       "-keyout", pki(n + ".key"), "-out", pki(n + ".csr"), "-subj",
+                       "/CN=" + n}).code, 0);
+    std::ofstream(pki(n + ".ext")) << ext << "\n";
+    ASSERT_EQ(openssl({"x509", "-req", "-in", pki(n + ".csr"), "-CA", pki(issuer + ".crt"),
+                       "-CAkey", pki(issuer + ".key"), "-CAcreateserial", "-days", "2",
+                       "-extfile", pki(n + ".ext"), "-out", pki(n + ".crt")}).code, 0);
   }
 
   // Starts the service and waits until /healthz answers 200.
-  void start(int workers = 2) {
+  void start(int workers = 2, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{HSMCTL_BINARY, "serve", "--listen", "127.0.0.1:0",
                                   "--tls-cert", pki("server.crt"), "--tls-key", pki("server.key"),
                                   "--client-ca", pki("ca.crt"), "--workers",
                                   std::to_string(workers)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     server_ = std::make_unique<LiveProcess>(argv, base_env(), false);
     ASSERT_TRUE(server_->wait_for("listening on 127.0.0.1:", 0, std::chrono::seconds(30)))
         << server_->shown();
@@ -117,12 +121,14 @@ class ServeTest : public HsmTest {
     return a;
   }
   HttpAnswer get(const std::string& path) { return curl(path); }
-  HttpAnswer post(const std::string& path, const nlohmann::json& body) {
-    return post_raw(path, body.dump());
+  HttpAnswer post(const std::string& path, const nlohmann::json& body,
+                  const std::string& client = "client") {
+    return post_raw(path, body.dump(), client);
   }
-  HttpAnswer post_raw(const std::string& path, const std::string& body) {
+  HttpAnswer post_raw(const std::string& path, const std::string& body,
+                      const std::string& client = "client") {
     const auto f = write_file("body-" + std::to_string(++bodies_) + ".json", body);
-    return curl(path, f.string());
+    return curl(path, f.string(), client);
   }
   nlohmann::json sign_body(const std::string& data, const std::string& password = kServePassword) {
     return {{"data", base64(data)}, {"password", password}};
@@ -157,11 +163,32 @@ except (ssl.SSLError, OSError, http.client.HTTPException) as e:
                         client.empty() ? "" : pki(client + ".key")});
   }
 
+  // Runs a Python `ssl` client script (stdlib only) with the port, the CA and the client's
+  // certificate and key as its first arguments, then `args`.
+  RunResult python_script(const std::string& script, const std::vector<std::string>& args = {},
+                          const std::string& client = "client") {
+    std::vector<std::string> argv{"/usr/bin/python3", "-c", script, port_, pki("ca.crt"),
+                                  pki(client + ".crt"), pki(client + ".key")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_program(argv);
+  }
+
   std::string transcript() { return read_file(ws_ / "transcript.jsonl"); }
   std::unique_ptr<LiveProcess> server_;
   std::string port_;
   int bodies_ = 0;
 };
+
+// The SHA-256 fingerprint of a PEM certificate, lowercase hex without colons.
+inline std::string sha256_fingerprint_of(const std::string& cert) {
+  std::string out = run_program({"/usr/bin/openssl", "x509", "-noout", "-fingerprint", "-sha256",
+                                 "-in", cert}).out;
+  out = out.substr(out.find('=') + 1);
+  std::string hex;
+  for (char c : out)
+    if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(c));
+  return hex;
+}
 
 // The worker processes of `pid` (its children).
 inline std::vector<pid_t> children_of(pid_t pid) {
