@@ -5,13 +5,12 @@ HSMCTL_PACKAGES=(
   libssl-dev openssl libsodium-dev libcli11-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   sqlite3 p11-kit libp11-kit-dev libgtest-dev libgmock-dev libtomlplusplus-dev libqrencode-dev
   softhsm2 opensc oathtool mandoc valgrind strace clang libclang-rt-14-dev python3
-  python3-cryptography jq zsh fish libjemalloc-dev libcpp-httplib-dev curl
+  python3-cryptography python3-jsonschema jq zsh fish libjemalloc-dev libcpp-httplib-dev curl
   # Printed share cards (core/print/): cairo and its fonts; the tests read them back with
   # poppler's pdftoppm/pdftotext and zbar's zbarimg.
   libcairo2-dev fonts-dejavu-core poppler-utils zbar-tools
   # Shares encrypted to custodians' OpenPGP keys (core/delivery/), checked with stock gpg.
   libgpgme-dev gnupg
-  python3-cryptography python3-jsonschema jq zsh fish libjemalloc-dev libcpp-httplib-dev curl
   # Real tokens that refuse part of what hsmctl needs (tests/support/real_tokens.cpp, ctest -L
   # realtokens): tpm2-pkcs11 on a software TPM, and opencryptoki's soft token.
   swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools opencryptoki
