@@ -22,6 +22,22 @@ const UserAlgorithm& group_algorithm(std::string_view name) {
   return user_algorithm(stored);
 }
 
+bool is_encryption_group(const keystore::GroupRecord& g) {
+  return g.algorithm == kAgreementAlgorithm;
+}
+
+void require_group_purpose(const keystore::GroupRecord& g, std::string_view purpose) {
+  const bool encrypt = is_encryption_group(g);
+  if (purpose == "sign" && encrypt)
+    fail(Category::usage, fmt::format("group '{}' is an encryption group and cannot sign; use "
+                                      "'hsmctl data decrypt' or 'hsmctl dek open' with it",
+                                      g.name));
+  if (purpose == "encrypt" && !encrypt)
+    fail(Category::usage, fmt::format("group '{}' is a signing group and holds no encryption "
+                                      "key; make one with 'hsmctl group create NAME --purpose "
+                                      "encrypt --members ...'", g.name));
+}
+
 std::string verify_name(std::string_view a) {
   return a == "p384" ? "ec-p384" : a == "rsa3072" ? "rsa-3072" : "ec-p256";
 }
@@ -48,8 +64,9 @@ std::vector<keystore::GroupMember> new_group_key(const p11::Session& s, const Ma
                                                  keystore::GroupRecord& g,
                                                  const std::vector<keystore::UserRecord>& members,
                                                  const std::string& now) {
-  const UserAlgorithm& alg = group_algorithm(g.algorithm);
-  EscrowedKey key = generate_escrowed(s, alg.key, mk.wrap);
+  EscrowedKey key = is_encryption_group(g)
+                        ? generate_agreement_key(s, mk.wrap)
+                        : generate_escrowed(s, group_algorithm(g.algorithm).key, mk.wrap);
   g.public_key = key.spki;
   std::vector<keystore::GroupMember> layers;
   try {
