@@ -56,8 +56,8 @@ void add_data_commands(Cli& cli) {
       ->type_name("FILE");
   enc->add_option("--out", *eout, "encrypted file to create (never overwritten)")->required()
       ->type_name("FILE");
-  enc->add_option("--context", eo->context, "a KEY=VALUE bound to the data (repeatable); "
-                  "decryption shows and records it")->type_name("KEY=VALUE");
+  enc->add_option("--context", eo->context, "KEY=VALUE, a public fact bound to the data (repeatable); "
+                  "decryption shows and records it")->type_name("PAIR");
   with_example(enc, "hsmctl data encrypt --group payroll --in march.csv --out march.csv.enc "
                     "--context table=salaries");
   enc->callback([&cli, eo, ein, eout] {
@@ -115,8 +115,8 @@ void add_dek_commands(Cli& cli) {
   made->add_option("--group", no->group, "the encryption group")->required()->type_name("GROUP");
   made->add_option("--out", *nout, "wrapped DEK file to create (JSON; never overwritten)")
       ->required()->type_name("FILE");
-  made->add_option("--context", no->context, "a KEY=VALUE bound to the DEK (repeatable)")
-      ->type_name("KEY=VALUE");
+  made->add_option("--context", no->context, "KEY=VALUE, a public fact bound to the DEK (repeatable)")
+      ->type_name("PAIR");
   with_example(made, "hsmctl dek new --group payroll --out row-17.dek --context row=17");
   made->callback([&cli, no, nout] {
     cli.action = [&cli, no, nout] {
