@@ -49,7 +49,8 @@ crypto::DekEnvelope read_envelope(const std::filesystem::path& path) {
 UnlockedGroup unlock_for(Recorder& rec, Workspace& ws, const MasterKeys& mk,
                          const crypto::DekEnvelope& e, const DataDecryptOptions& o) {
   require_group_purpose(require_group(ws.keystore(), e.group), "encrypt");
-  return unlock_group_key(rec, ws, mk, e.group, o.as, o.factors, o.max_auth_failures);
+  return unlock_group_key(rec, ws, mk, e.group, o.as, o.factors, o.max_auth_failures,
+                          e.key_version);
 }
 
 [[noreturn]] void chunk_fails(const DataDecryptOptions& o, std::uint64_t index,

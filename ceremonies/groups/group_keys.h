@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,10 +53,13 @@ struct UnlockedGroup {
 // for a user who is not a member (recorded as group.access.refused) or whose factors fail
 // (counted, as in user sign), Error(integrity) for a layer that does not open although the
 // member's password is right (recorded as group.layer.failed) or that holds another key than
-// the group's public key.
+// the group's public key. With `version` other than the current one (an encryption group's
+// kept old version): that version's key, with `as`'s layer of it (Error(integrity) when the
+// group keeps no such version, Error(auth), recorded, when `as` has no layer of it).
 UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& mk,
                                const std::string& group, const std::string& as,
-                               const UserFactors& factors, std::int64_t max_failures);
+                               const UserFactors& factors, std::int64_t max_failures,
+                               std::optional<std::int64_t> version = std::nullopt);
 
 // Signs `data` with the unlocked group key (a sensitive, non-extractable session copy, destroyed
 // at once); ECDSA in DER. Error(integrity) when the signature does not verify against the

@@ -151,10 +151,6 @@ GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& o) {
     const MasterKeys mk = require_master(s);
     keystore::Keystore& ks = ws.keystore();
     const keystore::GroupRecord old = require_group(ks, o.group);
-    if (is_encryption_group(old))
-      fail(Category::usage, fmt::format("removing a member of encryption group '{}' is not built "
-                                        "yet: it rotates the key, and the old key versions that "
-                                        "decrypt existing data must be kept first", o.group));
     if (!ks.find_group_member(o.group, o.user))
       fail(Category::not_found, fmt::format("user '{}' is not a member of group '{}'", o.user,
                                             o.group));
@@ -169,9 +165,13 @@ GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& o) {
     // old layers, which the transaction below deletes (secure_delete overwrites them).
     keystore::GroupRecord next = old;
     next.key_version = old.key_version + 1;
-    const auto layers = new_group_key(s, mk, next, remaining, transcript::utc_now_rfc3339());
+    const std::string now = transcript::utc_now_rfc3339();
+    const auto layers = new_group_key(s, mk, next, remaining, now);
 
     keystore::Transaction tx(ks);
+    // An encryption group keeps the old version for the data encrypted to it: its public key
+    // and the remaining members' layers (the removed member's layers of every version go).
+    if (is_encryption_group(old)) ks.keep_group_version(o.group, o.user, now);
     ks.replace_group_key(next, layers);
     rec.record("group.member-removed", {{"group", o.group}, {"user", o.user}});
     const std::uint64_t seq =

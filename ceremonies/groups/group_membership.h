@@ -60,8 +60,9 @@ struct GroupRemoveOptions {
 };
 
 // Error(not_found) when the user is not a member; Error(general) for the last member (a key
-// nobody could open); Error(usage) for an encryption group (rotation must keep the old key
-// versions that decrypt existing data: not built yet).
+// nobody could open). An encryption group keeps the old version (its public key and the
+// remaining members' layers) so that data encrypted to it stays readable; the removed member's
+// layers of every version are deleted.
 GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& options);
 
 }  // namespace hsm

@@ -1,7 +1,8 @@
 // data encrypt | decrypt and dek new | open against real SoftHSM tokens: a group of three, a
 // file of several chunks encrypted with no PIN and no password available and decrypted by each
 // member byte for byte; the DEK that dek open prints decrypts the file in Python from
-// hsmctl-data(5) alone; every bad input exits as documented and writes nothing.
+// hsmctl-data(5) alone; a removal rotates the key and keeps the old version for the remaining
+// members; every bad input exits as documented and writes nothing.
 #include <fstream>
 
 #include "support/hsm_fixture.h"
@@ -207,8 +208,6 @@ TEST_F(Data, BadInputFollowsTheFailureContractAndWritesNothing) {
        [&] { return run({"group", "sign", "payroll", "--as", "alice", "--in", plain_, "--out",
                          path("p.sig"), "--password-source", "env:PW_alice"}, {"alice"}); }, 2,
        "group 'payroll' is an encryption group and cannot sign"},
-      {"remove from an encryption group",
-       [&] { return run({"group", "remove", "payroll", "bob"}); }, 2, "is not built yet"},
       {"encryption group with another algorithm",
        [&] { return run({"group", "create", "x", "--purpose", "encrypt", "--members", "alice",
                          "--algo", "ec-p384"}); }, 2, "always ECDH P-256"},
@@ -240,6 +239,43 @@ TEST_F(Data, AddedMemberDecryptsWithOnlyTheSponsorsPassword) {
   const RunResult d = decrypt("dave", "m.enc", "dave.csv");
   ASSERT_EQ(d.code, 0) << d.err;
   EXPECT_TRUE(read_file(path("dave.csv")) == read_file(plain_));
+}
+
+TEST_F(Data, RemovalRotatesAndTheOldVersionStaysReadableByTheRemainingMembersOnly) {
+  ASSERT_EQ(encrypt("payroll", "v1.enc").code, 0);
+  const RunResult rm = run({"group", "remove", "payroll", "bob", "--json"});
+  ASSERT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.json()["key_version"], 2);
+  const RunResult e2 = encrypt("payroll", "v2.enc");
+  ASSERT_EQ(e2.code, 0) << e2.err;
+  EXPECT_EQ(e2.json()["key_version"], 2);
+  for (const std::string as : {"alice", "carol"})
+    for (const std::string v : {"v1", "v2"}) {
+      SCOPED_TRACE(as + " " + v);
+      const RunResult d = decrypt(as, v + ".enc", as + "-" + v + ".csv");
+      ASSERT_EQ(d.code, 0) << d.err;
+      EXPECT_EQ(d.json()["key_version"], v == "v1" ? 1 : 2);
+      EXPECT_TRUE(read_file(path(as + "-" + v + ".csv")) == read_file(plain_));
+    }
+  // bob is out: of the new version, and of the old one (his layers of it are gone).
+  expect_failure(decrypt("bob", "v2.enc", "bob2.csv"), 3, "is not a member of group 'payroll'");
+  expect_failure(decrypt("bob", "v1.enc", "bob1.csv"), 3, "is not a member of group 'payroll'");
+  // dave, added after the rotation, reads the new version but holds no layer of the old one.
+  ASSERT_EQ(run({"group", "add", "payroll", "dave", "--as", "carol", "--password-source",
+                 "env:PW_carol"}, {"carol"}).code, 0);
+  ASSERT_EQ(decrypt("dave", "v2.enc", "dave2.csv").code, 0);
+  expect_failure(decrypt("dave", "v1.enc", "dave1.csv"), 3, "has no layer of key version 1");
+  for (const std::string o : {"bob1.csv", "bob2.csv", "dave1.csv"})
+    EXPECT_FALSE(std::filesystem::exists(path(o))) << o;
+  EXPECT_EQ(run({"transcript", "verify"}).code, 0);
+  const RunResult doc = run({"doctor"});
+  EXPECT_EQ(doc.code, 0) << doc.out << doc.err;
+  // The kept version is part of the group's state row: an old layer edited is refused.
+  const RunResult edit = run_program({"/usr/bin/sqlite3", (ws_ / "keystore.sqlite").string(),
+                                      "UPDATE group_old_layers SET nonce = X'00'"});
+  ASSERT_EQ(edit.code, 0) << edit.err;
+  expect_failure(decrypt("alice", "v1.enc", "edited.csv"), 4,
+                 "group 'payroll' in the keystore is not what the transcript recorded last");
 }
 
 }  // namespace
