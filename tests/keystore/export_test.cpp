@@ -26,6 +26,11 @@ void populate(Keystore& ks) {
   ks.record_auth_failure("bob", 3);
   ks.insert_group(sample_group("ops"),
                   {sample_member("ops", "alice"), sample_member("ops", "carol")});
+  // carol removed: version 1 kept for alice (group_old_keys, group_old_layers).
+  ks.keep_group_version("ops", "carol", kTime);
+  auto v2 = sample_group("ops");
+  v2.key_version = 2;
+  ks.replace_group_key(v2, {sample_member("ops", "alice")});
 }
 
 TEST(KeystoreExport, EveryTableRoundTripsExactly) {
@@ -85,8 +90,8 @@ TEST(KeystoreExport, MalformedDocumentsAreRefusedAndChangeNothing) {
        "not an hsmctl keystore export"},
       {"wrong format tag", [](json& d) { d["format"] = "something-else"; }, Category::integrity,
        "not an hsmctl keystore export"},
-      {"newer schema", [](json& d) { d["schema"] = 3; }, Category::general,
-       "the keystore export has schema 3 but this keystore has schema 2"},
+      {"newer schema", [](json& d) { d["schema"] = 4; }, Category::general,
+       "the keystore export has schema 4 but this keystore has schema 3"},
       {"unknown table", [](json& d) { d["tables"]["extra"] = json::array(); },
        Category::integrity, "unknown table extra"},
       {"missing table", [](json& d) { d["tables"].erase("keys"); }, Category::integrity,
