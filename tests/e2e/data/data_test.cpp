@@ -136,6 +136,7 @@ TEST_F(Data, DekOpenGivesTheDekThatDecryptsTheDocumentedFormatInPython) {
 TEST_F(Data, BadInputFollowsTheFailureContractAndWritesNothing) {
   ASSERT_EQ(encrypt("payroll", "m.enc", {"--context", "table=salaries"}).code, 0);
   ASSERT_EQ(run({"group", "create", "ops", "--members", "alice"}).code, 0);
+  ASSERT_EQ(run({"group", "create", "payrol1", "--members", "alice"}).code, 0);  // signing
   const std::string good = read_file(path("m.enc"));
   const std::size_t header_end = 12 + ((static_cast<unsigned char>(good[10]) << 8) |
                                        static_cast<unsigned char>(good[11]));
@@ -197,6 +198,14 @@ TEST_F(Data, BadInputFollowsTheFailureContractAndWritesNothing) {
        "chunk 0 of"},
       {"not a data file", [&] { return decrypt("alice", "march.csv", "o10"); }, 4,
        "is not an hsmctl data file"},
+      {"decrypt from a signing group",
+       [&] { return decrypt("alice", tampered("g.enc", [&](std::string& s) {
+                              s[after(s, "\"group\":\"payrol")] = '1'; }), "o11"); }, 2,
+       "group 'payrol1' is a signing group"},
+      {"decrypt from an unknown group",
+       [&] { return decrypt("alice", tampered("u.enc", [&](std::string& s) {
+                              s[after(s, "\"group\":\"payrol")] = 'x'; }), "o12"); }, 7,
+       "group 'payrolx' not found"},
       {"existing --out on decrypt", [&] { return decrypt("alice", "m.enc", "m.enc"); }, 7,
        "already exists"},
       {"existing --out on encrypt", [&] { return encrypt("payroll", "m.enc"); }, 7,
@@ -218,8 +227,8 @@ TEST_F(Data, BadInputFollowsTheFailureContractAndWritesNothing) {
     SCOPED_TRACE(row.what);
     expect_failure(row.act(), row.code, row.message);
   }
-  for (const std::string o : {"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o10", "n.enc",
-                              "p.sig"})
+  for (const std::string o : {"o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o10", "o11",
+                              "o12", "n.enc", "p.sig"})
     EXPECT_FALSE(std::filesystem::exists(path(o))) << o;
   EXPECT_TRUE(no_temp_files());
   EXPECT_GE(count("group.access.refused"), 1u);
