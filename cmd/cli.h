@@ -96,6 +96,8 @@ void add_doctor_commands(Cli& cli);
 void add_backup_commands(Cli& cli);
 void add_clone_commands(Cli& cli);
 void add_group_commands(Cli& cli);
+void add_data_commands(Cli& cli);  // data.cpp
+void add_dek_commands(Cli& cli);   // data.cpp
 void add_ceremony_commands(Cli& cli);
 void add_witness_commands(Cli& cli);
 void add_receipt_commands(Cli& cli);

@@ -60,7 +60,8 @@ std::string value_kind(const CLI::App* app, const std::string& name) {
   }
   if (name == "kdf-profile") return "interactive moderate sensitive min";
   if (name.size() > 7 && name.substr(name.size() - 7) == "-source") return "prompt env: file: fd:";
-  if (name == "purpose") return "ca code generic";
+  if (name == "purpose") return group == "group" ? "sign encrypt" : "ca code generic";
+  if (name == "context") return "";  // KEY=VALUE: nothing to offer
   if (name == "format") return group == "user" ? "csv jsonl" : "raw cms";
   if (name == "token" || name == "to-token") return "@tokens";
   if (name == "key") return "@keys";

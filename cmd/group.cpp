@@ -58,7 +58,11 @@ void add_group_commands(Cli& cli) {
       ->required()->delimiter(',')->type_name("USERS");
   add_algorithm_option(create, "--algo", co->algorithm, true,
                        "ec-p256 (default), ec-p384 or rsa-3072 (p256, p384, rsa3072 too)");
-  with_example(create, "hsmctl group create ops --members alice,bob --algo ec-p256");
+  create->add_option("--purpose", co->purpose, "sign (default) or encrypt: an encryption group's "
+                     "key is an ECDH P-256 pair for 'hsmctl data' and 'hsmctl dek'")
+      ->type_name("PURPOSE");
+  with_example(create, "hsmctl group create ops --members alice,bob --algo ec-p256\n"
+                       "  hsmctl group create payroll --purpose encrypt --members alice,bob");
   create->callback([&cli, co] {
     cli.action = [&cli, co] {
       Workspace ws(cli.workspace_options());

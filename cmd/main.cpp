@@ -46,6 +46,8 @@ void add_all_commands(Cli& cli) {
   add_key_commands(cli);
   add_sign_commands(cli);
   add_group_commands(cli);
+  add_data_commands(cli);
+  add_dek_commands(cli);
   add_backup_commands(cli);
   add_clone_commands(cli);
   add_ceremony_commands(cli);

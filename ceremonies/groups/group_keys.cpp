@@ -22,6 +22,22 @@ const UserAlgorithm& group_algorithm(std::string_view name) {
   return user_algorithm(stored);
 }
 
+bool is_encryption_group(const keystore::GroupRecord& g) {
+  return g.algorithm == kAgreementAlgorithm;
+}
+
+void require_group_purpose(const keystore::GroupRecord& g, std::string_view purpose) {
+  const bool encrypt = is_encryption_group(g);
+  if (purpose == "sign" && encrypt)
+    fail(Category::usage, fmt::format("group '{}' is an encryption group and cannot sign; use "
+                                      "'hsmctl data decrypt' or 'hsmctl dek open' with it",
+                                      g.name));
+  if (purpose == "encrypt" && !encrypt)
+    fail(Category::usage, fmt::format("group '{}' is a signing group and holds no encryption "
+                                      "key; make one with 'hsmctl group create NAME --purpose "
+                                      "encrypt --members ...'", g.name));
+}
+
 std::string verify_name(std::string_view a) {
   return a == "p384" ? "ec-p384" : a == "rsa3072" ? "rsa-3072" : "ec-p256";
 }
@@ -48,8 +64,9 @@ std::vector<keystore::GroupMember> new_group_key(const p11::Session& s, const Ma
                                                  keystore::GroupRecord& g,
                                                  const std::vector<keystore::UserRecord>& members,
                                                  const std::string& now) {
-  const UserAlgorithm& alg = group_algorithm(g.algorithm);
-  EscrowedKey key = generate_escrowed(s, alg.key, mk.wrap);
+  EscrowedKey key = is_encryption_group(g)
+                        ? generate_agreement_key(s, mk.wrap)
+                        : generate_escrowed(s, group_algorithm(g.algorithm).key, mk.wrap);
   g.public_key = key.spki;
   std::vector<keystore::GroupMember> layers;
   try {
@@ -65,7 +82,8 @@ std::vector<keystore::GroupMember> new_group_key(const p11::Session& s, const Ma
 
 UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& mk,
                                const std::string& group, const std::string& as,
-                               const UserFactors& factors, std::int64_t max_failures) {
+                               const UserFactors& factors, std::int64_t max_failures,
+                               std::optional<std::int64_t> version) {
   keystore::Keystore& ks = ws.keystore();
   keystore::GroupRecord g = require_group(ks, group);
   if (!ks.find_user(as)) fail(Category::not_found, fmt::format("user '{}' not found", as));
@@ -77,6 +95,24 @@ UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& m
     fail(Category::auth, fmt::format("user '{}' is not a member of group '{}' and cannot use its "
                                      "key; a member can add them with 'hsmctl group add {} {} "
                                      "--as MEMBER'", as, group, group, as));
+  }
+  if (version && *version != g.key_version) {
+    // An old version, kept for the data encrypted to it (encryption groups, after a removal).
+    auto old = ks.find_old_group_key(group, *version);
+    if (!old)
+      fail(Category::integrity, fmt::format("group '{}' keeps no key version {} (its key is "
+                                            "version {}): the file was changed", group, *version,
+                                            g.key_version));
+    member = ks.find_old_group_layer(group, as, *version);
+    if (!member) {
+      rec.record("group.access.refused", {{"group", group}, {"as", as},
+                                          {"reason", "no layer of this key version"},
+                                          {"key_version", *version}});
+      fail(Category::auth, fmt::format("user '{}' has no layer of key version {} of group '{}' "
+                                       "(they joined after it was replaced), so cannot open "
+                                       "what was encrypted to it", as, *version, group));
+    }
+    g = std::move(*old);
   }
   const p11::Session& s = ws.login();
   UnlockedUser u = authenticate_user(rec, ws, mk, as, factors, max_failures);

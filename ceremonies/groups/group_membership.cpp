@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ceremonies/data/dek_unwrap.h"
 #include "ceremonies/groups/group_agreement.h"
 #include "ceremonies/groups/group_keys.h"
 #include "ceremonies/recorder.h"
@@ -70,7 +71,11 @@ void GroupCreateOptions::validate() const {
   if (members.empty()) fail(Category::usage, "a group needs at least one member (--members a,b)");
   if (std::set<std::string>(members.begin(), members.end()).size() != members.size())
     fail(Category::usage, "--members names a user more than once");
-  group_algorithm(algorithm);
+  if (purpose != "sign" && purpose != "encrypt")
+    fail(Category::usage, fmt::format("unknown group purpose '{}'; use sign or encrypt", purpose));
+  const UserAlgorithm& alg = group_algorithm(algorithm);
+  if (purpose == "encrypt" && alg.key != p11::KeyAlgorithm::ec_p256)
+    fail(Category::usage, "an encryption group's key is always ECDH P-256: drop --algo");
 }
 
 void GroupAddOptions::validate() const {
@@ -82,8 +87,9 @@ void GroupRemoveOptions::validate() const { check_names(group, {user}); }
 
 GroupResult group_create(Workspace& ws, const GroupCreateOptions& o) {
   o.validate();
+  const std::string algorithm = o.purpose == "encrypt" ? kAgreementAlgorithm : o.algorithm;
   const nlohmann::json params{{"name", o.name}, {"members", o.members},
-                              {"algorithm", o.algorithm}};
+                              {"algorithm", algorithm}};
   return run_ceremony(ws, "group.create", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
@@ -94,7 +100,7 @@ GroupResult group_create(Workspace& ws, const GroupCreateOptions& o) {
     std::vector<keystore::UserRecord> users;
     for (const auto& m : o.members) users.push_back(require_member_candidate(ks, m));
 
-    return make_group(rec, ks, s, mk, o.name, o.algorithm, users);
+    return make_group(rec, ks, s, mk, o.name, algorithm, users);
   });
 }
 
@@ -115,7 +121,10 @@ GroupResult group_add(Workspace& ws, const GroupAddOptions& o) {
     const UnlockedGroup g =
         unlock_group_key(rec, ws, mk, o.group, o.as, o.factors, o.max_auth_failures);
     // 2. Check the key is the group's before handing it on, then seal it to the new member.
-    sign_with_group_key(s, mk, g, to_bytes("hsmctl v1 group key check"));
+    if (is_encryption_group(g.group))
+      check_encryption_key(s, mk, g);
+    else
+      sign_with_group_key(s, mk, g, to_bytes("hsmctl v1 group key check"));
     const keystore::GroupMember layer = seal_group_layer(
         s, g.group, o.user, *user.ecdh_public_key, g.inner.bytes(), transcript::utc_now_rfc3339());
 
@@ -156,9 +165,13 @@ GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& o) {
     // old layers, which the transaction below deletes (secure_delete overwrites them).
     keystore::GroupRecord next = old;
     next.key_version = old.key_version + 1;
-    const auto layers = new_group_key(s, mk, next, remaining, transcript::utc_now_rfc3339());
+    const std::string now = transcript::utc_now_rfc3339();
+    const auto layers = new_group_key(s, mk, next, remaining, now);
 
     keystore::Transaction tx(ks);
+    // An encryption group keeps the old version for the data encrypted to it: its public key
+    // and the remaining members' layers (the removed member's layers of every version go).
+    if (is_encryption_group(old)) ks.keep_group_version(o.group, o.user, now);
     ks.replace_group_key(next, layers);
     rec.record("group.member-removed", {{"group", o.group}, {"user", o.user}});
     const std::uint64_t seq =

@@ -19,7 +19,11 @@ struct GroupCreateOptions {
   std::string name;
   std::vector<std::string> members;
   std::string algorithm = "p256";  // p256, p384, rsa3072
-  // Error(usage): malformed group or user name, no or repeated members, unknown algorithm.
+  // "sign" (default) or "encrypt": an encryption group's key is an ECDH P-256 pair, kept with
+  // the algorithm "ecdh-p256" (group_keys.h, is_encryption_group).
+  std::string purpose = "sign";
+  // Error(usage): malformed group or user name, no or repeated members, unknown algorithm or
+  // purpose, an algorithm other than p256 with purpose encrypt.
   void validate() const;
 };
 
@@ -56,7 +60,9 @@ struct GroupRemoveOptions {
 };
 
 // Error(not_found) when the user is not a member; Error(general) for the last member (a key
-// nobody could open).
+// nobody could open). An encryption group keeps the old version (its public key and the
+// remaining members' layers) so that data encrypted to it stays readable; the removed member's
+// layers of every version are deleted.
 GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& options);
 
 }  // namespace hsm

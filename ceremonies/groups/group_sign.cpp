@@ -28,7 +28,9 @@ GroupSignature group_sign(Workspace& ws, const GroupSignOptions& o) {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
 
-    // 1. The member's own factors open their layer of the group key.
+    // 1. The member's own factors open their layer of the group key (a signing group's only:
+    // an encryption group is refused before any factor is asked for or counted).
+    require_group_purpose(require_group(ws.keystore(), o.group), "sign");
     const UnlockedGroup g =
         unlock_group_key(rec, ws, mk, o.group, o.as, o.factors, o.max_auth_failures);
     const UserAlgorithm& alg = group_algorithm(g.group.algorithm);

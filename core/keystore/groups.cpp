@@ -202,4 +202,54 @@ void Keystore::replace_group_key(const GroupRecord& group,
   tx.commit();
 }
 
+void Keystore::keep_group_version(std::string_view group, std::string_view removed,
+                                  const std::string& retired) {
+  Transaction tx(db_);
+  before_change("group/" + std::string(group));
+  Statement key(db_,
+                "INSERT INTO group_old_keys (group_id, key_version, public_key, retired) "
+                "SELECT id, key_version, public_key, :retired FROM groups WHERE name = :group");
+  key.bind(":retired", retired).bind(":group", group).run();
+  if (key.changes() == 0) no_group(group);
+  Statement layers(db_,
+                   "INSERT INTO group_old_layers (group_id, key_version, user_id, sealed_key, "
+                   "nonce, ephemeral_public_key, added) SELECT m.group_id, g.key_version, "
+                   "m.user_id, m.sealed_key, m.nonce, m.ephemeral_public_key, m.added "
+                   "FROM group_members m JOIN groups g ON g.id = m.group_id "
+                   "JOIN users u ON u.id = m.user_id WHERE g.name = :group AND u.name != :removed");
+  layers.bind(":group", group).bind(":removed", removed).run();
+  Statement drop(db_,
+                 "DELETE FROM group_old_layers WHERE group_id = (SELECT id FROM groups WHERE "
+                 "name = :group) AND user_id = (SELECT id FROM users WHERE name = :removed)");
+  drop.bind(":group", group).bind(":removed", removed).run();
+  touch("group/" + std::string(group));
+  tx.commit();
+}
+
+std::optional<GroupRecord> Keystore::find_old_group_key(std::string_view group,
+                                                        std::int64_t version) {
+  Statement st(db_, "SELECT g.name, g.algorithm, k.public_key, k.key_version, k.retired "
+                    "FROM group_old_keys k JOIN groups g ON g.id = k.group_id "
+                    "WHERE g.name = :group AND k.key_version = :version");
+  st.bind(":group", group).bind(":version", version);
+  if (!st.step()) return std::nullopt;
+  return GroupRecord{.name = st.text("name"),
+                     .algorithm = st.text("algorithm"),
+                     .public_key = st.blob("public_key"),
+                     .key_version = st.integer("key_version"),
+                     .created = st.text("retired")};
+}
+
+std::optional<GroupMember> Keystore::find_old_group_layer(std::string_view group,
+                                                          std::string_view user,
+                                                          std::int64_t version) {
+  Statement st(db_, "SELECT g.name AS group_name, u.name AS user_name, l.* FROM "
+                    "group_old_layers l JOIN groups g ON g.id = l.group_id JOIN users u ON "
+                    "u.id = l.user_id WHERE g.name = :group AND u.name = :user AND "
+                    "l.key_version = :version");
+  st.bind(":group", group).bind(":user", user).bind(":version", version);
+  if (!st.step()) return std::nullopt;
+  return read_member(st);
+}
+
 }  // namespace hsm::keystore

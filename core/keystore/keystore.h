@@ -122,6 +122,16 @@ class Keystore {
   // Rotation: new key material for the group and a new sealed copy for every remaining member,
   // replacing all old ones, atomically.
   void replace_group_key(const GroupRecord& group, const std::vector<GroupMember>& members);
+  // Before an encryption group's rotation, in the same transaction: keeps the current key
+  // version (its public key, and the layers of every member but `removed`) as an old version,
+  // and deletes `removed`'s layers of every version kept before. `retired`: now.
+  void keep_group_version(std::string_view group, std::string_view removed,
+                          const std::string& retired);
+  // A kept old version of a group as a GroupRecord (created: when it was retired), and one
+  // member's layer of it; nullopt when not kept.
+  std::optional<GroupRecord> find_old_group_key(std::string_view group, std::int64_t version);
+  std::optional<GroupMember> find_old_group_layer(std::string_view group, std::string_view user,
+                                                  std::int64_t version);
 
   // ---- whole database (export.cpp) ----
   // Every row of every table, blobs in base64: {"format":"hsmctl-keystore","schema":N,

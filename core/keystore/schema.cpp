@@ -148,10 +148,40 @@ constexpr const char* kVersion2 = R"sql(
 ALTER TABLE groups DROP COLUMN wrapped_key;
 )sql";
 
-// Version 3: the names of a share set's groups (SLIP-0039 two-level sets, master init --group).
+// Version 3: the old key versions of encryption groups (docs/design.md, "Group data keys"):
+// removing a member rotates the key, and data encrypted to an older version must stay readable
+// by the members who remain. Each kept version keeps its public key and the remaining members'
+// layers as they were sealed; a removed member's layers of every version are deleted. Both
+// tables are hashed into the group's state row only when the group has rows there, so the
+// state digests of every other group stay what they were.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE group_old_keys (
+  group_id    INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+  key_version INTEGER NOT NULL,
+  public_key  BLOB NOT NULL,
+  retired     TEXT NOT NULL,
+  PRIMARY KEY (group_id, key_version)
+);
+
+CREATE TABLE group_old_layers (
+  group_id             INTEGER NOT NULL,
+  key_version          INTEGER NOT NULL,
+  user_id              INTEGER NOT NULL REFERENCES users (id),
+  sealed_key           BLOB NOT NULL,
+  nonce                BLOB NOT NULL,
+  ephemeral_public_key BLOB NOT NULL,
+  added                TEXT NOT NULL,
+  PRIMARY KEY (group_id, key_version, user_id),
+  FOREIGN KEY (group_id, key_version) REFERENCES group_old_keys (group_id, key_version)
+    ON DELETE CASCADE
+);
+CREATE INDEX group_old_layers_by_user ON group_old_layers (user_id);
+)sql";
+
+// Version 4: the names of a share set's groups (SLIP-0039 two-level sets, master init --group).
 // Single-level sets have no rows here, and the master's state row takes this table in only when
 // it has rows, so the state digests of existing workspaces stay what they were.
-constexpr const char* kVersion3 = R"sql(
+constexpr const char* kVersion4 = R"sql(
 CREATE TABLE share_group_names (
   generation  INTEGER NOT NULL,
   group_index INTEGER NOT NULL,
@@ -167,6 +197,7 @@ constexpr Migration kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
     {3, kVersion3},
+    {4, kVersion4},
 };
 
 constexpr bool steps_are_numbered_from_one() {
@@ -245,7 +276,7 @@ const std::vector<std::string_view>& table_names() {
   static const std::vector<std::string_view> kTables = {
       "meta",  "share_sets",  "share_groups", "custodians", "master",
       "keys",  "revocations", "users",        "groups",     "group_members",
-      "share_group_names",
+      "group_old_keys", "group_old_layers", "share_group_names",
   };
   return kTables;
 }

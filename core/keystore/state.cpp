@@ -225,6 +225,18 @@ std::string Keystore::row_digest(std::string_view row_key) {
     one("groups", "SELECT * FROM groups WHERE name = :k", true);
     one("group_members", "SELECT m.* FROM group_members m JOIN groups g ON g.id = m.group_id "
                          "WHERE g.name = :k ORDER BY m.user_id");
+    // Kept old key versions (encryption groups after a removal) only when there are any, so a
+    // group without them hashes as it did before they existed.
+    Statement kept(db_, "SELECT count(*) FROM group_old_keys k JOIN groups g ON g.id = k.group_id "
+                        "WHERE g.name = :k");
+    kept.bind(":k", name);
+    if (kept.step() && kept.integer_at(0) > 0) {
+      one("group_old_keys", "SELECT k.* FROM group_old_keys k JOIN groups g ON g.id = k.group_id "
+                            "WHERE g.name = :k ORDER BY k.key_version");
+      one("group_old_layers", "SELECT l.* FROM group_old_layers l JOIN groups g ON "
+                              "g.id = l.group_id WHERE g.name = :k ORDER BY l.key_version, "
+                              "l.user_id");
+    }
   } else if (kind == "key") {
     one("keys", "SELECT * FROM keys WHERE label = :k", true);
     one("revocations", "SELECT r.* FROM revocations r JOIN keys k ON k.id = r.issuer "

@@ -110,6 +110,17 @@ Template agreed_secret(KekDerivation derivation = KekDerivation::aes_ecb);
 // The key that seals a member's layer, derived from the agreed secret: AES-GCM only.
 Template group_layer_key();
 
+// Group data keys (docs/design.md, "Group data keys"): the key that unwraps one DEK, derived
+// from the agreed secret with AES-ECB-ENCRYPT-DATA: unwraps with AES key wrap (RFC 3394) only.
+Template dek_unwrapping_key();
+// A DEK unwrapped to decrypt data on the token: sensitive, non-extractable, not modifiable,
+// AES-GCM decryption only; a session object for one file.
+Template data_decryption_key();
+// A DEK unwrapped to be handed to the caller (`dek open`, documented as leaving the HSM
+// boundary): a session key, neither sensitive nor usable for anything; its value is read once
+// and the object destroyed.
+Template opened_data_key();
+
 // The key that seals a user's TOTP seed, derived from MK-derive: a session AES-256 key for
 // AES-GCM only, sensitive and non-extractable, like user_kek().
 Template otp_seal_key();

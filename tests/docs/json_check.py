@@ -180,6 +180,14 @@ check("group export-public", tok + ["group", "export-public", "ops"])
 check("group remove", tok + ["group", "remove", "ops", "bob"])
 check("group add", tok + ["group", "add", "ops", "bob", "--as", "alice",
                           "--password-source", "env:J_PW2"])
+run(tok + ["group", "create", "vault", "--purpose", "encrypt", "--members", "alice"])
+check("data encrypt", tok + ["data", "encrypt", "--group", "vault", "--in", "payload", "--out",
+                             "payload.enc", "--context", "k=v"])
+check("data decrypt", tok + ["data", "decrypt", "--as", "alice", "--in", "payload.enc", "--out",
+                             "payload.dec", "--password-source", "env:J_PW2"])
+check("dek new", tok + ["dek", "new", "--group", "vault", "--out", "v.dek"])
+check("dek open", tok + ["dek", "open", "--as", "alice", "--in", "v.dek",
+                         "--password-source", "env:J_PW2"])
 check("user delete", tok + ["--yes", "user", "delete", "carl"])
 check("backup create", tok + ["backup", "create", "--out", "b.hsmbk", "--shares-file", quorum])
 check("backup verify", tok + ["backup", "verify", "b.hsmbk", "--shares-file", quorum])

@@ -33,6 +33,11 @@ void populate(Keystore& ks) {
   ks.record_auth_failure("bob", 3);
   ks.insert_group(sample_group("ops"),
                   {sample_member("ops", "alice"), sample_member("ops", "carol")});
+  // carol removed: version 1 kept for alice (group_old_keys, group_old_layers).
+  ks.keep_group_version("ops", "carol", kTime);
+  auto v2 = sample_group("ops");
+  v2.key_version = 2;
+  ks.replace_group_key(v2, {sample_member("ops", "alice")});
 }
 
 TEST(KeystoreExport, EveryTableRoundTripsExactly) {

@@ -1,0 +1,55 @@
+// One DEK unwrapped on the token: ECDH with the envelope's one-use key, the KEK derived with
+// AES-ECB-ENCRYPT-DATA, the DEK unwrapped with AES key wrap.
+#include "ceremonies/data/dek_unwrap.h"
+
+#include <fmt/format.h>
+
+#include "ceremonies/groups/group_agreement.h"
+#include "core/crypto/public_key.h"
+#include "core/error.h"
+#include "core/pkcs11/agree.h"
+#include "core/pkcs11/data_keys.h"
+#include "core/pkcs11/templates.h"
+
+namespace hsm {
+
+p11::SessionObject unwrap_dek(const p11::Session& s, const MasterKeys& mk, const UnlockedGroup& g,
+                              const crypto::DekEnvelope& e, p11::Template& dek_template) {
+  if (e.group != g.group.name)
+    fail(Category::integrity, fmt::format("the DEK is wrapped to group '{}', not '{}': the file "
+                                          "was changed", e.group, g.group.name));
+  if (e.key_version != g.group.key_version)
+    fail(Category::integrity, fmt::format("the DEK is wrapped to key version {} of group '{}', "
+                                          "which holds key version {}: the file was changed",
+                                          e.key_version, g.group.name, g.group.key_version));
+  const crypto::Pkey eph = crypto::load_spki(e.ephemeral_public_key);
+  if (!crypto::is_p256(eph.get()))
+    fail(Category::integrity, "the DEK's one-use public key is not a P-256 key: the file was "
+                              "changed");
+  const Bytes point = crypto::public_parts(e.ephemeral_public_key).ec_point;
+
+  p11::Template pt = p11::agreement_session_private_key();
+  const p11::SessionObject priv(s, p11::unwrap_key(s, mk.wrap, g.inner.bytes(), pt));
+  p11::Template zt = p11::agreed_secret();
+  const p11::SessionObject z = p11::agree_key(s, priv.handle(), point, zt);
+  p11::Template kt = p11::dek_unwrapping_key();
+  const p11::SessionObject kek =
+      p11::derive_session_key(s, z.handle(), crypto::dek_kdf_data(e, g.group.public_key), kt);
+  return p11::unwrap_data_key(s, kek.handle(), e.wrapped_dek, dek_template);
+}
+
+void check_encryption_key(const p11::Session& s, const MasterKeys& mk, const UnlockedGroup& g) {
+  const crypto::NewDek probe =
+      crypto::new_wrapped_dek(g.group.name, g.group.key_version, g.group.public_key, {});
+  p11::Template t = p11::data_decryption_key();
+  try {
+    unwrap_dek(s, mk, g, probe.envelope, t);
+  } catch (const Error& e) {
+    if (e.category() != Category::integrity) throw;
+    fail(Category::integrity, fmt::format("the key in the layer of group '{}' does not match the "
+                                          "group's public key: the keystore was changed",
+                                          g.group.name));
+  }
+}
+
+}  // namespace hsm

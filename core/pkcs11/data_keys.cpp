@@ -1,0 +1,69 @@
+// C_UnwrapKey with CKM_AES_KEY_WRAP, C_Decrypt with CKM_AES_GCM into a caller's buffer, and
+// C_GetAttributeValue(CKA_VALUE) into a Secret.
+#include "core/pkcs11/data_keys.h"
+
+#include "core/error.h"
+#include "core/pkcs11/rv.h"
+
+namespace hsm::p11 {
+
+SessionObject unwrap_data_key(const Session& s, KeyHandle kek, ByteView wrapped, Template& t) {
+  CK_MECHANISM m{CKM_AES_KEY_WRAP, nullptr, 0};
+  KeyHandle h = 0;
+  const CK_RV rv = s.fn()->C_UnwrapKey(s.handle(), &m, kek, const_cast<std::uint8_t*>(wrapped.data()),
+                                       wrapped.size(), t.data(), t.size(), &h);
+  switch (rv) {
+    case CKR_OK: return SessionObject(s, h);
+    // SoftHSM answers CKR_GENERAL_ERROR when the RFC 3394 integrity check fails.
+    case CKR_GENERAL_ERROR:
+    case CKR_WRAPPED_KEY_INVALID:
+    case CKR_WRAPPED_KEY_LEN_RANGE:
+    case CKR_ENCRYPTED_DATA_INVALID:
+      throw TokenError(Category::integrity,
+                       "the wrapped DEK does not unwrap: its wrapped key, context, group, key "
+                       "version or one-use key was changed", rv);
+    default: check(rv, "unwrapping a DEK");
+  }
+  return SessionObject(s, 0);
+}
+
+bool gcm_decrypt_into(const Session& s, KeyHandle key, ByteView nonce, ByteView aad,
+                      ByteView sealed, Bytes& out) {
+  if (sealed.size() < kGcmTagSize) return false;
+  CK_GCM_PARAMS p{};
+  p.pIv = const_cast<std::uint8_t*>(nonce.data());
+  p.ulIvLen = nonce.size();
+  p.ulIvBits = nonce.size() * 8;
+  p.pAAD = const_cast<std::uint8_t*>(aad.data());
+  p.ulAADLen = aad.size();
+  p.ulTagBits = kGcmTagSize * 8;
+  CK_MECHANISM m{CKM_AES_GCM, &p, sizeof p};
+  check(s.fn()->C_DecryptInit(s.handle(), &m, key), "starting AES-GCM decryption");
+  // SoftHSM asks for as many bytes as the input (tag included) and then reports fewer.
+  out.resize(sealed.size());
+  CK_ULONG len = out.size();
+  const CK_RV rv = s.fn()->C_Decrypt(s.handle(), const_cast<std::uint8_t*>(sealed.data()),
+                                     sealed.size(), out.data(), &len);
+  switch (rv) {
+    case CKR_OK: out.resize(len); return true;
+    case CKR_GENERAL_ERROR:
+    case CKR_ENCRYPTED_DATA_INVALID:
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+    case CKR_DATA_LEN_RANGE:
+      out.clear();
+      return false;
+    default: check(rv, "AES-GCM decryption");
+  }
+  return false;
+}
+
+Secret secret_key_value(const Session& s, KeyHandle key, std::size_t size) {
+  Secret out(size);
+  CK_ATTRIBUTE a{CKA_VALUE, out.data(), out.size()};
+  check(s.fn()->C_GetAttributeValue(s.handle(), key, &a, 1), "reading a DEK's value");
+  if (a.ulValueLen != size)
+    fail(Category::token, "the token returned a DEK of the wrong length");
+  return out;
+}
+
+}  // namespace hsm::p11
