@@ -124,19 +124,26 @@ void Keystore::import_all(const json& doc) {
     malformed("it is not an hsmctl keystore export");
   const auto schema = doc.value("schema", json());
   if (!schema.is_number_integer()) malformed("it has no schema version");
-  if (schema.get<std::int64_t>() != schema_version())
+  // An export of an older schema imports when every step since only added tables (they are
+  // empty in it); anything else needs the hsmctl version that made it.
+  const std::int64_t from = schema.get<std::int64_t>();
+  if (from != schema_version() && (from > schema_version() || from < kOldestImportableSchema))
     fail(Category::general, "the keystore export has schema " + schema.dump() +
                                 " but this keystore has schema " +
                                 std::to_string(schema_version()) +
                                 "; use the hsmctl version that made it");
-  const auto tables = doc.value("tables", json());
+  json tables = doc.value("tables", json());
   if (!tables.is_object()) malformed("it has no tables");
   const auto& known = table_names();
   for (const auto& [name, rows] : tables.items())
-    if (std::find(known.begin(), known.end(), name) == known.end())
+    if (std::find(known.begin(), known.end(), name) == known.end() ||
+        table_since(name) > from)
       malformed("it has an unknown table " + name);
-  for (const auto table : known)
-    if (!tables.contains(std::string(table))) malformed("it lacks table " + std::string(table));
+  for (const auto table : known) {
+    if (tables.contains(std::string(table))) continue;
+    if (table_since(table) > from) tables[std::string(table)] = json::array();
+    else malformed("it lacks table " + std::string(table));
+  }
 
   Transaction tx(db_);
   db_.exec("PRAGMA defer_foreign_keys = ON");

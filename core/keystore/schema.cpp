@@ -272,6 +272,12 @@ void migrate(Database& db) {
   tx.commit();
 }
 
+int table_since(std::string_view table) {
+  if (table == "group_old_keys" || table == "group_old_layers") return 3;
+  if (table == "share_group_names") return 4;
+  return 1;
+}
+
 const std::vector<std::string_view>& table_names() {
   static const std::vector<std::string_view> kTables = {
       "meta",  "share_sets",  "share_groups", "custodians", "master",

@@ -23,5 +23,9 @@ void migrate(Database& db);
 // Every table, ordered so that each comes after the tables it references (export and import
 // follow this order; deletion goes backwards).
 const std::vector<std::string_view>& table_names();
+// The schema version that made `table`. Every step after kOldestImportableSchema only adds
+// tables, so an export of that schema or later imports with the newer tables empty.
+int table_since(std::string_view table);
+inline constexpr int kOldestImportableSchema = 2;
 
 }  // namespace hsm::keystore
