@@ -188,6 +188,11 @@ class Keystore {
   std::string stored_root();
   void set_stored_root(const std::string& root);
   void touch(const std::string& row_key);
+  // touch() of a state row that is one table's row, just inserted by an INSERT ... RETURNING *
+  // statement stopped at that row (insert_returning): its digest from the returned columns,
+  // without reading the row back. Used for new users.
+  void touch_inserted(const std::string& row_key, std::string_view table, Statement& returned);
+  void record_digest(const std::string& row_key, const std::string& digest);
   // `new_row`: the change inserts the row (its table's UNIQUE key refuses one that exists), so
   // only the stored digests are checked, not the row itself.
   void before_change(const std::string& row_key, bool new_row = false);

@@ -265,6 +265,18 @@ void Statement::insert(const std::string& already_exists) {
   fail(rc);
 }
 
+bool Statement::insert_returning(const std::string& already_exists) {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    hsm::fail(Category::not_found, already_exists,
+              sqlite_code_name(rc) + ": " + sqlite3_errmsg(db_.handle()));
+  fail(rc);
+}
+
+void Statement::finish() { run(); }
+
 int Statement::changes() const { return sqlite3_changes(db_.handle()); }
 
 void Statement::reset() {

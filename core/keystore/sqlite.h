@@ -114,6 +114,10 @@ class Statement {
   // Like run(), but a UNIQUE or PRIMARY KEY violation throws Error(not_found, already_exists):
   // category not_found is also "already exists" (exit 7).
   void insert(const std::string& already_exists);
+  // insert() of an INSERT ... RETURNING statement, stopped at its row: true when the row is
+  // there to read; finish() completes the statement once it is read.
+  bool insert_returning(const std::string& already_exists);
+  void finish();
   // Rows changed by the last run()/insert().
   int changes() const;
   // Ready to run again with new bindings.

@@ -97,40 +97,52 @@ Digest page_of(const std::array<Digest, kPerPage>& buckets) {
   return h.finish();
 }
 
-// Every column of every row `st` returns, by name, type and value, into `h`.
+// Every column of the row `st` is on, by name, type and value, into `h`.
+void hash_row(Hasher& h, const Statement& st) {
+  for (int i = 0; i < st.column_count(); ++i) {
+    h.field(st.column_name_view(i));
+    const int type = st.column_type(i);
+    const std::uint8_t tag = static_cast<std::uint8_t>(type);
+    h.add(&tag, 1);
+    if (type == SQLITE_INTEGER) h.add_u64(static_cast<std::uint64_t>(st.integer_at(i)));
+    else if (type == SQLITE_BLOB) {
+      const ByteView b = st.blob_view_at(i);
+      h.add_u64(b.size()).add(b);
+    } else if (type != SQLITE_NULL) {
+      h.field(st.text_view_at(i));
+    }
+  }
+}
+
+// Every row `st` returns, into `h`: the table's name, each row, their count.
 std::uint64_t hash_rows(Hasher& h, Statement& st, std::string_view table) {
   h.field(table);
   std::uint64_t rows = 0;
   while (st.step()) {
     ++rows;
-    for (int i = 0; i < st.column_count(); ++i) {
-      h.field(st.column_name_view(i));
-      const int type = st.column_type(i);
-      const std::uint8_t tag = static_cast<std::uint8_t>(type);
-      h.add(&tag, 1);
-      if (type == SQLITE_INTEGER) h.add_u64(static_cast<std::uint64_t>(st.integer_at(i)));
-      else if (type == SQLITE_BLOB) {
-        const ByteView b = st.blob_view_at(i);
-        h.add_u64(b.size()).add(b);
-      } else if (type != SQLITE_NULL) {
-        h.field(st.text_view_at(i));
-      }
-    }
+    hash_row(h, st);
   }
   h.add_u64(rows);
   return rows;
 }
 
-// The digests are kept in row-key order (WITHOUT ROWID: one B-tree, not a rowid table and an
-// index beside it), so that a batch of new users, whose names are usually close, writes few of
-// its pages; the bucket index, random by design, holds only (bucket, row key).
+// The start of every row digest: the domain and the row's key.
+Hasher row_hasher(std::string_view row_key) {
+  Hasher h;
+  h.field("hsmctl-keystore-row/v1").field(row_key);
+  return h;
+}
+
+// The digests in one B-tree keyed by (bucket, row key), WITHOUT ROWID: a bucket's rows are one
+// range of it, and a write is one B-tree insert (a row-key table with a bucket index beside it
+// cost two per new row).
 constexpr const char* kStateTables = R"sql(
 CREATE TABLE IF NOT EXISTS state_digests (
-  row_key TEXT PRIMARY KEY,
   bucket  INTEGER NOT NULL,
-  digest  BLOB NOT NULL
+  row_key TEXT NOT NULL,
+  digest  BLOB NOT NULL,
+  PRIMARY KEY (bucket, row_key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS state_digests_by_bucket ON state_digests (bucket);
 CREATE TABLE IF NOT EXISTS state_buckets (bucket INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state_pages (page INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state_root (id INTEGER PRIMARY KEY CHECK (id = 1), root TEXT NOT NULL);
@@ -172,17 +184,15 @@ void Keystore::open_state() {
     bucket_rows_.clear();
     for (auto& [key, digest] : changed_rows_) digest = row_digest(key);
   });
-  // Earlier layouts (state_rows, a rowid table with two indexes) are derived data: dropped and
-  // rebuilt from the rows. One transaction for the check and the tables, so that processes
+  // Earlier layouts (state_rows, a rowid table with two indexes; state_digests keyed by row key
+  // with a bucket index) are derived data: dropped and rebuilt from the rows. One transaction for the check and the tables, so that processes
   // opening a new workspace at once never see each other's half-made layout.
   {
     Transaction tx(db_);
     bool old_layout = false;
     {
-      Statement st(db_, "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'state_rows') + "
-                        "(SELECT count(*) FROM sqlite_master WHERE name = 'state_digests') - "
-                        "(SELECT count(*) FROM sqlite_master WHERE name = 'state_digests_by_bucket') "
-                        "AS stale");
+      Statement st(db_, "SELECT count(*) AS stale FROM sqlite_master "
+                        "WHERE name IN ('state_rows', 'state_digests_by_bucket')");
       old_layout = st.step() && st.integer("stale") > 0;
     }
     if (old_layout)
@@ -206,8 +216,7 @@ void Keystore::set_stored_root(const std::string& root) {
 }
 
 std::string Keystore::row_digest(std::string_view row_key) {
-  Hasher h;
-  h.field("hsmctl-keystore-row/v1").field(row_key);
+  Hasher h = row_hasher(row_key);
   const auto slash = row_key.find('/');
   const std::string kind(row_key.substr(0, slash));
   const std::string name(slash == std::string_view::npos ? "" : row_key.substr(slash + 1));
@@ -260,17 +269,31 @@ std::string Keystore::row_digest(std::string_view row_key) {
 
 void Keystore::touch(const std::string& row_key) {
   if (!g_state_upkeep) return;
-  const std::string digest = row_digest(row_key);
+  record_digest(row_key, row_digest(row_key));
+}
+
+void Keystore::touch_inserted(const std::string& row_key, std::string_view table,
+                              Statement& returned) {
+  if (!g_state_upkeep) return;
+  // What row_digest computes for a state row that is this one row of `table`.
+  Hasher h = row_hasher(row_key);
+  h.field(table);
+  hash_row(h, returned);
+  h.add_u64(1);
+  const Digest d = h.finish();
+  record_digest(row_key, to_hex(ByteView(d.data(), d.size())));
+}
+
+void Keystore::record_digest(const std::string& row_key, const std::string& digest) {
   const std::uint32_t bucket = bucket_of(row_key);
   const Bytes digest_bytes = digest.empty() ? Bytes() : from_hex(digest);
   if (digest.empty()) {
-    Statement st(db_, "DELETE FROM state_digests WHERE row_key = :k");
-    st.bind(":k", row_key).run();
+    Statement st(db_, "DELETE FROM state_digests WHERE bucket = :b AND row_key = :k");
+    st.bind(":b", bucket).bind(":k", row_key).run();
   } else {
-    Statement st(db_, "INSERT INTO state_digests (row_key, bucket, digest) VALUES (:k, :b, :d) "
-                      "ON CONFLICT (row_key) DO UPDATE SET bucket = excluded.bucket, "
-                      "digest = excluded.digest");
-    st.bind(":k", row_key).bind(":b", bucket).bind(":d", digest_bytes).run();
+    Statement st(db_, "INSERT INTO state_digests (bucket, row_key, digest) VALUES (:b, :k, :d) "
+                      "ON CONFLICT (bucket, row_key) DO UPDATE SET digest = excluded.digest");
+    st.bind(":b", bucket).bind(":k", row_key).bind(":d", digest_bytes).run();
   }
   if (!bucket_rows_.empty() && bucket_rows_[bucket]) {
     auto& rows = *bucket_rows_[bucket];

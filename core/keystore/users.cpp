@@ -76,7 +76,7 @@ void Keystore::insert_user(const UserRecord& u) {
                ":public_key, :key_version, :outer_blob, :outer_nonce, :kdf_profile, :kdf_salt, "
                ":kdf_opslimit, :kdf_memlimit, :ecdh_public_key, :ecdh_outer_blob, "
                ":ecdh_outer_nonce, :otp_seed, :otp_nonce, :otp_enrolled, :otp_last_step, "
-               ":failures, :locked, :created, :rotated)");
+               ":failures, :locked, :created, :rotated) RETURNING *");
   st.bind(":name", u.name)
       .bind(":algorithm", u.algorithm)
       .bind(":public_key", u.public_key)
@@ -92,8 +92,12 @@ void Keystore::insert_user(const UserRecord& u) {
   else
     st.bind(":otp_seed", nullptr).bind(":otp_nonce", nullptr);
   bind_secrets(st, u.secrets);
-  st.insert("user '" + u.name + "' already exists");
-  touch("user/" + u.name);
+  // The new row's digest from the row the insert returns (not read back: one user of a
+  // provisioning batch costs one statement, not two).
+  if (!st.insert_returning("user '" + u.name + "' already exists"))
+    fail(Category::general, "internal error: inserting user '" + u.name + "' returned no row");
+  touch_inserted("user/" + u.name, "users", st);
+  st.finish();
   tx.commit();
 }
 
