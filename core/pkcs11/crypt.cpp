@@ -132,18 +132,18 @@ Bytes gcm_seal(const Session& s, KeyHandle key, ByteView nonce, ByteView aad, By
   return out;
 }
 
-std::optional<Secret> gcm_open(const Session& s, KeyHandle key, ByteView nonce, ByteView aad,
-                               ByteView sealed) {
+std::optional<std::size_t> gcm_decrypt_to(const Session& s, KeyHandle key, ByteView nonce,
+                                          ByteView aad, ByteView sealed,
+                                          std::span<std::uint8_t> out) {
   CK_GCM_PARAMS p = gcm_params(nonce, aad);
   CK_MECHANISM m{CKM_AES_GCM, &p, sizeof p};
   check(s.fn()->C_DecryptInit(s.handle(), &m, key), "starting AES-GCM decryption");
   // SoftHSM asks for as many bytes as the input (tag included) and then reports fewer.
-  Secret out(sealed.size() == 0 ? 1 : sealed.size());
   CK_ULONG len = out.size();
   const CK_RV rv = s.fn()->C_Decrypt(s.handle(), const_cast<std::uint8_t*>(sealed.data()),
                                      sealed.size(), out.data(), &len);
   switch (rv) {
-    case CKR_OK: return out.prefix(len);
+    case CKR_OK: return static_cast<std::size_t>(len);
     case CKR_GENERAL_ERROR:
     case CKR_ENCRYPTED_DATA_INVALID:
     case CKR_ENCRYPTED_DATA_LEN_RANGE:
@@ -152,6 +152,14 @@ std::optional<Secret> gcm_open(const Session& s, KeyHandle key, ByteView nonce, 
     default: check(rv, "AES-GCM decryption");
   }
   return std::nullopt;
+}
+
+std::optional<Secret> gcm_open(const Session& s, KeyHandle key, ByteView nonce, ByteView aad,
+                               ByteView sealed) {
+  Secret out(sealed.size() == 0 ? 1 : sealed.size());
+  const std::optional<std::size_t> len = gcm_decrypt_to(s, key, nonce, aad, sealed, out.bytes());
+  if (!len) return std::nullopt;
+  return out.prefix(*len);
 }
 
 Bytes gcm_seal(const Session& s, const SessionObject& key, ByteView nonce, ByteView aad,

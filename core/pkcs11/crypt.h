@@ -80,6 +80,11 @@ std::optional<Secret> gcm_open(const Session& s, const SessionObject& key, ByteV
 // other token failures throw.
 std::optional<Secret> gcm_open(const Session& s, KeyHandle key, ByteView nonce, ByteView aad,
                                ByteView sealed);
+// The C_Decrypt behind gcm_open, into `out` (at least sealed.size() bytes, at least 1): the
+// plaintext's length, or nullopt when it does not authenticate; other token failures throw.
+std::optional<std::size_t> gcm_decrypt_to(const Session& s, KeyHandle key, ByteView nonce,
+                                          ByteView aad, ByteView sealed,
+                                          std::span<std::uint8_t> out);
 
 // True when `e` is the token refusing to wrap a key of that type (CKR_KEY_NOT_WRAPPABLE):
 // SoftHSM 2.6.1 and EdDSA private keys.

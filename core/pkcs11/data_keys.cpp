@@ -30,31 +30,14 @@ SessionObject unwrap_data_key(const Session& s, KeyHandle kek, ByteView wrapped,
 bool gcm_decrypt_into(const Session& s, KeyHandle key, ByteView nonce, ByteView aad,
                       ByteView sealed, Bytes& out) {
   if (sealed.size() < kGcmTagSize) return false;
-  CK_GCM_PARAMS p{};
-  p.pIv = const_cast<std::uint8_t*>(nonce.data());
-  p.ulIvLen = nonce.size();
-  p.ulIvBits = nonce.size() * 8;
-  p.pAAD = const_cast<std::uint8_t*>(aad.data());
-  p.ulAADLen = aad.size();
-  p.ulTagBits = kGcmTagSize * 8;
-  CK_MECHANISM m{CKM_AES_GCM, &p, sizeof p};
-  check(s.fn()->C_DecryptInit(s.handle(), &m, key), "starting AES-GCM decryption");
-  // SoftHSM asks for as many bytes as the input (tag included) and then reports fewer.
   out.resize(sealed.size());
-  CK_ULONG len = out.size();
-  const CK_RV rv = s.fn()->C_Decrypt(s.handle(), const_cast<std::uint8_t*>(sealed.data()),
-                                     sealed.size(), out.data(), &len);
-  switch (rv) {
-    case CKR_OK: out.resize(len); return true;
-    case CKR_GENERAL_ERROR:
-    case CKR_ENCRYPTED_DATA_INVALID:
-    case CKR_ENCRYPTED_DATA_LEN_RANGE:
-    case CKR_DATA_LEN_RANGE:
-      out.clear();
-      return false;
-    default: check(rv, "AES-GCM decryption");
+  const std::optional<std::size_t> len = gcm_decrypt_to(s, key, nonce, aad, sealed, out);
+  if (!len) {
+    out.clear();
+    return false;
   }
-  return false;
+  out.resize(*len);
+  return true;
 }
 
 Secret secret_key_value(const Session& s, KeyHandle key, std::size_t size) {
