@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "ceremonies/service/allow_list.h"
@@ -126,12 +127,29 @@ class Supervisor {
     log(fmt::format("supervisor: worker {} started", pid));
   }
 
+  // SIGHUP: new workers, which read the certificate, key, CA and allow-list files again, take
+  // the place of the running ones; those get SIGTERM, finish what they hold and end.
+  void replace_workers() {
+    std::vector<pid_t> old;
+    for (const auto& [pid, started] : workers_) old.push_back(pid);
+    for (std::size_t i = 0; i < old.size(); ++i) start_worker();
+    for (const pid_t pid : old) {
+      workers_.erase(pid);
+      retiring_.insert(pid);
+      ::kill(pid, SIGTERM);
+    }
+  }
+
   // Reaps the workers that ended; starts others in their place. Error(auth) when one ended
   // because the token refused the PIN; Error(general) when they keep ending at start.
   void reap_and_restart() {
     int status = 0;
     pid_t pid;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (retiring_.erase(pid) > 0) {
+        log(fmt::format("supervisor: worker {} retired ({})", pid, describe(status)));
+        continue;
+      }
       const auto it = workers_.find(pid);
       if (it == workers_.end()) continue;
       const bool quick = Clock::now() - it->second < std::chrono::seconds(2);
@@ -150,6 +168,8 @@ class Supervisor {
 
   // SIGTERM to every worker, then waits for them (SIGKILL after `grace`).
   void drain(std::chrono::seconds grace) noexcept {
+    for (const pid_t pid : retiring_) workers_.emplace(pid, Clock::now());
+    retiring_.clear();
     for (const auto& [pid, started] : workers_) ::kill(pid, SIGTERM);
     const auto deadline = Clock::now() + grace;
     while (!workers_.empty()) {
@@ -185,6 +205,7 @@ class Supervisor {
   SadStore& sads_;
   const AllowList& allow_;
   std::map<pid_t, Clock::time_point> workers_;
+  std::set<pid_t> retiring_;  // replaced at a SIGHUP, finishing what they hold
   int quick_failures_ = 0;
 };
 
@@ -217,7 +238,7 @@ void serve_signing(const ServeOptions& o, const ServeHooks& hooks) {
   const Secret pin = read_secret(o.workspace.pin_source, "user PIN of the token");
   ServiceMetrics metrics;
   SadStore sads;  // shared by the workers: a SAD is honoured once, by whichever worker
-  const AllowList allow = o.allow.empty() ? AllowList() : AllowList::read(o.allow);
+  AllowList allow = o.allow.empty() ? AllowList() : AllowList::read(o.allow);
   Listener listener(o.listen);
   const BlockedSignals signals;  // before the first fork: the workers inherit the mask
   ::signal(SIGPIPE, SIG_IGN);    // a client that hangs up must not end a worker
@@ -231,9 +252,20 @@ void serve_signing(const ServeOptions& o, const ServeHooks& hooks) {
         supervisor.log(fmt::format("supervisor: {}: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
         break;
       }
-      if (sig == SIGHUP)
-        supervisor.log("supervisor: SIGHUP: reloading certificates is not supported yet; "
-                       "nothing changed");
+      if (sig == SIGHUP) {
+        // The files are checked first: files that do not make a server change nothing.
+        try {
+          check_worker_tls(o);
+          AllowList fresh = o.allow.empty() ? AllowList() : AllowList::read(o.allow);
+          allow = std::move(fresh);
+          supervisor.replace_workers();
+          supervisor.log("supervisor: SIGHUP: certificates and allow-list read again; "
+                         "the workers were replaced");
+        } catch (const Error& e) {
+          supervisor.log(fmt::format("supervisor: SIGHUP: {}; the running workers keep the "
+                                     "files they read", e.what()));
+        }
+      }
       supervisor.reap_and_restart();
     }
   } catch (...) {

@@ -26,6 +26,10 @@ class InheritedSocketServer : public httplib::SSLServer {
  public:
   using httplib::SSLServer::SSLServer;
   void adopt(int fd) { svr_sock_ = fd; }
+  // Leaves the accept loop (at its next idle tick) without stop()'s shutdown(2) of the socket:
+  // the socket is shared, and a shutdown would end every other worker's accept too (the new
+  // workers a SIGHUP starts while this one finishes).
+  void stop_accepting() { svr_sock_ = INVALID_SOCKET; }
 };
 
 void require_tls13(httplib::SSLServer& server, const ServeOptions& o) {
@@ -59,6 +63,7 @@ int serve_until_signal(const WorkerContext& c) {
   SigningService service(config, c.metrics, c.sads, c.log);
   service.install(server);
   server.adopt(c.listen_fd);
+  server.set_idle_interval(0, 200 * 1000);  // the accept loop looks at stop_accepting() 5 times a second
 
   std::atomic<bool> ended{false};
   std::thread listener([&] {
@@ -72,10 +77,10 @@ int serve_until_signal(const WorkerContext& c) {
   bool signalled = false;
   const timespec tick{0, 200 * 1000 * 1000};
   while (!ended && !signalled) signalled = ::sigtimedwait(&stop, nullptr, &tick) > 0;
-  // stop() is a no-op until the loop runs: repeat until the thread has left it. cpp-httplib
-  // finishes the requests in flight before listen_after_bind returns.
+  // Repeated until the thread has left the loop. cpp-httplib finishes the requests in flight
+  // before listen_after_bind returns.
   while (!ended) {
-    server.stop();
+    server.stop_accepting();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   listener.join();
