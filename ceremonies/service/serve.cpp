@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -244,16 +245,23 @@ void serve_signing(const ServeOptions& o, const ServeHooks& hooks) {
   ::signal(SIGPIPE, SIG_IGN);    // a client that hangs up must not end a worker
   if (hooks.listening) hooks.listening(listener.bound().text());
   Supervisor supervisor(o, hooks, listener, pin, metrics, sads, allow);
+  // Under systemd (Type=notify) the service says when it is ready, reloading and stopping;
+  // sd_notify does nothing when NOTIFY_SOCKET is not set.
+  const std::string status = fmt::format("STATUS=serving on {} with {} workers",
+                                         listener.bound().text(), o.workers);
   try {
     for (int i = 0; i < o.workers; ++i) supervisor.start_worker();
+    ::sd_notify(0, ("READY=1\n" + status).c_str());
     for (;;) {
       const int sig = signals.next(std::chrono::seconds(1));
       if (sig == SIGTERM || sig == SIGINT) {
         supervisor.log(fmt::format("supervisor: {}: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+        ::sd_notify(0, "STOPPING=1\nSTATUS=draining");
         break;
       }
       if (sig == SIGHUP) {
         // The files are checked first: files that do not make a server change nothing.
+        ::sd_notify(0, "RELOADING=1\nSTATUS=reading the certificates again");
         try {
           check_worker_tls(o);
           AllowList fresh = o.allow.empty() ? AllowList() : AllowList::read(o.allow);
@@ -265,6 +273,7 @@ void serve_signing(const ServeOptions& o, const ServeHooks& hooks) {
           supervisor.log(fmt::format("supervisor: SIGHUP: {}; the running workers keep the "
                                      "files they read", e.what()));
         }
+        ::sd_notify(0, ("READY=1\n" + status).c_str());
       }
       supervisor.reap_and_restart();
     }
