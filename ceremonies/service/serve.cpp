@@ -52,7 +52,12 @@ class Listener {
     addrinfo* found = nullptr;
     if (::getaddrinfo(a.host.c_str(), std::to_string(a.port).c_str(), &hints, &found) == 0) {
       for (addrinfo* ai = found; ai != nullptr && fd_ < 0; ai = ai->ai_next) {
-        const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        // Non-blocking: every worker waits in poll() on this one socket and all of them wake
+        // for a connection; the ones that lose the race get EAGAIN from accept() and look
+        // again (at the stop flag too), instead of blocking in accept() where a retiring
+        // worker would stay, and take the next connection, until its grace ran out.
+        const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                                ai->ai_protocol);
         if (fd < 0) continue;
         const int yes = 1;
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
