@@ -1,7 +1,11 @@
 // serve: the signing service (ceremonies/service/serve.h) on the workspace, token and
 // keystore of the global options.
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <iostream>
 #include <memory>
@@ -18,6 +22,9 @@ void add_serve_commands(Cli& cli) {
     std::string listen, tls_cert, tls_key, client_ca, allow;
     int workers = kDefaultServeWorkers;
     int sad_ttl = kDefaultSadTtlSeconds;
+    int queue = kDefaultServeQueue;
+    double client_rate = 0, user_rate = kDefaultUserRate;
+    std::string access_log = "-";
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = cli.app.add_subcommand(
@@ -43,6 +50,18 @@ void add_serve_commands(Cli& cli) {
                   "'group:NAME' ... ('user:*' for all); others get 403 (default: every client, "
                   "everything)")
       ->type_name("FILE");
+  cmd->add_option("--queue", o->queue, "requests that may wait for a worker's token session; "
+                  "beyond that a request is answered 503 with Retry-After at once (default 16 "
+                  "per worker)")->type_name("N");
+  cmd->add_option("--client-rate", o->client_rate, "requests a second each client certificate "
+                  "may make, bursts of twice that, across all workers; over it: 429 with "
+                  "Retry-After (default 0: no limit)")->type_name("RATE");
+  cmd->add_option("--user-rate", o->user_rate, "signing requests a second for each user, "
+                  "bursts of twice that, from all clients; over it: 429 with Retry-After "
+                  "(default 10; 0: no limit)")->type_name("RATE");
+  cmd->add_option("--access-log", o->access_log, "append one JSON object per request to FILE "
+                  "(time, worker, client certificate, method, path, status, duration; never a "
+                  "body); 'off' for none (default: '-', stderr)")->type_name("FILE");
   with_example(cmd, "hsmctl --dir /var/lib/hsmctl --pin-source file:/etc/hsmctl/pin serve "
                     "--listen 0.0.0.0:8443 --tls-cert srv.crt --tls-key srv.key --client-ca "
                     "apps-ca.crt\n"
@@ -58,6 +77,9 @@ void add_serve_commands(Cli& cli) {
       so.workers = o->workers;
       so.sad_ttl_seconds = o->sad_ttl;
       so.allow = o->allow;
+      so.queue_limit = o->queue;
+      so.client_rate = o->client_rate;
+      so.user_rate = o->user_rate;
       so.workspace = cli.workspace_options();
       so.max_auth_failures = max_auth_failures(cli);
       ServeHooks hooks;
@@ -71,6 +93,21 @@ void add_serve_commands(Cli& cli) {
         const std::string whole = transcript::utc_now_rfc3339() + ' ' + line + '\n';
         [[maybe_unused]] const ssize_t n = ::write(2, whole.data(), whole.size());
       };
+      // The access log is opened here, once: the workers inherit it and append whole lines.
+      int access_fd = -1;
+      if (o->access_log == "-") {
+        access_fd = 2;
+      } else if (o->access_log != "off") {
+        access_fd = ::open(o->access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (access_fd < 0)
+          fail(Category::general, fmt::format("cannot open the access log '{}': {}",
+                                              o->access_log, std::strerror(errno)));
+      }
+      if (access_fd >= 0)
+        hooks.access = [access_fd](const std::string& line) {
+          const std::string whole = line + '\n';
+          [[maybe_unused]] const ssize_t n = ::write(access_fd, whole.data(), whole.size());
+        };
       serve_signing(so, hooks);
       return 0;
     };

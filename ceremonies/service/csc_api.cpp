@@ -147,8 +147,8 @@ struct CscApi::Reply {
 };
 
 CscApi::CscApi(const SigningServiceConfig& config, ServiceMetrics& metrics, SadStore& sads,
-               std::mutex& token_mutex)
-    : config_(config), metrics_(metrics), sads_(sads), token_mutex_(token_mutex) {}
+               TokenGate& gate)
+    : config_(config), metrics_(metrics), sads_(sads), gate_(gate) {}
 
 // 403 access_denied for a credential the allow-list does not give this client.
 void CscApi::require_allowed(const ClientIdentity& client, const std::string& credential) const {
@@ -164,7 +164,7 @@ CscApi::Reply CscApi::credentials_list(const std::string& body, const ClientIden
   if (doc.contains("userID")) user = csc_string(doc, "userID");
   std::vector<keystore::UserRecord> users;
   {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     users = ws.keystore().list_users();
   }
@@ -189,7 +189,7 @@ CscApi::Reply CscApi::credentials_info(const std::string& body, const ClientIden
   require_allowed(client, id);
   std::optional<keystore::UserRecord> u;
   {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     u = ws.keystore().find_user(id);
   }
@@ -206,6 +206,7 @@ CscApi::Reply CscApi::authorize(std::string& body, const ClientIdentity& client)
   r.credential = csc_string(doc, "credentialID");
   if (!valid_user_name(r.credential)) csc_refuse("Invalid parameter credentialID");
   require_allowed(client, r.credential);
+  config_.admit_user(r.credential);
   const auto n = doc.find("numSignatures");
   if (n == doc.end() || !n->is_number_integer())
     csc_refuse("Missing (or invalid type) integer parameter numSignatures");
@@ -223,13 +224,14 @@ CscApi::Reply CscApi::authorize(std::string& body, const ClientIdentity& client)
   r.ttl = config_.sad_ttl;
   AuthOutcome outcome;
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
     const CscAuthorization a = csc_authorize(ws, sads_, r, outcome);
     return {200, {{"SAD", a.sad}, {"expiresIn", r.ttl.count()}}};
   } catch (const Error& e) {
     if (outcome.locked_now) metrics_.count_lockout();
+    if (e.category() == Category::token) metrics_.count_token_error();
     if (e.category() == Category::not_found && outcome.factors_checked)
       csc_refuse("Invalid parameter credentialID");
     if (e.category() == Category::usage) csc_refuse(e.what());
@@ -250,6 +252,7 @@ CscApi::Reply CscApi::sign_hash(const std::string& body, const ClientIdentity& c
   CscSignRequest r;
   r.credential = csc_string(doc, "credentialID");
   require_allowed(client, r.credential);
+  config_.admit_user(r.credential);
   r.sad = csc_string(doc, "SAD");
   const std::string sign_algo = csc_string(doc, "signAlgo");
   std::string implied;
@@ -269,7 +272,7 @@ CscApi::Reply CscApi::sign_hash(const std::string& body, const ClientIdentity& c
   r.hashes = csc_hashes(doc, r.digest_alg);
   r.client = client.fingerprint;
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
     const CscSignatures s = csc_sign_hashes(ws, sads_, r);
@@ -277,6 +280,7 @@ CscApi::Reply CscApi::sign_hash(const std::string& body, const ClientIdentity& c
     for (const Bytes& sig : s.signatures) signatures.push_back(to_base64(sig));
     return {200, {{"signatures", signatures}}};
   } catch (const Error& e) {
+    if (e.category() == Category::token) metrics_.count_token_error();
     if (e.category() == Category::usage) csc_refuse(e.what());
     if (e.category() == Category::not_found) csc_refuse("Invalid parameter credentialID");
     if (e.category() == Category::auth) csc_refuse(fmt::format("Invalid parameter SAD: {}", e.what()));
@@ -289,14 +293,19 @@ void CscApi::install(httplib::Server& server) {
   const auto route = [](auto handler) {
     return [handler](const httplib::Request& req, httplib::Response& res) {
       CscApi::Reply r;
+      int retry_after = 0;
       try {
         r = handler(req);
+      } catch (const NotAdmitted& n) {  // a full queue, a rate limit
+        r = {n.status, {{"error", "temporarily_unavailable"}, {"error_description", n.why}}};
+        retry_after = n.retry_after_seconds;
       } catch (const CscRefusal& refusal) {
         r = {refusal.status, {{"error", refusal.error}, {"error_description", refusal.description}}};
       } catch (const std::exception& e) {
         r = {500, {{"error", "server_error"}, {"error_description", e.what()}}};
       }
       res.status = r.status;
+      if (retry_after > 0) res.set_header("Retry-After", std::to_string(retry_after));
       res.set_content(r.body.dump() + "\n", "application/json");
     };
   };

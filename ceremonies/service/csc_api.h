@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "ceremonies/service/admission.h"
 #include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
@@ -25,7 +26,7 @@ class CscApi {
  public:
   // `token_mutex` is the worker's one turn at the token, shared with the /v1 routes.
   CscApi(const SigningServiceConfig& config, ServiceMetrics& metrics, SadStore& sads,
-         std::mutex& token_mutex);
+         TokenGate& gate);
   void install(httplib::Server& server);
 
   struct Reply;
@@ -39,7 +40,7 @@ class CscApi {
   const SigningServiceConfig& config_;
   ServiceMetrics& metrics_;
   SadStore& sads_;
-  std::mutex& token_mutex_;
+  TokenGate& gate_;
 };
 
 }  // namespace hsm

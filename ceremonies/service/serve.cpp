@@ -119,16 +119,18 @@ class BlockedSignals {
 class Supervisor {
  public:
   Supervisor(const ServeOptions& o, const ServeHooks& hooks, const Listener& listener,
-             const Secret& pin, ServiceMetrics& metrics, SadStore& sads, const AllowList& allow)
+             const Secret& pin, ServiceMetrics& metrics, SadStore& sads, const AllowList& allow,
+             RateLimiter& rates)
       : o_(o), hooks_(hooks), listener_(listener), pin_(pin), metrics_(metrics), sads_(sads),
-        allow_(allow) {}
+        allow_(allow), rates_(rates) {}
 
   void start_worker() {
     std::fflush(nullptr);  // nothing buffered is written twice
     const pid_t supervisor = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) fail(Category::general, "cannot start a worker process (fork failed)");
-    if (pid == 0) run_worker({o_, listener_.fd(), pin_, metrics_, sads_, allow_, hooks_.log, supervisor});
+    if (pid == 0) run_worker({o_, listener_.fd(), pin_, metrics_, sads_, allow_, rates_, hooks_.log,
+                             hooks_.access, supervisor});
     workers_[pid] = Clock::now();
     log(fmt::format("supervisor: worker {} started", pid));
   }
@@ -210,6 +212,7 @@ class Supervisor {
   ServiceMetrics& metrics_;
   SadStore& sads_;
   const AllowList& allow_;
+  RateLimiter& rates_;
   std::map<pid_t, Clock::time_point> workers_;
   std::set<pid_t> retiring_;  // replaced at a SIGHUP, finishing what they hold
   int quick_failures_ = 0;
@@ -224,6 +227,14 @@ void ServeOptions::validate() const {
   if (sad_ttl_seconds < 1 || sad_ttl_seconds > kMaxSadTtlSeconds)
     fail(Category::usage, fmt::format("--sad-ttl {} is out of range: give 1 to {} seconds",
                                       sad_ttl_seconds, kMaxSadTtlSeconds));
+  if (queue_limit < 0 || queue_limit > kMaxServeQueue)
+    fail(Category::usage, fmt::format("--queue {} is out of range: give 0 to {} requests",
+                                      queue_limit, kMaxServeQueue));
+  for (const auto& [rate, option] : {std::pair{client_rate, "--client-rate"},
+                                     std::pair{user_rate, "--user-rate"}})
+    if (!(rate >= 0 && rate <= kMaxServeRate))
+      fail(Category::usage, fmt::format("{} {} is out of range: give 0 (no limit) to {} "
+                                        "requests a second", option, rate, kMaxServeRate));
   const std::pair<const fs::path*, const char*> files[] = {
       {&tls_cert, "--tls-cert"}, {&tls_key, "--tls-key"}, {&client_ca, "--client-ca"}};
   for (const auto& [f, option] : files) {
@@ -249,7 +260,8 @@ void serve_signing(const ServeOptions& o, const ServeHooks& hooks) {
   const BlockedSignals signals;  // before the first fork: the workers inherit the mask
   ::signal(SIGPIPE, SIG_IGN);    // a client that hangs up must not end a worker
   if (hooks.listening) hooks.listening(listener.bound().text());
-  Supervisor supervisor(o, hooks, listener, pin, metrics, sads, allow);
+  RateLimiter rates;  // shared by the workers: one budget per client and per user
+  Supervisor supervisor(o, hooks, listener, pin, metrics, sads, allow, rates);
   // Under systemd (Type=notify) the service says when it is ready, reloading and stopping;
   // sd_notify does nothing when NOTIFY_SOCKET is not set.
   const std::string status = fmt::format("STATUS=serving on {} with {} workers",

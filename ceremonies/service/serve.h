@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "ceremonies/service/admission.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/witness/witness_server.h"  // ListenAddress
 #include "ceremonies/workspace.h"
@@ -29,6 +30,9 @@ struct ServeOptions {
   std::int64_t max_auth_failures = 5;
   int sad_ttl_seconds = kDefaultSadTtlSeconds;  // CSC credentials/authorize: a SAD's lifetime
   std::filesystem::path allow;  // --allow FILE (allow_list.h); empty: every client, every user
+  int queue_limit = kDefaultServeQueue;  // --queue: requests waiting per worker, then 503
+  double client_rate = 0;                // --client-rate: per client certificate; 0: none
+  double user_rate = kDefaultUserRate;   // --user-rate: signing requests per user; 0: none
   // Throws the first problem: a missing TLS or CA file, a CA file without a certificate, a
   // worker count out of 1..64, a SAD lifetime out of 1..3600 s, an --allow file that does not
   // read, a DIR that is no workspace.
@@ -39,9 +43,11 @@ struct ServeHooks {
   // Called once, with the address bound (the real port when 0 was asked for), before the
   // workers start.
   std::function<void(const std::string& address)> listening;
-  // One line per request and per worker start or end; calls may come from several processes
+  // One line per worker start or end and per problem; calls may come from several processes
   // (each line is written whole).
   std::function<void(const std::string& line)> log;
+  // The access log: one JSON object per request (no newline given); null: none.
+  std::function<void(const std::string& line)> access;
 };
 
 // Serves until SIGTERM or SIGINT, then drains and returns. Problems before serving (a file,

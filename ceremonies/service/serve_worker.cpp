@@ -46,6 +46,11 @@ int serve_until_signal(const WorkerContext& c) {
   SigningServiceConfig config{o.workspace, &c.pin, o.max_auth_failures,
                               std::chrono::seconds(o.sad_ttl_seconds),
                               c.allow.open() ? nullptr : &c.allow};
+  config.queue_limit = o.queue_limit;
+  config.client_rate = o.client_rate;
+  config.user_rate = o.user_rate;
+  config.rates = &c.rates;
+  config.metrics = &c.metrics;
   config.workspace.lock_wait = std::chrono::seconds(30);
   config.workspace.on_lock_wait = nullptr;
   // At start, once: a token that refuses the PIN ends the service (the supervisor stops);
@@ -60,7 +65,7 @@ int serve_until_signal(const WorkerContext& c) {
   }
   InheritedSocketServer server(o.tls_cert.c_str(), o.tls_key.c_str(), o.client_ca.c_str());
   require_tls13(server, o);
-  SigningService service(config, c.metrics, c.sads, c.log);
+  SigningService service(config, c.metrics, c.sads, c.log, c.access);
   service.install(server);
   server.adopt(c.listen_fd);
   server.set_idle_interval(0, 200 * 1000);  // the accept loop looks at stop_accepting() 5 times a second

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "ceremonies/service/admission.h"
 #include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/serve.h"
@@ -27,7 +28,9 @@ struct WorkerContext {
   ServiceMetrics& metrics;
   SadStore& sads;
   const AllowList& allow;  // open() without --allow
+  RateLimiter& rates;
   std::function<void(const std::string&)> log;
+  std::function<void(const std::string&)> access;  // one JSON line a request
   pid_t supervisor;
 };
 

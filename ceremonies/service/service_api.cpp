@@ -23,6 +23,7 @@
 #include "ceremonies/users/user_layers.h"
 #include "core/error.h"
 #include "core/printable.h"
+#include "core/transcript/entry.h"
 
 namespace hsm {
 
@@ -161,9 +162,10 @@ SigningService::Reply SigningService::Reply::error(int status, const std::string
 }
 
 SigningService::SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics,
-                               SadStore& sads, std::function<void(const std::string&)> log)
-    : config_(config), metrics_(metrics), log_(std::move(log)),
-      csc_(config_, metrics_, sads, token_mutex_) {}
+                               SadStore& sads, std::function<void(const std::string&)> log,
+                               std::function<void(const std::string&)> access)
+    : config_(config), metrics_(metrics), log_(std::move(log)), access_(std::move(access)),
+      gate_(config.queue_limit, metrics), csc_(config_, metrics_, sads, gate_) {}
 
 void SigningService::log(const std::string& line) {
   const std::lock_guard<std::mutex> g(log_mutex_);
@@ -172,20 +174,25 @@ void SigningService::log(const std::string& line) {
 
 SigningService::Reply SigningService::healthz() {
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
     check_service_ready(ws);
   } catch (const std::exception& e) {
     return {503, nlohmann::json{{"status", "not ready"}, {"error", e.what()}}.dump() + "\n",
             kJsonType};
+  } catch (const NotAdmitted& n) {  // busy: the queue for the token is full
+    Reply r{503, nlohmann::json{{"status", "not ready"}, {"error", n.why}}.dump() + "\n",
+            kJsonType};
+    r.retry_after = n.retry_after_seconds;
+    return r;
   }
   return {200, nlohmann::json{{"status", "ready"}}.dump() + "\n", kJsonType};
 }
 
 SigningService::Reply SigningService::checkpoint() {
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);  // the lock: never a checkpoint half replaced
     const auto note = load_checkpoint(config_.workspace.dir / "transcript.jsonl");
     if (!note)
@@ -202,7 +209,7 @@ SigningService::Reply SigningService::public_key(const std::string& name,
   if (!valid_user_name(name)) return Reply::error(400, fmt::format("'{}' is not a user name", name));
   if (!config_.may_use_user(client, name)) return Reply::error(403, not_allowed_message(client, name));
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     return {200, user_public_pem(ws, name), kPemType};
   } catch (const Error& e) {
@@ -222,11 +229,12 @@ SigningService::Reply SigningService::sign(const std::string& name, std::string&
   } catch (const Error& e) {
     return Reply::error(400, e.what());
   }
+  config_.admit_user(name);
   r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
   AuthOutcome outcome;
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
     return signed_answer(serve_user_sign(ws, r, outcome));
@@ -253,6 +261,7 @@ SigningService::Reply SigningService::signed_answer(const ServiceSignature& s) {
 
 SigningService::Reply SigningService::sign_failure(const Error& e, const AuthOutcome& outcome) {
   if (outcome.locked_now) metrics_.count_lockout();
+  if (e.category() == Category::token) metrics_.count_token_error();
   switch (e.category()) {
     case Category::usage: return Reply::error(400, e.what());
     case Category::not_found: return Reply::error(outcome.factors_checked ? 404 : 500, e.what());
@@ -264,42 +273,76 @@ SigningService::Reply SigningService::sign_failure(const Error& e, const AuthOut
   return Reply::error(500, e.what());
 }
 
+void SigningService::respond(httplib::Response& res, const std::function<Reply()>& make) {
+  Reply r;
+  try {
+    r = make();
+  } catch (const NotAdmitted& n) {  // a full queue, a rate limit
+    r = Reply::error(n.status, n.why);
+    r.retry_after = n.retry_after_seconds;
+  }
+  res.status = r.status;
+  if (r.retry_after > 0) res.set_header("Retry-After", std::to_string(r.retry_after));
+  res.set_content(std::move(r.body), r.type.c_str());
+}
+
+void SigningServiceConfig::admit_user(std::string_view user) const {
+  if (rates == nullptr) return;
+  const int wait = rates->take("user:" + std::string(user), user_rate);
+  if (wait == 0) return;
+  if (metrics != nullptr) metrics->count_refusal(ServiceMetrics::Refusal::user_rate);
+  throw NotAdmitted{429, wait, fmt::format("user '{}' is over the signing rate: try again "
+                                             "later", printable(user))};
+}
+
 void SigningService::install(httplib::Server& server) {
   server.set_payload_max_length(kMaxServiceBody);
   server.set_read_timeout(10);
   server.set_write_timeout(10);
   server.set_keep_alive_timeout(5);
-  const auto answer = [](httplib::Response& res, Reply r) {
-    res.status = r.status;
-    res.set_content(std::move(r.body), r.type.c_str());
-  };
-  server.Get("/healthz", [this, answer](const httplib::Request&, httplib::Response& res) {
-    answer(res, healthz());
+  server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    respond(res, [&] { return healthz(); });
   });
   server.Get("/v1/transcript/checkpoint",
-             [this, answer](const httplib::Request&, httplib::Response& res) {
-               answer(res, checkpoint());
+             [this](const httplib::Request&, httplib::Response& res) {
+               respond(res, [&] { return checkpoint(); });
              });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.prometheus_text(), kPrometheusTextType);
   });
   server.Get(R"(/v1/users/([^/]+)/public-key)",
-             [this, answer](const httplib::Request& req, httplib::Response& res) {
-               answer(res, public_key(req.matches[1], client_identity(req)));
+             [this](const httplib::Request& req, httplib::Response& res) {
+               respond(res, [&] { return public_key(req.matches[1], client_identity(req)); });
              });
   server.Post(R"(/v1/users/([^/]+)/sign)",
-              [this, answer](const httplib::Request& req, httplib::Response& res) {
+              [this](const httplib::Request& req, httplib::Response& res) {
                 // The body holds the password: the handler wipes it once parsed. cpp-httplib
                 // hands it over as const, but owns it as a plain (non-const) member of the
                 // request it made for this connection.
                 std::string& body = const_cast<std::string&>(req.body);
-                answer(res, sign(req.matches[1], body, client_identity(req)));
+                respond(res, [&] { return sign(req.matches[1], body, client_identity(req)); });
               });
   install_group_routes(server);
   csc_.install(server);
-  server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+  // Before routing: the clock of the request, and the client's rate (the probes of /healthz
+  // and /metrics are not counted).
+  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     request_started = std::chrono::steady_clock::now();
-    return httplib::Server::HandlerResponse::Unhandled;
+    if (config_.rates == nullptr || req.path == "/healthz" || req.path == "/metrics")
+      return httplib::Server::HandlerResponse::Unhandled;
+    const ClientIdentity client = client_identity(req);
+    const int wait = config_.rates->take("client:" + client.fingerprint, config_.client_rate);
+    if (wait == 0) return httplib::Server::HandlerResponse::Unhandled;
+    metrics_.count_refusal(ServiceMetrics::Refusal::client_rate);
+    res.status = 429;
+    res.set_header("Retry-After", std::to_string(wait));
+    const std::string why = "this client certificate is over its request rate: try again later";
+    if (req.path.rfind("/csc/v2/", 0) == 0)
+      res.set_content(nlohmann::json{{"error", "temporarily_unavailable"},
+                                     {"error_description", why}}.dump() + "\n", kJsonType);
+    else
+      res.set_content(error_body(why), kJsonType);
+    return httplib::Server::HandlerResponse::Handled;
   });
   // What cpp-httplib answers itself (an unknown path, a body over the limit, a malformed
   // request) gets a JSON error body too.
@@ -330,8 +373,24 @@ void SigningService::install(httplib::Server& server) {
     request_started = {};
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - started);
     metrics_.count_request(endpoint_of(req.path), res.status, us);
-    log(fmt::format("worker {}: {} {} {} {} {:.1f} ms", ::getpid(), req.remote_addr,
-                    printable(req.method), printable(req.path), res.status, us.count() / 1000.0));
+    if (!access_) return;
+    // The access log: one JSON object a line; no body, no header but the client's identity.
+    const ClientIdentity client = client_identity(req);
+    nlohmann::json line{{"time", transcript::utc_now_rfc3339()},
+                        {"worker", ::getpid()},
+                        {"remote", req.remote_addr},
+                        {"client", client.fingerprint},
+                        {"client_cn", client.cn},
+                        {"method", printable(req.method)},
+                        {"path", printable(req.path)},
+                        {"status", res.status},
+                        {"ms", static_cast<double>(us.count() / 100) / 10.0},
+                        {"bytes_in", req.body.size()},
+                        {"bytes_out", res.body.size()}};
+    const std::string text =
+        line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::lock_guard<std::mutex> g(log_mutex_);
+    access_(text);
   });
 }
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "ceremonies/service/admission.h"
 #include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/csc_api.h"
 #include "ceremonies/service/sad_store.h"
@@ -24,6 +25,7 @@
 namespace httplib {
 class Server;
 struct Request;
+struct Response;
 }
 
 namespace hsm {
@@ -37,6 +39,13 @@ struct SigningServiceConfig {
   std::int64_t max_auth_failures = 5;
   std::chrono::seconds sad_ttl{kDefaultSadTtlSeconds};  // CSC: a SAD's lifetime
   const AllowList* allow = nullptr;  // --allow; null: every client may use every user
+  int queue_limit = kDefaultServeQueue;  // --queue: requests waiting per worker
+  double client_rate = 0;               // --client-rate: requests/s per client certificate
+  double user_rate = kDefaultUserRate;  // --user-rate: signing requests/s per user
+  RateLimiter* rates = nullptr;         // shared by the workers; null: no rate limit
+  ServiceMetrics* metrics = nullptr;    // counts the refusals of admit_user
+  // Throws NotAdmitted 429 when `user` is over --user-rate.
+  void admit_user(std::string_view user) const;
   bool may_use_user(const ClientIdentity& c, std::string_view user) const {
     return allow == nullptr || allow->may_use_user(c, user);
   }
@@ -57,9 +66,11 @@ std::string not_allowed_message(const ClientIdentity& c, std::string_view user,
 
 class SigningService {
  public:
-  // `log` takes one line per request (calls are serialized).
+  // `log` takes the worker's messages, `access` one JSON object per request (the access log);
+  // calls are serialized.
   SigningService(const SigningServiceConfig& config, ServiceMetrics& metrics, SadStore& sads,
-                 std::function<void(const std::string&)> log);
+                 std::function<void(const std::string&)> log,
+                 std::function<void(const std::string&)> access);
   // Adds the routes (the CSC API's too, csc_api.h), the limits, the error bodies and the per-request log to `server`.
   void install(httplib::Server& server);
 
@@ -68,6 +79,7 @@ class SigningService {
     int status = 200;
     std::string body;
     std::string type = "application/json";
+    int retry_after = 0;  // seconds, for 429 and 503
     static Reply error(int status, const std::string& message);  // {"error": message}
   };
   // The answer of a signature: 200 with signature, algorithm, seq and the receipt when one
@@ -75,6 +87,9 @@ class SigningService {
   Reply signed_answer(const ServiceSignature& s);
   // The status of a failed signature request (400, 401, 404, 423, 500), counting a lockout.
   Reply sign_failure(const Error& e, const AuthOutcome& outcome);
+  // Answers what `make` returns; a request it does not admit (NotAdmitted) gets its 503 or
+  // 429 with Retry-After.
+  static void respond(httplib::Response& res, const std::function<Reply()>& make);
   Reply healthz();
   Reply checkpoint();
   Reply public_key(const std::string& name, const ClientIdentity& client);
@@ -86,8 +101,9 @@ class SigningService {
   void log(const std::string& line);
   const SigningServiceConfig& config_;
   ServiceMetrics& metrics_;
-  std::function<void(const std::string&)> log_;
-  std::mutex token_mutex_, log_mutex_;
+  std::function<void(const std::string&)> log_, access_;
+  std::mutex log_mutex_;
+  TokenGate gate_;  // the token, one request at a time; csc_ shares it
   CscApi csc_;
 };
 

@@ -56,7 +56,7 @@ SigningService::Reply SigningService::group_public_key(const std::string& name,
   if (!config_.may_use_group(client, name))
     return Reply::error(403, not_allowed_message(client, name, "group"));
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     return {200, group_public_pem(ws, name), "application/x-pem-file"};
   } catch (const Error& e) {
@@ -80,11 +80,12 @@ SigningService::Reply SigningService::group_sign(const std::string& name, std::s
   } catch (const Error& e) {
     return Reply::error(400, e.what());
   }
+  config_.admit_user(r.member);
   r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
   AuthOutcome outcome;
   try {
-    const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
+    const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
     return signed_answer(serve_group_sign(ws, r, outcome));
@@ -96,19 +97,15 @@ SigningService::Reply SigningService::group_sign(const std::string& name, std::s
 }
 
 void SigningService::install_group_routes(httplib::Server& server) {
-  const auto answer = [](httplib::Response& res, Reply r) {
-    res.status = r.status;
-    res.set_content(std::move(r.body), r.type.c_str());
-  };
   server.Get(R"(/v1/groups/([^/]+)/public-key)",
-             [this, answer](const httplib::Request& req, httplib::Response& res) {
-               answer(res, group_public_key(req.matches[1], client_identity(req)));
+             [this](const httplib::Request& req, httplib::Response& res) {
+               respond(res, [&] { return group_public_key(req.matches[1], client_identity(req)); });
              });
   server.Post(R"(/v1/groups/([^/]+)/sign)",
-              [this, answer](const httplib::Request& req, httplib::Response& res) {
+              [this](const httplib::Request& req, httplib::Response& res) {
                 // The body holds the password: wiped once parsed (see service_api.cpp).
                 std::string& body = const_cast<std::string&>(req.body);
-                answer(res, group_sign(req.matches[1], body, client_identity(req)));
+                respond(res, [&] { return group_sign(req.matches[1], body, client_identity(req)); });
               });
 }
 

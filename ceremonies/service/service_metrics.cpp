@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -19,7 +20,7 @@ constexpr std::array<const char*, 9> kEndpointNames{
     "healthz", "public_key", "sign", "metrics", "csc", "checkpoint", "group_public_key",
     "group_sign", "other"};
 // The statuses the service answers; anything else is counted as "other".
-constexpr std::array<int, 11> kStatuses{200, 400, 401, 403, 404, 405, 413, 423, 500, 501, 503};
+constexpr std::array<int, 12> kStatuses{200, 400, 401, 403, 404, 405, 413, 423, 429, 500, 501, 503};
 constexpr std::size_t kOtherStatus = kStatuses.size();  // the last slot of each row
 // Upper bounds in seconds (a signature with the interactive KDF profile takes ~0.1-0.5 s).
 constexpr std::array<double, 11> kBounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -42,6 +43,9 @@ struct ServiceMetrics::Shared {
   Counter latency_us[kEndpointNames.size()];
   Counter lockouts;
   Counter restarts;
+  Counter token_errors;
+  Counter refused[3];                // by Refusal
+  std::atomic<std::int64_t> queued;  // requests waiting for a worker's token, every worker
 };
 
 ServiceMetrics::ServiceMetrics() {
@@ -73,6 +77,18 @@ void ServiceMetrics::count_lockout() noexcept {
 
 void ServiceMetrics::count_restart() noexcept {
   shared_->restarts.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ServiceMetrics::count_token_error() noexcept {
+  shared_->token_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ServiceMetrics::count_refusal(Refusal r) noexcept {
+  shared_->refused[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void ServiceMetrics::queue_change(int delta) noexcept {
+  shared_->queued.fetch_add(delta, std::memory_order_relaxed);
 }
 
 std::string ServiceMetrics::prometheus_text() const {
@@ -111,6 +127,19 @@ std::string ServiceMetrics::prometheus_text() const {
   out += "# HELP hsmctl_serve_worker_restarts_total Workers started again after they ended.\n";
   out += "# TYPE hsmctl_serve_worker_restarts_total counter\n";
   out += fmt::format("hsmctl_serve_worker_restarts_total {}\n", shared_->restarts.load());
+  out += "# HELP hsmctl_serve_token_errors_total Requests that failed in the token (PKCS#11).\n";
+  out += "# TYPE hsmctl_serve_token_errors_total counter\n";
+  out += fmt::format("hsmctl_serve_token_errors_total {}\n", shared_->token_errors.load());
+  out += "# HELP hsmctl_serve_refused_total Requests not admitted: a full queue (503) or a "
+         "rate limit (429).\n";
+  out += "# TYPE hsmctl_serve_refused_total counter\n";
+  constexpr std::array<const char*, 3> kReasons{"queue_full", "client_rate", "user_rate"};
+  for (std::size_t r = 0; r < kReasons.size(); ++r)
+    out += fmt::format("hsmctl_serve_refused_total{{reason=\"{}\"}} {}\n", kReasons[r],
+                       shared_->refused[r].load());
+  out += "# HELP hsmctl_serve_queue_depth Requests waiting for a worker's token session now.\n";
+  out += "# TYPE hsmctl_serve_queue_depth gauge\n";
+  out += fmt::format("hsmctl_serve_queue_depth {}\n", std::max<std::int64_t>(0, shared_->queued.load()));
   return out;
 }
 
