@@ -134,7 +134,9 @@ LoadResult load(int port, const fs::path& pki, int clients, double seconds, int 
           ++r.ok;
           r.latency_ms.push_back(ms);
         } else {
-          ++r.failed;
+          if (r.failed++ == 0 && t == 0)
+            note("first failure: %s", res ? (std::to_string(res->status) + " " + res->body).c_str()
+                                          : httplib::to_string(res.error()).c_str());
         }
       }
     });

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -37,6 +38,7 @@ int take(const std::filesystem::path& dir, std::chrono::milliseconds wait,
     fail(Category::general, "cannot open the workspace lock " + path.string(), std::strerror(errno));
   const auto deadline = std::chrono::steady_clock::now() + wait;
   bool told = false;
+  std::chrono::milliseconds backoff(1);
   while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     if (err != EWOULDBLOCK && err != EINTR) {
@@ -54,7 +56,10 @@ int take(const std::filesystem::path& dir, std::chrono::milliseconds wait,
     }
     if (!told && on_wait) on_wait();
     told = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Short waits first (the service's workers take the lock for a few milliseconds each),
+    // then every 20 ms.
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(20));
   }
   return fd_;
 }
