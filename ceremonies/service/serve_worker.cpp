@@ -16,7 +16,6 @@
 #include "ceremonies/service/service_api.h"
 #include "ceremonies/service/service_sign.h"
 #include "core/error.h"
-#include "core/pkcs11/module.h"
 
 namespace hsm {
 
@@ -54,15 +53,6 @@ int serve_until_signal(const WorkerContext& c) {
   config.metrics = &c.metrics;
   config.workspace.lock_wait = std::chrono::seconds(30);
   config.workspace.on_lock_wait = nullptr;
-  // The PKCS#11 module stays loaded and initialised for the worker's life: each request's
-  // Workspace finds it loaded (Module::load returns the loaded one) instead of paying
-  // C_Initialize, which makes SoftHSM read every token's objects, per request.
-  std::shared_ptr<p11::Module> module;
-  try {
-    module = p11::Module::load(resolve_module_path(o.workspace.module_path, o.workspace.token));
-  } catch (const Error& e) {
-    if (c.log) c.log(fmt::format("worker {}: not ready: {}", ::getpid(), e.what()));
-  }
   // At start, once: a token that refuses the PIN ends the service (the supervisor stops);
   // anything else (no master key yet, a missing token) only makes /healthz say why.
   try {
