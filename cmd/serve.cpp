@@ -23,6 +23,7 @@ void add_serve_commands(Cli& cli) {
     int workers = kDefaultServeWorkers;
     int sad_ttl = kDefaultSadTtlSeconds;
     int queue = kDefaultServeQueue;
+    int request_timeout = 10;
     double client_rate = 0, user_rate = kDefaultUserRate;
     std::string access_log = "-";
   };
@@ -53,6 +54,10 @@ void add_serve_commands(Cli& cli) {
   cmd->add_option("--queue", o->queue, "requests that may wait for a worker's token session; "
                   "beyond that a request is answered 503 with Retry-After at once (default 16 "
                   "per worker)")->type_name("N");
+  cmd->add_option("--request-timeout", o->request_timeout, "seconds the service waits for "
+                  "each part of a request (the TLS handshake, each read) and for each write "
+                  "of its answer before it cuts the client off, 1 to 300 (default 10)")
+      ->type_name("SECONDS");
   cmd->add_option("--client-rate", o->client_rate, "requests a second each client certificate "
                   "may make, bursts of twice that, across all workers; over it: 429 with "
                   "Retry-After (default 0: no limit)")->type_name("RATE");
@@ -78,6 +83,7 @@ void add_serve_commands(Cli& cli) {
       so.sad_ttl_seconds = o->sad_ttl;
       so.allow = o->allow;
       so.queue_limit = o->queue;
+      so.request_timeout_seconds = o->request_timeout;
       so.client_rate = o->client_rate;
       so.user_rate = o->user_rate;
       so.workspace = cli.workspace_options();

@@ -227,6 +227,9 @@ void ServeOptions::validate() const {
   if (sad_ttl_seconds < 1 || sad_ttl_seconds > kMaxSadTtlSeconds)
     fail(Category::usage, fmt::format("--sad-ttl {} is out of range: give 1 to {} seconds",
                                       sad_ttl_seconds, kMaxSadTtlSeconds));
+  if (request_timeout_seconds < 1 || request_timeout_seconds > 300)
+    fail(Category::usage, fmt::format("--request-timeout {} is out of range: give 1 to 300 "
+                                      "seconds", request_timeout_seconds));
   if (queue_limit < 0 || queue_limit > kMaxServeQueue)
     fail(Category::usage, fmt::format("--queue {} is out of range: give 0 to {} requests",
                                       queue_limit, kMaxServeQueue));

@@ -31,6 +31,7 @@ struct ServeOptions {
   int sad_ttl_seconds = kDefaultSadTtlSeconds;  // CSC credentials/authorize: a SAD's lifetime
   std::filesystem::path allow;  // --allow FILE (allow_list.h); empty: every client, every user
   int queue_limit = kDefaultServeQueue;  // --queue: requests waiting per worker, then 503
+  int request_timeout_seconds = 10;      // --request-timeout: a client silent longer is cut off
   double client_rate = 0;                // --client-rate: per client certificate; 0: none
   double user_rate = kDefaultUserRate;   // --user-rate: signing requests per user; 0: none
   // Throws the first problem: a missing TLS or CA file, a CA file without a certificate, a

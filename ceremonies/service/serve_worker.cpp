@@ -47,6 +47,7 @@ int serve_until_signal(const WorkerContext& c) {
                               std::chrono::seconds(o.sad_ttl_seconds),
                               c.allow.open() ? nullptr : &c.allow};
   config.queue_limit = o.queue_limit;
+  config.request_timeout_seconds = o.request_timeout_seconds;
   config.client_rate = o.client_rate;
   config.user_rate = o.user_rate;
   config.rates = &c.rates;

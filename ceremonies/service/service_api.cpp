@@ -297,8 +297,8 @@ void SigningServiceConfig::admit_user(std::string_view user) const {
 
 void SigningService::install(httplib::Server& server) {
   server.set_payload_max_length(kMaxServiceBody);
-  server.set_read_timeout(10);
-  server.set_write_timeout(10);
+  server.set_read_timeout(config_.request_timeout_seconds);
+  server.set_write_timeout(config_.request_timeout_seconds);
   server.set_keep_alive_timeout(5);
   server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     respond(res, [&] { return healthz(); });

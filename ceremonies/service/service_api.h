@@ -40,6 +40,7 @@ struct SigningServiceConfig {
   std::chrono::seconds sad_ttl{kDefaultSadTtlSeconds};  // CSC: a SAD's lifetime
   const AllowList* allow = nullptr;  // --allow; null: every client may use every user
   int queue_limit = kDefaultServeQueue;  // --queue: requests waiting per worker
+  int request_timeout_seconds = 10;      // --request-timeout: each read and write
   double client_rate = 0;               // --client-rate: requests/s per client certificate
   double user_rate = kDefaultUserRate;  // --user-rate: signing requests/s per user
   RateLimiter* rates = nullptr;         // shared by the workers; null: no rate limit

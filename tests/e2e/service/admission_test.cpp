@@ -155,9 +155,40 @@ TEST_F(ServeAdmission, TheAccessLogIsAJsonLinePerRequestWithoutBodyOrSecret) {
   EXPECT_EQ(end.err.find("\"path\":\"/v1/users/alice/sign\""), std::string::npos) << end.err;
 }
 
+TEST_F(ServeAdmission, ASlowClientIsCutOffAtTheTimeLimitAndOthersAreServed) {
+  start(1, {"--request-timeout", "2"});
+  // A client that completes the handshake, sends half a request line and then nothing.
+  const std::string script = R"PY(
+import socket, ssl, sys, time
+port, ca, cert, key = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))), server_hostname="127.0.0.1")
+s.sendall(b"POST /v1/users/alice/sign HTTP/1.1\r\nHost: x\r\n")
+start = time.monotonic()
+s.settimeout(30)
+try:
+    data = s.recv(4096)
+    print("closed" if not data else "answered", round(time.monotonic() - start),
+          data.split(b"\r\n")[0].decode() if data else "")
+except (ssl.SSLError, OSError) as e:
+    print("closed", round(time.monotonic() - start), type(e).__name__)
+)PY";
+  const RunResult r = python_script(script);
+  ASSERT_EQ(r.code, 0) << r.err;
+  // Cut off at the limit: closed, or answered 400 ("the request cannot be read") and closed.
+  const bool closed = r.out.rfind("closed ", 0) == 0;
+  EXPECT_TRUE(closed || r.out.find("HTTP/1.1 400") != std::string::npos) << r.out;
+  const int after = std::atoi(r.out.c_str() + (closed ? 7 : 9));
+  EXPECT_GE(after, 1) << r.out;
+  EXPECT_LE(after, 6) << r.out;
+  EXPECT_EQ(get("/healthz").status, 200);
+}
+
 TEST_F(ServeAdmission, LimitsOutOfRangeAreRefusedBeforeServing) {
   for (const auto& [option, value] : {std::pair{"--queue", "-1"}, std::pair{"--client-rate", "-2"},
-                                      std::pair{"--user-rate", "nan"}}) {
+                                      std::pair{"--user-rate", "nan"},
+                                      std::pair{"--request-timeout", "0"}}) {
     const RunResult r = hsmctl({"serve", "--listen", "127.0.0.1:0", "--tls-cert",
                                 pki("server.crt"), "--tls-key", pki("server.key"), "--client-ca",
                                 pki("ca.crt"), option, value});
