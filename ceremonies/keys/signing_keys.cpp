@@ -1,10 +1,12 @@
 // key generate, and opening a key (token key or quorum session copy) for signing.
 #include "ceremonies/keys/signing_keys.h"
+
 #include "ceremonies/keystore_state.h"
 
 #include <fmt/format.h>
 
 #include "ceremonies/master/master_keys.h"
+#include "ceremonies/master/share_groups.h"
 #include "core/crypto/algorithm_names.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
@@ -64,12 +66,19 @@ void require_master_threshold(Workspace& ws, int quorum) {
   if (quorum == 0) return;
   const auto master = ws.keystore().master();
   if (!master || master->shares.member_thresholds.empty()) return;  // need_master says so later
-  const int threshold = master->shares.member_thresholds.front();
-  if (quorum != threshold)
+  const auto& set = master->shares;
+  const int threshold = fewest_shares(set.member_thresholds, set.group_threshold);
+  if (quorum == threshold) return;
+  if (set.member_thresholds.size() == 1)
     fail(Category::usage,
          fmt::format("--quorum {} must equal the master share set's threshold ({}): a quorum key "
                      "is unlocked by the master secret, which takes exactly {} shares to "
                      "recombine; use --quorum {}", quorum, threshold, threshold, threshold));
+  fail(Category::usage,
+       fmt::format("--quorum {} must equal the fewest shares that recombine the master share "
+                   "set ({}: {} of its {} groups, each at its own threshold): a quorum key is "
+                   "unlocked by the master secret; use --quorum {}", quorum, threshold,
+                   set.group_threshold, set.member_thresholds.size(), threshold));
 }
 
 }  // namespace

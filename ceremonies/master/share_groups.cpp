@@ -1,6 +1,7 @@
 // Two-level share sets: parsing and checking --group and --group-threshold.
 #include "ceremonies/master/share_groups.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -71,6 +72,14 @@ void validate_share_groups(const std::vector<ShareGroupSpec>& groups, int group_
   if (one_person_enough && !allow_single_custodian)
     fail(Category::usage, "with --group-threshold 1, a group of one lets one person restore the "
                           "master key; allowed only with --allow-single-custodian");
+}
+
+int fewest_shares(std::vector<int> member_thresholds, int group_threshold) {
+  std::sort(member_thresholds.begin(), member_thresholds.end());
+  int n = 0;
+  for (int i = 0; i < group_threshold && i < static_cast<int>(member_thresholds.size()); ++i)
+    n += member_thresholds[static_cast<std::size_t>(i)];
+  return n;
 }
 
 }  // namespace hsm

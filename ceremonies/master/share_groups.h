@@ -24,4 +24,8 @@ ShareGroupSpec parse_share_group(const std::string& spec);
 void validate_share_groups(const std::vector<ShareGroupSpec>& groups, int group_threshold,
                            bool allow_single_custodian);
 
+// The fewest shares that recombine the secret: the sum of the `group_threshold` smallest
+// member thresholds (a single-level set of threshold M: one group, M).
+int fewest_shares(std::vector<int> member_thresholds, int group_threshold);
+
 }  // namespace hsm

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 
+#include "ceremonies/master/share_groups.h"
 #include "ceremonies/master/shares.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -69,6 +70,21 @@ std::optional<int> int_option(const PlanStep& s, const char* key) {
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
   return v;
+}
+
+// The step's --group specs, or nullopt when they do not make a set (check_step_values names
+// the problem).
+std::optional<std::vector<ShareGroupSpec>> group_specs(const PlanStep& s) {
+  std::vector<ShareGroupSpec> out;
+  if (const PlanArg* a = s.arg("group"); a != nullptr) {
+    try {
+      for (const auto& spec : a->values) out.push_back(parse_share_group(spec));
+      validate_share_groups(out, int_option(s, "group-threshold").value_or(0), true);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 void check_names(const PlanStep& s, const std::vector<std::string>& names, int line,
@@ -177,6 +193,13 @@ void check_plan(const Plan& p, const std::vector<bool>& parsed, PlanProblems& ou
     if (f != nullptr && f->issues_shares && int_option(s, "threshold")) {
       threshold = int_option(s, "threshold");
       threshold_step = s.number;
+    } else if (f != nullptr && f->issues_shares && int_option(s, "group-threshold")) {
+      if (const auto groups = group_specs(s)) {
+        std::vector<int> thresholds;
+        for (const auto& g : *groups) thresholds.push_back(g.threshold);
+        threshold = fewest_shares(thresholds, *int_option(s, "group-threshold"));
+        threshold_step = s.number;
+      }
     }
     if (const std::string k = key_made(s); !k.empty()) {
       if (auto it = made.find(k); it != made.end())
@@ -242,12 +265,29 @@ void Rehearsal::after(const PlanStep& s) {
   if (int_option(s, "quorum").value_or(0) > 0) quorum_keys_.insert(key_made(s));
   const CommandFacts* f = command_facts(s.run);
   if (f == nullptr || !f->issues_shares) return;
-  const auto custodians = s.list("custodians");
-  const int m = int_option(s, "threshold").value_or(0);
+  // A quorum: the first M custodians, or for a set of groups the first M of each of the
+  // group-threshold groups with the smallest thresholds.
+  std::vector<std::string> quorum;
+  if (const auto groups = group_specs(s); groups && !groups->empty()) {
+    std::vector<ShareGroupSpec> by_threshold = *groups;
+    std::stable_sort(by_threshold.begin(), by_threshold.end(),
+                     [](const auto& a, const auto& b) { return a.threshold < b.threshold; });
+    const int g = int_option(s, "group-threshold").value_or(0);
+    for (int i = 0; i < g && i < static_cast<int>(by_threshold.size()); ++i) {
+      const ShareGroupSpec& spec = by_threshold[static_cast<std::size_t>(i)];
+      for (int j = 0; j < spec.threshold && j < static_cast<int>(spec.custodians.size()); ++j)
+        quorum.push_back(spec.custodians[static_cast<std::size_t>(j)]);
+    }
+  } else {
+    const auto custodians = s.list("custodians");
+    const int m = int_option(s, "threshold").value_or(0);
+    for (int i = 0; i < m && i < static_cast<int>(custodians.size()); ++i)
+      quorum.push_back(custodians[static_cast<std::size_t>(i)]);
+  }
   quorum_file_ = sandbox_ / fmt::format("quorum-step{}.shares", s.number);
   std::string shares;  // shares of a throwaway rehearsal token: not secrets worth locking up
-  for (int i = 0; i < m && i < static_cast<int>(custodians.size()); ++i) {
-    std::ifstream in(share_file_path(shares_dir(s), custodians[i]), std::ios::binary);
+  for (const auto& custodian : quorum) {
+    std::ifstream in(share_file_path(shares_dir(s), custodian), std::ios::binary);
     shares.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   write_new_file(quorum_file_, as_bytes(shares), 0600);

@@ -55,6 +55,10 @@ void master_shares(const StepValues& v, const PlanStep& s) {
   MasterInitOptions o;
   o.threshold = v.integer("threshold");
   o.custodians = s.list("custodians");
+  // --group NAME:M:a,b,c, once per array element (the commas are the group's own).
+  if (const PlanArg* g = s.arg("group"); g != nullptr)
+    for (const auto& spec : g->values) o.groups.push_back(parse_share_group(spec));
+  o.group_threshold = v.integer("group-threshold");
   o.allow_single_custodian = v.flag("allow-single-custodian");
   if (const std::string dir = v.text("shares-out"); !dir.empty()) o.delivery.shares_out = dir;
   o.validate();
