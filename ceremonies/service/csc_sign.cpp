@@ -19,6 +19,7 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
   UserFactors factors;
   factors.password_value = r.pin;
   factors.otp_code = r.otp;
+  if (r.pin) factors.stretched = stretch_before_lock(ws, r.credential, *r.pin);
   const nlohmann::json params{{"name", r.credential}, {"via", "csc"}, {"client", r.client}};
   CscAuthorization out;
   try {

@@ -8,6 +8,8 @@
 #include "ceremonies/users/user_layers.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/kdf/argon2id.h"
+#include "core/keystore/keystore.h"
 
 namespace hsm {
 
@@ -19,10 +21,31 @@ void ServiceSignRequest::validate() const {
   if (!password) fail(Category::usage, "\"password\" is missing");
 }
 
+std::shared_ptr<const StretchedPassword> stretch_before_lock(Workspace& ws,
+                                                             const std::string& name,
+                                                             const Secret& password) {
+  // Only where Argon2id is what costs: below the interactive profile the extra keystore
+  // connection would cost more than the derivation.
+  const std::uint64_t worth = kdf::kdf_params(kdf::KdfProfile::interactive).memlimit;
+  try {
+    // Without the workspace lock: SQLite's own locking makes the read safe, and the row read
+    // here is only a hint; the ceremony reads it again under the lock and stretches again
+    // unless the salt and costs are the same.
+    keystore::Keystore ks(ws.options().dir, keystore::OpenMode::must_exist);
+    const auto user = ks.find_user(name);
+    if (!user || user->secrets.kdf.memlimit < worth) return nullptr;
+    return std::make_shared<const StretchedPassword>(
+        stretch_password(name, password, user->secrets.kdf));
+  } catch (const Error&) {
+    return nullptr;  // the ceremony meets the same problem under the lock, and reports it
+  }
+}
+
 ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, AuthOutcome& outcome) {
   r.validate();
   UserFactors factors;
   factors.password_value = r.password;
+  factors.stretched = stretch_before_lock(ws, r.name, *r.password);
   factors.otp_code = r.otp;
   const nlohmann::json params{{"name", r.name}, {"via", "serve"}, {"client", r.client}};
   ServiceSignature out;
@@ -72,6 +95,7 @@ ServiceSignature serve_group_sign(Workspace& ws, const ServiceGroupSignRequest& 
   UserFactors factors;
   factors.password_value = r.password;
   factors.otp_code = r.otp;
+  if (r.password) factors.stretched = stretch_before_lock(ws, r.member, *r.password);
   const nlohmann::json params{{"group", r.group}, {"as", r.member}, {"via", "serve"},
                               {"client", r.client}};
   ServiceSignature out;

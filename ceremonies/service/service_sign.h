@@ -73,4 +73,12 @@ std::uint64_t record_service_signature(Recorder& rec, const UnlockedUser& u,
 // no keystore); returns when it can.
 void check_service_ready(Workspace& ws);
 
+// The password of user `name` stretched by Argon2id at the user's stored KDF parameters, read
+// without the workspace lock (so that workers do not take turns at the KDF; one request at a
+// time per worker keeps one Argon2 buffer per worker); null below the interactive profile or
+// when the user cannot be read (the ceremony then says why, under the lock).
+std::shared_ptr<const StretchedPassword> stretch_before_lock(Workspace& ws,
+                                                             const std::string& name,
+                                                             const Secret& password);
+
 }  // namespace hsm

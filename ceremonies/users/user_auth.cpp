@@ -86,7 +86,8 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
 
   std::optional<Secret> inner, agreement;
   {
-    const p11::SessionObject kek = derive_user_kek(s, mk.derive, name, password, user->secrets.kdf);
+    const p11::SessionObject kek =
+        derive_user_kek(s, mk.derive, name, password, user->secrets.kdf, factors.stretched.get());
     inner = open_outer(s, kek, *user);
     if (!inner)
       refuse(rec, ks, name, max_failures, "password", "wrong",

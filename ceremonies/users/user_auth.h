@@ -16,6 +16,8 @@
 
 namespace hsm {
 
+struct StretchedPassword;  // user_layers.h
+
 // What a user brings.
 struct UserFactors {
   SecretSource password;                   // --password-source
@@ -26,6 +28,9 @@ struct UserFactors {
   // documented way, since a code on the command line is visible to ps until hsmctl blanks it.
   std::shared_ptr<const Secret> otp_code;
   std::optional<SecretSource> otp_source;  // --otp-source SRC
+  // The password already stretched for the user's stored KDF parameters (the signing service
+  // does it before the workspace lock); used only when those still match.
+  std::shared_ptr<const StretchedPassword> stretched;
   bool otp_given() const { return (otp_code && !otp_code->empty()) || otp_source.has_value(); }
 };
 

@@ -67,8 +67,7 @@ keystore::KdfParams new_kdf(kdf::KdfProfile profile) {
   return {std::string(kdf::kdf_profile_name(profile)), kdf::new_salt(), p.opslimit, p.memlimit};
 }
 
-p11::SessionObject derive_user_kek(const p11::Session& s, p11::KeyHandle mk_derive,
-                                   std::string_view name, const Secret& password,
+StretchedPassword stretch_password(std::string_view name, const Secret& password,
                                    const keystore::KdfParams& k) {
   const kdf::KdfParams lo = kdf::kdf_params(kdf::KdfProfile::min);
   const kdf::KdfParams hi = kdf::kdf_params(kdf::KdfProfile::sensitive);
@@ -81,7 +80,15 @@ p11::SessionObject derive_user_kek(const p11::Session& s, p11::KeyHandle mk_deri
     fail(Category::integrity, fmt::format("the stored Argon2id costs of user '{}' (opslimit {}, "
                                           "memlimit {}) are outside every KDF profile: the "
                                           "keystore was changed", name, k.opslimit, k.memlimit));
-  const Secret material = kdf::derive_password_key(password, k.salt, {k.opslimit, k.memlimit}, 32);
+  return {k, kdf::derive_password_key(password, k.salt, {k.opslimit, k.memlimit}, 32)};
+}
+
+p11::SessionObject derive_user_kek(const p11::Session& s, p11::KeyHandle mk_derive,
+                                   std::string_view name, const Secret& password,
+                                   const keystore::KdfParams& k, const StretchedPassword* pre) {
+  std::optional<StretchedPassword> now;
+  if (pre == nullptr || !(pre->kdf == k)) now = stretch_password(name, password, k);
+  const Secret& material = now ? now->material : pre->material;
   p11::Template t = p11::user_kek();
   return p11::derive_session_key(s, mk_derive, material.bytes(), t);
 }

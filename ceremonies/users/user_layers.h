@@ -45,12 +45,25 @@ MasterKeys require_master(const p11::Session& s);
 // A fresh salt and the Argon2id costs of `profile`.
 keystore::KdfParams new_kdf(kdf::KdfProfile profile);
 
+// A password stretched by Argon2id ahead of the token work (the signing service does it before
+// it takes the workspace lock, so that workers do not take turns at the KDF): valid only for
+// exactly these KDF parameters (salt and costs).
+struct StretchedPassword {
+  keystore::KdfParams kdf;
+  Secret material;
+};
+// Argon2id of `password` at `kdf`, after the checks derive_user_kek makes of stored fields.
+StretchedPassword stretch_password(std::string_view name, const Secret& password,
+                                   const keystore::KdfParams& kdf);
+
 // The KEK of user `name` as a session key (AES-256, GCM only, sensitive, non-extractable).
 // Stored KDF fields that hsmctl could not have written (salt length, costs beyond the
-// `sensitive` profile) are Error(integrity).
+// `sensitive` profile) are Error(integrity). `pre`, when it was stretched at exactly `kdf`,
+// saves the Argon2id run.
 p11::SessionObject derive_user_kek(const p11::Session& s, p11::KeyHandle mk_derive,
                                    std::string_view name, const Secret& password,
-                                   const keystore::KdfParams& kdf);
+                                   const keystore::KdfParams& kdf,
+                                   const StretchedPassword* pre = nullptr);
 
 // A fresh 12-byte AES-GCM nonce (host CSPRNG).
 Bytes new_gcm_nonce();

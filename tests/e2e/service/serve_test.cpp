@@ -185,6 +185,36 @@ TEST_F(ServeTest, WrongPasswordsLockTheUserForTheServiceAndTheCli) {
             std::string::npos);
 }
 
+TEST_F(ServeTest, UsersAtTheInteractiveProfileSignAndAWrongPasswordIsStillCounted) {
+  // Their password is stretched before the workspace lock (the KDF is the cost), from a row
+  // read without the lock; the ceremony checks everything again under it.
+  ASSERT_EQ(hsmctl({"user", "create", "slow", "--algo", "p256", "--kdf-profile", "interactive",
+                    "--password-source", "env:PW"}, {{"PW", kServePassword}}).code, 0);
+  start();
+  const HttpAnswer pub = get("/v1/users/slow/public-key");
+  ASSERT_EQ(pub.status, 200) << pub.body;
+  const auto pem = write_file("slow.pem", pub.body);
+  const auto data = write_file("slow.txt", "stretched early\n");
+  const HttpAnswer a = post("/v1/users/slow/sign", sign_body("stretched early\n"));
+  ASSERT_EQ(a.status, 200) << a.body;
+  const auto sig64 = write_file("slow.sig.b64", a.json()["signature"].get<std::string>());
+  const auto sig = tmp_.path() / "slow.sig";
+  ASSERT_EQ(openssl({"base64", "-d", "-A", "-in", sig64.string(), "-out", sig.string()}).code, 0);
+  EXPECT_EQ(openssl({"dgst", "-sha256", "-verify", pem.string(), "-signature", sig.string(),
+                     data.string()}).code, 0);
+  const HttpAnswer wrong = post("/v1/users/slow/sign", sign_body("x", "not-the-password"));
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  // A new password (new salt) while the service runs: the old one is refused, the new one signs.
+  ASSERT_EQ(hsmctl({"user", "passwd", "slow", "--password-source", "env:PW",
+                    "--new-password-source", "env:NEW"},
+                   {{"PW", kServePassword}, {"NEW", "a-new-password-42"}}).code, 0);
+  EXPECT_EQ(post("/v1/users/slow/sign", sign_body("y")).status, 401);
+  EXPECT_EQ(post("/v1/users/slow/sign", sign_body("y", "a-new-password-42")).status, 200);
+  const RunResult show = hsmctl({"--json", "user", "show", "slow"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_EQ(show.json()["failures"], 0) << show.out;  // reset by the good signature
+}
+
 TEST_F(ServeTest, AOneTimeCodeIsAcceptedOnce) {
   const RunResult e = hsmctl({"user", "otp-enroll", "alice", "--password-source", "env:PW",
                               "--show-secret"}, {{"PW", kServePassword}});
