@@ -232,12 +232,19 @@ SigningService::Reply SigningService::sign(const std::string& name, std::string&
   config_.admit_user(name);
   r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
+  return sign_at_token([&](Workspace& ws, AuthOutcome& outcome) {
+    return serve_user_sign(ws, r, outcome);
+  });
+}
+
+SigningService::Reply SigningService::sign_at_token(
+    const std::function<ServiceSignature(Workspace&, AuthOutcome&)>& work) {
   AuthOutcome outcome;
   try {
     const TokenGate::Turn one_at_a_time(gate_);
     Workspace ws(config_.workspace);
     ws.use_pin(Secret::copy_of(config_.pin->bytes()));
-    return signed_answer(serve_user_sign(ws, r, outcome));
+    return signed_answer(work(ws, outcome));
   } catch (const Error& e) {
     return sign_failure(e, outcome);
   } catch (const std::exception& e) {

@@ -86,6 +86,9 @@ class SigningService {
   // The answer of a signature: 200 with signature, algorithm, seq and the receipt when one
   // can be made.
   Reply signed_answer(const ServiceSignature& s);
+  // One request's token work: its turn at the token, a workspace with the PIN, then the
+  // signed answer, or the status of the failure (sign_failure).
+  Reply sign_at_token(const std::function<ServiceSignature(Workspace&, AuthOutcome&)>& work);
   // The status of a failed signature request (400, 401, 404, 423, 500), counting a lockout.
   Reply sign_failure(const Error& e, const AuthOutcome& outcome);
   // Answers what `make` returns; a request it does not admit (NotAdmitted) gets its 503 or

@@ -83,17 +83,9 @@ SigningService::Reply SigningService::group_sign(const std::string& name, std::s
   config_.admit_user(r.member);
   r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
-  AuthOutcome outcome;
-  try {
-    const TokenGate::Turn one_at_a_time(gate_);
-    Workspace ws(config_.workspace);
-    ws.use_pin(Secret::copy_of(config_.pin->bytes()));
-    return signed_answer(serve_group_sign(ws, r, outcome));
-  } catch (const Error& e) {
-    return sign_failure(e, outcome);
-  } catch (const std::exception& e) {
-    return Reply::error(500, e.what());
-  }
+  return sign_at_token([&](Workspace& ws, AuthOutcome& outcome) {
+    return serve_group_sign(ws, r, outcome);
+  });
 }
 
 void SigningService::install_group_routes(httplib::Server& server) {
