@@ -46,7 +46,7 @@ UnlockedGroup unlock_for(Recorder& rec, Workspace& ws, const MasterKeys& mk,
 void DataDecryptOptions::validate() const {
   if (!valid_user_name(as)) fail(Category::usage, fmt::format("--as '{}' is not a user name", as));
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(in, ec))
+  if (!envelope && !std::filesystem::is_regular_file(in, ec))
     fail(Category::not_found, fmt::format("input file '{}' not found", in.string()));
   if (!out.empty()) refuse_existing_output(out);
 }
@@ -97,11 +97,12 @@ DataDecryption data_decrypt(Workspace& ws, const DataDecryptOptions& o) {
 
 DekOpened dek_open(Workspace& ws, const DataDecryptOptions& o) {
   o.validate();
-  const nlohmann::json params{{"as", o.as}, {"in", o.in.string()}};
+  nlohmann::json params{{"as", o.as}, {"in", o.in.string()}};
+  if (!o.client.empty()) params = {{"as", o.as}, {"via", "serve"}, {"client", o.client}};
   return run_ceremony(ws, "dek.open", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
-    const crypto::DekEnvelope e = read_envelope_file(o.in).envelope;
+    const crypto::DekEnvelope e = o.envelope ? *o.envelope : read_envelope_file(o.in).envelope;
     const UnlockedGroup g = unlock_for(rec, ws, mk, e, o);
     DekOpened r{e, {}, 0};
     {
@@ -110,7 +111,9 @@ DekOpened dek_open(Workspace& ws, const DataDecryptOptions& o) {
       r.dek = p11::secret_key_value(s, key.handle(), crypto::kDekSize);
     }
     // Recorded before the caller prints it.
-    r.seq = rec.record("dek.opened", event_of(e, o.as));
+    nlohmann::json event = event_of(e, o.as);
+    if (!o.client.empty()) event["client_fingerprint"] = o.client;
+    r.seq = rec.record("dek.opened", event);
     return r;
   });
 }

@@ -296,6 +296,7 @@ void SigningService::install(httplib::Server& server) {
                 answer(res, sign(req.matches[1], body, client_identity(req)));
               });
   install_group_routes(server);
+  install_data_routes(server);
   csc_.install(server);
   server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_started = std::chrono::steady_clock::now();
