@@ -140,8 +140,8 @@ void add_group_commands(Cli& cli) {
   retire->add_option("--below", ta->o.below, "the new minimum decryption version (at most the "
                      "current key version)")->required()->type_name("VERSION");
   add_member_options(retire, ta->m);
-  with_example(retire, "hsmctl dek rewrap --as alice --in row-17.dek --out row-17.v3.dek\n"
-                       "  hsmctl group retire payroll --below 3 --as alice");
+  with_example(retire, "hsmctl group retire payroll --below 3 --as alice   # after 'hsmctl dek "
+                       "rewrap' of what must stay readable");
   retire->callback([&cli, ta] {
     cli.action = [&cli, ta] {
       ta->o.as = ta->m.as;
