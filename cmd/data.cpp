@@ -1,4 +1,4 @@
-// data encrypt | decrypt and dek new | open: data encrypted to an encryption group without any
+// data encrypt | decrypt and dek new | open | rewrap: data encrypted to an encryption group without any
 // secret, decrypted (or its DEK opened) only by a member with their own factors.
 #include <fmt/format.h>
 
@@ -6,6 +6,7 @@
 
 #include "ceremonies/data/data_decrypt.h"
 #include "ceremonies/data/data_encrypt.h"
+#include "ceremonies/data/dek_rewrap.h"
 #include "cmd/cli.h"
 #include "cmd/factors.h"
 
@@ -148,6 +149,32 @@ void add_dek_commands(Cli& cli) {
                 {"key_version", r.envelope.key_version}, {"dek_id", to_hex(r.envelope.dek_id)},
                 {"context", context_json(r.envelope.context)}, {"dek", hex}, {"seq", r.seq}},
                [&](std::ostream& out) { out << hex << "\n"; });
+      return 0;
+    };
+  });
+
+  auto wa = std::make_shared<MemberFactorArgs>();
+  auto* rewrap = dek->add_subcommand("rewrap", "wrap a DEK to its group's current key version "
+                                     "as a member; the DEK never leaves the HSM (data files: "
+                                     "data decrypt | data encrypt)");
+  add_decrypt_options(rewrap, *wa, "a DEK file of 'hsmctl dek new' (or of an earlier rewrap)");
+  rewrap->add_option("--out", wa->out, "the rewrapped DEK file to create (JSON; never "
+                     "overwritten)")->required()->type_name("FILE");
+  with_example(rewrap, "hsmctl dek rewrap --as alice --in row-17.dek --out row-17.v2.dek");
+  rewrap->callback([&cli, wa] {
+    cli.action = [&cli, wa] {
+      const DataDecryptOptions o = decrypt_options(cli, *wa);
+      Workspace ws(cli.workspace_options());
+      const DekRewrapped r = dek_rewrap(ws, o);
+      cli.emit({{"group", r.to.group}, {"as", o.as}, {"from_version", r.from.key_version},
+                {"key_version", r.to.key_version}, {"dek_id", to_hex(r.to.dek_id)},
+                {"context", context_json(r.to.context)}, {"out", wa->out}, {"seq", r.seq}},
+               [&](std::ostream& out) {
+                 out << fmt::format("rewrapped DEK {} of group '{}' from key version {} to {} "
+                                    "-> '{}' (transcript seq {})\n", to_hex(r.to.dek_id),
+                                    r.to.group, r.from.key_version, r.to.key_version, wa->out,
+                                    r.seq);
+               });
       return 0;
     };
   });

@@ -1,4 +1,4 @@
-// group create | add | remove | list | show | sign | export-public: shared keys for a team, one
+// group create | add | remove | retire | list | show | sign | export-public: shared keys for a team, one
 // sealed layer per member, each opened with that member's own password (and one-time code).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -95,9 +95,14 @@ void add_group_commands(Cli& cli) {
       aa->o.max_auth_failures = max_auth_failures(cli);
       Workspace ws(cli.workspace_options());
       const GroupResult r = group_add(ws, aa->o);
-      cli.emit(result_json(r), [&](std::ostream& out) {
+      nlohmann::json doc = result_json(r);
+      doc["old_versions"] = r.old_versions;
+      cli.emit(doc, [&](std::ostream& out) {
         out << fmt::format("user '{}' added to group '{}' (members {})\n", aa->o.user, r.name,
                            joined(r.members));
+        if (!r.old_versions.empty())
+          out << fmt::format("also sealed old key versions {} to '{}'\n",
+                             fmt::join(r.old_versions, ","), aa->o.user);
       });
       return 0;
     };
@@ -118,6 +123,41 @@ void add_group_commands(Cli& cli) {
         out << fmt::format("user '{}' removed from group '{}'; new key version {} (members {})\n"
                            "new fingerprint: {}\n", ro->user, r.name, r.key_version,
                            joined(r.members), r.fingerprint);
+      });
+      return 0;
+    };
+  });
+
+  struct RetireArgs {
+    GroupRetireOptions o;
+    MemberArgs m;
+  };
+  auto ta = std::make_shared<RetireArgs>();
+  auto* retire = group->add_subcommand("retire", "refuse an encryption group's key versions "
+                                       "below VERSION for good: their kept keys and layers are "
+                                       "deleted (a member's factors)");
+  retire->add_option("GROUP", ta->o.group, "encryption group name")->required();
+  retire->add_option("--below", ta->o.below, "the new minimum decryption version (at most the "
+                     "current key version)")->required()->type_name("VERSION");
+  add_member_options(retire, ta->m);
+  with_example(retire, "hsmctl group retire payroll --below 3 --as alice   # after 'hsmctl dek "
+                       "rewrap' of what must stay readable");
+  retire->callback([&cli, ta] {
+    cli.action = [&cli, ta] {
+      ta->o.as = ta->m.as;
+      ta->o.factors = ta->m.factors();
+      ta->o.max_auth_failures = max_auth_failures(cli);
+      Workspace ws(cli.workspace_options());
+      const GroupResult r = group_retire(ws, ta->o);
+      nlohmann::json doc = result_json(r);
+      doc["min_version"] = r.min_version;
+      doc["deleted_versions"] = r.old_versions;
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("group '{}' refuses key versions below {} (deleted: {}; transcript "
+                           "seq {})\n", r.name, r.min_version,
+                           r.old_versions.empty() ? std::string("none")
+                                                  : fmt::format("{}", fmt::join(r.old_versions, ",")),
+                           r.seq);
       });
       return 0;
     };

@@ -26,25 +26,6 @@ nlohmann::json event_of(const crypto::DekEnvelope& e, const std::string& as) {
           {"dek_id", to_hex(e.dek_id)}, {"context", ctx}};
 }
 
-// The envelope of a DEK file (JSON of dek new) or of a data file (its header).
-crypto::DekEnvelope read_envelope(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(Category::not_found, fmt::format("input file '{}' not found", path.string()));
-  const std::string what = fmt::format("'{}'", path.string());
-  Bytes prefix;
-  crypto::read_up_to(in, 7, prefix);
-  in.seekg(0);
-  if (crypto::is_data_file(prefix)) return crypto::read_data_header(in, what).envelope;
-  Bytes text;
-  crypto::read_up_to(in, crypto::kMaxDataHeader + 1, text);
-  const auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("format") || !j["format"].is_string() ||
-      j["format"].get<std::string>() != crypto::kDekFormat)
-    fail(Category::integrity, fmt::format("{} is neither an hsmctl DEK file nor an hsmctl data "
-                                          "file: it was changed or is another file", what));
-  return crypto::envelope_from_json(j, what);
-}
-
 // Unlocks the group the envelope names for `o.as` (refusals recorded by unlock_group_key).
 UnlockedGroup unlock_for(Recorder& rec, Workspace& ws, const MasterKeys& mk,
                          const crypto::DekEnvelope& e, const DataDecryptOptions& o) {
@@ -65,7 +46,7 @@ UnlockedGroup unlock_for(Recorder& rec, Workspace& ws, const MasterKeys& mk,
 void DataDecryptOptions::validate() const {
   if (!valid_user_name(as)) fail(Category::usage, fmt::format("--as '{}' is not a user name", as));
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(in, ec))
+  if (!envelope && !std::filesystem::is_regular_file(in, ec))
     fail(Category::not_found, fmt::format("input file '{}' not found", in.string()));
   if (!out.empty()) refuse_existing_output(out);
 }
@@ -116,11 +97,12 @@ DataDecryption data_decrypt(Workspace& ws, const DataDecryptOptions& o) {
 
 DekOpened dek_open(Workspace& ws, const DataDecryptOptions& o) {
   o.validate();
-  const nlohmann::json params{{"as", o.as}, {"in", o.in.string()}};
+  nlohmann::json params{{"as", o.as}, {"in", o.in.string()}};
+  if (!o.client.empty()) params = {{"as", o.as}, {"via", "serve"}, {"client", o.client}};
   return run_ceremony(ws, "dek.open", params, [&](Recorder& rec) {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
-    const crypto::DekEnvelope e = read_envelope(o.in);
+    const crypto::DekEnvelope e = o.envelope ? *o.envelope : read_envelope_file(o.in).envelope;
     const UnlockedGroup g = unlock_for(rec, ws, mk, e, o);
     DekOpened r{e, {}, 0};
     {
@@ -129,7 +111,9 @@ DekOpened dek_open(Workspace& ws, const DataDecryptOptions& o) {
       r.dek = p11::secret_key_value(s, key.handle(), crypto::kDekSize);
     }
     // Recorded before the caller prints it.
-    r.seq = rec.record("dek.opened", event_of(e, o.as));
+    nlohmann::json event = event_of(e, o.as);
+    if (!o.client.empty()) event["client_fingerprint"] = o.client;
+    r.seq = rec.record("dek.opened", event);
     return r;
   });
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "ceremonies/users/user_auth.h"
@@ -22,6 +23,10 @@ struct DataDecryptOptions {
   std::filesystem::path in, out;  // out: empty for dek open
   UserFactors factors;
   std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
+  // dek open through `hsmctl serve`: the envelope from the request instead of --in, and the
+  // client certificate's fingerprint, recorded in dek.opened.
+  std::optional<crypto::DekEnvelope> envelope;
+  std::string client;
   // Error(usage): malformed user name; Error(not_found): --in missing or --out existing.
   void validate() const;
 };

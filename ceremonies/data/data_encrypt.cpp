@@ -98,4 +98,13 @@ DekNew dek_new(Workspace& ws, const DekNewOptions& o) {
   return {std::move(dek.envelope), std::move(dek.dek)};
 }
 
+DekNew dek_new_envelope(Workspace& ws, const std::string& group,
+                        const std::vector<std::string>& context) {
+  check_group_name(group);
+  const crypto::DekContext c = context_of(context);
+  const keystore::GroupRecord g = encryption_group(ws, group);
+  crypto::NewDek dek = crypto::new_wrapped_dek(g.name, g.key_version, g.public_key, c);
+  return {std::move(dek.envelope), std::move(dek.dek)};
+}
+
 }  // namespace hsm

@@ -48,6 +48,10 @@ struct DekNew {
 
 // Writes the envelope (JSON, hsmctl-data(5)) to --out and returns it with the DEK.
 DekNew dek_new(Workspace& ws, const DekNewOptions& options);
+// The same without a file (`hsmctl serve`, POST /v1/groups/{name}/deks): Error(usage) for a
+// malformed group name or context pair (KEY=VALUE).
+DekNew dek_new_envelope(Workspace& ws, const std::string& group,
+                        const std::vector<std::string>& context);
 
 // The group (Error(not_found)), an encryption group (Error(usage)), its row as the transcript
 // recorded it (Error(integrity)).

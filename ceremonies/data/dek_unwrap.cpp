@@ -4,7 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "ceremonies/groups/group_agreement.h"
+#include "core/crypto/data_file.h"
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/pkcs11/agree.h"
@@ -12,6 +16,25 @@
 #include "core/pkcs11/templates.h"
 
 namespace hsm {
+
+EnvelopeFile read_envelope_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(Category::not_found, fmt::format("input file '{}' not found", path.string()));
+  const std::string what = fmt::format("'{}'", path.string());
+  Bytes prefix;
+  crypto::read_up_to(in, 7, prefix);
+  in.clear();
+  in.seekg(0);
+  if (crypto::is_data_file(prefix)) return {crypto::read_data_header(in, what).envelope, true};
+  Bytes text;
+  crypto::read_up_to(in, crypto::kMaxDataHeader + 1, text);
+  const auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("format") || !j["format"].is_string() ||
+      j["format"].get<std::string>() != crypto::kDekFormat)
+    fail(Category::integrity, fmt::format("{} is neither an hsmctl DEK file nor an hsmctl data "
+                                          "file: it was changed or is another file", what));
+  return {crypto::envelope_from_json(j, what), false};
+}
 
 p11::SessionObject unwrap_dek(const p11::Session& s, const MasterKeys& mk, const UnlockedGroup& g,
                               const crypto::DekEnvelope& e, p11::Template& dek_template) {

@@ -6,11 +6,22 @@
 // opened_data_key). Never sees a DEK on the host, except through opened_data_key.
 #pragma once
 
+#include <filesystem>
+
 #include "ceremonies/groups/group_keys.h"
 #include "core/crypto/dek_envelope.h"
 #include "core/pkcs11/crypt.h"
 
 namespace hsm {
+
+struct EnvelopeFile {
+  crypto::DekEnvelope envelope;
+  bool data_file = false;  // a file of data encrypt (its header), not a DEK file of dek new
+};
+
+// The envelope of a DEK file (JSON of dek new or dek rewrap) or of a data file (its header):
+// Error(not_found) for a missing file, Error(integrity) for anything else.
+EnvelopeFile read_envelope_file(const std::filesystem::path& path);
 
 // Error(integrity) when the envelope names another group or key version than `g` holds, its
 // one-use key is not a P-256 point, or the DEK does not unwrap (anything bound into the KEK was

@@ -80,6 +80,16 @@ std::vector<keystore::GroupMember> new_group_key(const p11::Session& s, const Ma
   return layers;
 }
 
+void require_not_retired(keystore::Keystore& ks, const keystore::GroupRecord& g,
+                         std::optional<std::int64_t> version) {
+  if (!version) return;
+  const auto min = ks.group_min_version(g.name);
+  if (min && *version < *min)
+    fail(Category::not_found, fmt::format("key version {} of group '{}' is retired (its minimum "
+                                          "decryption version is {}); what was encrypted to it "
+                                          "can no longer be decrypted", *version, g.name, *min));
+}
+
 UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& mk,
                                const std::string& group, const std::string& as,
                                const UserFactors& factors, std::int64_t max_failures,
@@ -88,6 +98,7 @@ UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& m
   keystore::GroupRecord g = require_group(ks, group);
   if (!ks.find_user(as)) fail(Category::not_found, fmt::format("user '{}' not found", as));
   require_recorded_row(ws, rec.transcript(), "group/" + group, fmt::format("group '{}'", group));
+  require_not_retired(ks, g, version);
   auto member = ks.find_group_member(group, as);
   if (!member) {
     // Exit 3: a non-member has no layer of this key, so no factor of theirs can open it.
@@ -125,6 +136,62 @@ UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& m
                                           "changed", as, group));
   }
   return {std::move(g), std::move(*inner)};
+}
+
+static std::vector<UnlockedGroup> open_old_versions(Recorder& rec, Workspace& ws,
+                                                    const MasterKeys& mk,
+                                                    const keystore::GroupRecord& group,
+                                                    const std::string& as,
+                                                    const UnlockedUser& u) {
+  keystore::Keystore& ks = ws.keystore();
+  const p11::Session& s = ws.login();
+  std::vector<UnlockedGroup> out;
+  for (const std::int64_t v : ks.old_group_versions(group.name)) {
+    const auto layer = ks.find_old_group_layer(group.name, as, v);
+    if (!layer) continue;  // `as` joined after this version was replaced
+    auto old = ks.find_old_group_key(group.name, v);
+    if (!old) continue;
+    auto inner = open_group_layer(s, mk.wrap, *old, *layer, *u.user.ecdh_public_key,
+                                  u.agreement);
+    if (!inner) {
+      rec.record("group.layer.failed", {{"group", group.name}, {"as", as}, {"key_version", v}});
+      fail(Category::integrity, fmt::format("the layer of user '{}' of key version {} of group "
+                                            "'{}' does not open although the password is "
+                                            "right: the keystore was changed", as, v,
+                                            group.name));
+    }
+    out.push_back({std::move(*old), std::move(*inner)});
+  }
+  return out;
+}
+
+UnlockedVersions unlock_group_versions(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                                       const std::string& group, const std::string& as,
+                                       const UserFactors& factors, std::int64_t max_failures) {
+  keystore::Keystore& ks = ws.keystore();
+  keystore::GroupRecord g = require_group(ks, group);
+  if (!ks.find_user(as)) fail(Category::not_found, fmt::format("user '{}' not found", as));
+  require_recorded_row(ws, rec.transcript(), "group/" + group, fmt::format("group '{}'", group));
+  const auto member = ks.find_group_member(group, as);
+  if (!member) {
+    rec.record("group.access.refused", {{"group", group}, {"as", as}, {"reason", "not a member"}});
+    fail(Category::auth, fmt::format("user '{}' is not a member of group '{}' and cannot use its "
+                                     "key; a member can add them with 'hsmctl group add {} {} "
+                                     "--as MEMBER'", as, group, group, as));
+  }
+  const p11::Session& s = ws.login();
+  UnlockedUser u = authenticate_user(rec, ws, mk, as, factors, max_failures);
+  auto inner = open_group_layer(s, mk.wrap, g, *member, *u.user.ecdh_public_key, u.agreement);
+  if (!inner) {
+    rec.record("group.layer.failed", {{"group", group}, {"as", as},
+                                      {"key_version", g.key_version}});
+    fail(Category::integrity, fmt::format("the layer of user '{}' in group '{}' does not open "
+                                          "although the password is right: the keystore was "
+                                          "changed", as, group));
+  }
+  UnlockedVersions r{{g, std::move(*inner)}, {}};
+  if (is_encryption_group(g)) r.old = open_old_versions(rec, ws, mk, g, as, u);
+  return r;
 }
 
 Bytes sign_with_group_key(const p11::Session& s, const MasterKeys& mk, const UnlockedGroup& g,

@@ -61,6 +61,22 @@ UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& m
                                const UserFactors& factors, std::int64_t max_failures,
                                std::optional<std::int64_t> version = std::nullopt);
 
+// Error(not_found) "key version N of group G is retired" when `version` is below the group's
+// minimum decryption version (group retire); nothing for nullopt (the current version).
+void require_not_retired(keystore::Keystore& ks, const keystore::GroupRecord& group,
+                         std::optional<std::int64_t> version);
+
+// The current key and, for an encryption group, every kept old version `as` holds a layer of
+// (oldest first), opened with one authentication (a one-time code is good once): for group add,
+// which seals them all to the new member. Refusals as unlock_group_key.
+struct UnlockedVersions {
+  UnlockedGroup current;
+  std::vector<UnlockedGroup> old;
+};
+UnlockedVersions unlock_group_versions(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                                       const std::string& group, const std::string& as,
+                                       const UserFactors& factors, std::int64_t max_failures);
+
 // Signs `data` with the unlocked group key (a sensitive, non-extractable session copy, destroyed
 // at once); ECDSA in DER. Error(integrity) when the signature does not verify against the
 // group's public key.

@@ -38,7 +38,7 @@ std::vector<std::string> names_of(const std::vector<keystore::GroupMember>& laye
 GroupResult result_of(const keystore::GroupRecord& g, std::vector<std::string> members,
                       std::uint64_t seq) {
   return {g.name, g.algorithm, crypto::fingerprint(g.public_key), g.key_version,
-          std::move(members), seq};
+          std::move(members), seq, {}, 0};
 }
 
 }  // namespace
@@ -85,6 +85,54 @@ void GroupAddOptions::validate() const {
 
 void GroupRemoveOptions::validate() const { check_names(group, {user}); }
 
+void GroupRetireOptions::validate() const {
+  check_names(group, {as});
+  if (below < 2)
+    fail(Category::usage, fmt::format("--below {} retires nothing: key versions start at 1",
+                                      below));
+}
+
+GroupResult group_retire(Workspace& ws, const GroupRetireOptions& o) {
+  o.validate();
+  const nlohmann::json params{{"group", o.group}, {"below", o.below}, {"as", o.as}};
+  return run_ceremony(ws, "group.retire", params, [&](Recorder& rec) {
+    const MasterKeys mk = require_master(ws.login());
+    keystore::Keystore& ks = ws.keystore();
+    const keystore::GroupRecord g = require_group(ks, o.group);
+    require_group_purpose(g, "encrypt");
+    if (o.below > g.key_version)
+      fail(Category::usage, fmt::format("--below {} would retire the current key version {} of "
+                                        "group '{}'; rotate first (group remove) or choose {} or "
+                                        "less", o.below, g.key_version, o.group, g.key_version));
+    const auto min = ks.group_min_version(o.group);
+    if (min && o.below <= *min)
+      fail(Category::usage, fmt::format("group '{}' already refuses key versions below {}; "
+                                        "--below must be higher", o.group, *min));
+    // A member's own factors: retiring is irreversible (the old layers are deleted), so it
+    // takes someone who can read the data, as adding a member does.
+    const UnlockedGroup u =
+        unlock_group_key(rec, ws, mk, o.group, o.as, o.factors, o.max_auth_failures);
+    check_encryption_key(ws.login(), mk, u);
+    const std::vector<std::int64_t> kept = ks.old_group_versions(o.group);
+    std::vector<std::int64_t> deleted;
+    for (const std::int64_t v : kept)
+      if (v < o.below) deleted.push_back(v);
+
+    keystore::Transaction tx(ks);
+    ks.retire_group_versions(o.group, o.below, transcript::utc_now_rfc3339());
+    const std::uint64_t seq = rec.record("group.retired", {{"group", o.group},
+                                                           {"by", o.as},
+                                                           {"min_version", o.below},
+                                                           {"deleted_versions", deleted},
+                                                           {"key_version", g.key_version}});
+    GroupResult r = result_of(g, names_of(ks.list_group_members(o.group)), seq);
+    r.min_version = o.below;
+    r.old_versions = deleted;
+    tx.commit();
+    return r;
+  });
+}
+
 GroupResult group_create(Workspace& ws, const GroupCreateOptions& o) {
   o.validate();
   const std::string algorithm = o.purpose == "encrypt" ? kAgreementAlgorithm : o.algorithm;
@@ -117,27 +165,44 @@ GroupResult group_add(Workspace& ws, const GroupAddOptions& o) {
       fail(Category::not_found, fmt::format("user '{}' is already a member of group '{}'", o.user,
                                             o.group));
 
-    // 1. One member opens the key with their own factors (nobody else's password is needed).
-    const UnlockedGroup g =
-        unlock_group_key(rec, ws, mk, o.group, o.as, o.factors, o.max_auth_failures);
-    // 2. Check the key is the group's before handing it on, then seal it to the new member.
+    // 1. One member opens the key with their own factors (nobody else's password is needed);
+    //    for an encryption group also every kept old version that member holds a layer of.
+    const UnlockedVersions all =
+        unlock_group_versions(rec, ws, mk, o.group, o.as, o.factors, o.max_auth_failures);
+    const UnlockedGroup& g = all.current;
+    // 2. Check each key is the group's before handing it on, then seal it to the new member.
     if (is_encryption_group(g.group))
       check_encryption_key(s, mk, g);
     else
       sign_with_group_key(s, mk, g, to_bytes("hsmctl v1 group key check"));
-    const keystore::GroupMember layer = seal_group_layer(
-        s, g.group, o.user, *user.ecdh_public_key, g.inner.bytes(), transcript::utc_now_rfc3339());
+    const std::string now = transcript::utc_now_rfc3339();
+    const keystore::GroupMember layer =
+        seal_group_layer(s, g.group, o.user, *user.ecdh_public_key, g.inner.bytes(), now);
+    std::vector<std::pair<std::int64_t, keystore::GroupMember>> old_layers;
+    for (const UnlockedGroup& v : all.old) {
+      check_encryption_key(s, mk, v);
+      old_layers.emplace_back(v.group.key_version,
+                              seal_group_layer(s, v.group, o.user, *user.ecdh_public_key,
+                                               v.inner.bytes(), now));
+    }
 
     keystore::Transaction tx(ks);
     ks.add_group_member(layer);
-    const std::uint64_t seq =
-        rec.record("group.member-added",
-                   {{"group", o.group},
-                    {"user", o.user},
-                    {"by", o.as},
-                    {"key_version", g.group.key_version},
-                    {"fingerprint", crypto::fingerprint(g.group.public_key)}});
+    std::vector<std::int64_t> old_versions;
+    for (const auto& [version, l] : old_layers) {
+      ks.add_old_group_layer(version, l);
+      old_versions.push_back(version);
+    }
+    nlohmann::json event{{"group", o.group},
+                         {"user", o.user},
+                         {"by", o.as},
+                         {"key_version", g.group.key_version},
+                         {"fingerprint", crypto::fingerprint(g.group.public_key)}};
+    // Only when there are any, so the entries of signing groups are what they were.
+    if (!old_versions.empty()) event["old_versions"] = old_versions;
+    const std::uint64_t seq = rec.record("group.member-added", event);
     GroupResult r = result_of(g.group, names_of(ks.list_group_members(o.group)), seq);
+    r.old_versions = old_versions;
     tx.commit();
     return r;
   });

@@ -32,6 +32,10 @@ struct GroupResult {
   std::int64_t key_version = 0;
   std::vector<std::string> members;
   std::uint64_t seq = 0;  // transcript seq of the ceremony's main event
+  // group add: the old key versions sealed to the new member too; group retire: the versions
+  // deleted.
+  std::vector<std::int64_t> old_versions;
+  std::int64_t min_version = 0;  // group retire: the new minimum decryption version
 };
 
 GroupResult group_create(Workspace& ws, const GroupCreateOptions& options);
@@ -52,6 +56,9 @@ struct GroupAddOptions {
   void validate() const;
 };
 
+// For an encryption group the new member also gets a layer of every kept old version that the
+// admitting member (`as`) holds, so they can read data encrypted before they joined; versions
+// `as` has no layer of are left out (GroupResult::old_versions lists the ones sealed).
 GroupResult group_add(Workspace& ws, const GroupAddOptions& options);
 
 struct GroupRemoveOptions {
@@ -64,5 +71,20 @@ struct GroupRemoveOptions {
 // remaining members' layers) so that data encrypted to it stays readable; the removed member's
 // layers of every version are deleted.
 GroupResult group_remove(Workspace& ws, const GroupRemoveOptions& options);
+
+// group retire: sets an encryption group's minimum decryption version to `below`. The kept old
+// versions below it are deleted (public keys and every layer: they cannot come back), and
+// decrypt, dek open and dek rewrap of an envelope below it are refused with exit 7. Needs a
+// member's factors. Error(usage): a signing group, `below` past the current version or not
+// above the minimum already set.
+struct GroupRetireOptions {
+  std::string group, as;
+  std::int64_t below = 0;
+  UserFactors factors;
+  std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
+  void validate() const;
+};
+
+GroupResult group_retire(Workspace& ws, const GroupRetireOptions& options);
 
 }  // namespace hsm

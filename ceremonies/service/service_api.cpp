@@ -330,6 +330,7 @@ void SigningService::install(httplib::Server& server) {
                 respond(res, [&] { return sign(req.matches[1], body, client_identity(req)); });
               });
   install_group_routes(server);
+  install_data_routes(server);
   csc_.install(server);
   // Before routing: the clock of the request, and the client's rate (the probes of /healthz
   // and /metrics are not counted).

@@ -102,6 +102,8 @@ class SigningService {
   Reply group_public_key(const std::string& name, const ClientIdentity& client);
   Reply group_sign(const std::string& name, std::string& body, const ClientIdentity& client);
   void install_group_routes(httplib::Server& server);
+  // service_data.cpp: POST /v1/groups/{name}/deks and /v1/groups/{name}/deks/open.
+  void install_data_routes(httplib::Server& server);
   void log(const std::string& line);
   const SigningServiceConfig& config_;
   ServiceMetrics& metrics_;

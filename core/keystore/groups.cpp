@@ -252,4 +252,72 @@ std::optional<GroupMember> Keystore::find_old_group_layer(std::string_view group
   return read_member(st);
 }
 
+std::vector<std::int64_t> Keystore::old_group_versions(std::string_view group) {
+  Statement st(db_, "SELECT k.key_version FROM group_old_keys k JOIN groups g ON "
+                    "g.id = k.group_id WHERE g.name = :group ORDER BY k.key_version");
+  st.bind(":group", group);
+  std::vector<std::int64_t> out;
+  while (st.step()) out.push_back(st.integer_at(0));
+  return out;
+}
+
+void Keystore::add_old_group_layer(std::int64_t version, const GroupMember& m) {
+  Transaction tx(db_);
+  before_change("group/" + m.group);
+  Statement st(db_,
+               "INSERT INTO group_old_layers (group_id, key_version, user_id, sealed_key, nonce, "
+               "ephemeral_public_key, added) SELECT k.group_id, k.key_version, u.id, "
+               ":sealed_key, :nonce, :ephemeral_public_key, :added FROM group_old_keys k "
+               "JOIN groups g ON g.id = k.group_id, users u WHERE g.name = :group AND "
+               "k.key_version = :version AND u.name = :user");
+  st.bind(":sealed_key", m.sealed_key.ciphertext)
+      .bind(":nonce", m.sealed_key.nonce)
+      .bind(":ephemeral_public_key", m.ephemeral_public_key)
+      .bind(":added", m.added)
+      .bind(":group", m.group)
+      .bind(":version", version)
+      .bind(":user", m.user)
+      .insert("user '" + m.user + "' already has a layer of key version " +
+              std::to_string(version) + " of group '" + m.group + "'");
+  if (st.changes() == 0)
+    fail(Category::not_found, "group '" + m.group + "' keeps no key version " +
+                                  std::to_string(version) + " (or user '" + m.user +
+                                  "' does not exist)");
+  touch("group/" + m.group);
+  tx.commit();
+}
+
+void Keystore::retire_group_versions(std::string_view group, std::int64_t min_version,
+                                     const std::string& retired) {
+  Transaction tx(db_);
+  const std::string row = "group/" + std::string(group);
+  before_change(row);
+  const auto g = find_group(group);
+  if (!g) no_group(group);
+  const auto current = group_min_version(group);
+  if (min_version > g->key_version || (current && min_version <= *current))
+    fail(Category::general, "internal error: the minimum decryption version of group '" +
+                                std::string(group) + "' must grow and not pass the current one");
+  Statement set(db_,
+                "INSERT INTO group_min_versions (group_id, min_version, retired) SELECT id, "
+                ":min, :retired FROM groups WHERE name = :group ON CONFLICT (group_id) DO "
+                "UPDATE SET min_version = excluded.min_version, retired = excluded.retired");
+  set.bind(":min", min_version).bind(":retired", retired).bind(":group", group).run();
+  // The layers go with their keys (ON DELETE CASCADE); secure_delete overwrites them.
+  Statement drop(db_,
+                 "DELETE FROM group_old_keys WHERE group_id = (SELECT id FROM groups WHERE "
+                 "name = :group) AND key_version < :min");
+  drop.bind(":group", group).bind(":min", min_version).run();
+  touch(row);
+  tx.commit();
+}
+
+std::optional<std::int64_t> Keystore::group_min_version(std::string_view group) {
+  Statement st(db_, "SELECT v.min_version FROM group_min_versions v JOIN groups g ON "
+                    "g.id = v.group_id WHERE g.name = :group");
+  st.bind(":group", group);
+  if (!st.step()) return std::nullopt;
+  return st.integer_at(0);
+}
+
 }  // namespace hsm::keystore

@@ -132,6 +132,17 @@ class Keystore {
   std::optional<GroupRecord> find_old_group_key(std::string_view group, std::int64_t version);
   std::optional<GroupMember> find_old_group_layer(std::string_view group, std::string_view user,
                                                   std::int64_t version);
+  // The kept old key versions of a group, ascending.
+  std::vector<std::int64_t> old_group_versions(std::string_view group);
+  // A layer of kept old version `version` for a member added later (group add).
+  void add_old_group_layer(std::int64_t version, const GroupMember& member);
+  // group retire: versions below `min_version` are refused from now on and their public keys
+  // and layers deleted. Error(general) unless it raises the minimum and does not pass the
+  // current version.
+  void retire_group_versions(std::string_view group, std::int64_t min_version,
+                             const std::string& retired);
+  // The group's minimum decryption version; nullopt when it never retired one.
+  std::optional<std::int64_t> group_min_version(std::string_view group);
 
   // ---- whole database (export.cpp) ----
   // Every row of every table, blobs in base64: {"format":"hsmctl-keystore","schema":N,

@@ -192,12 +192,25 @@ CREATE TABLE share_group_names (
 );
 )sql";
 
+// Version 5: an encryption group's minimum decryption version (`group retire`): the old key
+// versions below it are deleted and what was encrypted to them is refused. A group that never
+// retired has no row here, and its state row takes this table in only when it has one, so
+// existing state digests stay what they were.
+constexpr const char* kVersion5 = R"sql(
+CREATE TABLE group_min_versions (
+  group_id    INTEGER PRIMARY KEY REFERENCES groups (id) ON DELETE CASCADE,
+  min_version INTEGER NOT NULL,
+  retired     TEXT NOT NULL
+);
+)sql";
+
 // Append only. Each step runs inside the migration transaction.
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
     {2, kVersion2},
     {3, kVersion3},
     {4, kVersion4},
+    {5, kVersion5},
 };
 
 constexpr bool steps_are_numbered_from_one() {
@@ -275,6 +288,7 @@ void migrate(Database& db) {
 int table_since(std::string_view table) {
   if (table == "group_old_keys" || table == "group_old_layers") return 3;
   if (table == "share_group_names") return 4;
+  if (table == "group_min_versions") return 5;
   return 1;
 }
 
@@ -282,7 +296,7 @@ const std::vector<std::string_view>& table_names() {
   static const std::vector<std::string_view> kTables = {
       "meta",  "share_sets",  "share_groups", "custodians", "master",
       "keys",  "revocations", "users",        "groups",     "group_members",
-      "group_old_keys", "group_old_layers", "share_group_names",
+      "group_old_keys", "group_old_layers", "share_group_names", "group_min_versions",
   };
   return kTables;
 }

@@ -246,6 +246,14 @@ std::string Keystore::row_digest(std::string_view row_key) {
                               "g.id = l.group_id WHERE g.name = :k ORDER BY l.key_version, "
                               "l.user_id");
     }
+    // The minimum decryption version (group retire) only once set: a group that never retired
+    // hashes as before, and deleting the row to un-retire changes the digest.
+    Statement floor(db_, "SELECT count(*) FROM group_min_versions v JOIN groups g ON "
+                         "g.id = v.group_id WHERE g.name = :k");
+    floor.bind(":k", name);
+    if (floor.step() && floor.integer_at(0) > 0)
+      one("group_min_versions", "SELECT v.* FROM group_min_versions v JOIN groups g ON "
+                                "g.id = v.group_id WHERE g.name = :k");
   } else if (kind == "key") {
     one("keys", "SELECT * FROM keys WHERE label = :k", true);
     one("revocations", "SELECT r.* FROM revocations r JOIN keys k ON k.id = r.issuer "

@@ -1,4 +1,4 @@
-// C_UnwrapKey with CKM_AES_KEY_WRAP, C_Decrypt with CKM_AES_GCM into a caller's buffer, and
+// C_UnwrapKey and C_WrapKey with CKM_AES_KEY_WRAP, C_Decrypt with CKM_AES_GCM into a caller's buffer, and
 // C_GetAttributeValue(CKA_VALUE) into a Secret.
 #include "core/pkcs11/data_keys.h"
 
@@ -25,6 +25,15 @@ SessionObject unwrap_data_key(const Session& s, KeyHandle kek, ByteView wrapped,
     default: check(rv, "unwrapping a DEK");
   }
   return SessionObject(s, 0);
+}
+
+Bytes wrap_data_key(const Session& s, KeyHandle kek, KeyHandle dek) {
+  CK_MECHANISM m{CKM_AES_KEY_WRAP, nullptr, 0};
+  Bytes out(40);  // a 32-byte key and the RFC 3394 integrity block: public ciphertext
+  CK_ULONG len = out.size();
+  check(s.fn()->C_WrapKey(s.handle(), &m, kek, dek, out.data(), &len), "wrapping a DEK");
+  if (len != out.size()) fail(Category::token, "the token wrapped a DEK to the wrong length");
+  return out;
 }
 
 bool gcm_decrypt_into(const Session& s, KeyHandle key, ByteView nonce, ByteView aad,

@@ -1,5 +1,5 @@
 // Token operations for group data keys: a DEK unwrapped with AES key wrap (RFC 3394) under a
-// KEK derived on the token, AES-GCM decryption of one chunk into a caller's buffer, and the
+// KEK derived on the token (and wrapped again under another, for dek rewrap), AES-GCM decryption of one chunk into a caller's buffer, and the
 // value of an opened (non-sensitive) DEK read into a Secret. Templates come from templates.h.
 // Never logs or keeps what it decrypts or reads.
 #pragma once
@@ -16,6 +16,9 @@ namespace hsm::p11 {
 // C_UnwrapKey(CKM_AES_KEY_WRAP) of `wrapped` under `kek` into a session key made from `t`.
 // Error(integrity) when the wrap's integrity check fails (another key, context or version).
 SessionObject unwrap_data_key(const Session& s, KeyHandle kek, ByteView wrapped, Template& t);
+
+// C_WrapKey(CKM_AES_KEY_WRAP) of the 32-byte key `dek` under `kek`: the 40-byte RFC 3394 wrap.
+Bytes wrap_data_key(const Session& s, KeyHandle kek, KeyHandle dek);
 
 // AES-GCM decryption of `sealed` (ciphertext || 16-byte tag) by the token into `out` (resized
 // to the plaintext). false when it does not authenticate under this key, nonce and AAD.

@@ -344,6 +344,24 @@ Template opened_data_key() {
   return t;
 }
 
+Template rewrapped_data_key() {
+  Template t;
+  t.set(CKA_CLASS, CK_ULONG{CKO_SECRET_KEY}).set(CKA_KEY_TYPE, CK_ULONG{CKK_AES})
+      .set(CKA_TOKEN, false).set(CKA_PRIVATE, true).set(CKA_SENSITIVE, true)
+      .set(CKA_EXTRACTABLE, true).set(CKA_WRAP_WITH_TRUSTED, false).set(CKA_ENCRYPT, false)
+      .set(CKA_DECRYPT, false).set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, false)
+      .set(CKA_UNWRAP, false).set(CKA_DERIVE, false).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
+Template dek_wrapping_key() {
+  Template t = aes_key(false, "", {});
+  t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, false).set(CKA_DECRYPT, false)
+      .set(CKA_SIGN, false).set(CKA_VERIFY, false).set(CKA_WRAP, true).set(CKA_UNWRAP, false)
+      .set(CKA_DERIVE, false).set_mechanisms({CKM_AES_KEY_WRAP}).set(CKA_MODIFIABLE, false);
+  return t;
+}
+
 Template otp_seal_key() {
   Template t = aes_key(false, "", {});
   t.set(CKA_VALUE_LEN, CK_ULONG{32}).set(CKA_ENCRYPT, true).set(CKA_DECRYPT, true)

@@ -120,6 +120,15 @@ Template data_decryption_key();
 // boundary): a session key, neither sensitive nor usable for anything; its value is read once
 // and the object destroyed.
 Template opened_data_key();
+// A DEK unwrapped only to be wrapped again (`dek rewrap`): a session key, sensitive, with no
+// usage at all, and extractable because C_WrapKey needs CKA_EXTRACTABLE; CKA_WRAP_WITH_TRUSTED
+// stays false because a user session cannot make the new KEK CKA_TRUSTED (SoftHSM lets only
+// the security officer set it). It lives in this process's session only and is destroyed as
+// soon as it is wrapped (docs/design.md, "Group data keys").
+Template rewrapped_data_key();
+// The KEK that wraps a DEK to the group's current key version (`dek rewrap`), derived on the
+// token from the agreed secret of a one-use pair: wraps with AES key wrap (RFC 3394) only.
+Template dek_wrapping_key();
 
 // The key that seals a user's TOTP seed, derived from MK-derive: a session AES-256 key for
 // AES-GCM only, sensitive and non-extractable, like user_kek().

@@ -4,7 +4,8 @@
 // holds or the attacker can derive (MK-wrap, MK-derive, their own ECDH key against the file's
 // one-use key), and no layer opens. A member's layer does not open with another member's
 // password; with their own, the attacker can do what `dek open` does, which is the control that
-// the derivations tried above were the right ones. (docs/design.md, "Group data keys".)
+// the derivations tried above were the right ones. dek rewrap's session DEK never reaches a PIN
+// holder. (docs/design.md, "Group data keys".)
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -239,6 +240,54 @@ TEST_F(DataCustody, AMembersLayerOpensWithTheirPasswordOnlyAndThenTheDekComesOut
   const CK_OBJECT_HANDLE kek = agree_then_derive(a, unwrap_ecdh(a, group_inner), ephemeral_,
                                                  kdf_data());
   EXPECT_EQ(unwrap_dek(a, kek, CKM_AES_KEY_WRAP), CKR_OK);
+}
+
+// dek rewrap unwraps the DEK as an extractable (sensitive, usage-less) session key so the token
+// can wrap it again: that key is a session object of hsmctl's process and is gone when it ends.
+// Afterwards a PIN holder finds no extractable secret key on the token, cannot unwrap the
+// rewrapped DEK by the routes above, and cannot make a key CKA_TRUSTED (SoftHSM lets only the SO),
+// which is why the rewrap cannot rely on CKA_WRAP_WITH_TRUSTED.
+TEST_F(DataCustody, TheRewrapsSessionDekStaysInTheTokenAndTheRewrappedDekOpensForNoPinHolder) {
+  const auto dek = tmp_.path() / "v1.dek", moved = tmp_.path() / "v2.dek";
+  ASSERT_EQ(hsmctl({"dek", "new", "--group", "vault", "--out", dek.string()}).code, 0);
+  ASSERT_EQ(hsmctl({"group", "remove", "vault", "bob"}).code, 0);
+  const test::RunResult r = hsmctl({"dek", "rewrap", "--as", "alice", "--in", dek.string(),
+                                    "--out", moved.string(), "--password-source", "env:PWA"},
+                                   {{"PWA", kAlicePw}});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto env = nlohmann::json::parse(read_file(moved));
+  wrapped_ = from_base64(env["wrapped_dek"].get<std::string>());
+  ephemeral_ = from_base64(env["ephemeral_public_key"].get<std::string>());
+
+  Attacker a(HSMCTL_SOFTHSM_MODULE, "test", test::kPin);
+  for (const auto& k : a.keys("")) {
+    if (k.cls != CKO_SECRET_KEY) continue;
+    CK_BBOOL extractable = CK_TRUE;
+    CK_ATTRIBUTE at{CKA_EXTRACTABLE, &extractable, 1};
+    ASSERT_EQ(a.fn()->C_GetAttributeValue(a.session(), k.handle, &at, 1), CKR_OK);
+    EXPECT_EQ(extractable, CK_FALSE) << "'" << k.label << "'";
+  }
+  const Target mk_wrap = only(a, "hsmctl-mk-wrap");
+  EXPECT_EQ(unwrap_dek(a, mk_wrap.handle, CKM_AES_KEY_WRAP), CKR_MECHANISM_INVALID);
+  CK_MECHANISM gen{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+  unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  CK_ATTRIBUTE pub_t[] = {{CKA_TOKEN, &kDataNo, 1}, {CKA_EC_PARAMS, p256, sizeof p256}};
+  CK_ATTRIBUTE priv_t[] = {{CKA_TOKEN, &kDataNo, 1}, {CKA_DERIVE, &kDataYes, 1}};
+  CK_OBJECT_HANDLE pub = 0, priv = 0;
+  ASSERT_EQ(a.fn()->C_GenerateKeyPair(a.session(), &gen, pub_t, 2, priv_t, 2, &pub, &priv),
+            CKR_OK);
+  const CK_OBJECT_HANDLE kek =
+      agree_then_derive(a, priv, Bytes(ephemeral_.begin(), ephemeral_.end()), DataBlob(32, 7));
+  EXPECT_EQ(unwrap_dek(a, kek, CKM_AES_KEY_WRAP), CKR_GENERAL_ERROR);
+  // A trusted wrapping key of the PIN holder's own: refused to a user session.
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE kt = CKK_AES;
+  unsigned char value[32] = {1};
+  CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt},
+                      {CKA_TOKEN, &kDataNo, 1},      {CKA_WRAP, &kDataYes, 1},
+                      {CKA_TRUSTED, &kDataYes, 1},   {CKA_VALUE, value, sizeof value}};
+  CK_OBJECT_HANDLE trusted = 0;
+  EXPECT_NE(a.fn()->C_CreateObject(a.session(), t, 6, &trusted), CKR_OK);
 }
 
 }  // namespace

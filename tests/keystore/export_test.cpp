@@ -38,6 +38,12 @@ void populate(Keystore& ks) {
   auto v2 = sample_group("ops");
   v2.key_version = 2;
   ks.replace_group_key(v2, {sample_member("ops", "alice")});
+  // Rotated again, then version 1 retired (group_min_versions); version 2 stays kept.
+  ks.keep_group_version("ops", "carol", kTime);
+  auto v3 = sample_group("ops");
+  v3.key_version = 3;
+  ks.replace_group_key(v3, {sample_member("ops", "alice")});
+  ks.retire_group_versions("ops", 2, kTime);
 }
 
 TEST(KeystoreExport, EveryTableRoundTripsExactly) {
@@ -155,8 +161,9 @@ TEST(KeystoreExport, AnExportOfAnOlderSchemaImportsWithTheNewerTablesEmpty) {
   source.insert_user(sample_user("alice"));
   json old = source.export_all();
   old["schema"] = 2;
-  for (const char* t : {"group_old_keys", "group_old_layers", "share_group_names"})
-    old["tables"].erase(t);
+  for (const char* t : {"group_old_keys", "group_old_layers", "share_group_names",
+                        "group_min_versions"})
+    old["tables"].erase(std::string(t));
   Keystore target(b.path());
   target.import_all(old);
   EXPECT_TRUE(target.find_user("alice").has_value());

@@ -78,14 +78,14 @@ TEST(KeystoreOpen, NewerSchemaIsRefused) {
   raw_sql(Keystore::file_in(dir.path()), "PRAGMA user_version = 99");
   const Error e = error_from([&] { Keystore ks(dir.path()); });
   EXPECT_EQ(e.category(), Category::general);
-  EXPECT_STREQ(e.what(), "keystore schema 99 is newer than this hsmctl (4); upgrade hsmctl");
+  EXPECT_STREQ(e.what(), "keystore schema 99 is newer than this hsmctl (5); upgrade hsmctl");
 }
 
 TEST(KeystoreOpen, MigrationStepsAreOrderedFromOne) {
   TempDir dir;
   Keystore ks(dir.path());
-  EXPECT_EQ(latest_schema_version(), 4);
-  EXPECT_EQ(ks.schema_version(), 4);
+  EXPECT_EQ(latest_schema_version(), 5);
+  EXPECT_EQ(ks.schema_version(), 5);
   // Every table in the file is exported and imported: the list must name them all, but for
   // the state_* tables, derived from the others and rebuilt after an import.
   Statement st(ks.database(),
