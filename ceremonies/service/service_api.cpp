@@ -45,6 +45,7 @@ Endpoint endpoint_of(const std::string& path) {
   if (path.rfind("/v1/groups/", 0) == 0) {
     if (path.ends_with("/public-key")) return Endpoint::group_public_key;
     if (path.ends_with("/sign")) return Endpoint::group_sign;
+    if (path.ends_with("/deks") || path.ends_with("/deks/open")) return Endpoint::group_deks;
   }
   if (path.rfind("/v1/users/", 0) == 0) {
     if (path.size() > 11 && path.ends_with("/public-key")) return Endpoint::public_key;

@@ -76,79 +76,80 @@ DataDecryptOptions open_request(const std::string& group, std::string& body) {
 }  // namespace
 
 void SigningService::install_data_routes(httplib::Server& server) {
-  const auto answer = [](httplib::Response& res, Reply r) {
-    res.status = r.status;
-    res.set_content(std::move(r.body), r.type.c_str());
-  };
-  server.Post(R"(/v1/groups/([^/]+)/deks)", [this, answer](const httplib::Request& req,
-                                                           httplib::Response& res) {
-    const std::string name = req.matches[1];
-    const ClientIdentity client = client_identity(req);
-    if (!valid_user_name(name))
-      return answer(res, Reply::error(400, fmt::format("'{}' is not a group name", name)));
-    if (!config_.may_use_group(client, name))
-      return answer(res, Reply::error(403, not_allowed_message(client, name, "group")));
-    try {
-      const std::vector<std::string> context = context_pairs(req.body);
-      const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
-      Workspace ws(config_.workspace);
-      const DekNew d = dek_new_envelope(ws, name, context);
-      answer(res, {200, dek_answer(d.envelope, d.dek).dump(), "application/json"});
-    } catch (const Error& e) {
-      const int status = e.category() == Category::usage       ? 400
-                         : e.category() == Category::not_found ? 404
-                                                               : 500;
-      answer(res, Reply::error(status, e.what()));
-    }
-  });
-  server.Post(R"(/v1/groups/([^/]+)/deks/open)", [this, answer](const httplib::Request& req,
-                                                                httplib::Response& res) {
-    // The body holds the password: wiped once parsed (see service_api.cpp).
-    std::string& body = const_cast<std::string&>(req.body);
-    const std::string name = req.matches[1];
-    const ClientIdentity client = client_identity(req);
-    if (!valid_user_name(name) || !config_.may_use_group(client, name)) {
-      sodium_memzero(body.data(), body.size());
-      return answer(res, valid_user_name(name)
-                             ? Reply::error(403, not_allowed_message(client, name, "group"))
-                             : Reply::error(400, fmt::format("'{}' is not a group name", name)));
-    }
-    DataDecryptOptions o;
-    try {
-      o = open_request(name, body);
-    } catch (const Error& e) {
-      return answer(res, Reply::error(400, e.what()));
-    }
-    o.client = client.fingerprint;
-    o.max_auth_failures = config_.max_auth_failures;
-    AuthOutcome outcome;
-    try {
-      const std::lock_guard<std::mutex> one_at_a_time(token_mutex_);
-      Workspace ws(config_.workspace);
-      ws.use_pin(Secret::copy_of(config_.pin->bytes()));
+  server.Post(R"(/v1/groups/([^/]+)/deks)", [this](const httplib::Request& req,
+                                                   httplib::Response& res) {
+    respond(res, [&]() -> Reply {
+      const std::string name = req.matches[1];
+      const ClientIdentity client = client_identity(req);
+      if (!valid_user_name(name))
+        return Reply::error(400, fmt::format("'{}' is not a group name", name));
+      if (!config_.may_use_group(client, name))
+        return Reply::error(403, not_allowed_message(client, name, "group"));
       try {
-        if (const auto before = ws.keystore().find_user(o.as)) outcome.was_locked = before->locked;
-        outcome.factors_checked = true;
-        const DekOpened r = dek_open(ws, o);
-        nlohmann::json doc = dek_answer(r.envelope, r.dek);
-        doc.erase("envelope");
-        doc["user"] = o.as;
-        doc["seq"] = r.seq;
-        answer(res, {200, doc.dump(), "application/json"});
+        const std::vector<std::string> context = context_pairs(req.body);
+        const TokenGate::Turn one_at_a_time(gate_);
+        Workspace ws(config_.workspace);
+        const DekNew d = dek_new_envelope(ws, name, context);
+        return {200, dek_answer(d.envelope, d.dek).dump(), "application/json"};
       } catch (const Error& e) {
-        if (e.category() == Category::auth) {
-          const auto after = ws.keystore().find_user(o.as);
-          outcome.locked_now = !outcome.was_locked && after && after->locked;
-        }
-        throw;
+        const int status = e.category() == Category::usage       ? 400
+                           : e.category() == Category::not_found ? 404
+                                                                 : 500;
+        return Reply::error(status, e.what());
       }
-    } catch (const Error& e) {
-      // A changed envelope (it does not unwrap) is the client's: 422, not the service's 500.
-      if (e.category() == Category::integrity) return answer(res, Reply::error(422, e.what()));
-      answer(res, sign_failure(e, outcome));
-    } catch (const std::exception& e) {
-      answer(res, Reply::error(500, e.what()));
-    }
+    });
+  });
+  server.Post(R"(/v1/groups/([^/]+)/deks/open)", [this](const httplib::Request& req,
+                                                        httplib::Response& res) {
+    respond(res, [&]() -> Reply {
+      // The body holds the password: wiped once parsed (see service_api.cpp).
+      std::string& body = const_cast<std::string&>(req.body);
+      const std::string name = req.matches[1];
+      const ClientIdentity client = client_identity(req);
+      if (!valid_user_name(name) || !config_.may_use_group(client, name)) {
+        sodium_memzero(body.data(), body.size());
+        return valid_user_name(name)
+                   ? Reply::error(403, not_allowed_message(client, name, "group"))
+                   : Reply::error(400, fmt::format("'{}' is not a group name", name));
+      }
+      DataDecryptOptions o;
+      try {
+        o = open_request(name, body);
+      } catch (const Error& e) {
+        return Reply::error(400, e.what());
+      }
+      config_.admit_user(o.as);
+      o.client = client.fingerprint;
+      o.max_auth_failures = config_.max_auth_failures;
+      AuthOutcome outcome;
+      try {
+        const TokenGate::Turn one_at_a_time(gate_);
+        Workspace ws(config_.workspace);
+        ws.use_pin(Secret::copy_of(config_.pin->bytes()));
+        try {
+          if (const auto before = ws.keystore().find_user(o.as)) outcome.was_locked = before->locked;
+          outcome.factors_checked = true;
+          const DekOpened r = dek_open(ws, o);
+          nlohmann::json doc = dek_answer(r.envelope, r.dek);
+          doc.erase("envelope");
+          doc["user"] = o.as;
+          doc["seq"] = r.seq;
+          return {200, doc.dump(), "application/json"};
+        } catch (const Error& e) {
+          if (e.category() == Category::auth) {
+            const auto after = ws.keystore().find_user(o.as);
+            outcome.locked_now = !outcome.was_locked && after && after->locked;
+          }
+          throw;
+        }
+      } catch (const Error& e) {
+        // A changed envelope (it does not unwrap) is the client's: 422, not the service's 500.
+        if (e.category() == Category::integrity) return Reply::error(422, e.what());
+        return sign_failure(e, outcome);
+      } catch (const std::exception& e) {
+        return Reply::error(500, e.what());
+      }
+    });
   });
 }
 

@@ -16,9 +16,9 @@ namespace hsm {
 
 namespace {
 
-constexpr std::array<const char*, 9> kEndpointNames{
+constexpr std::array<const char*, 10> kEndpointNames{
     "healthz", "public_key", "sign", "metrics", "csc", "checkpoint", "group_public_key",
-    "group_sign", "other"};
+    "group_sign", "group_deks", "other"};
 // The statuses the service answers; anything else is counted as "other".
 constexpr std::array<int, 12> kStatuses{200, 400, 401, 403, 404, 405, 413, 423, 429, 500, 501, 503};
 constexpr std::size_t kOtherStatus = kStatuses.size();  // the last slot of each row

@@ -13,7 +13,8 @@
 namespace hsm {
 
 enum class Endpoint {
-  healthz, public_key, sign, metrics, csc, checkpoint, group_public_key, group_sign, other
+  healthz, public_key, sign, metrics, csc, checkpoint, group_public_key, group_sign,
+  group_deks, other
 };
 
 class ServiceMetrics {
