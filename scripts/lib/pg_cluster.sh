@@ -33,9 +33,12 @@ trap 'exit 130' INT TERM HUP
 "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U hsmctl --auth=trust --locale=C.UTF-8 \
   --encoding=UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
   { cat "$dir/initdb.log" >&2; exit 1; }
-# fsync off: a test cluster that dies is thrown away anyway; it halves the suite's time.
+# fsync off: a test cluster that dies is thrown away anyway; it halves the suite's time. A
+# benchmark sets HSMCTL_PG_DURABLE=1: fsync and synchronous commit on, as SQLite's FULL sync.
+durable="-c fsync=off -c synchronous_commit=off"
+[ "${HSMCTL_PG_DURABLE:-0}" = 1 ] && durable="-c fsync=on -c synchronous_commit=on"
 "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s \
-  -o "-c listen_addresses='' -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200" start ||
+  -o "-c listen_addresses='' -k $dir $durable -c max_connections=200" start ||
   { cat "$dir/server.log" >&2; exit 1; }
 "$bin/psql" -X -q -h "$dir" -U hsmctl -d postgres -c "CREATE DATABASE hsmctl" >/dev/null
 
