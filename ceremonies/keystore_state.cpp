@@ -48,7 +48,7 @@ void require_recorded_row(Workspace& ws, transcript::Transcript& t, const std::s
 std::optional<nlohmann::json> state_after_interrupted(Workspace& ws, transcript::Transcript& t,
                                                       std::uint64_t begin_seq) {
   if (!keystore::Keystore::state_upkeep_on()) return std::nullopt;
-  if (!std::filesystem::exists(keystore::Keystore::file_in(ws.options().dir))) return std::nullopt;
+  if (!ws.has_keystore()) return std::nullopt;
   const auto recorded = t.latest_state();
   if (!recorded) return std::nullopt;
   keystore::Keystore& ks = ws.keystore();

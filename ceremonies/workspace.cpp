@@ -7,16 +7,83 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <string>
 
 #include "core/error.h"
+#include "core/keystore/postgres.h"
 
 namespace hsm {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// DIR/keystore.url: the PostgreSQL store of a workspace (its URL, never a password) and the
+// binding id the database's meta row holds too, so that one database serves one workspace until
+// the fleet's transcript lives in the database (docs/design.md "PostgreSQL keystore").
+constexpr const char* kStoreRecord = "keystore.url";
+constexpr const char* kBindingMeta = "workspace_binding";
+
+struct StoreRecord {
+  std::string url, binding;
+};
+
+std::optional<StoreRecord> read_store_record(const fs::path& dir) {
+  std::ifstream in(dir / kStoreRecord);
+  if (!in) return std::nullopt;
+  StoreRecord r;
+  std::getline(in, r.url);
+  std::getline(in, r.binding);
+  return r;
+}
+
+void write_store_record(const fs::path& dir, const StoreRecord& r) {
+  const fs::path file = dir / kStoreRecord, tmp = dir / (std::string(kStoreRecord) + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << r.url << '\n' << r.binding << '\n';
+    if (!out.flush())
+      fail(Category::general, fmt::format("cannot write {}", tmp.string()));
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) fail(Category::general, fmt::format("cannot write {}", file.string()), ec.message());
+}
+
+std::string new_binding() {
+  std::random_device random;
+  std::string hex;
+  for (int i = 0; i < 4; ++i) hex += fmt::format("{:08x}", random());
+  return hex;
+}
+
+// The database is this workspace's: it holds no other workspace's binding.
+void bind_store(keystore::Keystore& ks, const fs::path& dir, const std::string& url) {
+  auto recorded = read_store_record(dir);
+  const auto held = ks.meta(kBindingMeta);
+  if (held && (!recorded || recorded->binding != *held))
+    fail(Category::general,
+         fmt::format("keystore {} belongs to another workspace, whose transcript records its "
+                     "state; one PostgreSQL keystore serves one workspace until the fleet's "
+                     "transcript is kept in the database: give this workspace another database "
+                     "or schema", ks.path()));
+  if (!recorded) recorded = StoreRecord{url, new_binding()};
+  if (!held) ks.set_meta(kBindingMeta, recorded->binding);
+  write_store_record(dir, *recorded);
+}
+
+}  // namespace
 
 bool is_workspace(const std::filesystem::path& dir) {
   std::error_code ec;
   return std::filesystem::exists(keystore::Keystore::file_in(dir), ec) ||
+         std::filesystem::exists(dir / kStoreRecord, ec) ||
          std::filesystem::exists(dir / "transcript.jsonl", ec);
 }
 
@@ -83,8 +150,40 @@ keystore::Keystore& Workspace::keystore() {
   return *keystore_;
 }
 
+bool Workspace::has_keystore() const {
+  std::error_code ec;
+  return fs::exists(keystore::Keystore::file_in(options_.dir), ec) ||
+         fs::exists(options_.dir / kStoreRecord, ec);
+}
+
+std::string Workspace::chosen_store() const {
+  const auto recorded = read_store_record(options_.dir);
+  const std::string& given = options_.store;
+  if (given.empty()) return recorded ? recorded->url : std::string();
+  if (recorded && recorded->url != given)
+    fail(Category::usage,
+         fmt::format("workspace '{}' keeps its keystore at {} ({}), but the store given is {}; "
+                     "give that one or none", options_.dir.string(),
+                     keystore::pg::describe(recorded->url), kStoreRecord,
+                     keystore::pg::describe(given)));
+  std::error_code ec;
+  if (!recorded && fs::exists(keystore::Keystore::file_in(options_.dir), ec))
+    fail(Category::usage,
+         fmt::format("workspace '{}' keeps its keystore in keystore.sqlite, but the store given "
+                     "is {}; a workspace keeps its store (move one with backup create and "
+                     "backup restore)", options_.dir.string(), keystore::pg::describe(given)));
+  return given;
+}
+
 void Workspace::open_keystore() {
-  auto ks = std::make_unique<keystore::Keystore>(options_.dir);
+  const std::string store = chosen_store();
+  std::unique_ptr<keystore::Keystore> ks;
+  if (store.empty()) {
+    ks = std::make_unique<keystore::Keystore>(options_.dir);
+  } else {
+    ks = std::make_unique<keystore::Keystore>(keystore::PostgresTarget{store});
+    bind_store(*ks, options_.dir, store);
+  }
   // Writes go on top of the state the transcript recorded last, never of a copy of the file.
   const auto file = options_.dir / "transcript.jsonl";
   try {

@@ -32,6 +32,10 @@ struct WorkspaceOptions {
   std::string module_path;  // empty: the module a --token URI names, else the default
   std::string token;        // label or pkcs11: URI; empty: the only initialised token
   std::filesystem::path dir = ".";
+  // The keystore: empty for DIR/keystore.sqlite, else a postgresql:// URL (--store,
+  // HSMCTL_STORE, store = in hsmctl.toml). A workspace on PostgreSQL records its URL in
+  // DIR/keystore.url, used when none is given; a different one is refused.
+  std::string store;
   DirUse dir_use = DirUse::existing;
   SecretSource pin_source;
   // Who runs the ceremony, as the transcript's `actor`: --actor NAME (checked like a user name
@@ -76,9 +80,13 @@ class Workspace {
   // it is not held yet; module() and keystore() call it, so one process at a time uses a
   // workspace and its token. A directory that is not a workspace is left untouched.
   void hold_lock();
+  // DIR has a keystore: keystore.sqlite, or keystore.url (a workspace on PostgreSQL).
+  bool has_keystore() const;
 
  private:
   void open_keystore();
+  // The store this workspace uses ("" for keystore.sqlite), checked against what DIR records.
+  std::string chosen_store() const;
   WorkspaceOptions options_;
   std::unique_ptr<DirLock> lock_;  // declared first: released last
   std::shared_ptr<p11::Module> module_;
@@ -92,7 +100,7 @@ class Workspace {
 
 // The name of the account this process runs as (effective uid), from the password database.
 std::string os_account();
-// True when DIR holds keystore.sqlite or transcript.jsonl.
+// True when DIR holds keystore.sqlite, keystore.url or transcript.jsonl.
 bool is_workspace(const std::filesystem::path& dir);
 // Error(not_found) "'DIR' is not an hsmctl workspace ..." unless is_workspace(dir).
 void require_workspace(const std::filesystem::path& dir);

@@ -16,6 +16,7 @@ WorkspaceOptions Cli::workspace_options(DirUse use) const {
   o.module_path = globals.module;
   o.token = globals.token;
   o.dir = globals.dir;
+  o.store = globals.store;
   o.pin_source = SecretSource::parse(globals.pin_source);
   o.actor = globals.actor;
   o.log_origin = globals.config.log_origin.value_or("");

@@ -20,6 +20,7 @@ namespace hsm::cli {
 
 struct Globals {
   std::string module, token, dir = ".", pin_source = "prompt";
+  std::string store;  // --store URL: the PostgreSQL keystore; empty: DIR/keystore.sqlite
   std::string actor;  // --actor NAME: recorded as the transcript's actor (default: the account)
   bool json = false, yes = false;
   WorkspaceConfig config;  // DIR/hsmctl.toml

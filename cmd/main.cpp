@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
   auto* dir = app.add_option("--dir", g.dir, "workspace directory with keystore.sqlite, "
                              "transcript.jsonl, hsmctl.toml (env HSMCTL_DIR; default: .)")
                   ->type_name("DIR");
+  auto* store = app.add_option("--store", g.store, "the keystore: a postgresql:// URL without a "
+                               "password (env HSMCTL_STORE; default: DIR/keystore.sqlite, or the "
+                               "URL DIR/keystore.url records)")
+                    ->type_name("URL");
   auto* pin = add_source_option(&app, "--pin-source", g.pin_source, "user PIN");
   pin->description(pin->get_description() + " (env HSMCTL_PIN_SOURCE; default: prompt)");
   app.add_option("--actor", g.actor, "who runs the command, recorded in the transcript with "
@@ -119,6 +123,14 @@ int main(int argc, char** argv) {
     layer(g.module, module, "HSMCTL_MODULE", g.config.module);
     layer(g.token, token, "HSMCTL_TOKEN", g.config.token);
     layer(g.pin_source, pin, "HSMCTL_PIN_SOURCE", g.config.pin_source);
+    layer(g.store, store, "HSMCTL_STORE", g.config.store);
+    if (!g.store.empty()) {
+      try {
+        hsm::check_store(g.store);
+      } catch (const hsm::Error& e) {
+        hsm::fail(hsm::Category::usage, fmt::format("--store: {}", e.what()));
+      }
+    }
     hsm::SecretSource::parse(g.pin_source);
     if (!g.actor.empty() && !hsm::valid_user_name(g.actor))
       hsm::fail(hsm::Category::usage,

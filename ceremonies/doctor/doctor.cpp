@@ -182,7 +182,7 @@ void token_checks(Workspace& ws, keystore::Keystore& ks, const std::string& tran
 std::vector<DoctorFinding> doctor(Workspace& ws, const DoctorOptions& options) {
   Findings out;
   const auto dir = ws.options().dir;
-  if (!std::filesystem::exists(keystore::Keystore::file_in(dir)))
+  if (!ws.has_keystore())
     fail(Category::not_found, fmt::format("'{}' is not an hsmctl workspace (no keystore.sqlite)",
                                           dir.string()));
   keystore::Keystore& ks = ws.keystore();

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/keystore/postgres.h"
 #include "core/tlog/note.h"
 #include "core/secure/secret_source.h"
 
@@ -47,7 +48,7 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
     const std::string_view k = key.str();
     const auto line = node.source().begin.line;
     if (k == "module" || k == "token" || k == "pin_source" || k == "log_origin" ||
-        k == "users")
+        k == "store" || k == "users")
       continue;
     if (k == "max_auth_failures" || k == "min_password_length")
       fail(Category::usage, fmt::format("{}:{}: '{}' belongs in the [users] table", source_name,
@@ -57,12 +58,20 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
                                         "hsmctl.toml, use pin_source = \"env:VAR\"",
                                         source_name, line, k));
     fail(Category::usage, fmt::format("{}:{}: unknown key '{}' (known: module, token, "
-                                      "pin_source, log_origin, [users])", source_name, line, k));
+                                      "pin_source, log_origin, store, [users])", source_name, line, k));
   }
   c.module = string_key(root, "module", source_name);
   c.token = string_key(root, "token", source_name);
   c.pin_source = string_key(root, "pin_source", source_name);
   c.log_origin = string_key(root, "log_origin", source_name);
+  c.store = string_key(root, "store", source_name);
+  if (c.store) {
+    try {
+      check_store(*c.store);
+    } catch (const Error& e) {
+      fail(Category::usage, fmt::format("{}: store: {}", source_name, e.what()));
+    }
+  }
   if (c.log_origin) {
     try {
       tlog::check_key_name(*c.log_origin, "log_origin");
@@ -104,6 +113,14 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
     }
   }
   return c;
+}
+
+void check_store(const std::string& store) {
+  if (!keystore::pg::is_url(store))
+    fail(Category::usage, fmt::format("'{}' is not a keystore store: give a postgresql:// URL, or "
+                                      "nothing for the workspace's keystore.sqlite",
+                                      store.substr(0, 64)));
+  keystore::pg::check_url(store);
 }
 
 WorkspaceConfig read_config(const std::filesystem::path& file) {

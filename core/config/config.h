@@ -17,6 +17,7 @@ struct WorkspaceConfig {
   std::optional<int> max_auth_failures;   // [users] max_auth_failures = 5
   std::optional<int> min_password_length; // [users] min_password_length = 12
   std::optional<std::string> log_origin;  // log_origin = "example.com/ceremonies" (checkpoints)
+  std::optional<std::string> store;       // store = "postgresql://host/db" (the keystore)
 };
 
 // Longer configuration text is refused before parsing (it would let a hostile file exhaust the
@@ -26,6 +27,9 @@ inline constexpr std::size_t kMaxConfigBytes = 4 * 1024;
 // Parses TOML text. Throws Error(usage) naming the line for a syntax error, an unknown key, a
 // wrong type, or a key that would hold a secret ("pin", "password").
 WorkspaceConfig parse_config(std::string_view text, std::string_view source_name);
+// Error(usage) unless `store` is a PostgreSQL URL libpq can parse, without a password (--store,
+// HSMCTL_STORE, store = in hsmctl.toml).
+void check_store(const std::string& store);
 // Reads `file`; a missing file is an empty configuration.
 WorkspaceConfig read_config(const std::filesystem::path& file);
 

@@ -1,8 +1,6 @@
 // The whole keystore as one JSON document (for backup files) and back. Table-generic, driven by
 // the schema's declared column types, so a new migration is exported without changes here.
 // Blobs are already wrapped or public; this file must never unwrap or interpret them.
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <set>
 
@@ -24,10 +22,28 @@ struct Column {
 };
 
 std::vector<Column> columns_of(Database& db, std::string_view table) {
-  Statement st(db, "PRAGMA table_info(\"" + std::string(table) + "\")");
   std::vector<Column> columns;
+  if (db.is_postgres()) {  // the types the dialect made of INTEGER, TEXT and BLOB
+    Statement st(db, "SELECT column_name AS name, CASE data_type WHEN 'bigint' THEN 'INTEGER' "
+                     "WHEN 'bytea' THEN 'BLOB' ELSE 'TEXT' END AS type "
+                     "FROM information_schema.columns WHERE table_schema = current_schema() "
+                     "AND table_name = :t ORDER BY ordinal_position");
+    st.bind(":t", table);
+    while (st.step()) columns.push_back({st.text("name"), st.text("type")});
+    return columns;
+  }
+  Statement st(db, "PRAGMA table_info(\"" + std::string(table) + "\")");
   while (st.step()) columns.push_back({st.text("name"), st.text("type")});
   return columns;
+}
+
+// PostgreSQL: ids the database assigns continue after the largest one imported.
+void restart_identities(Database& db) {
+  for (const char* table : {"keys", "users", "groups"}) {
+    const std::string t = table;
+    db.exec("SELECT setval(pg_get_serial_sequence('" + t + "', 'id'), "
+            "coalesce((SELECT max(id) FROM " + t + "), 0) + 1, false)");
+  }
 }
 
 [[noreturn]] void malformed(const std::string& what, const std::string& cause = {}) {
@@ -95,18 +111,19 @@ json Keystore::export_all() {
     std::set<std::string> blobs;
     for (const auto& c : columns_of(db_, table))
       if (c.type == "BLOB") blobs.insert(c.name);
-    Statement st(db_, "SELECT * FROM \"" + std::string(table) + "\" ORDER BY rowid");
+    Statement st(db_, "SELECT * FROM \"" + std::string(table) + "\" ORDER BY " +
+                          db_.insertion_order(table));
     json rows = json::array();
     while (st.step()) {
       json row = json::object();
       for (int i = 0; i < st.column_count(); ++i) {
         const std::string name = st.column_name(i);
-        const int type = st.column_type(i);
-        if (type == SQLITE_NULL)
+        const ColumnType type = st.column_type(i);
+        if (type == ColumnType::null)
           row[name] = nullptr;
         else if (blobs.contains(name))
           row[name] = to_base64(st.blob_at(i));
-        else if (type == SQLITE_INTEGER)
+        else if (type == ColumnType::integer)
           row[name] = st.integer_at(i);
         else
           row[name] = st.text_at(i);
@@ -146,10 +163,12 @@ void Keystore::import_all(const json& doc) {
   }
 
   Transaction tx(db_);
-  db_.exec("PRAGMA defer_foreign_keys = ON");
+  // PostgreSQL checks each reference at its insert: the tables go in in reference order.
+  if (!db_.is_postgres()) db_.exec("PRAGMA defer_foreign_keys = ON");
   for (auto t = known.rbegin(); t != known.rend(); ++t)
     db_.exec("DELETE FROM \"" + std::string(*t) + "\"");
   for (const auto table : known) import_table(db_, table, tables.at(std::string(table)));
+  if (db_.is_postgres()) restart_identities(db_);
   // The state is derived from the rows just imported, which this ceremony puts in place as a
   // whole (a backup restore): every row counts as changed, and the new root is the one expected.
   const std::string root = rebuild_state();

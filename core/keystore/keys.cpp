@@ -51,7 +51,10 @@ void Keystore::insert_key(const KeyRecord& key) {
   try {
     st.insert("key '" + key.label + "' already exists");
   } catch (const Error& e) {
-    if (e.category() == Category::not_found && e.cause().find("keys.key_id") != std::string::npos)
+    // The UNIQUE (key_id) constraint as SQLite and PostgreSQL name it.
+    if (e.category() == Category::not_found &&
+        (e.cause().find("keys.key_id") != std::string::npos ||
+         e.cause().find("keys_key_id_key") != std::string::npos))
       fail(Category::not_found, "key id " + key.key_id + " is already used by another key",
            e.cause());
     throw;
@@ -121,7 +124,7 @@ std::vector<Revocation> Keystore::list_revocations(std::string_view key_label) {
   if (!find_key(key_label)) no_key(key_label);
   Statement st(db_,
                "SELECT r.* FROM revocations r JOIN keys k ON k.id = r.issuer "
-               "WHERE k.label = :label ORDER BY r.rowid");
+               "WHERE k.label = :label ORDER BY " + db_.insertion_order("revocations", "r"));
   st.bind(":label", key_label);
   std::vector<Revocation> out;
   while (st.step())

@@ -1,4 +1,5 @@
-// hsm::keystore::Keystore: the workspace database DIR/keystore.sqlite (users, signing keys,
+// hsm::keystore::Keystore: the workspace database DIR/keystore.sqlite, or a PostgreSQL database
+// (--store), (users, signing keys,
 // groups, the master record and its share commitments). It stores public data and wrapped
 // blobs only and must never be given plaintext key material, a password, a share or an OTP seed.
 #pragma once
@@ -41,6 +42,9 @@ class Keystore {
  public:
   explicit Keystore(const std::filesystem::path& dir,
                     OpenMode mode = OpenMode::create_if_missing);
+  // A keystore in a PostgreSQL database (the tables in the connection's current schema, made
+  // there when missing): docs/design.md "PostgreSQL keystore".
+  explicit Keystore(const PostgresTarget& target);
   ~Keystore();
   Keystore(const Keystore&) = delete;
   Keystore& operator=(const Keystore&) = delete;
@@ -194,8 +198,8 @@ class Keystore {
   void open_state();
   std::string flush_dirty();
   void flush_pending();  // flush_dirty() when a bucket is dirty, and move the expected root
-  static int on_commit(void* self);
-  static void on_rollback(void* self);
+  void on_commit();
+  void on_rollback();
   std::string stored_root();
   void set_stored_root(const std::string& root);
   void touch(const std::string& row_key);

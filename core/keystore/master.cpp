@@ -68,7 +68,7 @@ void insert_share_set(Database& db, const ShareSet& set, std::int64_t generation
 ShareSet load_share_set(Database& db, std::int64_t generation) {
   ShareSet set;
   Statement st(db,
-               "SELECT *, generation IS NOT (SELECT generation FROM master) AS retired "
+               "SELECT *, generation IS DISTINCT FROM (SELECT generation FROM master) AS retired "
                "FROM share_sets WHERE generation = :generation");
   st.bind(":generation", generation);
   if (!st.step()) fail(Category::general, "internal error: share set " +

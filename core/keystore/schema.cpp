@@ -235,7 +235,31 @@ struct FileState {
   bool has_tables = false;
 };
 
+// On PostgreSQL the application id and the version are a one-row table, hsmctl_schema, in the
+// connection's current schema; "has tables" counts the other tables there.
+constexpr const char* kPgSchemaTable =
+    "CREATE TABLE IF NOT EXISTS hsmctl_schema (id BIGINT PRIMARY KEY CHECK (id = 1), "
+    "application BIGINT NOT NULL, version BIGINT NOT NULL)";
+
+FileState read_pg_state(Database& db) {
+  FileState f;
+  Statement tables(db, "SELECT count(*) AS n, "
+                       "count(*) FILTER (WHERE table_name = 'hsmctl_schema') AS marker "
+                       "FROM information_schema.tables WHERE table_schema = current_schema()");
+  if (tables.step()) {
+    f.has_tables = tables.integer("n") > tables.integer("marker");
+    if (tables.integer("marker") == 0) return f;
+  }
+  Statement st(db, "SELECT application, version FROM hsmctl_schema WHERE id = 1");
+  if (st.step()) {
+    f.application_id = st.integer("application");
+    f.version = static_cast<int>(st.integer("version"));
+  }
+  return f;
+}
+
 FileState read_state(Database& db) {
+  if (db.is_postgres()) return read_pg_state(db);
   Statement st(db, "SELECT (SELECT application_id FROM pragma_application_id), "
                    "(SELECT user_version FROM pragma_user_version), "
                    "(SELECT count(*) FROM sqlite_schema WHERE type = 'table')");
@@ -251,8 +275,11 @@ FileState read_state(Database& db) {
 void check_file(Database& db, const FileState& f) {
   if (f.application_id != kApplicationId && (f.application_id != 0 || f.version != 0 || f.has_tables))
     fail(Category::general,
-         db.path() + " is an SQLite database but not an hsmctl keystore; move it away or point "
-                     "--dir at an hsmctl workspace");
+         db.is_postgres()
+             ? db.path() + " has tables but no hsmctl keystore in schema current_schema(); use "
+                           "another database, or another schema (options=-csearch_path=NAME)"
+             : db.path() + " is an SQLite database but not an hsmctl keystore; move it away or "
+                           "point --dir at an hsmctl workspace");
   if (f.version > latest_schema_version())
     fail(Category::general, "keystore schema " + std::to_string(f.version) +
                                 " is newer than this hsmctl (" +
@@ -264,6 +291,7 @@ void check_file(Database& db, const FileState& f) {
 int latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
 
 int schema_version(Database& db) {
+  if (db.is_postgres()) return read_pg_state(db).version;
   return static_cast<int>(pragma_integer(db, "user_version"));
 }
 
@@ -276,12 +304,21 @@ void migrate(Database& db) {
   state = read_state(db);  // another process may have migrated while we waited
   check_file(db, state);
   const int version = state.version;
+  const bool pg = db.is_postgres();
+  if (pg) db.exec(kPgSchemaTable);
   for (const auto& step : kMigrations) {
     if (step.version <= version) continue;
-    db.exec(step.sql);
-    db.exec("PRAGMA user_version = " + std::to_string(step.version));
+    db.exec(db.ddl(step.sql));
+    if (!pg) db.exec("PRAGMA user_version = " + std::to_string(step.version));
   }
-  db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+  if (pg) {
+    Statement mark(db, "INSERT INTO hsmctl_schema (id, application, version) VALUES (1, :a, :v) "
+                       "ON CONFLICT (id) DO UPDATE SET application = excluded.application, "
+                       "version = excluded.version");
+    mark.bind(":a", kApplicationId).bind(":v", latest_schema_version()).run();
+  } else {
+    db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
+  }
   tx.commit();
 }
 

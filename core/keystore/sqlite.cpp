@@ -1,8 +1,11 @@
-// Database, Statement and Transaction over the SQLite C API. The one place that calls sqlite3_*
-// and turns result codes into hsm::Error; it never puts a bound value into a message.
+// Database, Statement and Transaction over the SQLite C API, with a branch to the PostgreSQL
+// side (postgres.cpp) where a Database is one. The one place that calls sqlite3_* and turns
+// result codes into hsm::Error; it never puts a bound value into a message.
 #include "core/keystore/sqlite.h"
 
 #include <sqlite3.h>
+
+#include "core/keystore/postgres.h"
 
 #include <chrono>
 #include <cstring>
@@ -106,6 +109,10 @@ Database::Database(const std::filesystem::path& file) : path_(file.string()) {
 }
 
 Database::~Database() {
+  if (pg_ != nullptr) {
+    delete pg_;
+    return;
+  }
   for (const auto& [sql, prepared] : cache_) sqlite3_finalize(prepared.stmt);
   sqlite3_close_v2(db_);
 }
@@ -135,7 +142,30 @@ std::pair<const std::string*, Database::Prepared*> Database::borrow_statement(
   return {&found->first, &found->second};
 }
 
+void Database::on_commit(std::function<void()> hook) {
+  commit_hook_ = std::move(hook);
+  if (pg_ != nullptr) return;
+  if (commit_hook_)
+    sqlite3_commit_hook(db_, [](void* self) {
+      static_cast<Database*>(self)->commit_hook_();
+      return 0;
+    }, this);
+  else
+    sqlite3_commit_hook(db_, nullptr, nullptr);
+}
+
+void Database::on_rollback(std::function<void()> hook) {
+  rollback_hook_ = std::move(hook);
+  if (pg_ != nullptr) return;
+  if (rollback_hook_)
+    sqlite3_rollback_hook(db_, [](void* self) { static_cast<Database*>(self)->rollback_hook_(); },
+                          this);
+  else
+    sqlite3_rollback_hook(db_, nullptr, nullptr);
+}
+
 void Database::exec(const std::string& sql) {
+  if (pg_ != nullptr) return pg_->exec(sql, "run " + head_of(sql));
   char* message = nullptr;
   const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
   sqlite3_free(message);
@@ -171,6 +201,13 @@ void Database::fail(int rc, std::string_view doing) const {
 // ---- Statement ----
 
 Statement::Statement(Database& db, std::string_view sql) : db_(db), sql_(sql) {
+  if (db.pg_ != nullptr) {
+    const auto [prepared, own] = db.pg_->borrow(sql);
+    pgp_ = prepared;
+    pg_own_ = own;
+    sql_ = pgp_->sql;
+    return;
+  }
   const auto [key, cached] = db.borrow_statement(sql);
   cached_ = cached;
   if (cached_ != nullptr) {
@@ -184,6 +221,10 @@ Statement::Statement(Database& db, std::string_view sql) : db_(db), sql_(sql) {
 }
 
 Statement::~Statement() {
+  if (pgp_ != nullptr) {
+    db_.pg_->give_back(pgp_, pg_own_);
+    return;
+  }
   if (cached_ == nullptr) {
     sqlite3_finalize(stmt_);
     return;
@@ -194,6 +235,7 @@ Statement::~Statement() {
 }
 
 int Statement::parameter(const char* name) const {
+  if (pgp_ != nullptr) return pg_parameter(name);
   if (cached_ != nullptr) {
     auto& params = cached_->params;
     if (next_param_ < params.size() && params[next_param_].first == name)
@@ -216,12 +258,21 @@ int Statement::parameter(const char* name) const {
 }
 
 Statement& Statement::bind_integer(const char* name, std::int64_t value) {
+  if (pgp_ != nullptr) {
+    const std::string text = std::to_string(value);
+    pg_bind(parameter(name), text.data(), text.size(), false);
+    return *this;
+  }
   const int rc = sqlite3_bind_int64(stmt_, parameter(name), value);
   if (rc != SQLITE_OK) fail(rc);
   return *this;
 }
 
 Statement& Statement::bind(const char* name, std::string_view text) {
+  if (pgp_ != nullptr) {
+    pg_bind(parameter(name), text.data(), text.size(), false);
+    return *this;
+  }
   const int rc = sqlite3_bind_text64(stmt_, parameter(name), text.data(), text.size(),
                                      SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) fail(rc);
@@ -231,6 +282,11 @@ Statement& Statement::bind(const char* name, std::string_view text) {
 Statement& Statement::bind(const char* name, ByteView blob) {
   // A zero-length blob is still a blob, not NULL: SQLite needs a non-null pointer for that.
   static const std::uint8_t kEmpty = 0;
+  if (pgp_ != nullptr) {
+    pg_bind(parameter(name), reinterpret_cast<const char*>(blob.empty() ? &kEmpty : blob.data()),
+            blob.size(), true);
+    return *this;
+  }
   const void* data = blob.empty() ? &kEmpty : blob.data();
   const int rc = sqlite3_bind_blob64(stmt_, parameter(name), data, blob.size(), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK) fail(rc);
@@ -238,12 +294,17 @@ Statement& Statement::bind(const char* name, ByteView blob) {
 }
 
 Statement& Statement::bind(const char* name, std::nullptr_t) {
+  if (pgp_ != nullptr) {
+    pg_bind(parameter(name), nullptr, 0, false);
+    return *this;
+  }
   const int rc = sqlite3_bind_null(stmt_, parameter(name));
   if (rc != SQLITE_OK) fail(rc);
   return *this;
 }
 
 bool Statement::step() {
+  if (pgp_ != nullptr) return pg_step(nullptr);
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -256,6 +317,11 @@ void Statement::run() {
 }
 
 void Statement::insert(const std::string& already_exists) {
+  if (pgp_ != nullptr) {
+    while (pg_step(&already_exists)) {
+    }
+    return;
+  }
   int rc = SQLITE_ROW;
   while (rc == SQLITE_ROW) rc = sqlite3_step(stmt_);
   if (rc == SQLITE_DONE) return;
@@ -266,6 +332,7 @@ void Statement::insert(const std::string& already_exists) {
 }
 
 bool Statement::insert_returning(const std::string& already_exists) {
+  if (pgp_ != nullptr) return pg_step(&already_exists);
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -277,9 +344,17 @@ bool Statement::insert_returning(const std::string& already_exists) {
 
 void Statement::finish() { run(); }
 
-int Statement::changes() const { return sqlite3_changes(db_.handle()); }
+int Statement::changes() const {
+  if (pgp_ != nullptr) return static_cast<int>(pgp_->changes);
+  return sqlite3_changes(db_.handle());
+}
 
 void Statement::reset() {
+  if (pgp_ != nullptr) {
+    pgp_->reset();
+    next_param_ = 0;
+    return;
+  }
   sqlite3_reset(stmt_);  // returns the last step's error, already reported by step()
   sqlite3_clear_bindings(stmt_);
   next_param_ = 0;
@@ -288,6 +363,7 @@ void Statement::reset() {
 void Statement::fail(int rc) const { db_.fail(rc, "run " + head_of(sql_)); }
 
 int Statement::column(const char* name) const {
+  if (pgp_ != nullptr) return pg_column(name);
   const int n = sqlite3_column_count(stmt_);
   for (int i = 0; i < n; ++i)
     if (std::strcmp(sqlite3_column_name(stmt_, i), name) == 0) return i;
@@ -296,6 +372,7 @@ int Statement::column(const char* name) const {
 }
 
 bool Statement::is_null(const char* name) const {
+  if (pgp_ != nullptr) return pg_is_null(column(name));
   return sqlite3_column_type(stmt_, column(name)) == SQLITE_NULL;
 }
 std::int64_t Statement::integer(const char* name) const { return integer_at(column(name)); }
@@ -303,33 +380,51 @@ std::string Statement::text(const char* name) const { return text_at(column(name
 Bytes Statement::blob(const char* name) const { return blob_at(column(name)); }
 std::optional<Bytes> Statement::optional_blob(const char* name) const {
   const int i = column(name);
-  if (sqlite3_column_type(stmt_, i) == SQLITE_NULL) return std::nullopt;
+  if (column_type(i) == ColumnType::null) return std::nullopt;
   return blob_at(i);
 }
 
-int Statement::column_count() const { return sqlite3_column_count(stmt_); }
-std::string Statement::column_name(int index) const { return sqlite3_column_name(stmt_, index); }
-int Statement::column_type(int index) const { return sqlite3_column_type(stmt_, index); }
-std::int64_t Statement::integer_at(int index) const { return sqlite3_column_int64(stmt_, index); }
+int Statement::column_count() const {
+  if (pgp_ != nullptr) return pgp_->columns();
+  return sqlite3_column_count(stmt_);
+}
+std::string Statement::column_name(int index) const {
+  return std::string(column_name_view(index));
+}
+ColumnType Statement::column_type(int index) const {
+  if (pgp_ != nullptr) return pgp_->type_at(index);
+  return static_cast<ColumnType>(sqlite3_column_type(stmt_, index));
+}
+std::int64_t Statement::integer_at(int index) const {
+  if (pgp_ != nullptr) return pgp_->integer_at(index);
+  return sqlite3_column_int64(stmt_, index);
+}
 
 std::string Statement::text_at(int index) const {
+  if (pgp_ != nullptr) return std::string(pgp_->bytes_at(index));
   const auto* p = sqlite3_column_text(stmt_, index);
   const int n = sqlite3_column_bytes(stmt_, index);
   return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
 }
 
 Bytes Statement::blob_at(int index) const {
+  if (pgp_ != nullptr) {
+    const std::string_view b = pgp_->bytes_at(index);
+    return Bytes(b.begin(), b.end());
+  }
   const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, index));
   const int n = sqlite3_column_bytes(stmt_, index);
   return p == nullptr ? Bytes() : Bytes(p, p + n);
 }
 
 std::string_view Statement::column_name_view(int index) const {
+  if (pgp_ != nullptr) return pgp_->name_at(index);
   const char* name = sqlite3_column_name(stmt_, index);
   return name == nullptr ? std::string_view() : std::string_view(name);
 }
 
 std::string_view Statement::text_view_at(int index) const {
+  if (pgp_ != nullptr) return pgp_->bytes_at(index);
   const auto* p = sqlite3_column_text(stmt_, index);
   const int n = sqlite3_column_bytes(stmt_, index);
   return p == nullptr ? std::string_view()
@@ -337,6 +432,10 @@ std::string_view Statement::text_view_at(int index) const {
 }
 
 ByteView Statement::blob_view_at(int index) const {
+  if (pgp_ != nullptr) {
+    const std::string_view b = pgp_->bytes_at(index);
+    return ByteView(reinterpret_cast<const std::uint8_t*>(b.data()), b.size());
+  }
   const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, index));
   const int n = sqlite3_column_bytes(stmt_, index);
   return p == nullptr ? ByteView() : ByteView(p, static_cast<std::size_t>(n));
@@ -345,13 +444,22 @@ ByteView Statement::blob_view_at(int index) const {
 // ---- Transaction ----
 
 Transaction::Transaction(Database& db) : db_(db), level_(db.depth_ + 1) {
-  db_.exec(level_ == 1 ? "BEGIN IMMEDIATE" : "SAVEPOINT hsm_" + std::to_string(level_));
+  if (level_ == 1 && db_.pg_ != nullptr) db_.pg_->begin();  // BEGIN and the keystore's lock
+  else db_.exec(level_ == 1 ? "BEGIN IMMEDIATE" : "SAVEPOINT hsm_" + std::to_string(level_));
   db_.depth_ = level_;
 }
 
 void Transaction::commit() {
   if (done_) return;
   if (level_ == 1 && db_.before_commit_) db_.before_commit_();
+  if (level_ == 1 && db_.pg_ != nullptr) {
+    // A failed COMMIT has rolled back: the destructor reports it as one.
+    db_.pg_->exec("COMMIT", "commit");
+    done_ = true;
+    db_.depth_ = 0;
+    if (db_.commit_hook_) db_.commit_hook_();
+    return;
+  }
   db_.exec(level_ == 1 ? "COMMIT" : "RELEASE hsm_" + std::to_string(level_));
   done_ = true;
   db_.depth_ = level_ - 1;
@@ -360,6 +468,13 @@ void Transaction::commit() {
 Transaction::~Transaction() {
   if (done_) return;
   db_.depth_ = level_ - 1;
+  if (db_.pg_ != nullptr) {
+    const std::string sp = "hsm_" + std::to_string(level_);
+    db_.pg_->rollback(level_ == 1 ? "ROLLBACK" : "ROLLBACK TO " + sp + "; RELEASE " + sp);
+    if (level_ == 1 && db_.rollback_hook_) db_.rollback_hook_();
+    if (level_ > 1 && db_.savepoint_rollback_) db_.savepoint_rollback_();
+    return;
+  }
   // Some errors (disk full, I/O) make SQLite roll back on its own; then there is nothing to undo.
   if (sqlite3_get_autocommit(db_.handle()) != 0) return;
   const std::string sp = "hsm_" + std::to_string(level_);

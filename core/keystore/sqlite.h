@@ -1,6 +1,8 @@
-// RAII over the SQLite C API for the keystore: a Database connection, Statements that bind
-// parameters by name and read columns by name, and nestable Transactions. Every SQLite failure
-// becomes an hsm::Error; nothing here may log or format a bound value (blobs are wrapped keys).
+// The keystore's database seam: a Database connection, Statements that bind parameters by name
+// and read columns by name, and nestable Transactions, over two backends: SQLite (a file in the
+// workspace, the default) and PostgreSQL through libpq (core/keystore/postgres.{h,cpp}). Every
+// failure becomes an hsm::Error; nothing here may log or format a bound value (blobs are
+// wrapped keys).
 #pragma once
 
 #include <concepts>
@@ -23,6 +25,21 @@ struct sqlite3_stmt;
 namespace hsm::keystore {
 
 class Keystore;
+namespace pg {
+class Connection;
+struct Prepared;
+}  // namespace pg
+
+enum class Backend { sqlite, postgresql };
+
+// A column value's type, backend-neutral. The numbers are SQLite's (SQLITE_INTEGER ...): the
+// keystore state digests hash them, so they must never change.
+enum class ColumnType { integer = 1, real = 2, text = 3, blob = 4, null = 5 };
+
+// A PostgreSQL keystore: a libpq connection URL without a password (core/keystore/postgres.h).
+struct PostgresTarget {
+  std::string url;
+};
 
 // "SQLITE_CONSTRAINT_UNIQUE" for an (extended) result code; the cause text of every Error here.
 std::string sqlite_code_name(int rc);
@@ -32,6 +49,8 @@ std::string sqlite_code_name(int rc);
 class Database {
  public:
   explicit Database(const std::filesystem::path& file);
+  // Connects to PostgreSQL; a failure is Error(token) naming the server (never the password).
+  explicit Database(const PostgresTarget& target);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -46,7 +65,19 @@ class Database {
   // Throws Error(general) naming the file, what was being done, and the SQLite code and message.
   [[noreturn]] void fail(int rc, std::string_view doing) const;
 
+  // The schema text `sql` (written for SQLite) in this backend's dialect: as it is for SQLite;
+  // for PostgreSQL BIGINT, BYTEA, TEXT COLLATE "C" (byte order, as SQLite compares), identity
+  // ids, no WITHOUT ROWID.
+  std::string ddl(std::string_view sql) const;
+  // What orders a table's rows as they were inserted: "rowid" on SQLite; on PostgreSQL the
+  // table's primary key columns (prefixed "alias.").
+  std::string insertion_order(std::string_view table, std::string_view alias = {});
+
+  Backend backend() const noexcept { return pg_ == nullptr ? Backend::sqlite : Backend::postgresql; }
+  bool is_postgres() const noexcept { return pg_ != nullptr; }
   sqlite3* handle() const noexcept { return db_; }
+  pg::Connection* pg() const noexcept { return pg_; }
+  // The file, or for PostgreSQL the server and database ("postgresql://HOST:PORT/DB").
   const std::string& path() const noexcept { return path_; }
   bool in_transaction() const noexcept { return depth_ > 0; }
   // Runs `hook` inside every outermost transaction just before its COMMIT (the keystore
@@ -55,6 +86,10 @@ class Database {
   // Runs `hook` after a savepoint (a nested Transaction) is rolled back: what the keystore
   // keeps in memory of the rows it changed may no longer hold.
   void on_savepoint_rollback(std::function<void()> hook) { savepoint_rollback_ = std::move(hook); }
+  // Run after every committed and every rolled-back outermost transaction (SQLite's commit and
+  // rollback hooks; PostgreSQL: after COMMIT and ROLLBACK of a Transaction). Null: none.
+  void on_commit(std::function<void()> hook);
+  void on_rollback(std::function<void()> hook);
 
  private:
   friend class Transaction;
@@ -80,7 +115,9 @@ class Database {
   sqlite3_stmt* prepare(std::string_view sql);
 
   sqlite3* db_ = nullptr;
+  pg::Connection* pg_ = nullptr;  // owned; set for a PostgreSQL keystore
   std::string path_;
+  std::function<void()> commit_hook_, rollback_hook_;
   int depth_ = 0;  // open Transactions: 0 none, 1 BEGIN IMMEDIATE, >1 savepoints
   std::function<void()> before_commit_;
   std::function<void()> savepoint_rollback_;
@@ -132,7 +169,7 @@ class Statement {
   // Positional access, for the table-generic export.
   int column_count() const;
   std::string column_name(int index) const;
-  int column_type(int index) const;  // SQLITE_INTEGER, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL...
+  ColumnType column_type(int index) const;
   std::int64_t integer_at(int index) const;
   std::string text_at(int index) const;
   Bytes blob_at(int index) const;
@@ -147,12 +184,20 @@ class Statement {
   int parameter(const char* name) const;
   int column(const char* name) const;
   [[noreturn]] void fail(int rc) const;
+  // The PostgreSQL side of each operation (postgres.cpp).
+  void pg_bind(int index, const char* data, std::size_t size, bool binary);
+  int pg_parameter(const char* name) const;
+  bool pg_step(const std::string* already_exists);
+  int pg_column(const char* name) const;
+  bool pg_is_null(int index) const;
 
   Database& db_;
   std::string_view sql_;              // the cache's key, or own_sql_
   std::string own_sql_;               // only when not cached
   Database::Prepared* cached_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+  pg::Prepared* pgp_ = nullptr;       // PostgreSQL: the prepared statement and its last result
+  bool pg_own_ = false;               // pgp_ is this Statement's own, not the cache's
   mutable std::size_t next_param_ = 0;  // binds usually come in the same order each time
 };
 

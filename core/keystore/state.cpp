@@ -6,8 +6,6 @@
 // state_pages let one row be checked against a root by reading O(1) rows: 4096 buckets of rows
 // (by SHA-256 of the row key), 64 pages of 64 buckets, and the root over the 64 pages.
 
-#include <sqlite3.h>
-
 #include <array>
 #include <memory>
 #include <algorithm>
@@ -101,14 +99,14 @@ Digest page_of(const std::array<Digest, kPerPage>& buckets) {
 void hash_row(Hasher& h, const Statement& st) {
   for (int i = 0; i < st.column_count(); ++i) {
     h.field(st.column_name_view(i));
-    const int type = st.column_type(i);
+    const ColumnType type = st.column_type(i);
     const std::uint8_t tag = static_cast<std::uint8_t>(type);
     h.add(&tag, 1);
-    if (type == SQLITE_INTEGER) h.add_u64(static_cast<std::uint64_t>(st.integer_at(i)));
-    else if (type == SQLITE_BLOB) {
+    if (type == ColumnType::integer) h.add_u64(static_cast<std::uint64_t>(st.integer_at(i)));
+    else if (type == ColumnType::blob) {
       const ByteView b = st.blob_view_at(i);
       h.add_u64(b.size()).add(b);
-    } else if (type != SQLITE_NULL) {
+    } else if (type != ColumnType::null) {
       h.field(st.text_view_at(i));
     }
   }
@@ -150,21 +148,17 @@ CREATE TABLE IF NOT EXISTS state_root (id INTEGER PRIMARY KEY CHECK (id = 1), ro
 
 }  // namespace
 
-// SQLite calls these when the outermost transaction ends: the root this process expects moves
-// only with what was committed.
-int Keystore::on_commit(void* self) {
-  auto* ks = static_cast<Keystore*>(self);
-  ks->committed_root_ = ks->expected_root_;
-  return 0;
-}
+// Called when the outermost transaction ends: the root this process expects moves only with
+// what was committed.
+void Keystore::on_commit() { committed_root_ = expected_root_; }
 
-void Keystore::on_rollback(void* self) { static_cast<Keystore*>(self)->rolled_back_ = true; }
+void Keystore::on_rollback() { rolled_back_ = true; }
 
 Keystore::~Keystore() {
   db_.on_before_commit(nullptr);
   db_.on_savepoint_rollback(nullptr);
-  sqlite3_commit_hook(db_.handle(), nullptr, nullptr);
-  sqlite3_rollback_hook(db_.handle(), nullptr, nullptr);
+  db_.on_commit(nullptr);
+  db_.on_rollback(nullptr);
 }
 
 void Keystore::set_state_upkeep(StateUpkeep upkeep) noexcept {
@@ -175,8 +169,8 @@ bool Keystore::state_upkeep_on() noexcept { return g_state_upkeep; }
 
 void Keystore::open_state() {
   if (!g_state_upkeep) return;
-  sqlite3_commit_hook(db_.handle(), &Keystore::on_commit, this);
-  sqlite3_rollback_hook(db_.handle(), &Keystore::on_rollback, this);
+  db_.on_commit([this] { on_commit(); });
+  db_.on_rollback([this] { on_rollback(); });
   // The digests a transaction changed go into the bucket, page and root tables in its own
   // commit (one fsync for both; a separate flush later would be a second one).
   db_.on_before_commit([this] { flush_pending(); });
@@ -190,7 +184,7 @@ void Keystore::open_state() {
   {
     Transaction tx(db_);
     bool old_layout = false;
-    {
+    if (!db_.is_postgres()) {
       Statement st(db_, "SELECT count(*) AS stale FROM sqlite_master "
                         "WHERE name IN ('state_rows', 'state_digests_by_bucket')");
       old_layout = st.step() && st.integer("stale") > 0;
@@ -198,7 +192,7 @@ void Keystore::open_state() {
     if (old_layout)
       db_.exec("DROP TABLE IF EXISTS state_rows; DROP TABLE IF EXISTS state_digests; "
                "DROP TABLE IF EXISTS state_root");
-    db_.exec(kStateTables);
+    db_.exec(db_.ddl(kStateTables));
     tx.commit();
   }
   if (stored_root().empty()) rebuild_state();

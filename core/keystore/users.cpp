@@ -162,7 +162,8 @@ AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t l
   before_change("user/" + std::string(name));
   Statement st(db_,
                "UPDATE users SET failures = failures + 1, "
-               "locked = (locked OR (:lock_after > 0 AND failures + 1 >= :lock_after)) "
+               "locked = CASE WHEN locked = 1 OR (:lock_after > 0 AND failures + 1 >= :lock_after) "
+               "THEN 1 ELSE 0 END "
                "WHERE name = :name RETURNING failures, locked");
   st.bind(":lock_after", lock_after).bind(":name", name);
   if (!st.step()) no_user(name);
@@ -189,7 +190,7 @@ void Keystore::set_locked(std::string_view name, bool locked) {
   before_change("user/" + std::string(name));
   Statement st(db_,
                "UPDATE users SET locked = :locked, "
-               "failures = CASE WHEN :locked THEN failures ELSE 0 END WHERE name = :name");
+               "failures = failures * :locked WHERE name = :name");  // locked: 0 or 1
   st.bind(":locked", locked).bind(":name", name).run();
   if (st.changes() == 0) no_user(name);
   touch("user/" + std::string(name));

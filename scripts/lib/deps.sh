@@ -13,6 +13,9 @@ HSMCTL_PACKAGES=(
   libgpgme-dev gnupg
   # sd_notify for 'hsmctl serve' under systemd (contrib/hsmctl-serve.service).
   libsystemd-dev
+  # The PostgreSQL keystore (--store postgresql://...): libpq, and a throwaway server for the
+  # release pass's tests (scripts/lib/pg_cluster.sh).
+  libpq-dev postgresql-15
   # Real tokens that refuse part of what hsmctl needs (tests/support/real_tokens.cpp, ctest -L
   # realtokens): tpm2-pkcs11 on a software TPM, and opencryptoki's soft token.
   swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools opencryptoki

@@ -8,6 +8,8 @@ namespace {
 class ErrorsTest : public KeystoreTest {
  protected:
   void SetUp() override {
+    KeystoreTest::SetUp();
+    if (IsSkipped()) return;
     ks_.insert_user(sample_user("alice"));
     ks_.insert_user(sample_user("bob"));
     ks_.insert_key(sample_key("root"));
@@ -17,7 +19,7 @@ class ErrorsTest : public KeystoreTest {
   }
 };
 
-TEST_F(ErrorsTest, EveryRefusalHasItsCategoryAndMessage) {
+TEST_P(ErrorsTest, EveryRefusalHasItsCategoryAndMessage) {
   struct Case {
     const char* name;
     std::function<void(Keystore&)> action;
@@ -105,6 +107,9 @@ TEST(KeystoreErrors, ReshareWithoutMasterIsNotFound) {
   e = error_from([&] { ks.set_master_active(true); });
   EXPECT_EQ(e.category(), Category::not_found);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ErrorsTest,
+                         ::testing::Values(Backend::sqlite, Backend::postgresql), backend_name);
 
 }  // namespace
 }  // namespace hsm::keystore::test

@@ -1,12 +1,19 @@
-// Keystore test helpers: a fresh temp workspace per test (mkdtemp) and sample records whose
+// Keystore test helpers: a fresh temp workspace per test (mkdtemp), or a fresh schema of the
+// PostgreSQL test cluster (HSMCTL_TEST_PG, scripts/lib/pg_cluster.sh), and sample records whose
 // blobs are recognisable filler bytes. Never real key material.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <functional>
 #include <string>
 #include <system_error>
@@ -139,10 +146,88 @@ inline Error error_from(const std::function<void()>& action) {
   return Error(Category::general, "no error");
 }
 
-class KeystoreTest : public ::testing::Test {
+// The PostgreSQL test cluster's URL, or "" when the tests run without one (HSMCTL_TEST_PG).
+inline std::string test_pg_url() {
+  const char* url = std::getenv("HSMCTL_TEST_PG");
+  return url == nullptr ? std::string() : std::string(url);
+}
+
+// A schema of its own in the test cluster, dropped at the end; url() selects it.
+class PgSchema {
+ public:
+  PgSchema() {
+    static std::atomic<int> counter{0};
+    name_ = "t" + std::to_string(::getpid()) + "_" + std::to_string(++counter) + "_" +
+            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 100000);
+    admin_ = std::make_unique<Database>(PostgresTarget{test_pg_url()});
+    admin_->exec("CREATE SCHEMA " + name_);
+  }
+  ~PgSchema() {
+    try {
+      admin_->exec("DROP SCHEMA " + name_ + " CASCADE");
+    } catch (...) {
+    }
+  }
+  PgSchema(const PgSchema&) = delete;
+  PgSchema& operator=(const PgSchema&) = delete;
+  std::string url() const {
+    const std::string base = test_pg_url();
+    return base + (base.find('?') == std::string::npos ? "?" : "&") +
+           "options=-csearch_path%3D" + name_;
+  }
+  Database& admin() { return *admin_; }
+
+ private:
+  std::string name_;
+  std::unique_ptr<Database> admin_;
+};
+
+// One keystore per test on the backend of the test's parameter. Without HSMCTL_TEST_PG the
+// PostgreSQL cases are skipped (SetUp), so a plain ctest still runs.
+class TestStore {
+ public:
+  TestStore(Backend backend, const fs::path& dir) : backend_(backend), dir_(dir) {
+    if (backend == Backend::postgresql && !test_pg_url().empty()) pg_.emplace();
+  }
+  bool available() const { return backend_ == Backend::sqlite || pg_.has_value(); }
+  std::unique_ptr<Keystore> open() const {
+    if (pg_) return std::make_unique<Keystore>(PostgresTarget{pg_->url()});
+    return std::make_unique<Keystore>(dir_);
+  }
+  std::string url() const { return pg_ ? pg_->url() : std::string(); }
+
+ private:
+  Backend backend_;
+  fs::path dir_;
+  std::optional<PgSchema> pg_;
+};
+
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::sqlite ? "SQLite" : "PostgreSQL";
+}
+
+#define HSM_SKIP_WITHOUT_PG(store)                                                          \
+  if (!(store).available())                                                                 \
+  GTEST_SKIP() << "PostgreSQL case: set HSMCTL_TEST_PG (scripts/lib/pg_cluster.sh runs a "  \
+                  "throwaway cluster and sets it)"
+
+// Instantiated once per backend (users_test.cpp); subclasses call KeystoreTest::SetUp() first.
+class KeystoreTest : public ::testing::TestWithParam<Backend> {
  protected:
+  void SetUp() override { HSM_SKIP_WITHOUT_PG(store_); }
+  bool pg() const { return GetParam() == Backend::postgresql; }
+  // Another connection to the same keystore.
+  std::unique_ptr<Keystore> open_again() const { return store_.open(); }
+  // The cause an SQLite constraint code has, or PostgreSQL's SQLSTATE for it.
+  std::string constraint_cause(const std::string& sqlite, const std::string& sqlstate) const {
+    return pg() ? "SQLSTATE " + sqlstate : sqlite;
+  }
+
   TempDir dir_;
-  Keystore ks_{dir_.path()};
+  TestStore store_{GetParam(), dir_.path()};
+  std::unique_ptr<Keystore> owned_ = store_.available() ? store_.open()
+                                                        : std::make_unique<Keystore>(dir_.path());
+  Keystore& ks_ = *owned_;
 };
 
 }  // namespace hsm::keystore::test

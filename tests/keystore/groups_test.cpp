@@ -7,11 +7,13 @@ namespace {
 class GroupsTest : public KeystoreTest {
  protected:
   void SetUp() override {
+    KeystoreTest::SetUp();
+    if (IsSkipped()) return;
     for (const char* name : {"alice", "bob", "carol"}) ks_.insert_user(sample_user(name));
   }
 };
 
-TEST_F(GroupsTest, GroupAndMembersRoundTrip) {
+TEST_P(GroupsTest, GroupAndMembersRoundTrip) {
   ks_.insert_group(sample_group("ops"),
                    {sample_member("ops", "bob"), sample_member("ops", "alice")});
   ks_.insert_group(sample_group("dev"), {});
@@ -26,7 +28,7 @@ TEST_F(GroupsTest, GroupAndMembersRoundTrip) {
   EXPECT_TRUE(ks_.list_group_members("dev").empty());
 }
 
-TEST_F(GroupsTest, AddAndRemoveMembers) {
+TEST_P(GroupsTest, AddAndRemoveMembers) {
   ks_.insert_group(sample_group("ops"), {sample_member("ops", "alice")});
   ks_.add_group_member(sample_member("ops", "carol"));
   ks_.insert_group(sample_group("dev"), {sample_member("dev", "carol")});
@@ -37,7 +39,7 @@ TEST_F(GroupsTest, AddAndRemoveMembers) {
   EXPECT_TRUE(ks_.groups_of("alice").empty());
 }
 
-TEST_F(GroupsTest, RotationReplacesKeyAndEveryMemberCopy) {
+TEST_P(GroupsTest, RotationReplacesKeyAndEveryMemberCopy) {
   ks_.insert_group(sample_group("ops"),
                    {sample_member("ops", "alice"), sample_member("ops", "bob"),
                     sample_member("ops", "carol")});
@@ -49,14 +51,14 @@ TEST_F(GroupsTest, RotationReplacesKeyAndEveryMemberCopy) {
   EXPECT_EQ(ks_.list_group_members("ops"), remaining);
 }
 
-TEST_F(GroupsTest, RotationMustRaiseTheKeyVersion) {
+TEST_P(GroupsTest, RotationMustRaiseTheKeyVersion) {
   ks_.insert_group(sample_group("ops", 3), {sample_member("ops", "alice", 3)});
   const Error e = error_from([&] { ks_.replace_group_key(sample_group("ops", 3), {}); });
   EXPECT_EQ(e.category(), Category::general);
   EXPECT_EQ(ks_.list_group_members("ops").size(), 1u);  // unchanged
 }
 
-TEST_F(GroupsTest, DeletingAGroupDeletesItsMembersOnly) {
+TEST_P(GroupsTest, DeletingAGroupDeletesItsMembersOnly) {
   ks_.insert_group(sample_group("ops"), {sample_member("ops", "alice")});
   ks_.delete_group("ops");
   EXPECT_EQ(ks_.find_group("ops"), std::nullopt);
@@ -64,6 +66,9 @@ TEST_F(GroupsTest, DeletingAGroupDeletesItsMembersOnly) {
   EXPECT_NE(ks_.find_user("alice"), std::nullopt);
   EXPECT_TRUE(ks_.integrity_check().empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, GroupsTest,
+                         ::testing::Values(Backend::sqlite, Backend::postgresql), backend_name);
 
 }  // namespace
 }  // namespace hsm::keystore::test

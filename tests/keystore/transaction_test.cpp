@@ -13,7 +13,7 @@
 namespace hsm::keystore::test {
 namespace {
 
-TEST_F(KeystoreTest, TransactionRollsBackWhenNotCommitted) {
+TEST_P(KeystoreTest, TransactionRollsBackWhenNotCommitted) {
   try {
     Transaction tx(ks_);
     ks_.insert_user(sample_user("alice"));
@@ -25,7 +25,7 @@ TEST_F(KeystoreTest, TransactionRollsBackWhenNotCommitted) {
   EXPECT_EQ(ks_.find_key("root"), std::nullopt);
 }
 
-TEST_F(KeystoreTest, CommittedTransactionKeepsEverything) {
+TEST_P(KeystoreTest, CommittedTransactionKeepsEverything) {
   {
     Transaction tx(ks_);
     ks_.insert_user(sample_user("alice"));
@@ -35,7 +35,7 @@ TEST_F(KeystoreTest, CommittedTransactionKeepsEverything) {
   EXPECT_EQ(ks_.list_users().size(), 2u);
 }
 
-TEST_F(KeystoreTest, FailedStepUndoesOnlyItsOwnChangesInsideACallersTransaction) {
+TEST_P(KeystoreTest, FailedStepUndoesOnlyItsOwnChangesInsideACallersTransaction) {
   Transaction tx(ks_);
   ks_.insert_user(sample_user("alice"));
   // insert_group is atomic on its own: the group is inserted, then the unknown member fails.
@@ -48,7 +48,7 @@ TEST_F(KeystoreTest, FailedStepUndoesOnlyItsOwnChangesInsideACallersTransaction)
   EXPECT_NE(ks_.find_user("alice"), std::nullopt);
 }
 
-TEST_F(KeystoreTest, InnerTransactionRollsBackAloneOuterCommits) {
+TEST_P(KeystoreTest, InnerTransactionRollsBackAloneOuterCommits) {
   Transaction outer(ks_);
   ks_.insert_user(sample_user("alice"));
   {
