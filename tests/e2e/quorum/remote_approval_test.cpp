@@ -28,10 +28,15 @@ class RemoteApproval : public HsmTest {
   // is written.
   std::unique_ptr<LiveProcess> host(const std::filesystem::path& dir, const std::string& out,
                                     const std::string& expires = "5m") {
-    auto p = std::make_unique<LiveProcess>(
-        std::vector<std::string>{HSMCTL_BINARY, "quorum", "request", "--request-dir", dir.string(),
-                                 "--expires", expires, "--", "backup", "create", "--out", out},
-        base_env(), false);
+    return host_of(dir, {"backup", "create", "--out", out}, expires);
+  }
+  std::unique_ptr<LiveProcess> host_of(const std::filesystem::path& dir,
+                                       const std::vector<std::string>& command,
+                                       const std::string& expires = "5m") {
+    std::vector<std::string> argv{HSMCTL_BINARY, "quorum", "request", "--request-dir",
+                                  dir.string(), "--expires", expires, "--"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    auto p = std::make_unique<LiveProcess>(argv, base_env(), false);
     EXPECT_TRUE(p->wait_for_stderr("request digest")) << p->finish().err;
     return p;
   }
@@ -136,6 +141,30 @@ TEST_F(RemoteApproval, GroupedSetIsApprovedGroupByGroup) {
   EXPECT_NE(r.err.find("2 of 2 groups complete ('board' 2 of 2 (complete), 'ops' 3 of 3 "
                        "(complete)): quorum met"), std::string::npos) << r.err;
   EXPECT_TRUE(std::filesystem::exists(out));
+  EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
+}
+
+TEST_F(RemoteApproval, AQuorumKeySignsWithApprovals) {
+  ASSERT_EQ(master_init(shares_).code, 0);
+  const auto two = write_file("two", read_file(shares_ / "a.share") + read_file(shares_ / "b.share"));
+  ASSERT_EQ(hsmctl({"key", "generate", "q", "--quorum", "2", "--shares-file", two.string()}).code, 0);
+  const auto pem = write_file("q.pem", hsmctl({"key", "export-public", "q"}).out, 0644);
+  const auto data = write_file("data.txt", "signed with two remote approvals\n", 0644);
+  const auto sig = tmp_.path() / "q.sig";
+  const auto dir = tmp_.path() / "req";
+  auto h = host_of(dir, {"sign", "file", "--key", "q", "--in", data.string(), "--out", sig.string()});
+  const auto req = run_program({HSMCTL_BINARY, "--json", "quorum", "show",
+                                (dir / "request.json").string()}).json();
+  EXPECT_EQ(req["operation"]["command"], "sign file");
+  EXPECT_EQ(req["operation"]["parameters"]["--key"][0], "q");
+  EXPECT_EQ(req["operation"]["parameters"]["--in"][0], data.string());
+  approve_into("b", dir);
+  approve_into("c", dir);
+  const RunResult r = h->finish();
+  ASSERT_EQ(r.code, 0) << r.err;
+  const RunResult v = openssl({"dgst", "-sha256", "-verify", pem.string(), "-signature",
+                               sig.string(), data.string()});
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
   EXPECT_EQ(hsmctl({"transcript", "verify", "--strict"}).code, 0);
 }
 
