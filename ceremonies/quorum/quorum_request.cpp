@@ -123,7 +123,9 @@ std::string describe(const Request& r) {
   std::string out = fmt::format("Operation:   hsmctl {}\n", op.value("words", r.command()));
   if (op.contains("description"))
     out += fmt::format("             ({})\n", op.at("description").get<std::string>());
-  for (const auto& [name, values] : op.value("parameters", nlohmann::json::object()).items()) {
+  // A named copy: items() of the temporary value() returns would outlive it.
+  const nlohmann::json params = op.value("parameters", nlohmann::json::object());
+  for (const auto& [name, values] : params.items()) {
     std::string v;
     for (const auto& x : values) v += (v.empty() ? "" : " ") + x.get<std::string>();
     out += fmt::format("  {:<11} {}\n", name, v);
