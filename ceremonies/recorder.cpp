@@ -48,7 +48,15 @@ Recorder::Recorder(Workspace& ws, std::string what)
     : ws_(ws), transcript_(ws.options().dir / "transcript.jsonl"),
       ceremony_(transcript::new_ceremony_id()), what_(std::move(what)) {}
 
-Recorder::~Recorder() = default;
+namespace {
+thread_local Recorder* current_recorder = nullptr;
+}  // namespace
+
+Recorder* Recorder::current() noexcept { return current_recorder; }
+
+Recorder::~Recorder() {
+  if (is_current_) current_recorder = outer_;
+}
 
 void Recorder::ensure_signer() {
   ws_.open_dir();
@@ -175,6 +183,11 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
   if (restated) begin_data["state"] = std::move(*restated);  // closed by a pending record
   record("ceremony.begin", begin_data);
   began_ = true;
+  if (!is_current_) {
+    outer_ = current_recorder;
+    current_recorder = this;
+    is_current_ = true;
+  }
 }
 
 std::uint64_t Recorder::record(const std::string& event, const nlohmann::json& data) {

@@ -65,6 +65,10 @@ class Recorder {
   void change_key(std::unique_ptr<TokenSigner> next, const std::string& kind);
 
   bool begun() const noexcept { return signer_ != nullptr; }
+  // The innermost ceremony of this process that has begun and not yet been destroyed, or
+  // nullptr: for events that a ceremony's collaborators record in its name (the remote
+  // approvals gathered for it, ceremonies/quorum/remote_approval.h).
+  static Recorder* current() noexcept;
   // Why the checkpoint after ceremony.end could not be made (empty when it was): the ceremony
   // stands, and the next one or 'transcript checkpoint' signs one.
   const std::string& checkpoint_error() const noexcept { return checkpoint_error_; }
@@ -86,6 +90,8 @@ class Recorder {
   // Appends one canonical JSON line to DIR/transcript.pending.jsonl (best effort).
   void keep_pending(nlohmann::json data) noexcept;
   void introduce(transcript::Transcript& t, const std::string& event, const nlohmann::json& data);
+  Recorder* outer_ = nullptr;  // current() before this one began
+  bool is_current_ = false;
   InterruptScope scope_;  // first: a signal is noted, not fatal, for the Recorder's whole life
   Workspace& ws_;
   transcript::Transcript transcript_;

@@ -103,6 +103,7 @@ void add_ceremony_commands(Cli& cli);
 void add_witness_commands(Cli& cli);
 void add_receipt_commands(Cli& cli);
 void add_serve_commands(Cli& cli);  // serve.cpp
+void add_quorum_commands(Cli& cli);  // quorum.cpp
 // All of the above, in --help order (main.cpp; `ceremony validate` parses plan steps with it).
 void add_all_commands(Cli& cli);
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cmd/share_entry.h"
+#include "core/error.h"
 #include "core/secure/secret_source.h"
 
 namespace hsm::cli {
@@ -103,7 +104,22 @@ void TerminalConsole::show_share(const std::string& custodian, int index, int co
   write_terminal(kClear);
 }
 
+namespace {
+std::function<ShareIntake()>& remote_intake() {
+  static std::function<ShareIntake()> make;
+  return make;
+}
+}  // namespace
+
+void set_remote_intake(std::function<ShareIntake()> make) { remote_intake() = std::move(make); }
+
 ShareIntake share_intake(const std::vector<std::string>& files) {
+  if (remote_intake()) {
+    if (!files.empty())
+      fail(Category::usage, "'quorum request' takes the shares from remote approvals; remove "
+                            "--shares-file from the command");
+    return remote_intake()();
+  }
   ShareIntake in;
   in.files = files;
   // A misspelt word in a file is named here, with its suggestion, before any ceremony begins

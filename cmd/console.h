@@ -3,6 +3,7 @@
 // typed back). Shares go to /dev/tty only, never to stdout or a log.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "ceremonies/master/master_init.h"
@@ -17,6 +18,9 @@ class TerminalConsole : public CustodianConsole {
 };
 
 // Share intake from --shares-file, or typed one custodian at a time at the terminal.
+// While `quorum request` runs a command (cmd/quorum.cpp), the intake is the one it set here:
+// shares come from remote approvals, and --shares-file is refused.
 ShareIntake share_intake(const std::vector<std::string>& files);
+void set_remote_intake(std::function<ShareIntake()> make);
 
 }  // namespace hsm::cli

@@ -50,6 +50,7 @@ void add_all_commands(Cli& cli) {
   add_dek_commands(cli);
   add_backup_commands(cli);
   add_clone_commands(cli);
+  add_quorum_commands(cli);
   add_ceremony_commands(cli);
   add_witness_commands(cli);
   add_receipt_commands(cli);

@@ -25,7 +25,7 @@ std::string slurp_text(const std::string& path, const std::string& what) {
   return std::string(b.begin(), b.end());
 }
 
-void add_verify(Cli& cli, CLI::App* group) {
+void add_receipt_verify(Cli& cli, CLI::App* group) {
   struct Opts {
     std::string receipt, in, sig;
     std::vector<std::string> log_keys, witness_keys;
@@ -185,7 +185,7 @@ void add_receipt_commands(Cli& cli) {
   auto* group = cli.app.add_subcommand("receipt", "receipts: proofs that a signature is in the "
                                        "witnessed log, checked offline");
   group->require_subcommand(1);
-  add_verify(cli, group);
+  add_receipt_verify(cli, group);
   add_update(cli, group);
   add_make(cli, group);
 }

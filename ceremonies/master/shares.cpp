@@ -223,6 +223,7 @@ Secret recover_master_secret(const keystore::ShareSet& set, const ShareIntake& i
                    ? set.member_thresholds[static_cast<std::size_t>(g)] : 0;
       },
       [&](int g) { return group_label(set, g); }};
+  if (intake.on_gather) intake.on_gather(set);
   return gather(intake, [&](const slip39::Share& share) { return check_share(set, share).name; },
                 rules);
 }
@@ -265,6 +266,7 @@ Secret adopt_share_set(const ShareIntake& intake, keystore::ShareSet& learnt) {
   QuorumRules rules{[&] { return known ? 1 : 0; },
                     [&](int) { return known ? learnt.member_thresholds.front() : 0; },
                     [](int) { return std::string(); }};
+  if (intake.on_gather) intake.on_gather(keystore::ShareSet{});
   return gather(intake, check, rules);
 }
 

@@ -37,6 +37,9 @@ struct ShareIntake {
   std::function<Secret(int index)> prompt;
   // Told about every share: accepted (custodian) or refused (reason). Public facts only.
   std::function<void(bool accepted, const std::string& what)> on_share;
+  // Told the share set before the first share is asked for (an empty set when the set is learnt
+  // from the shares): remote approval writes its request here (ceremonies/quorum/).
+  std::function<void(const keystore::ShareSet& set)> on_gather;
 };
 
 // Gathers shares until the share set's threshold is met and returns S. Each share is checked

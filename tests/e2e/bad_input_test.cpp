@@ -215,6 +215,12 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
        6, "failed in C_GetFunctionList: it returned CKR_GENERAL_ERROR", out("gfl"), true, {}, "", true},
       {"Ed25519 key the token cannot wrap", [&] { return std::vector<std::string>{"key", "generate", "e", "--algo", "ed25519"}; },
        {}, 6, "refused C_WrapKey for the new ed25519 private key (CKR_KEY_NOT_WRAPPABLE)", "", true, {}, "", true},
+      {"quorum request of a command with --shares-file", [&] { return std::vector<std::string>{"quorum", "request", "--request-dir", out("qdir"), "--", "backup", "create", "--out", out("qbk"), "--shares-file", shares({"a", "b"})}; },
+       {}, 2, "remove --shares-file", out("qdir"), false},
+      {"quorum request with a bad --expires", [&] { return std::vector<std::string>{"quorum", "request", "--request-dir", out("qdir2"), "--expires", "soon", "--", "backup", "create", "--out", out("qbk2")}; },
+       {}, 2, "is not a duration", out("qdir2"), false},
+      {"quorum approve of a file that is no request", [&] { return std::vector<std::string>{"quorum", "approve", data_, "--out", out("appr"), "--share-file", shares({"a"})}; },
+       {}, 4, "is not an hsmctl quorum request", out("appr"), false},
   };
   for (const auto& row : table) {
     SCOPED_TRACE(row.what);
