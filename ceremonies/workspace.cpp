@@ -175,6 +175,16 @@ std::string Workspace::chosen_store() const {
   return given;
 }
 
+std::unique_ptr<keystore::Keystore> Workspace::unlocked_keystore() const {
+  if (!has_keystore())
+    fail(Category::not_found, fmt::format("'{}' is not an hsmctl workspace (no keystore)",
+                                          options_.dir.string()));
+  const std::string store = chosen_store();
+  if (store.empty())
+    return std::make_unique<keystore::Keystore>(options_.dir, keystore::OpenMode::must_exist);
+  return std::make_unique<keystore::Keystore>(keystore::PostgresTarget{store});
+}
+
 void Workspace::open_keystore() {
   const std::string store = chosen_store();
   std::unique_ptr<keystore::Keystore> ks;

@@ -82,6 +82,11 @@ class Workspace {
   void hold_lock();
   // DIR has a keystore: keystore.sqlite, or keystore.url (a workspace on PostgreSQL).
   bool has_keystore() const;
+  // A connection of its own to the workspace's keystore, without the workspace lock and
+  // without the transcript's state check: for reads that are only hints (the signing service
+  // reads a user's KDF costs before it takes the lock) or public (a share set's commitments).
+  // Error(not_found) when DIR has no keystore.
+  std::unique_ptr<keystore::Keystore> unlocked_keystore() const;
 
  private:
   void open_keystore();

@@ -86,12 +86,13 @@ std::vector<std::string> lookup(const Cli& cli, const std::string& kind, const s
         if (s.token && s.token->initialized) out.push_back(s.token->label);
       return out;
     }
-    if (!std::filesystem::exists(std::filesystem::path(dir) / "keystore.sqlite")) return out;
     WorkspaceOptions o = cli.workspace_options();
     o.dir = dir;
+    o.dir_use = DirUse::none;
     o.lock_wait = std::chrono::milliseconds(0);
     o.on_lock_wait = nullptr;
     Workspace ws(o);
+    if (!ws.has_keystore()) return out;
     if (kind == "@users")
       for (const auto& u : user_list(ws)) out.push_back(u.name);
     if (kind == "@groups")

@@ -174,12 +174,16 @@ ShareCheck verify_share(const keystore::ShareSet& set, const Secret& mnemonic) {
 }
 
 keystore::ShareSet workspace_share_set(const std::filesystem::path& dir) {
-  if (!std::filesystem::exists(keystore::Keystore::file_in(dir)))
+  WorkspaceOptions o;
+  o.dir = dir;
+  o.dir_use = DirUse::none;  // not refused here: the message below says what to give instead
+  const Workspace ws(o);
+  if (!ws.has_keystore())
     fail(Category::not_found, fmt::format("'{}' is not an hsmctl workspace; give the share set's "
                                           "commitments file with --commitments FILE",
                                           dir.string()));
-  keystore::Keystore ks(dir, keystore::OpenMode::must_exist);
-  if (auto m = ks.master()) return m->shares;
+  const auto ks = ws.unlocked_keystore();
+  if (auto m = ks->master()) return m->shares;
   fail(Category::not_found, fmt::format("workspace '{}' has no master key record; give the share "
                                         "set's commitments file with --commitments FILE",
                                         dir.string()));

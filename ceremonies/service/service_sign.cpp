@@ -31,8 +31,8 @@ std::shared_ptr<const StretchedPassword> stretch_before_lock(Workspace& ws,
     // Without the workspace lock: SQLite's own locking makes the read safe, and the row read
     // here is only a hint; the ceremony reads it again under the lock and stretches again
     // unless the salt and costs are the same.
-    keystore::Keystore ks(ws.options().dir, keystore::OpenMode::must_exist);
-    const auto user = ks.find_user(name);
+    const auto ks = ws.unlocked_keystore();
+    const auto user = ks->find_user(name);
     if (!user || user->secrets.kdf.memlimit < worth) return nullptr;
     return std::make_shared<const StretchedPassword>(
         stretch_password(name, password, user->secrets.kdf));
