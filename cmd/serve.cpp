@@ -7,40 +7,87 @@
 #include <cerrno>
 #include <cstring>
 
+#include <filesystem>
 #include <iostream>
+#include <tuple>
 #include <memory>
 
 #include "ceremonies/service/serve.h"
 #include "cmd/cli.h"
+#include "core/config/config.h"
 #include "cmd/factors.h"
+#include "core/error.h"
 #include "core/transcript/entry.h"
 
 namespace hsm::cli {
 
-void add_serve_commands(Cli& cli) {
-  struct Opts {
-    std::string listen, tls_cert, tls_key, client_ca, allow;
-    int workers = kDefaultServeWorkers;
-    int sad_ttl = kDefaultSadTtlSeconds;
-    int queue = kDefaultServeQueue;
-    int request_timeout = 10;
-    double client_rate = 0, user_rate = kDefaultUserRate;
-    std::string access_log = "-";
+namespace {
+
+struct ServeOpts {
+  std::string listen, tls_cert, tls_key, client_ca, allow;
+  int workers = kDefaultServeWorkers;
+  int sad_ttl = kDefaultSadTtlSeconds;
+  int queue = kDefaultServeQueue;
+  int request_timeout = 10;
+  double client_rate = 0, user_rate = kDefaultUserRate;
+  std::string access_log = "-";
+};
+
+// DIR/hsmctl.toml [serve] gives what the command line did not (an option always wins); its
+// relative paths are the workspace directory's. The four the service cannot start without are
+// then required, naming both places.
+void apply_serve_config(const CLI::App& cmd, const Cli& cli, ServeOpts& o) {
+  const ServeConfig& c = cli.globals.config.serve;
+  const auto path = [&](const std::optional<std::string>& v) {
+    const std::filesystem::path p(*v);
+    return (p.is_absolute() || *v == "-" || *v == "off" ? p : std::filesystem::path(cli.globals.dir) / p).string();
   };
-  auto o = std::make_shared<Opts>();
+  const auto text = [&](const char* option, std::string& field,
+                        const std::optional<std::string>& v, bool is_path) {
+    if (cmd.count(option) == 0 && v) field = is_path ? path(v) : *v;
+  };
+  text("--listen", o.listen, c.listen, false);
+  text("--tls-cert", o.tls_cert, c.tls_cert, true);
+  text("--tls-key", o.tls_key, c.tls_key, true);
+  text("--client-ca", o.client_ca, c.client_ca, true);
+  text("--allow", o.allow, c.allow, true);
+  text("--access-log", o.access_log, c.access_log, true);
+  const auto number = [&](const char* option, auto& field, const auto& v) {
+    if (cmd.count(option) == 0 && v) field = *v;
+  };
+  number("--workers", o.workers, c.workers);
+  number("--sad-ttl", o.sad_ttl, c.sad_ttl);
+  number("--queue", o.queue, c.queue);
+  number("--request-timeout", o.request_timeout, c.request_timeout);
+  number("--client-rate", o.client_rate, c.client_rate);
+  number("--user-rate", o.user_rate, c.user_rate);
+  for (const auto& [value, option, key] :
+       {std::tuple{&o.listen, "--listen", "listen"}, std::tuple{&o.tls_cert, "--tls-cert", "tls_cert"},
+        std::tuple{&o.tls_key, "--tls-key", "tls_key"},
+        std::tuple{&o.client_ca, "--client-ca", "client_ca"}})
+    if (value->empty())
+      fail(Category::usage, fmt::format("serve needs {} (or {} in the [serve] table of "
+                                        "hsmctl.toml)", option, key));
+}
+
+}  // namespace
+
+void add_serve_commands(Cli& cli) {
+  auto o = std::make_shared<ServeOpts>();
   auto* cmd = cli.app.add_subcommand(
       "serve", "sign for applications over HTTPS with client certificates (mutual TLS): users' "
                "and groups' keys, authorised per request by password and one-time code; also "
                "the CSC API v2 under /csc/v2/");
   cmd->add_option("--listen", o->listen, "address to listen on; port 0 picks a free one, "
-                  "printed as 'listening on HOST:PORT'")->required()->type_name("HOST:PORT");
+                  "printed as 'listening on HOST:PORT' (or [serve] listen in hsmctl.toml)")
+      ->type_name("HOST:PORT");
   cmd->add_option("--tls-cert", o->tls_cert, "the server's PEM certificate (chain)")
-      ->required()->type_name("FILE");
+      ->type_name("FILE");
   cmd->add_option("--tls-key", o->tls_key, "the PEM private key of --tls-cert")
-      ->required()->type_name("FILE");
+      ->type_name("FILE");
   cmd->add_option("--client-ca", o->client_ca, "PEM certificate(s) of the CA that issues the "
                   "clients' certificates; a client without one is refused in the handshake")
-      ->required()->type_name("FILE");
+      ->type_name("FILE");
   cmd->add_option("--workers", o->workers, "worker processes, each with its own token session "
                   "(default 2)")->type_name("N");
   cmd->add_option("--sad-ttl", o->sad_ttl, "seconds a SAD of the CSC API "
@@ -72,8 +119,9 @@ void add_serve_commands(Cli& cli) {
                     "apps-ca.crt\n"
                     "  curl --cert app.crt --key app.key --cacert srv-ca.crt "
                     "https://hsm.example:8443/healthz");
-  cmd->callback([&cli, o] {
-    cli.action = [&cli, o] {
+  cmd->callback([&cli, o, cmd] {
+    cli.action = [&cli, o, cmd] {
+      apply_serve_config(*cmd, cli, *o);
       ServeOptions so;
       so.listen = parse_listen_address(o->listen);
       so.tls_cert = o->tls_cert;

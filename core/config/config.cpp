@@ -27,6 +27,60 @@ std::optional<std::string> string_key(const toml::table& t, std::string_view key
   return n->as_string()->get();
 }
 
+// [serve]: strings, integers and rates (integer or float); ranges are checked by the service
+// itself, which names the option.
+ServeConfig parse_serve(const toml::node& node, std::string_view source) {
+  const toml::table* t = node.as_table();
+  if (t == nullptr)
+    fail(Category::usage, fmt::format("{}:{}: 'serve' must be a table", source,
+                                      node.source().begin.line));
+  ServeConfig c;
+  const std::pair<const char*, std::optional<std::string>*> strings[] = {
+      {"listen", &c.listen},   {"tls_cert", &c.tls_cert}, {"tls_key", &c.tls_key},
+      {"client_ca", &c.client_ca}, {"allow", &c.allow},   {"access_log", &c.access_log}};
+  const std::pair<const char*, std::optional<int>*> ints[] = {
+      {"workers", &c.workers}, {"sad_ttl", &c.sad_ttl}, {"queue", &c.queue},
+      {"request_timeout", &c.request_timeout}};
+  const std::pair<const char*, std::optional<double>*> rates[] = {
+      {"client_rate", &c.client_rate}, {"user_rate", &c.user_rate}};
+  for (const auto& [key, value] : *t) {
+    const std::string_view k = key.str();
+    const auto line = value.source().begin.line;
+    bool known = false;
+    for (const auto& [name, slot] : strings)
+      if (k == name) {
+        if (!value.is_string())
+          fail(Category::usage, fmt::format("{}:{}: serve.{} must be a string", source, line, k));
+        *slot = value.as_string()->get();
+        known = true;
+      }
+    for (const auto& [name, slot] : ints)
+      if (k == name) {
+        const auto v = value.value<int64_t>();
+        if (!value.is_integer() || !v || *v < 0 || *v > 1000000)
+          fail(Category::usage, fmt::format("{}:{}: serve.{} must be a whole number", source,
+                                            line, k));
+        *slot = static_cast<int>(*v);
+        known = true;
+      }
+    for (const auto& [name, slot] : rates)
+      if (k == name) {
+        const auto v = value.value<double>();
+        if (!(value.is_integer() || value.is_floating_point()) || !v)
+          fail(Category::usage, fmt::format("{}:{}: serve.{} must be a number (requests a "
+                                            "second)", source, line, k));
+        *slot = *v;
+        known = true;
+      }
+    if (!known)
+      fail(Category::usage,
+           fmt::format("{}:{}: unknown key 'serve.{}' (known: listen, tls_cert, tls_key, "
+                       "client_ca, allow, access_log, workers, sad_ttl, queue, "
+                       "request_timeout, client_rate, user_rate)", source, line, k));
+  }
+  return c;
+}
+
 }  // namespace
 
 WorkspaceConfig parse_config(std::string_view text, std::string_view source_name) {
@@ -48,7 +102,7 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
     const std::string_view k = key.str();
     const auto line = node.source().begin.line;
     if (k == "module" || k == "token" || k == "pin_source" || k == "log_origin" ||
-        k == "store" || k == "users")
+        k == "store" || k == "users" || k == "serve")
       continue;
     if (k == "max_auth_failures" || k == "min_password_length")
       fail(Category::usage, fmt::format("{}:{}: '{}' belongs in the [users] table", source_name,
@@ -58,7 +112,7 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
                                         "hsmctl.toml, use pin_source = \"env:VAR\"",
                                         source_name, line, k));
     fail(Category::usage, fmt::format("{}:{}: unknown key '{}' (known: module, token, "
-                                      "pin_source, log_origin, store, [users])", source_name, line, k));
+                                      "pin_source, log_origin, store, [users], [serve])", source_name, line, k));
   }
   c.module = string_key(root, "module", source_name);
   c.token = string_key(root, "token", source_name);
@@ -86,6 +140,7 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
       fail(Category::usage, fmt::format("{}: pin_source: {}", source_name, e.what()));
     }
   }
+  if (const toml::node* serve = root.get("serve")) c.serve = parse_serve(*serve, source_name);
   if (const toml::node* users = root.get("users")) {
     const toml::table* t = users->as_table();
     if (t == nullptr)

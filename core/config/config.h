@@ -10,6 +10,14 @@
 
 namespace hsm {
 
+// [serve]: defaults for `hsmctl serve` (its options override them). Paths relative to the
+// workspace directory.
+struct ServeConfig {
+  std::optional<std::string> listen, tls_cert, tls_key, client_ca, allow, access_log;
+  std::optional<int> workers, sad_ttl, queue, request_timeout;
+  std::optional<double> client_rate, user_rate;
+};
+
 struct WorkspaceConfig {
   std::optional<std::string> module;      // module = "/usr/lib/softhsm/libsofthsm2.so"
   std::optional<std::string> token;       // token = "ceremony-2026"
@@ -18,6 +26,7 @@ struct WorkspaceConfig {
   std::optional<int> min_password_length; // [users] min_password_length = 12
   std::optional<std::string> log_origin;  // log_origin = "example.com/ceremonies" (checkpoints)
   std::optional<std::string> store;       // store = "postgresql://host/db" (the keystore)
+  ServeConfig serve;                      // [serve]
 };
 
 // Longer configuration text is refused before parsing (it would let a hostile file exhaust the

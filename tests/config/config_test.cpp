@@ -36,5 +36,30 @@ TEST(WorkspaceConfig, RefusesUnknownKeysSecretsAndBadValues) {
   }
 }
 
+TEST(WorkspaceConfig, ReadsTheServeTable) {
+  const auto c = parse_config("[serve]\nlisten = \"0.0.0.0:8443\"\ntls_cert = \"srv.crt\"\n"
+                              "workers = 4\nuser_rate = 2.5\nclient_rate = 100\n"
+                              "access_log = \"off\"\n", "hsmctl.toml");
+  EXPECT_EQ(c.serve.listen, "0.0.0.0:8443");
+  EXPECT_EQ(c.serve.tls_cert, "srv.crt");
+  EXPECT_EQ(c.serve.workers, 4);
+  EXPECT_EQ(c.serve.user_rate, 2.5);
+  EXPECT_EQ(c.serve.client_rate, 100.0);
+  EXPECT_EQ(c.serve.access_log, "off");
+  EXPECT_EQ(c.serve.queue, std::nullopt);
+  for (const char* bad : {"[serve]\nlisten = 8443", "[serve]\nworkers = \"2\"",
+                          "[serve]\nworkers = 2.5", "[serve]\nuser_rate = \"fast\"",
+                          "[serve]\npin = \"1234\"", "serve = 1", "[serve]\nworkers = -1"}) {
+    SCOPED_TRACE(bad);
+    try {
+      parse_config(bad, "hsmctl.toml");
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), Category::usage);
+      EXPECT_NE(std::string(e.what()).find("hsmctl.toml:"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hsm

@@ -3,7 +3,9 @@
 // Retry-After, every request answered), the counters of /metrics, and the JSON access log.
 #include <sys/stat.h>
 
+#include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "e2e/service/serve_fixture.h"
 
@@ -183,6 +185,48 @@ except (ssl.SSLError, OSError) as e:
   EXPECT_GE(after, 1) << r.out;
   EXPECT_LE(after, 6) << r.out;
   EXPECT_EQ(get("/healthz").status, 200);
+}
+
+TEST_F(ServeAdmission, TheServeTableOfHsmctlTomlGivesDefaultsAndOptionsWin) {
+  // Everything from [serve] (paths relative to the workspace), one option on the command line.
+  std::filesystem::copy(tmp_.path() / "pki", ws_ / "pki", std::filesystem::copy_options::recursive);
+  std::ofstream(ws_ / "hsmctl.toml") << "[serve]\nlisten = \"127.0.0.1:0\"\n"
+                                        "tls_cert = \"pki/server.crt\"\ntls_key = \"pki/server.key\"\n"
+                                        "client_ca = \"pki/ca.crt\"\nworkers = 1\nclient_rate = 1\n";
+  server_ = std::make_unique<LiveProcess>(
+      std::vector<std::string>{HSMCTL_BINARY, "serve", "--workers", "2"}, base_env(), false);
+  ASSERT_TRUE(server_->wait_for("listening on 127.0.0.1:", 0, std::chrono::seconds(30)))
+      << server_->shown();
+  ASSERT_TRUE(server_->wait_for("\n", 0, std::chrono::seconds(5)));
+  const std::string& shown = server_->shown();
+  const std::size_t colon = shown.find("127.0.0.1:") + 10;
+  port_ = shown.substr(colon, shown.find('\n', colon) - colon);
+  int status = 0;
+  for (int i = 0; i < 300 && status != 200; ++i) {
+    status = get("/healthz").status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status, 200);
+  for (int i = 0; i < 50 && children_of(server_->pid()).size() != 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(children_of(server_->pid()).size(), 2u);  // --workers 2 won over workers = 1
+  // client_rate = 1 (bursts of 2) from the file.
+  int refused = 0;
+  for (int i = 0; i < 4; ++i)
+    if (get("/v1/users/alice/public-key").status == 429) ++refused;
+  EXPECT_EQ(refused, 2);
+}
+
+TEST_F(ServeAdmission, WithoutListenAnywhereServeNamesBothPlaces) {
+  const RunResult r = hsmctl({"serve", "--tls-cert", pki("server.crt"), "--tls-key",
+                              pki("server.key"), "--client-ca", pki("ca.crt")});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--listen (or listen in the [serve] table of hsmctl.toml)"),
+            std::string::npos) << r.err;
+  std::ofstream(ws_ / "hsmctl.toml") << "[serve]\nworkrs = 2\n";
+  const RunResult typo = hsmctl({"serve", "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(typo.code, 2) << typo.err;
+  EXPECT_NE(typo.err.find("unknown key 'serve.workrs'"), std::string::npos) << typo.err;
 }
 
 TEST_F(ServeAdmission, LimitsOutOfRangeAreRefusedBeforeServing) {
