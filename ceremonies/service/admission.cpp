@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ceremonies/service/shared_mutex.h"
 #include "core/error.h"
 
 namespace hsm {
@@ -52,20 +53,6 @@ double now_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Holds the table's mutex; a worker that died holding it leaves it usable (robust mutex).
-class BucketTurn {
- public:
-  explicit BucketTurn(pthread_mutex_t& m) : m_(m) {
-    if (::pthread_mutex_lock(&m_) == EOWNERDEAD) ::pthread_mutex_consistent(&m_);
-  }
-  ~BucketTurn() { ::pthread_mutex_unlock(&m_); }
-  BucketTurn(const BucketTurn&) = delete;
-  BucketTurn& operator=(const BucketTurn&) = delete;
-
- private:
-  pthread_mutex_t& m_;
-};
-
 }  // namespace
 
 struct RateLimiter::Shared {
@@ -83,12 +70,7 @@ RateLimiter::RateLimiter() {
                    -1, 0);
   if (p == MAP_FAILED) fail(Category::general, "cannot map the service's shared rate table");
   shared_ = static_cast<Shared*>(p);  // zero: every bucket unused
-  pthread_mutexattr_t attr;
-  ::pthread_mutexattr_init(&attr);
-  ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  ::pthread_mutex_init(&shared_->mutex, &attr);
-  ::pthread_mutexattr_destroy(&attr);
+  init_shared_mutex(shared_->mutex);
 }
 
 RateLimiter::~RateLimiter() {
@@ -101,7 +83,7 @@ int RateLimiter::take(std::string_view key, double rate) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
   const double now = now_seconds();
-  const BucketTurn turn(shared_->mutex);
+  const SharedMutexTurn turn(shared_->mutex);
   // Open addressing from the key's own slot; the probe is short because the table is large
   // and a full bucket is given up for a new key.
   constexpr std::size_t kProbe = 32;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "ceremonies/service/shared_mutex.h"
 #include "core/error.h"
 
 namespace hsm {
@@ -66,36 +67,13 @@ struct SadStore::Shared {
   Entry entries[kSadSlots];
 };
 
-namespace {
-
-// Holds the table's mutex; a worker that died holding it leaves it usable (robust mutex).
-class TableTurn {
- public:
-  explicit TableTurn(pthread_mutex_t& m) : m_(m) {
-    if (::pthread_mutex_lock(&m_) == EOWNERDEAD) ::pthread_mutex_consistent(&m_);
-  }
-  ~TableTurn() { ::pthread_mutex_unlock(&m_); }
-  TableTurn(const TableTurn&) = delete;
-  TableTurn& operator=(const TableTurn&) = delete;
-
- private:
-  pthread_mutex_t& m_;
-};
-
-}  // namespace
-
 SadStore::SadStore() {
   void* p = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                    -1, 0);
   if (p == MAP_FAILED) fail(Category::general, "cannot map the service's shared SAD table");
   ::madvise(p, sizeof(Shared), MADV_DONTDUMP);
   shared_ = static_cast<Shared*>(p);  // zero: no live entry
-  pthread_mutexattr_t attr;
-  ::pthread_mutexattr_init(&attr);
-  ::pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  ::pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  ::pthread_mutex_init(&shared_->mutex, &attr);
-  ::pthread_mutexattr_destroy(&attr);
+  init_shared_mutex(shared_->mutex);
 }
 
 SadStore::~SadStore() {
@@ -136,7 +114,7 @@ std::string SadStore::issue(const SadGrant& g, const Secret& inner, std::chrono:
   sodium_bin2base64(text, sizeof text, sad, sizeof sad, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   sodium_memzero(sad, sizeof sad);
   {
-    const TableTurn turn(shared_->mutex);
+    const SharedMutexTurn turn(shared_->mutex);
     const std::int64_t now = now_ms();
     for (Shared::Entry& slot : shared_->entries) {
       if (slot.live && slot.expires_ms > now) continue;
@@ -165,7 +143,7 @@ std::optional<RedeemedSad> SadStore::redeem(const std::string& sad, const std::s
   crypto_hash_sha256(digest, raw, sizeof raw);
   Shared::Entry e{};
   {
-    const TableTurn turn(shared_->mutex);
+    const SharedMutexTurn turn(shared_->mutex);
     Shared::Entry* found = nullptr;
     for (Shared::Entry& slot : shared_->entries)
       if (slot.live && sodium_memcmp(slot.sad_sha256, digest, sizeof digest) == 0) found = &slot;
