@@ -4,6 +4,8 @@
 #include "ceremonies/service/service_api.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -166,7 +168,9 @@ SigningService::SigningService(const SigningServiceConfig& config, ServiceMetric
                                SadStore& sads, std::function<void(const std::string&)> log,
                                std::function<void(const std::string&)> access)
     : config_(config), metrics_(metrics), log_(std::move(log)), access_(std::move(access)),
-      gate_(config.queue_limit, metrics), csc_(config_, metrics_, sads, gate_) {}
+      gate_(config.queue_limit, metrics),
+      batches_(config_.workspace, *config_.pin, gate_, config.queue_limit, metrics),
+      csc_(config_, metrics_, sads, gate_) {}
 
 void SigningService::log(const std::string& line) {
   const std::lock_guard<std::mutex> g(log_mutex_);
@@ -233,24 +237,30 @@ SigningService::Reply SigningService::sign(const std::string& name, std::string&
   config_.admit_user(name);
   r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
-  return sign_at_token([&](Workspace& ws, AuthOutcome& outcome) {
-    return serve_user_sign(ws, r, outcome);
-  });
+  const UserFactors factors = request_factors(r.name, r.password, r.otp);
+  return sign_at_token({{"user", name}, {"client_fingerprint", client.fingerprint}},
+                       [&](Workspace& ws, Recorder& rec, AuthOutcome& outcome) {
+                         return serve_user_sign(rec, ws, r, factors, outcome);
+                       });
 }
 
-SigningService::Reply SigningService::sign_at_token(
-    const std::function<ServiceSignature(Workspace&, AuthOutcome&)>& work) {
-  AuthOutcome outcome;
-  try {
-    const TokenGate::Turn one_at_a_time(gate_);
-    Workspace ws(config_.workspace);
-    ws.use_pin(Secret::copy_of(config_.pin->bytes()));
-    return signed_answer(work(ws, outcome));
-  } catch (const Error& e) {
-    return sign_failure(e, outcome);
-  } catch (const std::exception& e) {
-    return Reply::error(500, e.what());
-  }
+UserFactors SigningService::request_factors(const std::string& user,
+                                            const std::shared_ptr<const Secret>& password,
+                                            const std::shared_ptr<const Secret>& otp) {
+  // One Argon2id buffer per worker: the requests of a worker take turns at the KDF, beside
+  // (not behind) the batch at the token.
+  const std::lock_guard<std::mutex> one_kdf(kdf_mutex_);
+  Workspace ws(config_.workspace);
+  return service_factors(ws, user, password, otp);
+}
+
+SigningService::Reply SigningService::sign_at_token(nlohmann::json request,
+                                                    const GroupCommit::Work& work) {
+  GroupCommit::Result r = batches_.run(std::move(request), work);
+  if (r.refused) throw *r.refused;
+  if (r.signature) return signed_answer(*r.signature);
+  if (r.error) return sign_failure(*r.error, r.outcome);
+  return Reply::error(500, "internal: a request left its batch without an answer");
 }
 
 SigningService::Reply SigningService::signed_answer(const ServiceSignature& s) {
@@ -308,6 +318,12 @@ void SigningService::install(httplib::Server& server) {
   server.set_read_timeout(config_.request_timeout_seconds);
   server.set_write_timeout(config_.request_timeout_seconds);
   server.set_keep_alive_timeout(5);
+  // Each keep-alive connection holds a thread: enough of them for the queue (--queue) to fill
+  // and the signatures to be batched (group_commit.h), so that overload is answered (503)
+  // rather than left unseen in the accept backlog; at most 128 per worker.
+  const std::size_t threads =
+      std::clamp<std::size_t>(static_cast<std::size_t>(config_.queue_limit) + 4, 8, 128);
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     respond(res, [&] { return healthz(); });
   });

@@ -1,6 +1,7 @@
 // The HTTP face of `hsmctl serve` in one worker process: the routes, JSON in and out, the
-// status codes, one log line and the metrics for every request. The token work is done one
-// request at a time per worker (a mutex), each in a workspace opened for it. Request bodies
+// status codes, one log line and the metrics for every request. The signatures are made in
+// batches (group_commit.h), one batch at a time per worker, each in a workspace opened for it;
+// the other token work one request at a time. Request bodies
 // are never logged; the password and the code go into Secrets and the body is wiped.
 #pragma once
 
@@ -16,6 +17,7 @@
 #include "ceremonies/service/admission.h"
 #include "ceremonies/service/allow_list.h"
 #include "ceremonies/service/csc_api.h"
+#include "ceremonies/service/group_commit.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
 #include "ceremonies/service/service_sign.h"
@@ -86,9 +88,14 @@ class SigningService {
   // The answer of a signature: 200 with signature, algorithm, seq and the receipt when one
   // can be made.
   Reply signed_answer(const ServiceSignature& s);
-  // One request's token work: its turn at the token, a workspace with the PIN, then the
-  // signed answer, or the status of the failure (sign_failure).
-  Reply sign_at_token(const std::function<ServiceSignature(Workspace&, AuthOutcome&)>& work);
+  // One request's token work, in a batch (group_commit.h): the signed answer, or the status of
+  // the failure (sign_failure). `request` names what is signed for whom, for the batch's
+  // ceremony.begin.
+  Reply sign_at_token(nlohmann::json request, const GroupCommit::Work& work);
+  // A request's factors, its password stretched (one KDF at a time in a worker).
+  UserFactors request_factors(const std::string& user,
+                              const std::shared_ptr<const Secret>& password,
+                              const std::shared_ptr<const Secret>& otp);
   // The status of a failed signature request (400, 401, 404, 423, 500), counting a lockout.
   Reply sign_failure(const Error& e, const AuthOutcome& outcome);
   // Answers what `make` returns; a request it does not admit (NotAdmitted) gets its 503 or
@@ -109,7 +116,9 @@ class SigningService {
   ServiceMetrics& metrics_;
   std::function<void(const std::string&)> log_, access_;
   std::mutex log_mutex_;
-  TokenGate gate_;  // the token, one request at a time; csc_ shares it
+  TokenGate gate_;  // the token, one request (or batch) at a time; csc_ shares it
+  GroupCommit batches_;
+  std::mutex kdf_mutex_;
   CscApi csc_;
 };
 

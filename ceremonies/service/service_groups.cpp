@@ -83,9 +83,12 @@ SigningService::Reply SigningService::group_sign(const std::string& name, std::s
   config_.admit_user(r.member);
   r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
-  return sign_at_token([&](Workspace& ws, AuthOutcome& outcome) {
-    return serve_group_sign(ws, r, outcome);
-  });
+  const UserFactors factors = request_factors(r.member, r.password, r.otp);
+  return sign_at_token(
+      {{"group", name}, {"as", r.member}, {"client_fingerprint", client.fingerprint}},
+      [&](Workspace& ws, Recorder& rec, AuthOutcome& outcome) {
+        return serve_group_sign(rec, ws, r, factors, outcome);
+      });
 }
 
 void SigningService::install_group_routes(httplib::Server& server) {

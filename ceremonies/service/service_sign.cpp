@@ -1,4 +1,5 @@
-// serve_user_sign: one request, one recorded ceremony, the same steps as `user sign`.
+// The service's signatures: one request's steps inside the ceremony of its batch (group_commit.h),
+// the same steps as `user sign` and `group sign`.
 #include "ceremonies/service/service_sign.h"
 
 #include <fmt/format.h>
@@ -41,99 +42,95 @@ std::shared_ptr<const StretchedPassword> stretch_before_lock(Workspace& ws,
   }
 }
 
-ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, AuthOutcome& outcome) {
-  r.validate();
+UserFactors service_factors(Workspace& ws, const std::string& user,
+                            const std::shared_ptr<const Secret>& password,
+                            const std::shared_ptr<const Secret>& otp) {
   UserFactors factors;
-  factors.password_value = r.password;
-  factors.stretched = stretch_before_lock(ws, r.name, *r.password);
-  factors.otp_code = r.otp;
-  const nlohmann::json params{{"name", r.name}, {"via", "serve"}, {"client", r.client}};
-  ServiceSignature out;
-  try {
-    run_ceremony(ws, "user.sign", params, [&](Recorder& rec) {
-      const p11::Session& s = ws.login();
-      const MasterKeys mk = require_master(s);
-      outcome.factors_checked = true;  // from here, not_found and auth are about the user
-      if (const auto before = ws.keystore().find_user(r.name)) {
-        outcome.was_locked = before->locked;
-        // A digest the key cannot sign is refused before the factors are checked (and a code
-        // used up).
-        const std::string_view hash = user_digest_alg(before->algorithm);
-        if (r.form == SignedForm::digest && hash != r.digest_alg)
-          fail(Category::usage,
-               fmt::format("user '{}' has a {} key, which signs {}", r.name,
-                           user_algorithm(before->algorithm).signature,
-                           hash.empty() ? std::string("data, not a digest")
-                                        : fmt::format("{} digests, not {}", hash, r.digest_alg)));
-      }
-
-      // 1. The user's factors open the outer layer (counted, recorded failures).
-      const UnlockedUser u =
-          authenticate_user(rec, ws, mk, r.name, factors, r.max_auth_failures);
-      const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
-
-      // 2. One signature with a session copy of the key, destroyed at once.
-      out.signature = sign_as_user(s, mk, u, r.input, r.form);
-      out.algorithm = std::string(alg.signature);
-
-      // 3. Recorded before the answer exists: a signature not in the transcript is not hsmctl's.
-      out.seq = record_service_signature(rec, u, r.client, r.input, r.form, r.digest_alg,
-                                         out.signature);
-    });
-  } catch (const Error& e) {
-    if (e.category() == Category::auth) {
-      const auto after = ws.keystore().find_user(r.name);
-      outcome.locked_now = !outcome.was_locked && after && after->locked;
-    }
-    throw;
-  }
-  return out;
+  factors.password_value = password;
+  factors.otp_code = otp;
+  if (password) factors.stretched = stretch_before_lock(ws, user, *password);
+  return factors;
 }
 
-ServiceSignature serve_group_sign(Workspace& ws, const ServiceGroupSignRequest& r,
-                                  AuthOutcome& outcome) {
-  UserFactors factors;
-  factors.password_value = r.password;
-  factors.otp_code = r.otp;
-  if (r.password) factors.stretched = stretch_before_lock(ws, r.member, *r.password);
-  const nlohmann::json params{{"group", r.group}, {"as", r.member}, {"via", "serve"},
-                              {"client", r.client}};
-  ServiceSignature out;
+namespace {
+
+// Runs one request's authentication and signature; on an Error(auth), says in `outcome`
+// whether the user was locked already or is locked now, then rethrows.
+template <class Body>
+ServiceSignature with_auth_outcome(Workspace& ws, const std::string& user, AuthOutcome& outcome,
+                                   Body&& body) {
   try {
-    run_ceremony(ws, "group.sign", params, [&](Recorder& rec) {
-      const p11::Session& s = ws.login();
-      const MasterKeys mk = require_master(s);
-      outcome.factors_checked = true;
-      if (const auto before = ws.keystore().find_user(r.member)) outcome.was_locked = before->locked;
-      // 1. The member's own factors open their layer of the group key.
-      const UnlockedGroup g =
-          unlock_group_key(rec, ws, mk, r.group, r.member, factors, r.max_auth_failures);
-      const UserAlgorithm& alg = group_algorithm(g.group.algorithm);
-      // 2. One signature, checked against the group's public key.
-      out.signature = sign_with_group_key(s, mk, g, r.input);
-      out.algorithm = std::string(alg.signature);
-      // 3. Recorded before the answer exists.
-      out.seq = rec.record("group.signed",
-                           {{"group", r.group},
-                            {"as", r.member},
-                            {"algorithm", g.group.algorithm},
-                            {"signature_alg", alg.signature},
-                            {"key_version", g.group.key_version},
-                            {"fingerprint", crypto::fingerprint(g.group.public_key)},
-                            {"client_fingerprint", r.client},
-                            {"input", "request"},
-                            {"input_size", r.input.size()},
-                            {"input_sha256", to_hex(crypto::sha256(r.input))},
-                            {"signature_sha256", to_hex(crypto::sha256(out.signature))}});
-    });
+    const p11::Session& s = ws.login();
+    const MasterKeys mk = require_master(s);
+    outcome.factors_checked = true;  // from here, not_found and auth are about the user
+    if (const auto before = ws.keystore().find_user(user)) outcome.was_locked = before->locked;
+    return body(s, mk);
   } catch (const Error& e) {
-    if (e.category() == Category::auth) {
-      const auto after = ws.keystore().find_user(r.member);
+    if (e.category() == Category::auth && outcome.factors_checked) {
+      const auto after = ws.keystore().find_user(user);
       outcome.locked_now = !outcome.was_locked && after && after->locked;
     }
     throw;
   }
-  return out;
+}
+
+}  // namespace
+
+ServiceSignature serve_user_sign(Recorder& rec, Workspace& ws, const ServiceSignRequest& r,
+                                 const UserFactors& factors, AuthOutcome& outcome) {
+  r.validate();
+  return with_auth_outcome(ws, r.name, outcome, [&](const p11::Session& s, const MasterKeys& mk) {
+    if (const auto before = ws.keystore().find_user(r.name)) {
+      // A digest the key cannot sign is refused before the factors are checked (and a code
+      // used up).
+      const std::string_view hash = user_digest_alg(before->algorithm);
+      if (r.form == SignedForm::digest && hash != r.digest_alg)
+        fail(Category::usage,
+             fmt::format("user '{}' has a {} key, which signs {}", r.name,
+                         user_algorithm(before->algorithm).signature,
+                         hash.empty() ? std::string("data, not a digest")
+                                      : fmt::format("{} digests, not {}", hash, r.digest_alg)));
+    }
+    // 1. The user's factors open the outer layer (counted, recorded failures).
+    const UnlockedUser u = authenticate_user(rec, ws, mk, r.name, factors, r.max_auth_failures);
+    const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
+    // 2. One signature with a session copy of the key, destroyed at once.
+    ServiceSignature out;
+    out.signature = sign_as_user(s, mk, u, r.input, r.form);
+    out.algorithm = std::string(alg.signature);
+    // 3. Recorded before the answer exists: a signature not in the transcript is not hsmctl's.
+    out.seq = record_service_signature(rec, u, r.client, r.input, r.form, r.digest_alg,
+                                       out.signature);
+    return out;
+  });
+}
+
+ServiceSignature serve_group_sign(Recorder& rec, Workspace& ws, const ServiceGroupSignRequest& r,
+                                  const UserFactors& factors, AuthOutcome& outcome) {
+  return with_auth_outcome(ws, r.member, outcome, [&](const p11::Session& s, const MasterKeys& mk) {
+    // 1. The member's own factors open their layer of the group key.
+    const UnlockedGroup g =
+        unlock_group_key(rec, ws, mk, r.group, r.member, factors, r.max_auth_failures);
+    const UserAlgorithm& alg = group_algorithm(g.group.algorithm);
+    // 2. One signature, checked against the group's public key.
+    ServiceSignature out;
+    out.signature = sign_with_group_key(s, mk, g, r.input);
+    out.algorithm = std::string(alg.signature);
+    // 3. Recorded before the answer exists.
+    out.seq = rec.record("group.signed",
+                         {{"group", r.group},
+                          {"as", r.member},
+                          {"algorithm", g.group.algorithm},
+                          {"signature_alg", alg.signature},
+                          {"key_version", g.group.key_version},
+                          {"fingerprint", crypto::fingerprint(g.group.public_key)},
+                          {"client_fingerprint", r.client},
+                          {"input", "request"},
+                          {"input_size", r.input.size()},
+                          {"input_sha256", to_hex(crypto::sha256(r.input))},
+                          {"signature_sha256", to_hex(crypto::sha256(out.signature))}});
+    return out;
+  });
 }
 
 std::uint64_t record_service_signature(Recorder& rec, const UnlockedUser& u,

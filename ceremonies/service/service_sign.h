@@ -1,8 +1,8 @@
-// The token work behind `hsmctl serve`: a signature as a user (the `user sign` ceremony's own
-// steps, recorded as user.sign / user.signed with the client certificate's fingerprint), the
-// readiness check and a user's public key. Each call opens the workspace, so the token and
-// the transcript are used by one process at a time (the workspace lock), as by the CLI. Never
-// records or returns a secret; the password and the code stay in Secrets.
+// The token work behind `hsmctl serve`: a signature as a user or a group member (the `user sign`
+// and `group sign` ceremonies' own steps, recorded as user.signed / group.signed with the client
+// certificate's fingerprint, inside the ceremony of the batch the request is part of:
+// group_commit.h), the readiness check and a user's public key. Never records or returns a
+// secret; the password and the code stay in Secrets.
 #pragma once
 
 #include <cstdint>
@@ -43,9 +43,17 @@ struct AuthOutcome {
   bool locked_now = false;  // this failure locked the user
 };
 
-// Authenticates and signs as `user sign` does, and records user.signed before returning (no
-// record, no signature). On an Error(auth), fills `outcome` before rethrowing.
-ServiceSignature serve_user_sign(Workspace& ws, const ServiceSignRequest& r, AuthOutcome& outcome);
+// A request's factors: the password and code as given, the password stretched here (before
+// the request joins a batch, so workers do not take turns at the KDF).
+UserFactors service_factors(Workspace& ws, const std::string& user,
+                            const std::shared_ptr<const Secret>& password,
+                            const std::shared_ptr<const Secret>& otp);
+
+// Inside the ceremony `rec` of a batch: authenticates and signs as `user sign` does, and
+// records user.signed before returning (no record, no signature). On an Error(auth), fills
+// `outcome` before rethrowing.
+ServiceSignature serve_user_sign(Recorder& rec, Workspace& ws, const ServiceSignRequest& r,
+                                 const UserFactors& factors, AuthOutcome& outcome);
 
 struct ServiceGroupSignRequest {
   std::string group, member;  // the group, and the member whose factors open it
@@ -55,11 +63,12 @@ struct ServiceGroupSignRequest {
   std::int64_t max_auth_failures = kDefaultMaxAuthFailures;
 };
 
-// Signs as `group sign --as MEMBER` does (unlock_group_key, sign_with_group_key, ceremony
-// group.sign) and records group.signed, with the client's fingerprint and the data's SHA-256
-// and size, before returning. On an Error(auth), fills `outcome` (about the member) first.
-ServiceSignature serve_group_sign(Workspace& ws, const ServiceGroupSignRequest& r,
-                                  AuthOutcome& outcome);
+// Inside the ceremony `rec` of a batch: signs as `group sign --as MEMBER` does
+// (unlock_group_key, sign_with_group_key) and records group.signed, with the client's
+// fingerprint and the data's SHA-256 and size, before returning. On an Error(auth), fills
+// `outcome` (about the member) first.
+ServiceSignature serve_group_sign(Recorder& rec, Workspace& ws, const ServiceGroupSignRequest& r,
+                                  const UserFactors& factors, AuthOutcome& outcome);
 
 // The user.signed entry of one signature made by the service (/v1 sign and CSC signHash): the
 // public facts of `user sign`, the client's fingerprint, and the data's SHA-256 and size or

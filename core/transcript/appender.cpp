@@ -483,8 +483,13 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
                                         tlog::kMaxEntryBytes));
   test_hook("transcript.before-write");
   write_all(f.fd(), line, file_);
-  if (::fdatasync(f.fd()) != 0)
-    fail(Category::general, "cannot sync the transcript to disk", std::strerror(errno));
+  if (defer_sync_) {
+    unsynced_ = true;
+  } else {
+    if (::fdatasync(f.fd()) != 0)
+      fail(Category::general, "cannot sync the transcript to disk", std::strerror(errno));
+    unsynced_ = false;
+  }
   test_hook("transcript.after-write");
   // Under the exclusive lock and caught up just before, the line written is all that is new,
   // and it is `e`: no need to read it back.
@@ -492,6 +497,14 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   offset_ += line.size();
   if (keep_tree) tree_->append(std::string_view(line).substr(0, line.size() - 1), offset_);
   return e;
+}
+
+void Transcript::sync() {
+  if (!unsynced_) return;
+  LockedFile f(file_, LOCK_SH);
+  if (::fdatasync(f.fd()) != 0)
+    fail(Category::general, "cannot sync the transcript to disk", std::strerror(errno));
+  unsynced_ = false;
 }
 
 std::size_t Transcript::cut_torn_tail() {

@@ -98,6 +98,13 @@ class Transcript {
   // error messages and doctor, not for every use.
   std::optional<std::pair<std::uint64_t, std::string>> last_row_digest(const std::string& row_key);
 
+  // Group commit (the signing service's batches): while deferred, append() writes each line
+  // without waiting for the disk; sync() waits for every line written so far, and so does the
+  // next append() after defer_sync(false). Nothing that depends on an entry (a signature
+  // handed out, a keystore commit of what it records) may happen before its sync.
+  void defer_sync(bool defer) noexcept { defer_sync_ = defer; }
+  void sync();
+
   // Removes a torn (unterminated) last line; returns its length, 0 if there was none.
   std::size_t cut_torn_tail();
 
@@ -114,6 +121,8 @@ class Transcript {
   TreeUpkeep upkeep_;
   tlog::TreeStore& tree_store();
   std::uint64_t offset_ = 0;  // bytes of the file already folded into state_
+  bool defer_sync_ = false;
+  bool unsynced_ = false;  // lines written since the last fdatasync
   TranscriptState state_;
   std::unique_ptr<tlog::TreeStore> tree_;
 };

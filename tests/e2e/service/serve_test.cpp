@@ -12,17 +12,6 @@
 namespace hsm::test {
 namespace {
 
-// The SHA-256 fingerprint of a certificate, lower-case hex without colons.
-std::string client_fingerprint(const std::string& cert) {
-  std::string out = run_program({"/usr/bin/openssl", "x509", "-noout", "-fingerprint", "-sha256",
-                                 "-in", cert}).out;
-  out = out.substr(out.find('=') + 1);
-  std::string hex;
-  for (char c : out)
-    if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(c));
-  return hex;
-}
-
 // curl's exit code when the server ends the TLS 1.3 handshake over the client's certificate:
 // 56 (receive) or 35 (handshake), or 55 (send) when the alert and the close come while curl
 // is still writing its first bytes; never an HTTP status.
@@ -83,14 +72,21 @@ TEST_F(ServeTest, SignaturesOfDataAndDigestsVerifyWithOpensslAndAreEachRecorded)
   // the password nowhere.
   const std::string t = transcript();
   EXPECT_EQ(count_of(t, "\"event\":\"user.signed\""), 3u);
-  const std::string fp = client_fingerprint(pki("client.crt"));
-  EXPECT_EQ(count_of(t, "\"client_fingerprint\":\"" + fp + "\""), 3u) << fp;
+  const std::string fp = sha256_fingerprint_of(pki("client.crt"));
   std::map<std::uint64_t, std::string> events;
   std::istringstream lines(t);
+  std::size_t signed_by_client = 0, requests_named = 0;
   for (std::string line; std::getline(lines, line);) {
     const auto e = nlohmann::json::parse(line);
     events[e["seq"].get<std::uint64_t>()] = e["event"].get<std::string>();
+    if (e["event"] == "user.signed" && e["data"]["client_fingerprint"] == fp) ++signed_by_client;
+    // Each request is named, with its client, in the ceremony.begin of its batch.
+    if (e["event"] == "ceremony.begin" && e["data"]["what"] == "serve.sign")
+      for (const auto& r : e["data"]["params"]["requests"])
+        if (r["user"] == "alice" && r["client_fingerprint"] == fp) ++requests_named;
   }
+  EXPECT_EQ(signed_by_client, 3u) << fp;
+  EXPECT_EQ(requests_named, 3u) << fp;
   for (const auto& seq : {a.json()["seq"], b.json()["seq"], answer["seq"]})
     EXPECT_EQ(events[seq.get<std::uint64_t>()], "user.signed") << "at seq " << seq;
   EXPECT_NE(t.find("\"input_sha256\":\"" + digest_hex + "\""), std::string::npos);

@@ -1,0 +1,113 @@
+// The batches of the service's signatures: leader election among the waiting requests, and the
+// one ceremony a batch runs in.
+#include "ceremonies/service/group_commit.h"
+
+#include <fmt/format.h>
+
+#include "core/keystore/keystore.h"
+
+#include <exception>
+#include <utility>
+
+namespace hsm {
+
+GroupCommit::GroupCommit(const WorkspaceOptions& workspace, const Secret& pin, TokenGate& gate,
+                         int limit, ServiceMetrics& metrics)
+    : workspace_(workspace), pin_(pin), gate_(gate), limit_(limit), metrics_(metrics) {}
+
+GroupCommit::Result GroupCommit::run(nlohmann::json request, Work work) {
+  Job job{std::move(request), std::move(work), {}, false};
+  std::unique_lock<std::mutex> lock(m_);
+  if (leading_ && waiting_.size() >= static_cast<std::size_t>(limit_)) {
+    metrics_.count_refusal(ServiceMetrics::Refusal::queue_full);
+    throw NotAdmitted{503, 1, "the service is at capacity: try again shortly"};
+  }
+  waiting_.push_back(&job);
+  metrics_.queue_change(+1);
+  while (!job.done) {
+    if (leading_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // No batch is running: this request leads the next one, with everyone waiting now.
+    leading_ = true;
+    std::deque<Job*> batch;
+    while (!waiting_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(waiting_.front());
+      waiting_.pop_front();
+    }
+    metrics_.queue_change(-static_cast<int>(batch.size()));
+    lock.unlock();
+    run_batch(batch);
+    lock.lock();
+    for (Job* j : batch) j->done = true;
+    leading_ = false;
+    cv_.notify_all();
+  }
+  return std::move(job.result);
+}
+
+void GroupCommit::run_batch(std::deque<Job*>& batch) {
+  nlohmann::json requests = nlohmann::json::array();
+  for (const Job* j : batch) requests.push_back(j->request);
+  try {
+    const TokenGate::Turn one_at_a_time(gate_);
+    Workspace ws(workspace_);
+    ws.use_pin(Secret::copy_of(pin_.bytes()));
+    Recorder rec(ws);
+    try {
+      // The batch's entries are written without waiting for the disk, and its keystore changes
+      // (codes used, failures counted) are one transaction: one sync of the transcript, then
+      // the keystore's commit of what it records, then the end's sync, for the whole batch.
+      rec.transcript().defer_sync(true);
+      rec.begin("serve.sign", {{"via", "serve"}, {"requests", requests}});
+      std::size_t signed_now = 0;
+      {
+        keystore::Transaction batch_changes(ws.keystore());
+        for (Job* j : batch) {
+          try {
+            j->result.signature = j->work(ws, rec, j->result.outcome);
+            ++signed_now;
+          } catch (const Error& e) {
+            if (e.category() == Category::interrupted) throw;  // a signal ends the whole batch
+            j->result.error = e;
+          }
+        }
+        rec.transcript().sync();  // recorded before the keystore commits it
+        batch_changes.commit();
+      }
+      rec.transcript().defer_sync(false);
+      rec.end_ok({{"requests", batch.size()}, {"signed", signed_now}});
+      // end_ok keeps an end it could not sign as pending and returns: the entries before it
+      // are what the signatures need, and they must be on disk before any leaves.
+      rec.transcript().sync();
+    } catch (const Error& e) {
+      rec.transcript().defer_sync(false);
+      rec.end_failure(e);
+      throw;
+    }
+  } catch (const NotAdmitted& n) {
+    for (Job* j : batch) {
+      j->result.signature.reset();
+      j->result.refused = n;
+    }
+  } catch (const Error& e) {
+    // The batch could not be recorded to its end: no signature of it leaves.
+    for (Job* j : batch) {
+      if (j->result.signature) {
+        j->result.signature.reset();
+        j->result.error =
+            Error(Category::general, fmt::format("the signature could not be recorded: {}", e.what()));
+      } else if (!j->result.error) {
+        j->result.error = e;
+      }
+    }
+  } catch (const std::exception& e) {
+    for (Job* j : batch) {
+      j->result.signature.reset();
+      if (!j->result.error) j->result.error = Error(Category::general, e.what());
+    }
+  }
+}
+
+}  // namespace hsm

@@ -1,0 +1,71 @@
+// Group commit for the service's signatures (issue 29): requests that sign at the token are run
+// in batches, so that a token login, a ceremony's begin and end entries, the transcript's
+// fsyncs and the checkpoint's signature are paid once per batch, not once per request.
+// The first request that finds no batch running leads one with every request waiting at that
+// moment (up to kMaxBatch): one turn at the token, one workspace (one login), one recorded
+// ceremony `serve.sign` whose ceremony.begin names every request (user or group, and the
+// client's fingerprint), each request's own events (user.auth.failed, user.signed, ...),
+// one ceremony.end and one checkpoint; then each waiting request gets its own answer. No
+// signature leaves before its batch's end is recorded: when the batch cannot be recorded, every
+// request in it fails and the signatures made are dropped. A request that fails (a wrong
+// password) fails alone; the others in its batch are answered as if it were not there.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "ceremonies/recorder.h"
+#include "ceremonies/service/admission.h"
+#include "ceremonies/service/service_sign.h"
+#include "ceremonies/workspace.h"
+#include "core/error.h"
+#include "core/secure/secret.h"
+
+namespace hsm {
+
+inline constexpr std::size_t kMaxBatch = 64;
+
+class GroupCommit {
+ public:
+  // One request's work inside its batch's ceremony.
+  using Work = std::function<ServiceSignature(Workspace&, Recorder&, AuthOutcome&)>;
+  struct Result {
+    std::optional<ServiceSignature> signature;  // set when it was signed and recorded
+    std::optional<Error> error;                 // otherwise why not
+    std::optional<NotAdmitted> refused;         // or: the token's queue was full
+    AuthOutcome outcome;
+  };
+  // `limit` requests may wait for a batch (the one running not counted); beyond that run()
+  // throws NotAdmitted 503. `gate` is the worker's token, which the batch takes for its turn.
+  GroupCommit(const WorkspaceOptions& workspace, const Secret& pin, TokenGate& gate, int limit,
+              ServiceMetrics& metrics);
+  // Runs `work` in a batch; `request` (public facts: what is signed for whom, the client's
+  // fingerprint) goes into the batch's ceremony.begin. Blocks until the batch has ended.
+  Result run(nlohmann::json request, Work work);
+
+ private:
+  struct Job {
+    nlohmann::json request;
+    Work work;
+    Result result;
+    bool done = false;
+  };
+  void run_batch(std::deque<Job*>& batch);
+  const WorkspaceOptions& workspace_;
+  const Secret& pin_;
+  TokenGate& gate_;
+  int limit_;
+  ServiceMetrics& metrics_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<Job*> waiting_;
+  bool leading_ = false;  // a batch is running
+};
+
+}  // namespace hsm

@@ -1,0 +1,141 @@
+// Group commit in `hsmctl serve` (ceremonies/service/group_commit.h): requests that arrive
+// together on one worker are signed in one batch, one recorded ceremony `serve.sign` whose
+// ceremony.begin names every request with its client; each request still gets its own answer
+// (a wrong password fails alone, a code used twice in one batch is accepted once), every
+// signature verifies with openssl and is a user.signed entry at the seq its answer gives.
+#include <map>
+#include <sstream>
+
+#include "e2e/service/serve_fixture.h"
+
+namespace hsm::test {
+namespace {
+
+using ServeBatch = ServeTest;
+
+TEST_F(ServeBatch, RequestsArrivingTogetherShareABatchAndEachGetsItsOwnAnswer) {
+  const RunResult e = hsmctl({"user", "create", "bob", "--algo", "p256", "--kdf-profile", "min",
+                              "--password-source", "env:PW", "--json"}, {{"PW", kServePassword}});
+  ASSERT_EQ(e.code, 0) << e.err;
+  const RunResult enrol = hsmctl({"user", "otp-enroll", "bob", "--password-source", "env:PW",
+                                  "--show-secret"}, {{"PW", kServePassword}});
+  ASSERT_EQ(enrol.code, 0) << enrol.err;
+  const std::size_t at = enrol.out.find("secret=");
+  const std::string seed = enrol.out.substr(at + 7, enrol.out.find('&', at) - at - 7);
+  start(1, {"--user-rate", "0"});
+  const HttpAnswer pub = get("/v1/users/alice/public-key");
+  ASSERT_EQ(pub.status, 200) << pub.body;
+  const auto pem = write_file("alice.pem", pub.body);
+  const std::string code =
+      run_program({"/usr/bin/oathtool", "--totp", "-b", "-N", "now", seed}).out.substr(0, 6);
+
+  // 14 clients connect, then send at once: 8 good signatures of alice, 2 wrong passwords of
+  // alice, and bob's one code 4 times.
+  const std::string script = R"PY(
+import base64, http.client, json, ssl, sys, threading
+port, ca, cert, key, password, code = sys.argv[1:7]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+jobs = [("alice", "good %d" % i, password, None) for i in range(8)]
+jobs += [("alice", "bad %d" % i, "not-the-password-%d" % i, None) for i in range(2)]
+jobs += [("bob", "code %d" % i, password, code) for i in range(4)]
+barrier = threading.Barrier(len(jobs))
+out, lock = [], threading.Lock()
+def client(user, data, pw, otp):
+    c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=60)
+    c.connect()
+    body = {"data": base64.b64encode(data.encode()).decode(), "password": pw}
+    if otp: body["otp"] = otp
+    barrier.wait()
+    c.request("POST", "/v1/users/%s/sign" % user, body=json.dumps(body),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    answer = json.loads(r.read().decode())
+    with lock:
+        out.append({"user": user, "data": data, "status": r.status, "answer": answer})
+threads = [threading.Thread(target=client, args=j) for j in jobs]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps(out))
+)PY";
+  const RunResult r = python_script(script, {kServePassword, code});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto answers = nlohmann::json::parse(r.out);
+  ASSERT_EQ(answers.size(), 14u) << r.out;
+
+  std::map<std::uint64_t, std::string> signed_at;  // seq -> signature (base64)
+  int good = 0, bad = 0, bob_ok = 0, bob_refused = 0, checked = 0;
+  for (const auto& a : answers) {
+    const std::string data = a["data"];
+    const int status = a["status"];
+    if (a["user"] == "bob") {
+      status == 200 ? ++bob_ok : ++bob_refused;
+      if (status == 200) signed_at[a["answer"]["seq"].get<std::uint64_t>()] = a["answer"]["signature"];
+      else EXPECT_EQ(status, 401) << a.dump();
+      continue;
+    }
+    if (data.rfind("bad", 0) == 0) {
+      EXPECT_EQ(status, 401) << a.dump();
+      ++bad;
+      continue;
+    }
+    ASSERT_EQ(status, 200) << a.dump();
+    ++good;
+    signed_at[a["answer"]["seq"].get<std::uint64_t>()] = a["answer"]["signature"];
+    if (checked < 3) {  // openssl checks a few of them against alice's public key
+      ++checked;
+      const auto file = write_file("data" + std::to_string(checked), data);
+      const auto sig64 = write_file("sig" + std::to_string(checked) + ".b64",
+                                    a["answer"]["signature"].get<std::string>());
+      const auto sig = tmp_.path() / ("sig" + std::to_string(checked));
+      ASSERT_EQ(openssl({"base64", "-d", "-A", "-in", sig64.string(), "-out", sig.string()}).code, 0);
+      EXPECT_EQ(openssl({"dgst", "-sha256", "-verify", pem.string(), "-signature", sig.string(),
+                         file.string()}).code, 0) << data;
+    }
+  }
+  EXPECT_EQ(good, 8);
+  EXPECT_EQ(bad, 2);
+  EXPECT_EQ(bob_ok, 1) << r.out;  // one code, accepted once, even inside one batch
+  EXPECT_EQ(bob_refused, 3) << r.out;
+  EXPECT_EQ(signed_at.size(), 9u);  // nine signatures, nine different entries
+
+  // Every answer's seq is its user.signed entry; the batches' ceremony.begin entries name all 14
+  // requests with the client's fingerprint, and at least one batch held several.
+  const std::string fp = sha256_fingerprint_of(pki("client.crt"));
+  std::map<std::uint64_t, nlohmann::json> entries;
+  std::size_t named = 0, largest = 0;
+  std::istringstream lines(transcript());
+  for (std::string line; std::getline(lines, line);) {
+    const auto entry = nlohmann::json::parse(line);
+    entries[entry["seq"].get<std::uint64_t>()] = entry;
+    if (entry["event"] == "ceremony.begin" && entry["data"]["what"] == "serve.sign") {
+      const auto& requests = entry["data"]["params"]["requests"];
+      largest = std::max(largest, requests.size());
+      for (const auto& q : requests)
+        if (q["client_fingerprint"] == fp) ++named;
+    }
+  }
+  for (const auto& [seq, sig64] : signed_at) {
+    ASSERT_TRUE(entries.count(seq)) << seq;
+    EXPECT_EQ(entries[seq]["event"], "user.signed") << seq;
+    const auto sig64_file = write_file("s" + std::to_string(seq) + ".b64", sig64);
+    const auto sig = tmp_.path() / ("s" + std::to_string(seq));
+    ASSERT_EQ(openssl({"base64", "-d", "-A", "-in", sig64_file.string(), "-out", sig.string()}).code, 0);
+    const std::string digest = openssl({"dgst", "-sha256", "-r", sig.string()}).out.substr(0, 64);
+    EXPECT_EQ(entries[seq]["data"]["signature_sha256"], digest) << seq;
+  }
+  EXPECT_EQ(named, 14u);
+  EXPECT_GT(largest, 1u) << "no two requests shared a batch";
+  EXPECT_EQ(transcript().find(kServePassword), std::string::npos);
+  EXPECT_EQ(transcript().find("\"" + code + "\""), std::string::npos);
+  const RunResult v = hsmctl({"transcript", "verify"});
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  // The wrong passwords were counted, and reset by a later good signature in their batch or
+  // after it.
+  const RunResult show = hsmctl({"--json", "user", "show", "alice"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_LE(show.json()["failures"].get<int>(), 2) << show.out;
+}
+
+}  // namespace
+}  // namespace hsm::test
