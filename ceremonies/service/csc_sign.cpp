@@ -22,13 +22,9 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
   if (r.pin) factors.stretched = stretch_before_lock(ws, r.credential, *r.pin);
   const nlohmann::json params{{"name", r.credential}, {"via", "csc"}, {"client", r.client}};
   CscAuthorization out;
-  try {
-    run_ceremony(ws, "user.authorize", params, [&](Recorder& rec) {
-      const p11::Session& s = ws.login();
-      const MasterKeys mk = require_master(s);
-      outcome.factors_checked = true;
+  run_ceremony(ws, "user.authorize", params, [&](Recorder& rec) {
+    with_auth_outcome(ws, r.credential, outcome, [&](const p11::Session&, const MasterKeys& mk) {
       if (const auto before = ws.keystore().find_user(r.credential)) {
-        outcome.was_locked = before->locked;
         // Refused before the factors are checked, so no code is used up for nothing.
         const std::string hash = csc_hash_alg(*before);
         if (hash != r.digest_alg)
@@ -55,13 +51,7 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
                                                {"digests", hashes},
                                                {"expires_in", r.ttl.count()}});
     });
-  } catch (const Error& e) {
-    if (e.category() == Category::auth) {
-      const auto after = ws.keystore().find_user(r.credential);
-      outcome.locked_now = !outcome.was_locked && after && after->locked;
-    }
-    throw;
-  }
+  });
   return out;
 }
 

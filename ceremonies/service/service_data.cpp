@@ -126,22 +126,14 @@ void SigningService::install_data_routes(httplib::Server& server) {
         const TokenGate::Turn one_at_a_time(gate_);
         Workspace ws(config_.workspace);
         ws.use_pin(Secret::copy_of(config_.pin->bytes()));
-        try {
-          if (const auto before = ws.keystore().find_user(o.as)) outcome.was_locked = before->locked;
-          outcome.factors_checked = true;
-          const DekOpened r = dek_open(ws, o);
-          nlohmann::json doc = dek_answer(r.envelope, r.dek);
-          doc.erase("envelope");
-          doc["user"] = o.as;
-          doc["seq"] = r.seq;
-          return {200, doc.dump(), "application/json"};
-        } catch (const Error& e) {
-          if (e.category() == Category::auth) {
-            const auto after = ws.keystore().find_user(o.as);
-            outcome.locked_now = !outcome.was_locked && after && after->locked;
-          }
-          throw;
-        }
+        const DekOpened r = with_auth_outcome(
+            ws, o.as, outcome,
+            [&](const p11::Session&, const MasterKeys&) { return dek_open(ws, o); });
+        nlohmann::json doc = dek_answer(r.envelope, r.dek);
+        doc.erase("envelope");
+        doc["user"] = o.as;
+        doc["seq"] = r.seq;
+        return Reply{200, doc.dump(), "application/json"};
       } catch (const Error& e) {
         // A changed envelope (it does not unwrap) is the client's: 422, not the service's 500.
         if (e.category() == Category::integrity) return Reply::error(422, e.what());

@@ -52,30 +52,6 @@ UserFactors service_factors(Workspace& ws, const std::string& user,
   return factors;
 }
 
-namespace {
-
-// Runs one request's authentication and signature; on an Error(auth), says in `outcome`
-// whether the user was locked already or is locked now, then rethrows.
-template <class Body>
-ServiceSignature with_auth_outcome(Workspace& ws, const std::string& user, AuthOutcome& outcome,
-                                   Body&& body) {
-  try {
-    const p11::Session& s = ws.login();
-    const MasterKeys mk = require_master(s);
-    outcome.factors_checked = true;  // from here, not_found and auth are about the user
-    if (const auto before = ws.keystore().find_user(user)) outcome.was_locked = before->locked;
-    return body(s, mk);
-  } catch (const Error& e) {
-    if (e.category() == Category::auth && outcome.factors_checked) {
-      const auto after = ws.keystore().find_user(user);
-      outcome.locked_now = !outcome.was_locked && after && after->locked;
-    }
-    throw;
-  }
-}
-
-}  // namespace
-
 ServiceSignature serve_user_sign(Recorder& rec, Workspace& ws, const ServiceSignRequest& r,
                                  const UserFactors& factors, AuthOutcome& outcome) {
   r.validate();

@@ -11,9 +11,12 @@
 
 #include "ceremonies/recorder.h"
 #include "ceremonies/users/user_auth.h"
+#include "ceremonies/users/user_layers.h"
 #include "ceremonies/users/user_sign.h"
 #include "ceremonies/workspace.h"
 #include "core/bytes.h"
+#include "core/error.h"
+#include "core/keystore/keystore.h"
 #include "core/secure/secret.h"
 
 namespace hsm {
@@ -42,6 +45,26 @@ struct AuthOutcome {
   bool was_locked = false;  // refused because the user was locked already
   bool locked_now = false;  // this failure locked the user
 };
+
+// Runs one request's token work `body(session, master_keys)` for `user`: logs in and finds the
+// master key first (until then a failure is the service's, not the user's); on an Error(auth)
+// says in `outcome` whether the user was locked already or is locked now, then rethrows.
+template <class Body>
+auto with_auth_outcome(Workspace& ws, const std::string& user, AuthOutcome& outcome, Body&& body) {
+  try {
+    const p11::Session& s = ws.login();
+    const MasterKeys mk = require_master(s);
+    outcome.factors_checked = true;  // from here, not_found and auth are about the user
+    if (const auto before = ws.keystore().find_user(user)) outcome.was_locked = before->locked;
+    return body(s, mk);
+  } catch (const Error& e) {
+    if (e.category() == Category::auth && outcome.factors_checked) {
+      const auto after = ws.keystore().find_user(user);
+      outcome.locked_now = !outcome.was_locked && after && after->locked;
+    }
+    throw;
+  }
+}
 
 // A request's factors: the password and code as given, the password stretched here (before
 // the request joins a batch, so workers do not take turns at the KDF).
