@@ -147,8 +147,8 @@ struct CscApi::Reply {
 };
 
 CscApi::CscApi(const SigningServiceConfig& config, ServiceMetrics& metrics, SadStore& sads,
-               TokenGate& gate)
-    : config_(config), metrics_(metrics), sads_(sads), gate_(gate) {}
+               TokenGate& gate, GroupCommit& batches)
+    : config_(config), metrics_(metrics), sads_(sads), gate_(gate), batches_(batches) {}
 
 // 403 access_denied for a credential the allow-list does not give this client.
 void CscApi::require_allowed(const ClientIdentity& client, const std::string& credential) const {
@@ -272,10 +272,15 @@ CscApi::Reply CscApi::sign_hash(const std::string& body, const ClientIdentity& c
   r.hashes = csc_hashes(doc, r.digest_alg);
   r.client = client.fingerprint;
   try {
-    const TokenGate::Turn one_at_a_time(gate_);
-    Workspace ws(config_.workspace);
-    ws.use_pin(Secret::copy_of(config_.pin->bytes()));
-    const CscSignatures s = csc_sign_hashes(ws, sads_, r);
+    RedeemedSad redeemed = redeem_sad(sads_, r);
+    CscSignatures s;
+    GroupCommit::Result done = batches_.run(
+        {{"user", r.credential}, {"via", "csc"}, {"client_fingerprint", r.client}},
+        [&](Workspace& ws, Recorder& rec, AuthOutcome&) {
+          s = csc_sign_hashes(rec, ws, r, redeemed);
+        });
+    if (done.refused) throw *done.refused;
+    if (!done.ok) throw done.error.value_or(Error(Category::general, "internal: no answer"));
     nlohmann::json signatures = nlohmann::json::array();
     for (const Bytes& sig : s.signatures) signatures.push_back(to_base64(sig));
     return {200, {{"signatures", signatures}}};

@@ -11,6 +11,7 @@
 
 #include "ceremonies/service/admission.h"
 #include "ceremonies/service/allow_list.h"
+#include "ceremonies/service/group_commit.h"
 #include "ceremonies/service/sad_store.h"
 #include "ceremonies/service/service_metrics.h"
 
@@ -24,9 +25,10 @@ struct SigningServiceConfig;
 
 class CscApi {
  public:
-  // `token_mutex` is the worker's one turn at the token, shared with the /v1 routes.
+  // `gate` is the worker's one turn at the token and `batches` its batches of signatures, both
+  // shared with the /v1 routes.
   CscApi(const SigningServiceConfig& config, ServiceMetrics& metrics, SadStore& sads,
-         TokenGate& gate);
+         TokenGate& gate, GroupCommit& batches);
   void install(httplib::Server& server);
 
   struct Reply;
@@ -41,6 +43,7 @@ class CscApi {
   ServiceMetrics& metrics_;
   SadStore& sads_;
   TokenGate& gate_;
+  GroupCommit& batches_;
 };
 
 }  // namespace hsm

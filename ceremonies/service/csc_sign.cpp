@@ -1,4 +1,5 @@
-// csc_authorize and csc_sign_hashes: one recorded ceremony each, the steps of `user sign`.
+// csc_authorize (a recorded ceremony of its own) and csc_sign_hashes (in the ceremony of a batch
+// of signatures): the steps of `user sign`.
 #include "ceremonies/service/csc_sign.h"
 
 #include <fmt/format.h>
@@ -55,14 +56,18 @@ CscAuthorization csc_authorize(Workspace& ws, SadStore& sads, const CscAuthorize
   return out;
 }
 
-CscSignatures csc_sign_hashes(Workspace& ws, SadStore& sads, const CscSignRequest& r) {
+RedeemedSad redeem_sad(SadStore& sads, const CscSignRequest& r) {
   std::string why;
   std::optional<RedeemedSad> redeemed =
       sads.redeem(r.sad, r.credential, r.client, r.digest_alg, r.hashes, why);
   if (!redeemed) fail(Category::usage, why);
-  const nlohmann::json params{{"name", r.credential}, {"via", "csc"}, {"client", r.client}};
+  return std::move(*redeemed);
+}
+
+CscSignatures csc_sign_hashes(Recorder& rec, Workspace& ws, const CscSignRequest& r,
+                              RedeemedSad& redeemed) {
   CscSignatures out;
-  run_ceremony(ws, "user.sign", params, [&](Recorder& rec) {
+  {
     const p11::Session& s = ws.login();
     const MasterKeys mk = require_master(s);
     std::optional<keystore::UserRecord> user = ws.keystore().find_user(r.credential);
@@ -70,10 +75,10 @@ CscSignatures csc_sign_hashes(Workspace& ws, SadStore& sads, const CscSignReques
     if (user->locked)
       fail(Category::auth, fmt::format("user '{}' was locked after the SAD was issued",
                                        r.credential));
-    if (user->secrets.key_version != redeemed->grant.key_version)
+    if (user->secrets.key_version != redeemed.grant.key_version)
       fail(Category::auth, fmt::format("the key of user '{}' changed after the SAD was issued",
                                        r.credential));
-    const UnlockedUser u{std::move(*user), std::move(redeemed->inner), Secret()};
+    const UnlockedUser u{std::move(*user), Secret::copy_of(redeemed.inner.bytes()), Secret()};
     for (const Bytes& hash : r.hashes) {
       // One signature with a session copy of the key, recorded before the answer exists.
       Bytes signature = sign_as_user(s, mk, u, hash, SignedForm::digest);
@@ -82,7 +87,7 @@ CscSignatures csc_sign_hashes(Workspace& ws, SadStore& sads, const CscSignReques
                                    signature));
       out.signatures.push_back(std::move(signature));
     }
-  });
+  }
   return out;
 }
 

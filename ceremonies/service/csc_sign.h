@@ -50,10 +50,15 @@ struct CscSignatures {
   std::vector<std::uint64_t> seqs;
 };
 
-// Redeems the SAD (a refusal is Error(usage) with the CSC error_description as its message),
-// then signs each hash in one user.sign ceremony. A user locked or whose key changed since the
+// Redeems the SAD, before the request joins a batch (a refusal is Error(usage) with the CSC
+// error_description as its message).
+RedeemedSad redeem_sad(SadStore& sads, const CscSignRequest& r);
+
+// Inside the ceremony `rec` of a batch (group_commit.h): signs each hash with what the SAD
+// carries, each recorded as a user.signed entry. A user locked or whose key changed since the
 // authorisation is Error(auth).
-CscSignatures csc_sign_hashes(Workspace& ws, SadStore& sads, const CscSignRequest& r);
+CscSignatures csc_sign_hashes(Recorder& rec, Workspace& ws, const CscSignRequest& r,
+                              RedeemedSad& redeemed);
 
 // The hash algorithm a user's key signs digests of ("sha256", "sha384"), or "" (data only).
 std::string csc_hash_alg(const keystore::UserRecord& user);

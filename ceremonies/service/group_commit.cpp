@@ -61,13 +61,14 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
       // the keystore's commit of what it records, then the end's sync, for the whole batch.
       rec.transcript().defer_sync(true);
       rec.begin("serve.sign", {{"via", "serve"}, {"requests", requests}});
-      std::size_t signed_now = 0;
+      std::size_t succeeded = 0;
       {
         keystore::Transaction batch_changes(ws.keystore());
         for (Job* j : batch) {
           try {
-            j->result.signature = j->work(ws, rec, j->result.outcome);
-            ++signed_now;
+            j->work(ws, rec, j->result.outcome);
+            j->result.ok = true;
+            ++succeeded;
           } catch (const Error& e) {
             if (e.category() == Category::interrupted) throw;  // a signal ends the whole batch
             j->result.error = e;
@@ -77,7 +78,7 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
         batch_changes.commit();
       }
       rec.transcript().defer_sync(false);
-      rec.end_ok({{"requests", batch.size()}, {"signed", signed_now}});
+      rec.end_ok({{"requests", batch.size()}, {"succeeded", succeeded}});
       // end_ok keeps an end it could not sign as pending and returns: the entries before it
       // are what the signatures need, and they must be on disk before any leaves.
       rec.transcript().sync();
@@ -88,14 +89,14 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
     }
   } catch (const NotAdmitted& n) {
     for (Job* j : batch) {
-      j->result.signature.reset();
+      j->result.ok = false;
       j->result.refused = n;
     }
   } catch (const Error& e) {
     // The batch could not be recorded to its end: no signature of it leaves.
     for (Job* j : batch) {
-      if (j->result.signature) {
-        j->result.signature.reset();
+      if (j->result.ok) {
+        j->result.ok = false;
         j->result.error =
             Error(Category::general, fmt::format("the signature could not be recorded: {}", e.what()));
       } else if (!j->result.error) {
@@ -104,7 +105,7 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
     }
   } catch (const std::exception& e) {
     for (Job* j : batch) {
-      j->result.signature.reset();
+      j->result.ok = false;
       if (!j->result.error) j->result.error = Error(Category::general, e.what());
     }
   }

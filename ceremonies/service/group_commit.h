@@ -22,6 +22,7 @@
 
 #include "ceremonies/recorder.h"
 #include "ceremonies/service/admission.h"
+#include "ceremonies/service/service_metrics.h"
 #include "ceremonies/service/service_sign.h"
 #include "ceremonies/workspace.h"
 #include "core/error.h"
@@ -33,12 +34,13 @@ inline constexpr std::size_t kMaxBatch = 64;
 
 class GroupCommit {
  public:
-  // One request's work inside its batch's ceremony.
-  using Work = std::function<ServiceSignature(Workspace&, Recorder&, AuthOutcome&)>;
+  // One request's work inside its batch's ceremony. What it makes (signatures) it keeps in the
+  // caller's hands, to be used only when run() says the batch was recorded (Result::ok).
+  using Work = std::function<void(Workspace&, Recorder&, AuthOutcome&)>;
   struct Result {
-    std::optional<ServiceSignature> signature;  // set when it was signed and recorded
-    std::optional<Error> error;                 // otherwise why not
-    std::optional<NotAdmitted> refused;         // or: the token's queue was full
+    bool ok = false;                     // the work was done and its batch is on disk
+    std::optional<Error> error;          // otherwise why not
+    std::optional<NotAdmitted> refused;  // or: the token's queue was full
     AuthOutcome outcome;
   };
   // `limit` requests may wait for a batch (the one running not counted); beyond that run()

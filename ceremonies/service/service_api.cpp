@@ -170,7 +170,7 @@ SigningService::SigningService(const SigningServiceConfig& config, ServiceMetric
     : config_(config), metrics_(metrics), log_(std::move(log)), access_(std::move(access)),
       gate_(config.queue_limit, metrics),
       batches_(config_.workspace, *config_.pin, gate_, config.queue_limit, metrics),
-      csc_(config_, metrics_, sads, gate_) {}
+      csc_(config_, metrics_, sads, gate_, batches_) {}
 
 void SigningService::log(const std::string& line) {
   const std::lock_guard<std::mutex> g(log_mutex_);
@@ -254,11 +254,15 @@ UserFactors SigningService::request_factors(const std::string& user,
   return service_factors(ws, user, password, otp);
 }
 
-SigningService::Reply SigningService::sign_at_token(nlohmann::json request,
-                                                    const GroupCommit::Work& work) {
-  GroupCommit::Result r = batches_.run(std::move(request), work);
+SigningService::Reply SigningService::sign_at_token(
+    nlohmann::json request,
+    const std::function<ServiceSignature(Workspace&, Recorder&, AuthOutcome&)>& work) {
+  ServiceSignature made;
+  GroupCommit::Result r = batches_.run(
+      std::move(request),
+      [&](Workspace& ws, Recorder& rec, AuthOutcome& outcome) { made = work(ws, rec, outcome); });
   if (r.refused) throw *r.refused;
-  if (r.signature) return signed_answer(*r.signature);
+  if (r.ok) return signed_answer(made);
   if (r.error) return sign_failure(*r.error, r.outcome);
   return Reply::error(500, "internal: a request left its batch without an answer");
 }

@@ -91,7 +91,9 @@ class SigningService {
   // One request's token work, in a batch (group_commit.h): the signed answer, or the status of
   // the failure (sign_failure). `request` names what is signed for whom, for the batch's
   // ceremony.begin.
-  Reply sign_at_token(nlohmann::json request, const GroupCommit::Work& work);
+  Reply sign_at_token(
+      nlohmann::json request,
+      const std::function<ServiceSignature(Workspace&, Recorder&, AuthOutcome&)>& work);
   // A request's factors, its password stretched (one KDF at a time in a worker).
   UserFactors request_factors(const std::string& user,
                               const std::shared_ptr<const Secret>& password,
@@ -116,8 +118,8 @@ class SigningService {
   ServiceMetrics& metrics_;
   std::function<void(const std::string&)> log_, access_;
   std::mutex log_mutex_;
-  TokenGate gate_;  // the token, one request (or batch) at a time; csc_ shares it
-  GroupCommit batches_;
+  TokenGate gate_;        // the token, one request (or batch) at a time; csc_ shares it
+  GroupCommit batches_;   // and the batches of signatures
   std::mutex kdf_mutex_;
   CscApi csc_;
 };

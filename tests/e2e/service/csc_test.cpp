@@ -170,7 +170,10 @@ TEST_F(CscTest, APythonClientAuthorisesWithPinAndOtpAndItsHashSignaturesVerifyWi
   const std::string t = transcript();
   EXPECT_EQ(occurrences(t, "\"event\":\"user.authorized\""), 1u);
   EXPECT_EQ(occurrences(t, "\"event\":\"user.signed\""), 2u);
-  EXPECT_EQ(occurrences(t, "\"client_fingerprint\":\""), 3u);
+  // user.authorized, the two user.signed, and the signHash request in its batch's
+  // ceremony.begin (serve.sign, "via": "csc").
+  EXPECT_EQ(occurrences(t, "\"client_fingerprint\":\""), 4u);
+  EXPECT_NE(t.find("\"requests\":[{\"client_fingerprint\""), std::string::npos);
   EXPECT_EQ(t.find(kServePassword), std::string::npos);
   EXPECT_EQ(t.find(out["authorize"][1]["SAD"].get<std::string>()), std::string::npos);
   EXPECT_EQ(hsmctl({"transcript", "verify"}).code, 0);
