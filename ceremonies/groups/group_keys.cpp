@@ -90,23 +90,52 @@ void require_not_retired(keystore::Keystore& ks, const keystore::GroupRecord& g,
                                           "can no longer be decrypted", *version, g.name, *min));
 }
 
-UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& mk,
-                               const std::string& group, const std::string& as,
-                               const UserFactors& factors, std::int64_t max_failures,
-                               std::optional<std::int64_t> version) {
+namespace {
+
+// The group's row as recorded, and `as`'s layer of its current key; a non-member is refused
+// (group.access.refused, exit 3: no factor of theirs can open a key they have no layer of).
+std::pair<keystore::GroupRecord, keystore::GroupMember> require_member(
+    Recorder& rec, Workspace& ws, const std::string& group, const std::string& as) {
   keystore::Keystore& ks = ws.keystore();
   keystore::GroupRecord g = require_group(ks, group);
   if (!ks.find_user(as)) fail(Category::not_found, fmt::format("user '{}' not found", as));
   require_recorded_row(ws, rec.transcript(), "group/" + group, fmt::format("group '{}'", group));
-  require_not_retired(ks, g, version);
   auto member = ks.find_group_member(group, as);
   if (!member) {
-    // Exit 3: a non-member has no layer of this key, so no factor of theirs can open it.
     rec.record("group.access.refused", {{"group", group}, {"as", as}, {"reason", "not a member"}});
     fail(Category::auth, fmt::format("user '{}' is not a member of group '{}' and cannot use its "
                                      "key; a member can add them with 'hsmctl group add {} {} "
                                      "--as MEMBER'", as, group, group, as));
   }
+  return {std::move(g), std::move(*member)};
+}
+
+// `as`'s layer of key version `g` opened with the member's agreement key (the password was
+// right: `u` is authenticated); a layer that does not open is recorded (group.layer.failed)
+// and Error(integrity).
+Secret open_layer_or_fail(Recorder& rec, const p11::Session& s, const MasterKeys& mk,
+                          const keystore::GroupRecord& g, const keystore::GroupMember& layer,
+                          const std::string& as, const UnlockedUser& u) {
+  auto inner = open_group_layer(s, mk.wrap, g, layer, *u.user.ecdh_public_key, u.agreement);
+  if (!inner) {
+    rec.record("group.layer.failed", {{"group", g.name}, {"as", as},
+                                      {"key_version", g.key_version}});
+    fail(Category::integrity, fmt::format("the layer of user '{}' of key version {} of group "
+                                          "'{}' does not open although the password is right: "
+                                          "the keystore was changed", as, g.key_version, g.name));
+  }
+  return std::move(*inner);
+}
+
+}  // namespace
+
+UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                               const std::string& group, const std::string& as,
+                               const UserFactors& factors, std::int64_t max_failures,
+                               std::optional<std::int64_t> version) {
+  keystore::Keystore& ks = ws.keystore();
+  auto [g, member] = require_member(rec, ws, group, as);
+  require_not_retired(ks, g, version);
   if (version && *version != g.key_version) {
     // An old version, kept for the data encrypted to it (encryption groups, after a removal).
     auto old = ks.find_old_group_key(group, *version);
@@ -114,8 +143,8 @@ UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& m
       fail(Category::integrity, fmt::format("group '{}' keeps no key version {} (its key is "
                                             "version {}): the file was changed", group, *version,
                                             g.key_version));
-    member = ks.find_old_group_layer(group, as, *version);
-    if (!member) {
+    auto old_layer = ks.find_old_group_layer(group, as, *version);
+    if (!old_layer) {
       rec.record("group.access.refused", {{"group", group}, {"as", as},
                                           {"reason", "no layer of this key version"},
                                           {"key_version", *version}});
@@ -124,18 +153,12 @@ UnlockedGroup unlock_group_key(Recorder& rec, Workspace& ws, const MasterKeys& m
                                        "what was encrypted to it", as, *version, group));
     }
     g = std::move(*old);
+    member = std::move(*old_layer);
   }
   const p11::Session& s = ws.login();
   UnlockedUser u = authenticate_user(rec, ws, mk, as, factors, max_failures);
-  auto inner = open_group_layer(s, mk.wrap, g, *member, *u.user.ecdh_public_key, u.agreement);
-  if (!inner) {
-    rec.record("group.layer.failed", {{"group", group}, {"as", as},
-                                      {"key_version", g.key_version}});
-    fail(Category::integrity, fmt::format("the layer of user '{}' in group '{}' does not open "
-                                          "although the password is right: the keystore was "
-                                          "changed", as, group));
-  }
-  return {std::move(g), std::move(*inner)};
+  Secret inner = open_layer_or_fail(rec, s, mk, g, member, as, u);
+  return {std::move(g), std::move(inner)};
 }
 
 static std::vector<UnlockedGroup> open_old_versions(Recorder& rec, Workspace& ws,
@@ -151,16 +174,8 @@ static std::vector<UnlockedGroup> open_old_versions(Recorder& rec, Workspace& ws
     if (!layer) continue;  // `as` joined after this version was replaced
     auto old = ks.find_old_group_key(group.name, v);
     if (!old) continue;
-    auto inner = open_group_layer(s, mk.wrap, *old, *layer, *u.user.ecdh_public_key,
-                                  u.agreement);
-    if (!inner) {
-      rec.record("group.layer.failed", {{"group", group.name}, {"as", as}, {"key_version", v}});
-      fail(Category::integrity, fmt::format("the layer of user '{}' of key version {} of group "
-                                            "'{}' does not open although the password is "
-                                            "right: the keystore was changed", as, v,
-                                            group.name));
-    }
-    out.push_back({std::move(*old), std::move(*inner)});
+    Secret inner = open_layer_or_fail(rec, s, mk, *old, *layer, as, u);
+    out.push_back({std::move(*old), std::move(inner)});
   }
   return out;
 }
@@ -168,28 +183,11 @@ static std::vector<UnlockedGroup> open_old_versions(Recorder& rec, Workspace& ws
 UnlockedVersions unlock_group_versions(Recorder& rec, Workspace& ws, const MasterKeys& mk,
                                        const std::string& group, const std::string& as,
                                        const UserFactors& factors, std::int64_t max_failures) {
-  keystore::Keystore& ks = ws.keystore();
-  keystore::GroupRecord g = require_group(ks, group);
-  if (!ks.find_user(as)) fail(Category::not_found, fmt::format("user '{}' not found", as));
-  require_recorded_row(ws, rec.transcript(), "group/" + group, fmt::format("group '{}'", group));
-  const auto member = ks.find_group_member(group, as);
-  if (!member) {
-    rec.record("group.access.refused", {{"group", group}, {"as", as}, {"reason", "not a member"}});
-    fail(Category::auth, fmt::format("user '{}' is not a member of group '{}' and cannot use its "
-                                     "key; a member can add them with 'hsmctl group add {} {} "
-                                     "--as MEMBER'", as, group, group, as));
-  }
+  auto [g, member] = require_member(rec, ws, group, as);
   const p11::Session& s = ws.login();
   UnlockedUser u = authenticate_user(rec, ws, mk, as, factors, max_failures);
-  auto inner = open_group_layer(s, mk.wrap, g, *member, *u.user.ecdh_public_key, u.agreement);
-  if (!inner) {
-    rec.record("group.layer.failed", {{"group", group}, {"as", as},
-                                      {"key_version", g.key_version}});
-    fail(Category::integrity, fmt::format("the layer of user '{}' in group '{}' does not open "
-                                          "although the password is right: the keystore was "
-                                          "changed", as, group));
-  }
-  UnlockedVersions r{{g, std::move(*inner)}, {}};
+  Secret inner = open_layer_or_fail(rec, s, mk, g, member, as, u);
+  UnlockedVersions r{{g, std::move(inner)}, {}};
   if (is_encryption_group(g)) r.old = open_old_versions(rec, ws, mk, g, as, u);
   return r;
 }
