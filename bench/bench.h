@@ -3,7 +3,10 @@
 // never assert a figure and never fail because a machine is slow.
 #pragma once
 
+#include <sys/resource.h>
 #include <time.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <cstdarg>
@@ -11,8 +14,23 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hsm::bench {
+
+// The CPU seconds (user and system) of every child process this one has waited for so far.
+inline double children_cpu() {
+  rusage ru{};
+  ::getrusage(RUSAGE_CHILDREN, &ru);
+  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+// The median of `v` (of an even count, the upper middle value); 0 when `v` is empty.
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
 
 // Times the calling thread's CPU, not the wall: the machines these run on are shared, and a
 // single-threaded loop's CPU time does not count the time other processes hold the cores (it

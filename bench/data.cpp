@@ -30,23 +30,13 @@
 namespace {
 
 namespace fs = std::filesystem;
+using hsm::bench::children_cpu;
+using hsm::bench::median;
 using hsm::bench::note;
 using hsm::bench::run;
 
 constexpr std::size_t kChunk = 1024 * 1024;
 const char* kPin = "bench-pin-1234";
-
-double children_cpu() {
-  rusage ru{};
-  ::getrusage(RUSAGE_CHILDREN, &ru);
-  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 struct Timing {
   double wall = 0, cpu = 0;

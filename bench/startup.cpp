@@ -18,6 +18,8 @@ extern char** environ;
 
 namespace {
 
+using hsm::bench::children_cpu;
+
 // Spawns argv with stdout and stderr on /dev/null and waits; throws unless it exits 0.
 void run_once(const std::vector<std::string>& args) {
   std::vector<char*> argv;
@@ -36,14 +38,6 @@ void run_once(const std::vector<std::string>& args) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw std::runtime_error(args[0] + " did not exit 0");
-}
-
-// CPU seconds (user + system) used so far by this process's waited-for children.
-double children_cpu() {
-  rusage ru{};
-  ::getrusage(RUSAGE_CHILDREN, &ru);
-  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
 struct PerRun {

@@ -28,18 +28,13 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
+using hsm::bench::children_cpu;
+using hsm::bench::median;
 using hsm::bench::note;
 using hsm::bench::run;
 
 const char* kPin = "bench-pin-1234";
 const char* kPassword = "bench-password-for-all";
-
-double children_cpu() {
-  rusage ru{};
-  ::getrusage(RUSAGE_CHILDREN, &ru);
-  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
 
 // Runs argv with `extra_env` added (replacing variables of the same name), output to /dev/null; throws unless it exits 0.
 void spawn(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
@@ -74,11 +69,6 @@ struct Variant {
   fs::path ws;
   std::vector<double> rate, per_cpu;  // one per round
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 }  // namespace
 
