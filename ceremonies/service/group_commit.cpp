@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/keystore/keystore.h"
+#include "core/test_hooks.h"
 
 #include <exception>
 #include <utility>
@@ -75,6 +76,7 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
           }
         }
         rec.transcript().sync();  // recorded before the keystore commits it
+        test_hook("serve.batch.before-commit");
         batch_changes.commit();
       }
       rec.transcript().defer_sync(false);
@@ -82,6 +84,7 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
       // end_ok keeps an end it could not sign as pending and returns: the entries before it
       // are what the signatures need, and they must be on disk before any leaves.
       rec.transcript().sync();
+      test_hook("serve.batch.before-answer");
     } catch (const Error& e) {
       rec.transcript().defer_sync(false);
       rec.end_failure(e);

@@ -137,5 +137,64 @@ print(json.dumps(out))
   EXPECT_LE(show.json()["failures"].get<int>(), 2) << show.out;
 }
 
+// A worker killed (SIGKILL) at a point of its batch: before the keystore commits (the entries
+// are on disk, the codes used are not), or after the batch is on disk but before the answer
+// leaves. Either way the client gets no signature, the supervisor starts a new worker, the next
+// ceremony closes the batch (ceremony.interrupted), doctor finds the keystore consistent with the
+// transcript, and the code is used up exactly when the batch committed.
+TEST_F(ServeBatch, AWorkerKilledInABatchReleasesNoSignatureAndLeavesTheWorkspaceConsistent) {
+#ifndef HSMCTL_TEST_HOOKS
+  GTEST_SKIP() << "needs HSMCTL_TEST_HOOKS (the ASan build of scripts/test has them)";
+#endif
+  struct Case {
+    const char* point;
+    const char* user;
+    bool committed;  // the code is used up: the keystore committed before the kill
+  };
+  for (const Case& c : {Case{"serve.batch.before-commit", "bob", false},
+                        Case{"serve.batch.before-answer", "carol", true}}) {
+    SCOPED_TRACE(c.point);
+    ASSERT_EQ(hsmctl({"user", "create", c.user, "--algo", "p256", "--kdf-profile", "min",
+                      "--password-source", "env:PW"}, {{"PW", kServePassword}}).code, 0);
+    const RunResult enrol = hsmctl({"user", "otp-enroll", c.user, "--password-source", "env:PW",
+                                    "--show-secret"}, {{"PW", kServePassword}});
+    ASSERT_EQ(enrol.code, 0) << enrol.err;
+    const std::size_t at = enrol.out.find("secret=");
+    const std::string seed = enrol.out.substr(at + 7, enrol.out.find('&', at) - at - 7);
+    // Every worker dies at its first pass of the point: the test stops the service after one.
+    start(1, {"--user-rate", "0"}, {{"HSMCTL_CRASH_AT", c.point}});
+    const std::string code =
+        run_program({"/usr/bin/oathtool", "--totp", "-b", "-N", "now", seed}).out.substr(0, 6);
+    nlohmann::json body = sign_body("killed");
+    body["otp"] = code;
+    const HttpAnswer a = post(std::string("/v1/users/") + c.user + "/sign", body);
+    EXPECT_NE(a.status, 200) << a.body;  // the connection dies with the worker
+    EXPECT_EQ(a.body.find("signature"), std::string::npos) << a.body;
+    server_->signal(SIGTERM);
+    server_->finish(std::chrono::seconds(60));
+    server_.reset();
+
+    // The next ceremony (here the CLI's own signature with the same code) closes the batch.
+    const auto in = write_file(std::string("in-") + c.user, "after the kill");
+    const RunResult cli = hsmctl({"user", "sign", c.user, "--in", in.string(), "--out",
+                                  (tmp_.path() / (std::string(c.user) + ".sig")).string(),
+                                  "--password-source", "env:PW", "--otp-source", "env:OTP"},
+                                 {{"PW", kServePassword}, {"OTP", code}});
+    if (c.committed) {
+      expect_failure(cli, 3, "already used");
+    } else {
+      EXPECT_EQ(cli.code, 0) << cli.err;
+    }
+    // Killed before its end, the batch is closed by the CLI's ceremony; killed after, it ended.
+    if (!c.committed) {
+      EXPECT_NE(transcript().find("\"event\":\"ceremony.interrupted\""), std::string::npos);
+    }
+    const RunResult doctor = hsmctl({"doctor"});
+    EXPECT_EQ(doctor.code, 0) << doctor.out << doctor.err;
+    const RunResult v = hsmctl({"transcript", "verify"});
+    EXPECT_EQ(v.code, 0) << v.out << v.err;
+  }
+}
+
 }  // namespace
 }  // namespace hsm::test

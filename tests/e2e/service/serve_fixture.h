@@ -77,13 +77,17 @@ class ServeTest : public HsmTest {
   }
 
   // Starts the service and waits until /healthz answers 200.
-  void start(int workers = 2, const std::vector<std::string>& extra = {}) {
+  // `env` is added to the service's environment.
+  void start(int workers = 2, const std::vector<std::string>& extra = {},
+             const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> argv{HSMCTL_BINARY, "serve", "--listen", "127.0.0.1:0",
                                   "--tls-cert", pki("server.crt"), "--tls-key", pki("server.key"),
                                   "--client-ca", pki("ca.crt"), "--workers",
                                   std::to_string(workers)};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<LiveProcess>(argv, base_env(), false);
+    std::map<std::string, std::string> all_env = base_env();
+    for (const auto& [k, v] : env) all_env[k] = v;
+    server_ = std::make_unique<LiveProcess>(argv, all_env, false);
     ASSERT_TRUE(server_->wait_for("listening on 127.0.0.1:", 0, std::chrono::seconds(30)))
         << server_->shown();
     ASSERT_TRUE(server_->wait_for("\n", 0, std::chrono::seconds(5)));
