@@ -247,11 +247,21 @@ SigningService::Reply SigningService::sign(const std::string& name, std::string&
 UserFactors SigningService::request_factors(const std::string& user,
                                             const std::shared_ptr<const Secret>& password,
                                             const std::shared_ptr<const Secret>& otp) {
+  UserFactors factors;
+  factors.password_value = password;
+  factors.otp_code = otp;
+  if (!password) return factors;
   // One Argon2id buffer per worker: the requests of a worker take turns at the KDF, beside
-  // (not behind) the batch at the token.
+  // (not behind) the batch at the token. The user's KDF costs come from a connection the
+  // worker keeps for such hints; the ceremony reads the row again under the lock.
   const std::lock_guard<std::mutex> one_kdf(kdf_mutex_);
-  Workspace ws(config_.workspace);
-  return service_factors(ws, user, password, otp);
+  try {
+    if (!hints_) hints_ = Workspace(config_.workspace).unlocked_keystore();
+    factors.stretched = stretch_from_hint(*hints_, user, *password);
+  } catch (const Error&) {
+    hints_.reset();  // opened again next time; the ceremony reports what is wrong
+  }
+  return factors;
 }
 
 SigningService::Reply SigningService::sign_at_token(

@@ -120,7 +120,8 @@ class SigningService {
   std::mutex log_mutex_;
   TokenGate gate_;        // the token, one request (or batch) at a time; csc_ shares it
   GroupCommit batches_;   // and the batches of signatures
-  std::mutex kdf_mutex_;
+  std::mutex kdf_mutex_;  // one KDF at a time; guards hints_
+  std::unique_ptr<keystore::Keystore> hints_;  // read without the lock, for KDF costs only
   CscApi csc_;
 };
 

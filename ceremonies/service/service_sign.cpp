@@ -22,34 +22,29 @@ void ServiceSignRequest::validate() const {
   if (!password) fail(Category::usage, "\"password\" is missing");
 }
 
+std::shared_ptr<const StretchedPassword> stretch_from_hint(keystore::Keystore& hints,
+                                                           const std::string& name,
+                                                           const Secret& password) {
+  // Only where Argon2id is what costs: below the interactive profile the ceremony derives the
+  // KEK under the lock as `user sign` does.
+  const std::uint64_t worth = kdf::kdf_params(kdf::KdfProfile::interactive).memlimit;
+  // Without the workspace lock: SQLite's own locking makes the read safe, and the row read
+  // here is only a hint; the ceremony reads it again under the lock and stretches again
+  // unless the salt and costs are the same.
+  const auto user = hints.find_user(name);
+  if (!user || user->secrets.kdf.memlimit < worth) return nullptr;
+  return std::make_shared<const StretchedPassword>(
+      stretch_password(name, password, user->secrets.kdf));
+}
+
 std::shared_ptr<const StretchedPassword> stretch_before_lock(Workspace& ws,
                                                              const std::string& name,
                                                              const Secret& password) {
-  // Only where Argon2id is what costs: below the interactive profile the extra keystore
-  // connection would cost more than the derivation.
-  const std::uint64_t worth = kdf::kdf_params(kdf::KdfProfile::interactive).memlimit;
   try {
-    // Without the workspace lock: SQLite's own locking makes the read safe, and the row read
-    // here is only a hint; the ceremony reads it again under the lock and stretches again
-    // unless the salt and costs are the same.
-    const auto ks = ws.unlocked_keystore();
-    const auto user = ks->find_user(name);
-    if (!user || user->secrets.kdf.memlimit < worth) return nullptr;
-    return std::make_shared<const StretchedPassword>(
-        stretch_password(name, password, user->secrets.kdf));
+    return stretch_from_hint(*ws.unlocked_keystore(), name, password);
   } catch (const Error&) {
     return nullptr;  // the ceremony meets the same problem under the lock, and reports it
   }
-}
-
-UserFactors service_factors(Workspace& ws, const std::string& user,
-                            const std::shared_ptr<const Secret>& password,
-                            const std::shared_ptr<const Secret>& otp) {
-  UserFactors factors;
-  factors.password_value = password;
-  factors.otp_code = otp;
-  if (password) factors.stretched = stretch_before_lock(ws, user, *password);
-  return factors;
 }
 
 ServiceSignature serve_user_sign(Recorder& rec, Workspace& ws, const ServiceSignRequest& r,

@@ -66,12 +66,6 @@ auto with_auth_outcome(Workspace& ws, const std::string& user, AuthOutcome& outc
   }
 }
 
-// A request's factors: the password and code as given, the password stretched here (before
-// the request joins a batch, so workers do not take turns at the KDF).
-UserFactors service_factors(Workspace& ws, const std::string& user,
-                            const std::shared_ptr<const Secret>& password,
-                            const std::shared_ptr<const Secret>& otp);
-
 // Inside the ceremony `rec` of a batch: authenticates and signs as `user sign` does, and
 // records user.signed before returning (no record, no signature). On an Error(auth), fills
 // `outcome` before rethrowing.
@@ -112,5 +106,11 @@ void check_service_ready(Workspace& ws);
 std::shared_ptr<const StretchedPassword> stretch_before_lock(Workspace& ws,
                                                              const std::string& name,
                                                              const Secret& password);
+// The same with a connection the caller keeps for such hints (the service keeps one per
+// worker: opening the keystore costs more than a KDF at the min profile). Throws what the
+// read throws.
+std::shared_ptr<const StretchedPassword> stretch_from_hint(keystore::Keystore& hints,
+                                                           const std::string& name,
+                                                           const Secret& password);
 
 }  // namespace hsm
