@@ -40,7 +40,7 @@ Secret new_master_secret(const p11::Session& s) {
 
 }  // namespace
 
-nlohmann::json set_params(const MasterInitOptions& o) {
+nlohmann::json set_params(const ShareSetPlan& o) {
   if (o.groups.empty()) return {{"threshold", o.threshold}, {"custodians", o.custodians}};
   nlohmann::json groups = nlohmann::json::array();
   for (const auto& g : o.groups)
@@ -56,14 +56,14 @@ bool valid_custodian_name(const std::string& name) {
   return true;
 }
 
-std::vector<std::string> MasterInitOptions::all_custodians() const {
+std::vector<std::string> ShareSetPlan::all_custodians() const {
   if (groups.empty()) return custodians;
   std::vector<std::string> all;
   for (const auto& g : groups) all.insert(all.end(), g.custodians.begin(), g.custodians.end());
   return all;
 }
 
-void MasterInitOptions::validate() const {
+void ShareSetPlan::validate() const {
   if (!groups.empty() || group_threshold != 0) {
     if (threshold != 0 || !custodians.empty())
       fail(Category::usage, "give --threshold and --custodians, or --group and "

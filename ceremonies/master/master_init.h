@@ -28,7 +28,9 @@ class CustodianConsole {
                           const Secret& mnemonic) = 0;
 };
 
-struct MasterInitOptions {
+// The share set a ceremony hands out (master init, master reshare): who gets a share, how many
+// are needed, and how each is delivered.
+struct ShareSetPlan {
   int threshold = 0;
   std::vector<std::string> custodians;
   bool allow_single_custodian = false;
@@ -39,12 +41,15 @@ struct MasterInitOptions {
   int group_threshold = 0;
   // Every custodian, in share order (the groups' in turn for a two-level set).
   std::vector<std::string> all_custodians() const;
-  // How keys are derived from MK-derive; unset: AES-ECB-ENCRYPT-DATA where the token has it,
-  // else the HMAC-SHA256 fallback (docs/design.md, "Which tokens can keep the contract").
-  std::optional<p11::KekDerivation> kek_derivation = std::nullopt;
   // Error(usage) for M > N, M < 1, M = 1 without allow_single_custodian, N > 16, duplicate or
   // malformed names; what ShareDelivery::validate refuses.
   void validate() const;
+};
+
+struct MasterInitOptions : ShareSetPlan {
+  // How keys are derived from MK-derive; unset: AES-ECB-ENCRYPT-DATA where the token has it,
+  // else the HMAC-SHA256 fallback (docs/design.md, "Which tokens can keep the contract").
+  std::optional<p11::KekDerivation> kek_derivation = std::nullopt;
 };
 
 struct MasterInitResult {
@@ -69,7 +74,7 @@ MasterInitResult master_init(Workspace& ws, const MasterInitOptions& options,
 
 // The share set's parameters as master.init and master.reshare record them: threshold and
 // custodians, or group_threshold and groups [{name, threshold, custodians}].
-nlohmann::json set_params(const MasterInitOptions& o);
+nlohmann::json set_params(const ShareSetPlan& o);
 
 // A valid custodian name: 1-32 of [A-Za-z0-9._-], not starting with '.' or '-'.
 bool valid_custodian_name(const std::string& name);

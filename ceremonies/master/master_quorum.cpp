@@ -191,20 +191,13 @@ keystore::ShareSet workspace_share_set(const std::filesystem::path& dir) {
 
 MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareIntake intake,
                                 CustodianConsole* console) {
-  MasterInitOptions check;
-  check.threshold = o.threshold;
-  check.custodians = o.custodians;
-  check.allow_single_custodian = o.allow_single_custodian;
-  check.delivery = o.delivery;
-  check.groups = o.groups;
-  check.group_threshold = o.group_threshold;
-  check.validate();
-  const std::vector<std::string> names = check.all_custodians();
+  o.validate();
+  const std::vector<std::string> names = o.all_custodians();
   if (o.delivery.any_on_terminal(names) && console == nullptr)
     fail(Category::usage, "no terminal to show the shares on; use --shares-out DIR or --cards DIR");
   MasterInitResult result;
   result.threshold = o.groups.empty() ? o.threshold : o.group_threshold;
-  run_ceremony(ws, "master.reshare", set_params(check), [&](Recorder& rec) {
+  run_ceremony(ws, "master.reshare", set_params(o), [&](Recorder& rec) {
     keystore::Keystore& ks = ws.keystore();
     const keystore::ShareSet old = expected_set(ks);
     intake.on_share = [&rec, tell = intake.on_share](bool ok, const std::string& what) {
@@ -238,13 +231,13 @@ MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& o, ShareInt
     facts.members = static_cast<int>(names.size());
     hand_out(issued, names, o.delivery, facts, console, handed);
     result.delivery = handed.delivery;
-    if (!o.groups.empty()) result.groups = set_params(check)["groups"];
+    if (!o.groups.empty()) result.groups = set_params(o)["groups"];
     result.share_files = handed.paths;
     const CommitmentsFile commitments = commitments_file(issued.set);
     const std::filesystem::path commitments_path = ws.options().dir / commitments.name;
     bool commitments_written = false;
     try {
-      nlohmann::json data = set_params(check);
+      nlohmann::json data = set_params(o);
       data["custodians"] = issued.custodians;
       data.update(nlohmann::json{{"identifier", issued.set.identifier},
                                {"retired_identifier", old.identifier}, {"kcv", result.kcv},

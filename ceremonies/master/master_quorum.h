@@ -35,14 +35,8 @@ ShareCheck verify_share(const keystore::ShareSet& set, const Secret& mnemonic);
 // token). Error(not_found) when `dir` is not a workspace or has no master.
 keystore::ShareSet workspace_share_set(const std::filesystem::path& dir);
 
-struct ReshareOptions {
-  int threshold = 0;
-  std::vector<std::string> custodians;
-  bool allow_single_custodian = false;
-  ShareDelivery delivery;
-  std::vector<ShareGroupSpec> groups;  // a two-level set instead of threshold and custodians
-  int group_threshold = 0;
-};
+// The new share set (the token's keys and their derivation do not change).
+struct ReshareOptions : ShareSetPlan {};
 MasterInitResult master_reshare(Workspace& ws, const ReshareOptions& options, ShareIntake intake,
                                 CustodianConsole* console);
 
