@@ -96,9 +96,17 @@ class Keystore {
   // groups first, which rotates those group keys.
   void delete_user(std::string_view name);
   // Counts one failed authentication; with lock_after > 0 the user is locked when the count
-  // reaches it. One statement, so concurrent failures are all counted.
+  // reaches it. One statement, so concurrent failures are all counted; was_locked says the user
+  // was locked already (read in the same transaction, which holds the keystore's write lock).
   AuthFailures record_auth_failure(std::string_view name, std::int64_t lock_after);
   void reset_failures(std::string_view name);
+  // The last step of an authentication whose factors were right, one transaction: the failures
+  // reset and (with a one-time code) `step` marked used, by one update made conditional on the
+  // user not being locked (and on the step being later than the last one accepted); its row
+  // count decides. So a guess that was in flight when the account locked never succeeds, with
+  // or without the keystore lock around it. Without a code and with no failures to reset, it
+  // writes nothing: it reads the lock inside the transaction.
+  AuthAcceptance accept_authentication(std::string_view name, std::optional<std::int64_t> step);
   // Unlocking also resets the failure counter.
   void set_locked(std::string_view name, bool locked);
   // `user otp-enroll`: stores the sealed seed and the enrolled flag; resets the last step.
@@ -195,6 +203,7 @@ class Keystore {
   using BucketRows = std::vector<std::pair<std::string, Bytes>>;
 
  private:
+  bool user_locked(std::string_view name);  // users.cpp
   void open_state();
   std::string flush_dirty();
   void flush_pending();  // flush_dirty() when a bucket is dirty, and move the expected root

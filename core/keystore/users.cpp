@@ -157,9 +157,20 @@ void Keystore::delete_user(std::string_view name) {
   tx.commit();
 }
 
+// Whether the user is locked now (inside a transaction: as of its write lock).
+bool Keystore::user_locked(std::string_view name) {
+  Statement st(db_, "SELECT locked FROM users WHERE name = :name");
+  st.bind(":name", name);
+  if (!st.step()) no_user(name);
+  return st.integer("locked") != 0;
+}
+
 AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t lock_after) {
   Transaction tx(db_);
   before_change("user/" + std::string(name));
+  // Read under the transaction's write lock (BEGIN IMMEDIATE, or the advisory lock), so it is
+  // the value the update below starts from.
+  const bool was_locked = user_locked(name);
   Statement st(db_,
                "UPDATE users SET failures = failures + 1, "
                "locked = CASE WHEN locked = 1 OR (:lock_after > 0 AND failures + 1 >= :lock_after) "
@@ -168,7 +179,8 @@ AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t l
   st.bind(":lock_after", lock_after).bind(":name", name);
   if (!st.step()) no_user(name);
   const AuthFailures result{.failures = st.integer("failures"),
-                            .locked = st.integer("locked") != 0};
+                            .locked = st.integer("locked") != 0,
+                            .was_locked = was_locked};
   st.run();
   touch("user/" + std::string(name));
   tx.commit();
@@ -228,6 +240,32 @@ bool Keystore::accept_otp_step(std::string_view name, std::int64_t step) {
   }
   if (!find_user(name)) no_user(name);
   return false;
+}
+
+AuthAcceptance Keystore::accept_authentication(std::string_view name,
+                                               std::optional<std::int64_t> step) {
+  const std::string key = "user/" + std::string(name);
+  Transaction tx(db_);
+  before_change(key);
+  // One update, conditional on the user not being locked: its row count decides, so a lock
+  // committed by a concurrent failure is seen here whatever this process read at its start.
+  Statement st(db_, step ? "UPDATE users SET otp_last_step = :step, failures = 0 "
+                           "WHERE name = :name AND locked = 0 AND otp_last_step < :step"
+                         : "UPDATE users SET failures = 0 "
+                           "WHERE name = :name AND locked = 0 AND failures <> 0");
+  if (step) st.bind(":step", *step);
+  st.bind(":name", name).run();
+  if (st.changes() == 1) {
+    touch(key);
+    tx.commit();
+    return AuthAcceptance::accepted;
+  }
+  // Nothing changed: locked, or the code's step was used, or (without a code) no failures to
+  // reset. The read is under the same write lock as the update.
+  const bool locked = user_locked(name);
+  tx.commit();
+  if (locked) return AuthAcceptance::locked;
+  return step ? AuthAcceptance::reused : AuthAcceptance::accepted;
 }
 
 }  // namespace hsm::keystore
