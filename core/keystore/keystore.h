@@ -85,6 +85,9 @@ class Keystore {
 
   // ---- users (users.cpp) ----
   void insert_user(const UserRecord& user);
+  // insert_user of each, as one change (user provision's chunks). On PostgreSQL the rows, their
+  // state digests and the buckets they fall in go in one statement each, not one per user.
+  void insert_users(const std::vector<UserRecord>& users);
   std::optional<UserRecord> find_user(std::string_view name);
   std::vector<UserRecord> list_users();
   // The names alone, sorted (user provision's "exists already" check reads no blobs).
@@ -217,6 +220,21 @@ class Keystore {
   // without reading the row back. Used for new users.
   void touch_inserted(const std::string& row_key, std::string_view table, Statement& returned);
   void record_digest(const std::string& row_key, const std::string& digest);
+  // touch_inserted's digest, not yet recorded.
+  std::string inserted_digest(const std::string& row_key, std::string_view table,
+                              Statement& returned);
+  // record_digest of each (row key, non-empty digest); on PostgreSQL one statement.
+  void record_digests(const std::vector<std::pair<std::string, std::string>>& digests);
+  // In memory, what record_digest stored (bucket_rows_, the dirty and changed sets).
+  void remember_digest(const std::string& row_key, const std::string& digest,
+                       const Bytes& digest_bytes);
+  // On PostgreSQL, reads the stored rows of every bucket the keys fall in that is not read yet
+  // with one statement (stored_bucket_rows would read them one by one); SQLite: nothing.
+  void load_buckets(const std::vector<std::string>& row_keys);
+  // The stored hashes of buckets (table state_buckets) or pages (state_pages): one statement
+  // per row on SQLite, one for all on PostgreSQL.
+  void store_hashes(bool pages,
+                    const std::vector<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& hashes);
   // `new_row`: the change inserts the row (its table's UNIQUE key refuses one that exists), so
   // only the stored digests are checked, not the row itself.
   void before_change(const std::string& row_key, bool new_row = false);

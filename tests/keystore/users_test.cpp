@@ -141,6 +141,27 @@ TEST_P(KeystoreTest, AGuessInFlightWhenTheUserLocksNeverSucceeds) {
   EXPECT_EQ(ks_.find_user("alice")->failures, 0);
 }
 
+TEST_P(KeystoreTest, InsertUsersStoresEachRowAndItsDigestAsInsertUserDoes) {
+  // Names that need quoting in an array literal would be refused by the CLI; the store must not
+  // care. Blobs with every byte value, an empty one, NULL optional columns.
+  std::vector<UserRecord> users{sample_user("alice"), sample_user("bob", false),
+                                sample_user("c\\\"d,{e}")};
+  users[1].secrets.kdf.salt = Bytes{};
+  Bytes all(256);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i);
+  users[2].public_key = all;
+  ks_.insert_users(users);
+  for (const UserRecord& u : users) EXPECT_EQ(*ks_.find_user(u.name), u) << u.name;
+  const auto recorded = ks_.take_changed_rows();
+  ASSERT_EQ(recorded.size(), 3u);
+  for (const auto& [key, digest] : recorded) EXPECT_EQ(digest, ks_.row_digest(key)) << key;
+  EXPECT_EQ(ks_.state_root(), ks_.computed_root());
+  const Error e = error_from([&] { ks_.insert_users({sample_user("dave"), sample_user("bob")}); });
+  EXPECT_EQ(e.category(), Category::not_found);
+  EXPECT_FALSE(ks_.find_user("dave"));
+  EXPECT_EQ(ks_.state_root(), ks_.computed_root());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, KeystoreTest,
                          ::testing::Values(Backend::sqlite, Backend::postgresql), backend_name);
 
