@@ -231,6 +231,7 @@ class Keystore {
   // On PostgreSQL, reads the stored rows of every bucket the keys fall in that is not read yet
   // with one statement (stored_bucket_rows would read them one by one); SQLite: nothing.
   void load_buckets(const std::vector<std::string>& row_keys);
+  void load_buckets(const std::bitset<kStateBuckets>& buckets);
   // The stored hashes of buckets (table state_buckets) or pages (state_pages): one statement
   // per row on SQLite, one for all on PostgreSQL.
   void store_hashes(bool pages,

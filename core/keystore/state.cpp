@@ -317,10 +317,17 @@ void Keystore::record_digests(const std::vector<std::pair<std::string, std::stri
 
 void Keystore::load_buckets(const std::vector<std::string>& row_keys) {
   if (!db_.is_postgres() || !g_state_upkeep) return;
+  std::bitset<kBuckets> wanted;
+  for (const std::string& key : row_keys) wanted.set(bucket_of(key));
+  load_buckets(wanted);
+}
+
+void Keystore::load_buckets(const std::bitset<kStateBuckets>& buckets) {
+  if (!db_.is_postgres()) return;
   if (bucket_rows_.empty()) bucket_rows_.resize(kBuckets);
-  std::set<std::uint32_t> wanted;
-  for (const std::string& key : row_keys)
-    if (const std::uint32_t b = bucket_of(key); !bucket_rows_[b]) wanted.insert(b);
+  std::vector<std::uint32_t> wanted;
+  for (std::uint32_t b = 0; b < kBuckets; ++b)
+    if (buckets.test(b) && !bucket_rows_[b]) wanted.push_back(b);
   if (wanted.empty()) return;
   pg::ArrayLiteral list;
   for (const std::uint32_t b : wanted) list.add(std::int64_t{b});
@@ -412,6 +419,7 @@ std::string Keystore::flush_dirty() {
   // own: a failure here fails that whole transaction.
   std::optional<Transaction> tx;
   if (!db_.in_transaction()) tx.emplace(db_);
+  load_buckets(dirty_buckets_);  // PostgreSQL: one read, not one per bucket (rebuild_state)
   std::set<std::uint32_t> pages;
   std::vector<std::pair<std::uint32_t, Digest>> hashes;
   for (std::uint32_t b = 0; b < kBuckets; ++b) {
