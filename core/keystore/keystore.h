@@ -226,8 +226,8 @@ class Keystore {
   // record_digest of each (row key, non-empty digest); on PostgreSQL one statement.
   void record_digests(const std::vector<std::pair<std::string, std::string>>& digests);
   // In memory, what record_digest stored (bucket_rows_, the dirty and changed sets).
-  void remember_digest(const std::string& row_key, const std::string& digest,
-                       const Bytes& digest_bytes);
+  void remember_digest(std::uint32_t bucket, const std::string& row_key,
+                       const std::string& digest, const Bytes& digest_bytes);
   // On PostgreSQL, reads the stored rows of every bucket the keys fall in that is not read yet
   // with one statement (stored_bucket_rows would read them one by one); SQLite: nothing.
   void load_buckets(const std::vector<std::string>& row_keys);

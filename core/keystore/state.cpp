@@ -300,10 +300,13 @@ void Keystore::record_digests(const std::vector<std::pair<std::string, std::stri
   if (digests.empty()) return;
   pg::ArrayLiteral buckets, keys, values;
   std::vector<Bytes> bytes;
+  std::vector<std::uint32_t> at;
   bytes.reserve(digests.size());
+  at.reserve(digests.size());
   for (const auto& [key, digest] : digests) {
     bytes.push_back(from_hex(digest));
-    buckets.add(std::int64_t{bucket_of(key)});
+    at.push_back(bucket_of(key));
+    buckets.add(std::int64_t{at.back()});
     keys.add(key);
     values.add(ByteView(bytes.back()));
   }
@@ -312,7 +315,7 @@ void Keystore::record_digests(const std::vector<std::pair<std::string, std::stri
                     "ON CONFLICT (bucket, row_key) DO UPDATE SET digest = excluded.digest");
   st.bind(":b", buckets.str()).bind(":k", keys.str()).bind(":d", values.str()).run();
   for (std::size_t i = 0; i < digests.size(); ++i)
-    remember_digest(digests[i].first, digests[i].second, bytes[i]);
+    remember_digest(at[i], digests[i].first, digests[i].second, bytes[i]);
 }
 
 void Keystore::load_buckets(const std::vector<std::string>& row_keys) {
@@ -378,12 +381,11 @@ void Keystore::record_digest(const std::string& row_key, const std::string& dige
                       "ON CONFLICT (bucket, row_key) DO UPDATE SET digest = excluded.digest");
     st.bind(":b", bucket).bind(":k", row_key).bind(":d", digest_bytes).run();
   }
-  remember_digest(row_key, digest, digest_bytes);
+  remember_digest(bucket, row_key, digest, digest_bytes);
 }
 
-void Keystore::remember_digest(const std::string& row_key, const std::string& digest,
-                               const Bytes& digest_bytes) {
-  const std::uint32_t bucket = bucket_of(row_key);
+void Keystore::remember_digest(std::uint32_t bucket, const std::string& row_key,
+                               const std::string& digest, const Bytes& digest_bytes) {
   if (!bucket_rows_.empty() && bucket_rows_[bucket]) {
     auto& rows = *bucket_rows_[bucket];
     const auto at = std::lower_bound(rows.begin(), rows.end(), row_key,
