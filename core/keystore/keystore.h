@@ -107,8 +107,8 @@ class Keystore {
   // reset and (with a one-time code) `step` marked used, by one update made conditional on the
   // user not being locked (and on the step being later than the last one accepted); its row
   // count decides. So a guess that was in flight when the account locked never succeeds, with
-  // or without the keystore lock around it. Without a code and with no failures to reset, it
-  // writes nothing: it reads the lock inside the transaction.
+  // or without the keystore lock around it. Without a code and with no failures to reset, one
+  // read decides and nothing is written (the common case of a signature).
   AuthAcceptance accept_authentication(std::string_view name, std::optional<std::int64_t> step);
   // Unlocking also resets the failure counter.
   void set_locked(std::string_view name, bool locked);

@@ -335,6 +335,15 @@ bool Keystore::accept_otp_step(std::string_view name, std::int64_t step) {
 AuthAcceptance Keystore::accept_authentication(std::string_view name,
                                                std::optional<std::int64_t> step) {
   const std::string key = "user/" + std::string(name);
+  if (!step) {
+    // Without a code there is nothing to write unless failures were counted: one read decides.
+    // A lock committed after it is a later event than this success, which changed nothing.
+    Statement now(db_, "SELECT locked, failures FROM users WHERE name = :name");
+    now.bind(":name", name);
+    if (!now.step()) no_user(name);
+    if (now.integer("locked") != 0) return AuthAcceptance::locked;
+    if (now.integer("failures") == 0) return AuthAcceptance::accepted;
+  }
   Transaction tx(db_);
   before_change(key);
   // One update, conditional on the user not being locked: its row count decides, so a lock
@@ -350,8 +359,8 @@ AuthAcceptance Keystore::accept_authentication(std::string_view name,
     tx.commit();
     return AuthAcceptance::accepted;
   }
-  // Nothing changed: locked, or the code's step was used, or (without a code) no failures to
-  // reset. The read is under the same write lock as the update.
+  // Nothing changed: locked, or the code's step was used, or (without a code) the failures were
+  // reset meanwhile. The read is under the same write lock as the update.
   const bool locked = user_locked(name);
   tx.commit();
   if (locked) return AuthAcceptance::locked;
