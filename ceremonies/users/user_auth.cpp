@@ -15,7 +15,15 @@ namespace hsm {
 
 namespace {
 
-// Counts the failure, records it, and throws Error(auth) with `message` and what is left.
+// What a locked user is told, whether found locked at the start or while a guess was in
+// flight: one answer for a right and a wrong guess.
+std::string locked_message(const std::string& name, std::int64_t failures) {
+  return fmt::format("user '{}' is locked after {} failed attempts; an admin can run 'hsmctl "
+                     "user unlock {}'", name, failures, name);
+}
+
+// Counts the failure, records it, and throws Error(auth) with `message` and what is left. A
+// user locked meanwhile (by guesses in flight beside this one) gets the locked answer instead.
 [[noreturn]] void refuse(Recorder& rec, keystore::Keystore& ks, const std::string& name,
                          std::int64_t max_failures, const char* factor, const char* reason,
                          const std::string& message) {
@@ -25,6 +33,7 @@ namespace {
                                   {"reason", reason},
                                   {"failures", f.failures},
                                   {"locked", f.locked}});
+  if (f.was_locked) fail(Category::auth, locked_message(name, f.failures));
   if (f.locked)
     fail(Category::auth, fmt::format("{}; user '{}' is now locked after {} failures (an admin can "
                                      "run 'hsmctl user unlock {}')", message, name, f.failures,
@@ -54,8 +63,7 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
   if (user->locked) {
     rec.record("user.auth.refused", {{"name", name}, {"reason", "locked"},
                                      {"failures", user->failures}});
-    fail(Category::auth, fmt::format("user '{}' is locked after {} failed attempts; an admin can "
-                                     "run 'hsmctl user unlock {}'", name, user->failures, name));
+    fail(Category::auth, locked_message(name, user->failures));
   }
   if (user->otp.enrolled && !factors.otp_given())
     refuse(rec, ks, name, max_failures, "otp", "missing",
@@ -110,12 +118,18 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
       std::fill(k.blob.begin(), k.blob.end(), std::uint8_t{0});
     }
   }
-  // Accepted once: a concurrent use of the same code loses here.
-  if (step && !ks.accept_otp_step(name, static_cast<std::int64_t>(*step)))
+  // The end, one conditional update: the code accepted once (a concurrent use of it loses
+  // here) and the failures reset, only if the user is not locked now. A right guess that was in
+  // flight when other guesses locked the account is counted and answered like a wrong one.
+  const auto accepted = ks.accept_authentication(
+      name, step ? std::optional<std::int64_t>(static_cast<std::int64_t>(*step)) : std::nullopt);
+  if (accepted == keystore::AuthAcceptance::locked)
+    refuse(rec, ks, name, max_failures, step ? "otp" : "password", "locked",
+           locked_message(name, user->failures));
+  if (accepted == keystore::AuthAcceptance::reused)
     refuse(rec, ks, name, max_failures, "otp", "reused",
            fmt::format("this one-time code of user '{}' was already used; wait for the next one",
                        name));
-  if (user->failures != 0) ks.reset_failures(name);
   return {std::move(*user), std::move(*inner), std::move(*agreement)};
 }
 

@@ -48,7 +48,9 @@ struct UnlockedUser {
 // Looks up the user (Error(not_found)), refuses a locked one, checks the TOTP code when one is
 // enrolled (a wrong, missing or reused code is a counted failure), opens the outer layer with
 // the password (a wrong one is a counted failure), then marks the code used and resets the
-// failure count. Runs inside a ceremony: `rec` records each failure as user.auth.failed.
+// failure count by one update conditional on the user not being locked now: a guess in flight
+// when the account locked is refused and counted, right or wrong, with the locked answer.
+// Runs inside a ceremony: `rec` records each failure as user.auth.failed.
 UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& mk,
                                const std::string& name, const UserFactors& factors,
                                std::int64_t max_failures);

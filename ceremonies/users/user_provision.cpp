@@ -83,8 +83,8 @@ class Chunk {
     for (keystore::UserRecord& u : users_) {
       u.created = now;
       u.rotated = now;
-      ks_.insert_user(u);
     }
+    ks_.insert_users(users_);  // on PostgreSQL a few statements for the chunk, not per user
     rec_.record("user.provisioned", {{"users", std::move(created)}, {"failed", std::move(failed)},
                                      {"escrow", "mk-wrap"}, {"kdf_profile", o_.kdf_profile}});
     test_hook("user-provision.before-commit");

@@ -85,6 +85,9 @@ class Keystore {
 
   // ---- users (users.cpp) ----
   void insert_user(const UserRecord& user);
+  // insert_user of each, as one change (user provision's chunks). On PostgreSQL the rows, their
+  // state digests and the buckets they fall in go in one statement each, not one per user.
+  void insert_users(const std::vector<UserRecord>& users);
   std::optional<UserRecord> find_user(std::string_view name);
   std::vector<UserRecord> list_users();
   // The names alone, sorted (user provision's "exists already" check reads no blobs).
@@ -96,9 +99,17 @@ class Keystore {
   // groups first, which rotates those group keys.
   void delete_user(std::string_view name);
   // Counts one failed authentication; with lock_after > 0 the user is locked when the count
-  // reaches it. One statement, so concurrent failures are all counted.
+  // reaches it. One statement, so concurrent failures are all counted; was_locked says the user
+  // was locked already (read in the same transaction, which holds the keystore's write lock).
   AuthFailures record_auth_failure(std::string_view name, std::int64_t lock_after);
   void reset_failures(std::string_view name);
+  // The last step of an authentication whose factors were right, one transaction: the failures
+  // reset and (with a one-time code) `step` marked used, by one update made conditional on the
+  // user not being locked (and on the step being later than the last one accepted); its row
+  // count decides. So a guess that was in flight when the account locked never succeeds, with
+  // or without the keystore lock around it. Without a code and with no failures to reset, one
+  // read decides and nothing is written (the common case of a signature).
+  AuthAcceptance accept_authentication(std::string_view name, std::optional<std::int64_t> step);
   // Unlocking also resets the failure counter.
   void set_locked(std::string_view name, bool locked);
   // `user otp-enroll`: stores the sealed seed and the enrolled flag; resets the last step.
@@ -195,6 +206,7 @@ class Keystore {
   using BucketRows = std::vector<std::pair<std::string, Bytes>>;
 
  private:
+  bool user_locked(std::string_view name);  // users.cpp
   void open_state();
   std::string flush_dirty();
   void flush_pending();  // flush_dirty() when a bucket is dirty, and move the expected root
@@ -208,6 +220,22 @@ class Keystore {
   // without reading the row back. Used for new users.
   void touch_inserted(const std::string& row_key, std::string_view table, Statement& returned);
   void record_digest(const std::string& row_key, const std::string& digest);
+  // touch_inserted's digest, not yet recorded.
+  std::string inserted_digest(const std::string& row_key, std::string_view table,
+                              Statement& returned);
+  // record_digest of each (row key, non-empty digest); on PostgreSQL one statement.
+  void record_digests(const std::vector<std::pair<std::string, std::string>>& digests);
+  // In memory, what record_digest stored (bucket_rows_, the dirty and changed sets).
+  void remember_digest(std::uint32_t bucket, const std::string& row_key,
+                       const std::string& digest, const Bytes& digest_bytes);
+  // On PostgreSQL, reads the stored rows of every bucket the keys fall in that is not read yet
+  // with one statement (stored_bucket_rows would read them one by one); SQLite: nothing.
+  void load_buckets(const std::vector<std::string>& row_keys);
+  void load_buckets(const std::bitset<kStateBuckets>& buckets);
+  // The stored hashes of buckets (table state_buckets) or pages (state_pages): one statement
+  // per row on SQLite, one for all on PostgreSQL.
+  void store_hashes(bool pages,
+                    const std::vector<std::pair<std::uint32_t, std::array<std::uint8_t, 32>>>& hashes);
   // `new_row`: the change inserts the row (its table's UNIQUE key refuses one that exists), so
   // only the stored digests are checked, not the row itself.
   void before_change(const std::string& row_key, bool new_row = false);

@@ -108,6 +108,41 @@ std::string describe(const std::string& url) {
   return "postgresql://" + host + ":" + port + "/" + db;
 }
 
+ArrayLiteral& ArrayLiteral::add(std::string_view text) {
+  separate();
+  text_.push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') text_.push_back('\\');
+    text_.push_back(c);
+  }
+  text_.push_back('"');
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(ByteView bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  separate();
+  text_ += "\"\\\\x";  // bytea's hex input, its backslash escaped for the array
+  for (const std::uint8_t b : bytes) {
+    text_.push_back(kHex[b >> 4]);
+    text_.push_back(kHex[b & 15]);
+  }
+  text_.push_back('"');
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add(std::int64_t value) {
+  separate();
+  text_ += std::to_string(value);
+  return *this;
+}
+
+ArrayLiteral& ArrayLiteral::add_null() {
+  separate();
+  text_ += "NULL";
+  return *this;
+}
+
 std::string translate(std::string_view sql, std::vector<std::string>& names) {
   std::string out;
   out.reserve(sql.size() + 8);

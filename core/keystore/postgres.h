@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/keystore/sqlite.h"
 
 struct pg_conn;
@@ -26,6 +28,29 @@ bool is_url(std::string_view store);
 void check_url(const std::string& url);
 // "postgresql://HOST:PORT/DB" of a URL, for messages (never user or password).
 std::string describe(const std::string& url);
+
+// Many rows' values of one column as one text parameter, a PostgreSQL array literal ("{...}"):
+// a statement casts it (":names::text[]") and unnests it, so a batch of rows is one round trip
+// instead of one per row (user provision's chunks, the state tables). Values are quoted and
+// escaped; bytes go as bytea's hex input.
+class ArrayLiteral {
+ public:
+  ArrayLiteral& add(std::string_view text);
+  ArrayLiteral& add(ByteView bytes);
+  ArrayLiteral& add(std::int64_t value);
+  ArrayLiteral& add_null();
+  template <class T>
+  ArrayLiteral& add(const std::optional<T>& value) {
+    return value ? add(*value) : add_null();
+  }
+  std::string str() const { return text_ + "}"; }
+
+ private:
+  void separate() {
+    if (text_.size() > 1) text_.push_back(',');
+  }
+  std::string text_ = "{";
+};
 
 // ":name" -> "$N": the text PostgreSQL prepares and each name's number (index + 1). Quoted
 // strings and identifiers are copied as they are; "::" casts are left alone.

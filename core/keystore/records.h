@@ -133,6 +133,16 @@ struct UserRecord {
 struct AuthFailures {
   std::int64_t failures = 0;
   bool locked = false;
+  // Locked before this failure: a guess that was in flight when the account locked. It is
+  // counted, and answered as a locked account is (no oracle for guesses made after the lock).
+  bool was_locked = false;
+};
+
+// The end of an authentication whose factors were right (Keystore::accept_authentication).
+enum class AuthAcceptance {
+  accepted,  // the failures reset and the code's step marked used
+  locked,    // the user was locked meanwhile: refused as a locked user
+  reused,    // the code's step (or a later one) was accepted meanwhile
 };
 
 // ---- group keys ----

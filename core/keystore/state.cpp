@@ -14,6 +14,7 @@
 #include "core/crypto/public_key.h"
 #include "core/error.h"
 #include "core/keystore/keystore.h"
+#include "core/keystore/postgres.h"
 
 namespace hsm::keystore {
 
@@ -277,13 +278,96 @@ void Keystore::touch(const std::string& row_key) {
 void Keystore::touch_inserted(const std::string& row_key, std::string_view table,
                               Statement& returned) {
   if (!g_state_upkeep) return;
+  record_digest(row_key, inserted_digest(row_key, table, returned));
+}
+
+std::string Keystore::inserted_digest(const std::string& row_key, std::string_view table,
+                                      Statement& returned) {
   // What row_digest computes for a state row that is this one row of `table`.
   Hasher h = row_hasher(row_key);
   h.field(table);
   hash_row(h, returned);
   h.add_u64(1);
   const Digest d = h.finish();
-  record_digest(row_key, to_hex(ByteView(d.data(), d.size())));
+  return to_hex(ByteView(d.data(), d.size()));
+}
+
+void Keystore::record_digests(const std::vector<std::pair<std::string, std::string>>& digests) {
+  if (!db_.is_postgres()) {
+    for (const auto& [key, digest] : digests) record_digest(key, digest);
+    return;
+  }
+  if (digests.empty()) return;
+  pg::ArrayLiteral buckets, keys, values;
+  std::vector<Bytes> bytes;
+  std::vector<std::uint32_t> at;
+  bytes.reserve(digests.size());
+  at.reserve(digests.size());
+  for (const auto& [key, digest] : digests) {
+    bytes.push_back(from_hex(digest));
+    at.push_back(bucket_of(key));
+    buckets.add(std::int64_t{at.back()});
+    keys.add(key);
+    values.add(ByteView(bytes.back()));
+  }
+  Statement st(db_, "INSERT INTO state_digests (bucket, row_key, digest) "
+                    "SELECT * FROM unnest(:b::bigint[], :k::text[], :d::bytea[]) "
+                    "ON CONFLICT (bucket, row_key) DO UPDATE SET digest = excluded.digest");
+  st.bind(":b", buckets.str()).bind(":k", keys.str()).bind(":d", values.str()).run();
+  for (std::size_t i = 0; i < digests.size(); ++i)
+    remember_digest(at[i], digests[i].first, digests[i].second, bytes[i]);
+}
+
+void Keystore::load_buckets(const std::vector<std::string>& row_keys) {
+  if (!db_.is_postgres() || !g_state_upkeep) return;
+  std::bitset<kBuckets> wanted;
+  for (const std::string& key : row_keys) wanted.set(bucket_of(key));
+  load_buckets(wanted);
+}
+
+void Keystore::load_buckets(const std::bitset<kStateBuckets>& buckets) {
+  if (!db_.is_postgres()) return;
+  if (bucket_rows_.empty()) bucket_rows_.resize(kBuckets);
+  std::vector<std::uint32_t> wanted;
+  for (std::uint32_t b = 0; b < kBuckets; ++b)
+    if (buckets.test(b) && !bucket_rows_[b]) wanted.push_back(b);
+  if (wanted.empty()) return;
+  pg::ArrayLiteral list;
+  for (const std::uint32_t b : wanted) list.add(std::int64_t{b});
+  Statement st(db_, "SELECT bucket, row_key, digest FROM state_digests "
+                    "WHERE bucket = ANY (:b::bigint[]) ORDER BY bucket, row_key");
+  st.bind(":b", list.str());
+  for (const std::uint32_t b : wanted) bucket_rows_[b].emplace();
+  while (st.step())
+    bucket_rows_[static_cast<std::uint32_t>(st.integer("bucket"))]->emplace_back(
+        st.text("row_key"), st.blob("digest"));
+}
+
+void Keystore::store_hashes(bool pages,
+                            const std::vector<std::pair<std::uint32_t, Digest>>& hashes) {
+  if (hashes.empty()) return;
+  if (!db_.is_postgres()) {
+    for (const auto& [at, d] : hashes) {
+      Statement up(db_, pages ? "INSERT INTO state_pages (page, hash) VALUES (:p, :h) "
+                                "ON CONFLICT (page) DO UPDATE SET hash = excluded.hash"
+                              : "INSERT INTO state_buckets (bucket, hash) VALUES (:p, :h) "
+                                "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
+      up.bind(":p", at).bind(":h", ByteView(d.data(), d.size())).run();
+    }
+    return;
+  }
+  pg::ArrayLiteral at, hash;
+  for (const auto& [n, d] : hashes) {
+    at.add(std::int64_t{n});
+    hash.add(ByteView(d.data(), d.size()));
+  }
+  Statement up(db_, pages ? "INSERT INTO state_pages (page, hash) "
+                            "SELECT * FROM unnest(:p::bigint[], :h::bytea[]) "
+                            "ON CONFLICT (page) DO UPDATE SET hash = excluded.hash"
+                          : "INSERT INTO state_buckets (bucket, hash) "
+                            "SELECT * FROM unnest(:p::bigint[], :h::bytea[]) "
+                            "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
+  up.bind(":p", at.str()).bind(":h", hash.str()).run();
 }
 
 void Keystore::record_digest(const std::string& row_key, const std::string& digest) {
@@ -297,6 +381,11 @@ void Keystore::record_digest(const std::string& row_key, const std::string& dige
                       "ON CONFLICT (bucket, row_key) DO UPDATE SET digest = excluded.digest");
     st.bind(":b", bucket).bind(":k", row_key).bind(":d", digest_bytes).run();
   }
+  remember_digest(bucket, row_key, digest, digest_bytes);
+}
+
+void Keystore::remember_digest(std::uint32_t bucket, const std::string& row_key,
+                               const std::string& digest, const Bytes& digest_bytes) {
   if (!bucket_rows_.empty() && bucket_rows_[bucket]) {
     auto& rows = *bucket_rows_[bucket];
     const auto at = std::lower_bound(rows.begin(), rows.end(), row_key,
@@ -332,18 +421,20 @@ std::string Keystore::flush_dirty() {
   // own: a failure here fails that whole transaction.
   std::optional<Transaction> tx;
   if (!db_.in_transaction()) tx.emplace(db_);
+  load_buckets(dirty_buckets_);  // PostgreSQL: one read, not one per bucket (rebuild_state)
   std::set<std::uint32_t> pages;
+  std::vector<std::pair<std::uint32_t, Digest>> hashes;
   for (std::uint32_t b = 0; b < kBuckets; ++b) {
     if (!dirty_buckets_.test(b)) continue;
     const Digest d = bucket_hash(stored_bucket_rows(b));
-    Statement up(db_, "INSERT INTO state_buckets (bucket, hash) VALUES (:b, :h) "
-                      "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
-    up.bind(":b", b).bind(":h", ByteView(d.data(), d.size())).run();
+    hashes.emplace_back(b, d);
     pages.insert(b / kPerPage);
     // The checked copy of this page's bucket hashes follows what is stored.
     if (auto c = certified_buckets_.find(b / kPerPage); c != certified_buckets_.end())
       c->second[b % kPerPage] = d;
   }
+  store_hashes(/*pages=*/false, hashes);  // before page_hash reads them back
+  hashes.clear();
   for (const std::uint32_t p : pages) {
     Digest d{};
     if (auto c = certified_buckets_.find(p); c != certified_buckets_.end()) {
@@ -351,11 +442,10 @@ std::string Keystore::flush_dirty() {
     } else {
       d = page_hash(p, std::nullopt);
     }
-    Statement up(db_, "INSERT INTO state_pages (page, hash) VALUES (:p, :h) "
-                      "ON CONFLICT (page) DO UPDATE SET hash = excluded.hash");
-    up.bind(":p", p).bind(":h", ByteView(d.data(), d.size())).run();
+    hashes.emplace_back(p, d);
     if (certified_pages_) (*certified_pages_)[p] = d;
   }
+  store_hashes(/*pages=*/true, hashes);
   std::string root;
   if (certified_pages_) {
     root = root_of(*certified_pages_);

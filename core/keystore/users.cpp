@@ -1,9 +1,11 @@
 // User records (table users): public keys, outer blobs sealed under each user's password KEK,
 // KDF parameters, OTP and lockout state. Never a password, a KEK, an OTP seed or a key in clear.
+#include <array>
 #include <limits>
 
 #include "core/error.h"
 #include "core/keystore/keystore.h"
+#include "core/keystore/postgres.h"
 
 namespace hsm::keystore {
 
@@ -101,6 +103,94 @@ void Keystore::insert_user(const UserRecord& u) {
   tx.commit();
 }
 
+void Keystore::insert_users(const std::vector<UserRecord>& users) {
+  Transaction tx(db_);
+  if (!db_.is_postgres() || users.size() < 2) {  // SQLite: no round trips to save
+    for (const UserRecord& u : users) insert_user(u);
+    tx.commit();
+    return;
+  }
+  std::vector<std::string> keys;
+  keys.reserve(users.size());
+  for (const UserRecord& u : users) keys.push_back("user/" + u.name);
+  load_buckets(keys);
+  for (const std::string& key : keys) before_change(key, /*new_row=*/true);
+  // One row per user from one array per column: the same columns insert_user binds.
+  enum Column { kName, kAlgorithm, kPublicKey, kKeyVersion, kOuterBlob, kOuterNonce, kKdfProfile,
+                kKdfSalt, kOpslimit, kMemlimit, kEcdhPublicKey, kEcdhOuterBlob, kEcdhOuterNonce,
+                kOtpSeed, kOtpNonce, kOtpEnrolled, kOtpLastStep, kFailures, kLocked, kCreated,
+                kRotated, kColumns };
+  std::array<pg::ArrayLiteral, kColumns> c;
+  for (const UserRecord& u : users) {
+    const UserSecrets& x = u.secrets;
+    c[kName].add(u.name);
+    c[kAlgorithm].add(u.algorithm);
+    c[kPublicKey].add(ByteView(u.public_key));
+    c[kKeyVersion].add(x.key_version);
+    c[kOuterBlob].add(ByteView(x.signing_key.ciphertext));
+    c[kOuterNonce].add(ByteView(x.signing_key.nonce));
+    c[kKdfProfile].add(x.kdf.profile);
+    c[kKdfSalt].add(ByteView(x.kdf.salt));
+    c[kOpslimit].add(as_integer(x.kdf.opslimit, "kdf opslimit"));
+    c[kMemlimit].add(as_integer(x.kdf.memlimit, "kdf memlimit"));
+    if (u.ecdh_public_key) c[kEcdhPublicKey].add(ByteView(*u.ecdh_public_key));
+    else c[kEcdhPublicKey].add_null();
+    if (x.ecdh_key) {
+      c[kEcdhOuterBlob].add(ByteView(x.ecdh_key->ciphertext));
+      c[kEcdhOuterNonce].add(ByteView(x.ecdh_key->nonce));
+    } else {
+      c[kEcdhOuterBlob].add_null();
+      c[kEcdhOuterNonce].add_null();
+    }
+    if (u.otp.seed) {
+      c[kOtpSeed].add(ByteView(u.otp.seed->ciphertext));
+      c[kOtpNonce].add(ByteView(u.otp.seed->nonce));
+    } else {
+      c[kOtpSeed].add_null();
+      c[kOtpNonce].add_null();
+    }
+    c[kOtpEnrolled].add(std::int64_t{u.otp.enrolled});
+    c[kOtpLastStep].add(u.otp.last_step);
+    c[kFailures].add(u.failures);
+    c[kLocked].add(std::int64_t{u.locked});
+    c[kCreated].add(u.created);
+    c[kRotated].add(u.rotated);
+  }
+  Statement st(db_,
+               "INSERT INTO users (name, algorithm, public_key, key_version, outer_blob, "
+               "outer_nonce, kdf_profile, kdf_salt, kdf_opslimit, kdf_memlimit, ecdh_public_key, "
+               "ecdh_outer_blob, ecdh_outer_nonce, otp_seed, otp_nonce, otp_enrolled, "
+               "otp_last_step, failures, locked, created, rotated) SELECT * FROM unnest("
+               ":name::text[], :algorithm::text[], :public_key::bytea[], :key_version::bigint[], "
+               ":outer_blob::bytea[], :outer_nonce::bytea[], :kdf_profile::text[], "
+               ":kdf_salt::bytea[], :kdf_opslimit::bigint[], :kdf_memlimit::bigint[], "
+               ":ecdh_public_key::bytea[], :ecdh_outer_blob::bytea[], :ecdh_outer_nonce::bytea[], "
+               ":otp_seed::bytea[], :otp_nonce::bytea[], :otp_enrolled::bigint[], "
+               ":otp_last_step::bigint[], :failures::bigint[], :locked::bigint[], "
+               ":created::text[], :rotated::text[]) RETURNING *");
+  static constexpr const char* kNames[kColumns] = {
+      ":name", ":algorithm", ":public_key", ":key_version", ":outer_blob", ":outer_nonce",
+      ":kdf_profile", ":kdf_salt", ":kdf_opslimit", ":kdf_memlimit", ":ecdh_public_key",
+      ":ecdh_outer_blob", ":ecdh_outer_nonce", ":otp_seed", ":otp_nonce", ":otp_enrolled",
+      ":otp_last_step", ":failures", ":locked", ":created", ":rotated"};
+  for (int i = 0; i < kColumns; ++i) st.bind(kNames[i], c[static_cast<std::size_t>(i)].str());
+  // The new rows' digests from the rows the insert returns, recorded with one statement.
+  std::vector<std::pair<std::string, std::string>> digests;
+  digests.reserve(users.size());
+  bool row = st.insert_returning("one of these users already exists (made by another hsmctl "
+                                 "meanwhile); run the same command again to skip it");
+  for (; row; row = st.step()) {
+    const std::string key = "user/" + st.text("name");
+    if (Keystore::state_upkeep_on()) digests.emplace_back(key, inserted_digest(key, "users", st));
+  }
+  if (digests.size() != users.size() && Keystore::state_upkeep_on())
+    fail(Category::general, "internal error: inserting users returned " +
+                                std::to_string(digests.size()) + " rows for " +
+                                std::to_string(users.size()));
+  record_digests(digests);
+  tx.commit();
+}
+
 std::optional<UserRecord> Keystore::find_user(std::string_view name) {
   Statement st(db_, "SELECT * FROM users WHERE name = :name");
   st.bind(":name", name);
@@ -157,9 +247,20 @@ void Keystore::delete_user(std::string_view name) {
   tx.commit();
 }
 
+// Whether the user is locked now (inside a transaction: as of its write lock).
+bool Keystore::user_locked(std::string_view name) {
+  Statement st(db_, "SELECT locked FROM users WHERE name = :name");
+  st.bind(":name", name);
+  if (!st.step()) no_user(name);
+  return st.integer("locked") != 0;
+}
+
 AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t lock_after) {
   Transaction tx(db_);
   before_change("user/" + std::string(name));
+  // Read under the transaction's write lock (BEGIN IMMEDIATE, or the advisory lock), so it is
+  // the value the update below starts from.
+  const bool was_locked = user_locked(name);
   Statement st(db_,
                "UPDATE users SET failures = failures + 1, "
                "locked = CASE WHEN locked = 1 OR (:lock_after > 0 AND failures + 1 >= :lock_after) "
@@ -168,7 +269,8 @@ AuthFailures Keystore::record_auth_failure(std::string_view name, std::int64_t l
   st.bind(":lock_after", lock_after).bind(":name", name);
   if (!st.step()) no_user(name);
   const AuthFailures result{.failures = st.integer("failures"),
-                            .locked = st.integer("locked") != 0};
+                            .locked = st.integer("locked") != 0,
+                            .was_locked = was_locked};
   st.run();
   touch("user/" + std::string(name));
   tx.commit();
@@ -228,6 +330,41 @@ bool Keystore::accept_otp_step(std::string_view name, std::int64_t step) {
   }
   if (!find_user(name)) no_user(name);
   return false;
+}
+
+AuthAcceptance Keystore::accept_authentication(std::string_view name,
+                                               std::optional<std::int64_t> step) {
+  const std::string key = "user/" + std::string(name);
+  if (!step) {
+    // Without a code there is nothing to write unless failures were counted: one read decides.
+    // A lock committed after it is a later event than this success, which changed nothing.
+    Statement now(db_, "SELECT locked, failures FROM users WHERE name = :name");
+    now.bind(":name", name);
+    if (!now.step()) no_user(name);
+    if (now.integer("locked") != 0) return AuthAcceptance::locked;
+    if (now.integer("failures") == 0) return AuthAcceptance::accepted;
+  }
+  Transaction tx(db_);
+  before_change(key);
+  // One update, conditional on the user not being locked: its row count decides, so a lock
+  // committed by a concurrent failure is seen here whatever this process read at its start.
+  Statement st(db_, step ? "UPDATE users SET otp_last_step = :step, failures = 0 "
+                           "WHERE name = :name AND locked = 0 AND otp_last_step < :step"
+                         : "UPDATE users SET failures = 0 "
+                           "WHERE name = :name AND locked = 0 AND failures <> 0");
+  if (step) st.bind(":step", *step);
+  st.bind(":name", name).run();
+  if (st.changes() == 1) {
+    touch(key);
+    tx.commit();
+    return AuthAcceptance::accepted;
+  }
+  // Nothing changed: locked, or the code's step was used, or (without a code) the failures were
+  // reset meanwhile. The read is under the same write lock as the update.
+  const bool locked = user_locked(name);
+  tx.commit();
+  if (locked) return AuthAcceptance::locked;
+  return step ? AuthAcceptance::reused : AuthAcceptance::accepted;
 }
 
 }  // namespace hsm::keystore

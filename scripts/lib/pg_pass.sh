@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 jobs=$(nproc)
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(-R '/PostgreSQL|^e2e\.Store\.')
+[ ${#args[@]} -gt 0 ] || args=(-R '/PostgreSQL|^e2e\.Store')
 exec scripts/lib/pg_cluster.sh ctest --test-dir build -j "$jobs" --output-on-failure \
   --timeout 600 "${args[@]}"

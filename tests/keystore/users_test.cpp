@@ -108,6 +108,60 @@ TEST_P(KeystoreTest, DeleteUserRemovesItButNotWhileInAGroup) {
   EXPECT_TRUE(ks_.list_users().empty());
 }
 
+TEST_P(KeystoreTest, AGuessInFlightWhenTheUserLocksNeverSucceeds) {
+  ks_.insert_user(sample_user("alice", false));
+  ks_.record_auth_failure("alice", 3);
+  // This connection found alice unlocked at the start of its authentication; meanwhile another
+  // one (another node, another process) counts the failures that lock her.
+  ASSERT_FALSE(ks_.find_user("alice")->locked);
+  const auto other = open_again();
+  EXPECT_FALSE(other->record_auth_failure("alice", 3).was_locked);
+  const auto locking = other->record_auth_failure("alice", 3);
+  EXPECT_TRUE(locking.locked);
+  EXPECT_FALSE(locking.was_locked);
+
+  // The right guess of the first connection ends refused, with or without a code, and changes
+  // nothing; a wrong one in flight is still counted, and says it found the user locked.
+  EXPECT_EQ(ks_.accept_authentication("alice", std::nullopt), AuthAcceptance::locked);
+  EXPECT_EQ(ks_.accept_authentication("alice", 1000), AuthAcceptance::locked);
+  EXPECT_EQ(other->find_user("alice")->failures, 3);
+  EXPECT_EQ(other->find_user("alice")->otp.last_step, 0);
+  const auto late = ks_.record_auth_failure("alice", 3);
+  EXPECT_TRUE(late.was_locked);
+  EXPECT_EQ(late.failures, 4);
+
+  // Unlocked: accepted, the step once, the failures reset.
+  other->set_locked("alice", false);
+  ks_.record_auth_failure("alice", 3);
+  EXPECT_EQ(ks_.accept_authentication("alice", 1000), AuthAcceptance::accepted);
+  EXPECT_EQ(other->find_user("alice")->failures, 0);
+  EXPECT_EQ(other->find_user("alice")->otp.last_step, 1000);
+  EXPECT_EQ(ks_.accept_authentication("alice", 1000), AuthAcceptance::reused);
+  EXPECT_EQ(ks_.accept_authentication("alice", std::nullopt), AuthAcceptance::accepted);
+  EXPECT_EQ(ks_.find_user("alice")->failures, 0);
+}
+
+TEST_P(KeystoreTest, InsertUsersStoresEachRowAndItsDigestAsInsertUserDoes) {
+  // Names that need quoting in an array literal would be refused by the CLI; the store must not
+  // care. Blobs with every byte value, an empty one, NULL optional columns.
+  std::vector<UserRecord> users{sample_user("alice"), sample_user("bob", false),
+                                sample_user("c\\\"d,{e}")};
+  users[1].secrets.kdf.salt = Bytes{};
+  Bytes all(256);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i);
+  users[2].public_key = all;
+  ks_.insert_users(users);
+  for (const UserRecord& u : users) EXPECT_EQ(*ks_.find_user(u.name), u) << u.name;
+  const auto recorded = ks_.take_changed_rows();
+  ASSERT_EQ(recorded.size(), 3u);
+  for (const auto& [key, digest] : recorded) EXPECT_EQ(digest, ks_.row_digest(key)) << key;
+  EXPECT_EQ(ks_.state_root(), ks_.computed_root());
+  const Error e = error_from([&] { ks_.insert_users({sample_user("dave"), sample_user("bob")}); });
+  EXPECT_EQ(e.category(), Category::not_found);
+  EXPECT_FALSE(ks_.find_user("dave"));
+  EXPECT_EQ(ks_.state_root(), ks_.computed_root());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, KeystoreTest,
                          ::testing::Values(Backend::sqlite, Backend::postgresql), backend_name);
 
