@@ -67,6 +67,7 @@ nlohmann::json report_json(const transcript::VerifyReport& r, const std::string&
                    {"first_key_fingerprint", r.first_key_fingerprint},
                    {"first_key_trusted", r.trusted_first_key}, {"key_changes", changes},
                    {"torn_last_line", r.torn_last_line}};
+  if (!r.nodes.empty()) j["nodes"] = r.nodes;  // a fleet's transcript: entries per node
   if (r.bad_seq) {
     j["bad_seq"] = *r.bad_seq;
     j["reason"] = r.reason;
@@ -168,6 +169,12 @@ void add_verify(Cli& cli, CLI::App* group) {
         out << fmt::format("opened by key {}{}\n", r.first_key_fingerprint,
                            r.trusted_first_key ? " (taken on trust: pass --pubkey to check it)"
                                                : " (matches --pubkey)");
+        if (!r.nodes.empty()) {
+          std::string nodes;
+          for (const auto& [node, n] : r.nodes)
+            nodes += fmt::format("{}{} ({})", nodes.empty() ? "" : ", ", node, n);
+          out << "entries by node: " << nodes << "\n";
+        }
         for (const auto& c : r.key_changes)
           out << fmt::format("key change at seq {}: {} -> {}{}\n", c.seq, c.old_fingerprint,
                              c.new_fingerprint, c.endorsed ? " (endorsed)" : " (UNENDORSED)");

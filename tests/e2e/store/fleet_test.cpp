@@ -165,11 +165,14 @@ TEST_F(Fleet, TwoNodesShareUsersCodesLockoutAndOneTranscript) {
   EXPECT_NE(exported.find("\"node\":\"node-b\""), std::string::npos);
   EXPECT_NE(exported.find("\"node\":\"node-b\",\"text\":\"on B\""), std::string::npos);
   EXPECT_TRUE(fs::exists(tmp_.path() / "tiles" / "checkpoint"));
-  const RunResult strict = hsmctl({"transcript", "verify", "--strict", out.string()});
-  EXPECT_EQ(strict.code, 0) << strict.out << strict.err;
+  const RunResult strict = hsmctl({"transcript", "verify", "--strict", "--json", out.string()});
+  ASSERT_EQ(strict.code, 0) << strict.out << strict.err;
+  EXPECT_GT(strict.json()["nodes"].value("node-a", 0), 0) << strict.out;
+  EXPECT_GT(strict.json()["nodes"].value("node-b", 0), 0) << strict.out;
   const RunResult py = run_program({std::string(HSMCTL_SOURCE_DIR) + "/scripts/verify-transcript",
                                     "--strict", out.string()});
   EXPECT_EQ(py.code, 0) << py.out << py.err;
+  EXPECT_NE(py.err.find("entries by node: node-a ("), std::string::npos) << py.err;
 }
 
 TEST_F(Fleet, ANodeWhoseTokenHoldsAnotherMasterIsRefusedBeforeAnythingChanges) {
