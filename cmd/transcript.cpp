@@ -318,8 +318,8 @@ void add_join(Cli& cli, CLI::App* group) {
   auto* cmd = group->add_subcommand("join", "make DIR a node of the fleet whose keystore is the "
                                     "PostgreSQL store given: copy and check the fleet's "
                                     "transcript, then record fleet.join with this token");
-  with_example(cmd, "hsmctl --dir /srv/node-b --token node-b --store "
-                    "'postgresql://db.example/hsm' transcript join");
+  with_example(cmd, "hsmctl --dir /srv/node-b --token node-b transcript join  # store = and "
+                    "node = in /srv/node-b/hsmctl.toml");
   cmd->callback([&cli] {
     cli.action = [&cli] {
       Workspace ws(cli.workspace_options(DirUse::start));

@@ -532,6 +532,22 @@ void Transcript::sync_with_fleet() {
   txn.commit();
 }
 
+std::uint64_t Transcript::first_difference(int fd, std::uint64_t common) {
+  const std::string all = read_at(fd, 0, offset_);
+  std::size_t pos = 0;
+  for (std::uint64_t from = 0; from < common;) {
+    const std::vector<std::string> theirs = fleet_->lines_from(from, std::min<std::uint64_t>(2048, common - from));
+    if (theirs.empty()) return from;
+    for (const std::string& line : theirs) {
+      const std::size_t nl = all.find('\n', pos);
+      if (nl == std::string::npos || std::string_view(all).substr(pos, nl - pos) != line) return from;
+      pos = nl + 1;
+      ++from;
+    }
+  }
+  return common;
+}
+
 void Transcript::pull_from_fleet(int fd) {
   const std::uint64_t local = state_.entries;
   const std::uint64_t remote = fleet_->size();
@@ -556,19 +572,22 @@ void Transcript::pull_from_fleet(int fd) {
     }
     return;
   }
-  if (local > remote)
+  // The replica must be a prefix of the database's transcript. Its last line is compared at
+  // every append; only when that differs is the whole file read, to name the first entry that
+  // does.
+  const auto refuse = [&] {
+    const std::uint64_t seq = first_difference(fd, std::min(local, remote));
     fail(Category::integrity,
-         fmt::format("transcript '{}' holds entry {}, which the fleet's transcript on {} (of {} "
-                     "entries) does not: this replica was edited or belongs to another "
-                     "transcript; run 'hsmctl doctor'", file_.string(), remote, fleet_->server(),
-                     remote));
+         fmt::format("transcript '{}' is not a prefix of the fleet's transcript on {}: its entry "
+                     "{} {}; this replica was edited or belongs to another transcript (move it "
+                     "away and the next ceremony copies the fleet's); run 'hsmctl doctor'",
+                     file_.string(), fleet_->server(), seq,
+                     seq < remote ? "differs from the database's" : "is not in the database"));
+  };
+  if (local > remote) refuse();
   if (local > 0) {
     const auto theirs = fleet_->line(local - 1);
-    if (!theirs || *theirs != line_around(fd, offset_, offset_ - 2))
-      fail(Category::integrity,
-           fmt::format("transcript '{}' entry {} differs from the fleet's transcript on {}: this "
-                       "replica was edited or belongs to another transcript; run 'hsmctl "
-                       "doctor'", file_.string(), local - 1, fleet_->server()));
+    if (!theirs || *theirs != line_around(fd, offset_, offset_ - 2)) refuse();
   }
   // The entries other nodes appended, each checked as 'transcript verify' would before it is
   // written: its place, its link to the head, its hash and its signature.

@@ -124,6 +124,9 @@ class Transcript {
   // Under the file's exclusive lock and the fleet's transaction: the file checked against the
   // database and the entries the file lacks appended to it (and to the tree).
   void pull_from_fleet(int fd);
+  // The first seq below `common` where the file and the database's transcript differ (`common`
+  // when they agree that far): for the message of a replica that is not a prefix.
+  std::uint64_t first_difference(int fd, std::uint64_t common);
   void catch_up_from_tail(int fd, std::uint64_t size);
   void fold(const Entry& e);      // the next entry, in order
   void take_key(const Entry& e);  // a transcript.open or .key entry sets the current key

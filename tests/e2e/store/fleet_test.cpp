@@ -3,8 +3,8 @@
 // a one-time code is accepted once across the nodes (also when sent to both at once), a lockout
 // on A holds on B, ceremonies on both nodes at once succeed, the exported transcript names both
 // nodes and verifies (transcript verify --strict, scripts/verify-transcript); a node whose
-// token holds another master is refused before anything changes; an edited or truncated local
-// replica is caught. Skipped without HSMCTL_TEST_PG (scripts/lib/pg_pass.sh runs them).
+// token holds another master is refused before anything changes, and so is a directory whose
+// transcript is not a prefix of the fleet's; an edited or truncated local replica is caught. Skipped without HSMCTL_TEST_PG (scripts/lib/pg_pass.sh runs them).
 #include <future>
 #include <fstream>
 
@@ -191,6 +191,24 @@ TEST_F(Fleet, ANodeWhoseTokenHoldsAnotherMasterIsRefusedBeforeAnythingChanges) {
   expect_failure(r, 4, "holds master KCV");
   EXPECT_EQ(query("SELECT count(*) FROM transcript_entries"), before);
   EXPECT_EQ(query("SELECT count(*) FROM transcript_entries WHERE node = 'node-c'"), "0");
+}
+
+TEST_F(Fleet, ADirectoryWithATranscriptOfItsOwnCannotJoin) {
+  // A transcript of another workspace (SQLite), copied into the directory that would join.
+  const fs::path other = tmp_.path() / "other";
+  ASSERT_EQ(hsmctl({"--dir", other.string(), "token", "init", "--label", "D", "--so-pin-source",
+                    "env:SO"}, {{"SO", kSoPin}}).code, 0);
+  const fs::path node_d = tmp_.path() / "node-d";
+  fs::create_directories(node_d);
+  write_config(node_d, "node-d");
+  fs::copy_file(other / "transcript.jsonl", node_d / "transcript.jsonl");
+  const std::string rows = query("SELECT count(*) FROM transcript_entries");
+  expect_failure(hsmctl({"--dir", node_d.string(), "transcript", "join"}), 4,
+                 "is not a prefix of the fleet's transcript on postgresql://");
+  const RunResult again = hsmctl({"--dir", node_d.string(), "transcript", "join"});
+  EXPECT_NE(again.err.find("its entry 0 differs from the database's"), std::string::npos)
+      << again.err;
+  EXPECT_EQ(query("SELECT count(*) FROM transcript_entries"), rows);
 }
 
 TEST_F(Fleet, AnEditedOrTruncatedReplicaIsCaught) {
