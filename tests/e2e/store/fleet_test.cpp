@@ -4,7 +4,9 @@
 // on A holds on B, ceremonies on both nodes at once succeed, the exported transcript names both
 // nodes and verifies (transcript verify --strict, scripts/verify-transcript); a node whose
 // token holds another master is refused before anything changes, and so is a directory whose
-// transcript is not a prefix of the fleet's; an edited or truncated local replica is caught. Skipped without HSMCTL_TEST_PG (scripts/lib/pg_pass.sh runs them).
+// transcript is not a prefix of the fleet's; an edited or truncated local replica is caught; a
+// node killed between the database's commit and its file's write is repaired by its next
+// ceremony (builds with HSMCTL_TEST_HOOKS). Skipped without HSMCTL_TEST_PG (scripts/lib/pg_pass.sh runs them).
 #include <future>
 #include <fstream>
 
@@ -209,6 +211,30 @@ TEST_F(Fleet, ADirectoryWithATranscriptOfItsOwnCannotJoin) {
   EXPECT_NE(again.err.find("its entry 0 differs from the database's"), std::string::npos)
       << again.err;
   EXPECT_EQ(query("SELECT count(*) FROM transcript_entries"), rows);
+}
+
+TEST_F(Fleet, ACrashAfterTheDatabaseCommitIsRepairedByTheNextCatchUp) {
+#ifndef HSMCTL_TEST_HOOKS
+  GTEST_SKIP() << "built without HSMCTL_TEST_HOOKS: no crash points";
+#endif
+  join_b();
+  // Killed after the database committed B's witness.note (the 2nd append) but before B's file
+  // had it.
+  const RunResult killed = on_b({"transcript", "note", "--witness", "w", "crash"},
+                                {{"HSMCTL_CRASH_AT", "transcript.before-write:2"}});
+  EXPECT_NE(killed.code, 0);
+  EXPECT_EQ(query("SELECT count(*) FROM transcript_entries WHERE line LIKE '%\"text\":\"crash\"%'"),
+            "1");
+  EXPECT_EQ(read_file(node_b_ / "transcript.jsonl").find("\"text\":\"crash\""), std::string::npos);
+  // The next ceremony on B copies it into the file and closes the killed ceremony.
+  const RunResult next = on_b({"transcript", "note", "--witness", "w", "after"});
+  ASSERT_EQ(next.code, 0) << next.err;
+  const std::string replica = read_file(node_b_ / "transcript.jsonl");
+  EXPECT_NE(replica.find("\"text\":\"crash\""), std::string::npos);
+  EXPECT_NE(replica.find("\"event\":\"ceremony.interrupted\""), std::string::npos);
+  const RunResult db = on_b({"doctor"}), da = hsmctl({"doctor"});
+  EXPECT_EQ(db.code, 0) << db.out << db.err;
+  EXPECT_EQ(da.code, 0) << da.out << da.err;
 }
 
 TEST_F(Fleet, AnEditedOrTruncatedReplicaIsCaught) {
