@@ -2,6 +2,7 @@
 #include "ceremonies/recorder.h"
 
 #include "ceremonies/keystore_state.h"
+#include "ceremonies/master/master_keys.h"
 #include "ceremonies/token/token_check.h"
 #include "ceremonies/transcript/checkpoint_ops.h"
 
@@ -78,6 +79,16 @@ void Recorder::ensure_signer() {
     introduce(transcript_, "transcript.open", data);
     return;
   }
+  // A fleet's node signs the one transcript of every node: its token must hold the master the
+  // fleet's keystore records (a clone of the first node's), or nothing it signs would unwrap.
+  if (ws_.is_fleet())
+    if (const auto record = ws_.keystore().master())
+      if (const auto mk = find_master_keys(session); mk && !mk->kcv.empty() && mk->kcv != record->kcv)
+        fail(Category::integrity,
+             fmt::format("token '{}' holds master KCV {}, but the fleet's keystore on {} records "
+                         "{}: this node's token is not a clone of the fleet's master; make it one "
+                         "with 'hsmctl clone' on a node of the fleet; nothing was changed",
+                         token, mk->kcv, ws_.keystore().path(), record->kcv));
   signer_ = find_transcript_key(session, from_hex(state.current_key_id));
   if (signer_ && signer_->public_key() == state.current_key) return;
   // The key that signs this transcript is not on this token. An escrowed key is refused
@@ -146,6 +157,11 @@ void Recorder::begin(const std::string& what, const nlohmann::json& params) {
   // One ceremony at a time per workspace: with the lock held, a ceremony another process is
   // still running is never taken for one that died.
   ws_.hold_lock();
+  // A fleet's node: the transcript is the database's; the file catches up with it first.
+  if (transcript::FleetLog* fleet = ws_.fleet_log()) {
+    transcript_.set_fleet(fleet);
+    transcript_.sync_with_fleet();
+  }
   // Looked at before this ceremony appends anything: the last one to begin, if it never ended.
   std::optional<transcript::UnclosedCeremony> earlier;
   try {

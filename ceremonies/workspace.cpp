@@ -23,14 +23,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// DIR/keystore.url: the PostgreSQL store of a workspace (its URL, never a password) and the
-// binding id the database's meta row holds too, so that one database serves one workspace until
-// the fleet's transcript lives in the database (docs/design.md "PostgreSQL keystore").
+// DIR/keystore.url: the PostgreSQL store of a workspace (its URL, never a password), the
+// binding id the database's meta row holds too, and the node name this workspace signs the
+// fleet's transcript as (docs/design.md "PostgreSQL keystore").
 constexpr const char* kStoreRecord = "keystore.url";
 constexpr const char* kBindingMeta = "workspace_binding";
 
 struct StoreRecord {
-  std::string url, binding;
+  std::string url, binding, node;
 };
 
 std::optional<StoreRecord> read_store_record(const fs::path& dir) {
@@ -39,6 +39,7 @@ std::optional<StoreRecord> read_store_record(const fs::path& dir) {
   StoreRecord r;
   std::getline(in, r.url);
   std::getline(in, r.binding);
+  std::getline(in, r.node);
   return r;
 }
 
@@ -46,7 +47,7 @@ void write_store_record(const fs::path& dir, const StoreRecord& r) {
   const fs::path file = dir / kStoreRecord, tmp = dir / (std::string(kStoreRecord) + ".tmp");
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << r.url << '\n' << r.binding << '\n';
+    out << r.url << '\n' << r.binding << '\n' << r.node << '\n';
     if (!out.flush())
       fail(Category::general, fmt::format("cannot write {}", tmp.string()));
   }
@@ -63,17 +64,24 @@ std::string new_binding() {
   return hex;
 }
 
-// The database is this workspace's: it holds no other workspace's binding.
-void bind_store(keystore::Keystore& ks, const fs::path& dir, const std::string& url) {
+// The database is this workspace's, or a fleet's whose transcript is in the database: another
+// workspace joins it (the replica's catch-up then checks that its transcript is a prefix of the
+// fleet's). A database that another workspace uses but whose transcript is not there yet is
+// refused: that workspace's file is still the only record of its state.
+void bind_store(keystore::Keystore& ks, const fs::path& dir, const std::string& url,
+                const std::string& node, bool fleet_has_transcript) {
   auto recorded = read_store_record(dir);
   const auto held = ks.meta(kBindingMeta);
-  if (held && (!recorded || recorded->binding != *held))
-    fail(Category::general,
-         fmt::format("keystore {} belongs to another workspace, whose transcript records its "
-                     "state; one PostgreSQL keystore serves one workspace until the fleet's "
-                     "transcript is kept in the database: give this workspace another database "
-                     "or schema", ks.path()));
-  if (!recorded) recorded = StoreRecord{url, new_binding()};
+  if (held && (!recorded || recorded->binding != *held)) {
+    if (!fleet_has_transcript)
+      fail(Category::general,
+           fmt::format("keystore {} belongs to another workspace, whose transcript is not in the "
+                       "database yet; run one ceremony in that workspace first (it puts its "
+                       "transcript there), then this one joins the fleet", ks.path()));
+    recorded = StoreRecord{url, *held, node};
+  }
+  if (!recorded) recorded = StoreRecord{url, new_binding(), node};
+  recorded->node = node;
   if (!held) ks.set_meta(kBindingMeta, recorded->binding);
   write_store_record(dir, *recorded);
 }
@@ -89,7 +97,7 @@ bool is_workspace(const std::filesystem::path& dir) {
 
 bool starts_workspace(std::string_view command) {
   return command == "token init" || command == "master init" || command == "master restore" ||
-         command == "backup restore";
+         command == "backup restore" || command == "transcript join";
 }
 
 void require_workspace(const std::filesystem::path& dir) {
@@ -188,14 +196,25 @@ std::unique_ptr<keystore::Keystore> Workspace::unlocked_keystore() const {
 void Workspace::open_keystore() {
   const std::string store = chosen_store();
   std::unique_ptr<keystore::Keystore> ks;
+  const auto file = options_.dir / "transcript.jsonl";
   if (store.empty()) {
     ks = std::make_unique<keystore::Keystore>(options_.dir);
   } else {
     ks = std::make_unique<keystore::Keystore>(keystore::PostgresTarget{store});
-    bind_store(*ks, options_.dir, store);
+    if (!fleet_) hold_lock();  // normally taken already (open_dir)
+    if (!fleet_) fail(Category::general, "internal: a fleet workspace without its fleet lock");
+    fleet_->ensure_table();
+    bind_store(*ks, options_.dir, store, fleet_->node(), fleet_->size() > 0);
+    // The replica first: the state checks below compare with the fleet's latest record.
+    try {
+      transcript::Transcript replica(file);
+      replica.set_fleet(fleet_.get());
+      replica.sync_with_fleet();
+    } catch (const Error& e) {
+      fleet_sync_error_ = e.what();  // every append refuses; doctor names it
+    }
   }
   // Writes go on top of the state the transcript recorded last, never of a copy of the file.
-  const auto file = options_.dir / "transcript.jsonl";
   try {
     if (keystore::Keystore::state_upkeep_on() && std::filesystem::exists(file))
       if (const auto recorded = transcript::Transcript(file).latest_state())
@@ -207,10 +226,18 @@ void Workspace::open_keystore() {
   keystore_ = std::move(ks);
 }
 
+transcript::FleetLog* Workspace::fleet_log() {
+  if (!is_fleet()) return nullptr;
+  keystore();
+  return fleet_.get();
+}
+
 Workspace::~Workspace() {
   session_.reset();  // log out and close before the module can be finalised
   keystore_.reset();
-  module_.reset();   // then the lock, last (members are destroyed in reverse order)
+  module_.reset();
+  fleet_.reset();
+  fleet_lock_.reset();  // then the workspace lock, last (members go in reverse order)
 }
 
 void Workspace::hold_lock() {
@@ -219,6 +246,16 @@ void Workspace::hold_lock() {
   if (!std::filesystem::is_directory(options_.dir, ec)) return;
   if (options_.dir_use != DirUse::start && !is_workspace(options_.dir)) return;
   lock_ = std::make_unique<DirLock>(options_.dir, options_.lock_wait, options_.on_lock_wait);
+  // A fleet's node also takes the fleet lock for as long: one ceremony at a time across the
+  // fleet, so no node sees a keystore change before the transcript entry that records it.
+  if (const std::string store = chosen_store(); !store.empty() && !fleet_) {
+    std::string node = options_.node;
+    if (node.empty())
+      if (const auto recorded = read_store_record(options_.dir); recorded) node = recorded->node;
+    if (node.empty()) node = transcript::host_name();
+    fleet_lock_ = transcript::FleetLock::hold(store, options_.lock_wait, options_.on_lock_wait);
+    fleet_ = std::make_unique<transcript::FleetLog>(store, node);
+  }
 }
 
 p11::Module& Workspace::module() {

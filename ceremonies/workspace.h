@@ -18,6 +18,7 @@
 #include "core/pkcs11/session.h"
 #include "core/pkcs11/token.h"
 #include "core/secure/secret_source.h"
+#include "core/transcript/fleet_log.h"
 
 namespace hsm {
 
@@ -36,6 +37,9 @@ struct WorkspaceOptions {
   // HSMCTL_STORE, store = in hsmctl.toml). A workspace on PostgreSQL records its URL in
   // DIR/keystore.url, used when none is given; a different one is refused.
   std::string store;
+  // This node's name in a fleet's transcript (node = in hsmctl.toml); empty: the name recorded
+  // in DIR/keystore.url when the workspace joined, else the host name.
+  std::string node;
   DirUse dir_use = DirUse::existing;
   SecretSource pin_source;
   // Who runs the ceremony, as the transcript's `actor`: --actor NAME (checked like a user name
@@ -87,6 +91,16 @@ class Workspace {
   // reads a user's KDF costs before it takes the lock) or public (a share set's commitments).
   // Error(not_found) when DIR has no keystore.
   std::unique_ptr<keystore::Keystore> unlocked_keystore() const;
+  // A workspace on PostgreSQL is a node of a fleet (docs/design.md "The fleet"): its transcript
+  // is the database's, DIR/transcript.jsonl a replica. fleet_log() opens the keystore (joining
+  // the fleet's transcript: copied into the replica and checked) and returns the connection
+  // that appends to it; nullptr for an SQLite workspace. The fleet lock is taken with the
+  // workspace lock and held as long.
+  bool is_fleet() const { return !chosen_store().empty(); }
+  transcript::FleetLog* fleet_log();
+  // Why bringing the replica up to the database failed when the keystore was opened (empty if
+  // it did not): reads go on; every append tries again and refuses (exit 4); doctor names it.
+  const std::string& fleet_sync_error() const noexcept { return fleet_sync_error_; }
 
  private:
   void open_keystore();
@@ -94,6 +108,9 @@ class Workspace {
   std::string chosen_store() const;
   WorkspaceOptions options_;
   std::unique_ptr<DirLock> lock_;  // declared first: released last
+  std::shared_ptr<transcript::FleetLock> fleet_lock_;  // held as long as lock_
+  std::unique_ptr<transcript::FleetLog> fleet_;
+  std::string fleet_sync_error_;
   std::shared_ptr<p11::Module> module_;
   std::optional<p11::TokenInfo> token_;
   std::unique_ptr<p11::Session> session_;
@@ -111,7 +128,7 @@ bool is_workspace(const std::filesystem::path& dir);
 void require_workspace(const std::filesystem::path& dir);
 
 // The commands that start a workspace, as "group verb": token init, master init, master
-// restore, backup restore (their cmd/ front ends pass DirUse::start; a plan with such a step
+// restore, backup restore, transcript join (their cmd/ front ends pass DirUse::start; a plan with such a step
 // starts its workspace at plan.begin).
 bool starts_workspace(std::string_view command);
 

@@ -17,6 +17,7 @@ WorkspaceOptions Cli::workspace_options(DirUse use) const {
   o.token = globals.token;
   o.dir = globals.dir;
   o.store = globals.store;
+  o.node = globals.config.node.value_or("");
   o.pin_source = SecretSource::parse(globals.pin_source);
   o.actor = globals.actor;
   o.log_origin = globals.config.log_origin.value_or("");

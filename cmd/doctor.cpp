@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "ceremonies/doctor/doctor.h"
+#include "ceremonies/transcript/fleet_ops.h"
 #include "cmd/cli.h"
 #include "core/error.h"
 
@@ -31,7 +32,10 @@ void add_doctor_commands(Cli& cli) {
         if (f.status == "problem") ++problems;
         list.push_back({{"check", f.check}, {"status", f.status}, {"detail", f.detail}});
       }
-      cli.emit({{"ok", problems == 0}, {"problems", problems}, {"findings", list}},
+      nlohmann::json doc{{"ok", problems == 0}, {"problems", problems}, {"findings", list}};
+      // A fleet's node: the entries each node appended to the fleet's transcript.
+      if (ws.is_fleet()) doc["nodes"] = fleet_nodes(ws);
+      cli.emit(doc,
                [&](std::ostream& out) {
                  // Column widths from the longest status and check name, so a long check
                  // name never pushes its detail out of the column.

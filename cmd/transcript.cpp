@@ -1,5 +1,5 @@
-// transcript verify | head | show | export-key | note: what an auditor and witnesses use
-// (show is in cmd/transcript_show.cpp).
+// transcript verify | head | show | export-key | note | export | join: what an auditor and
+// witnesses use, and a fleet's node (show is in cmd/transcript_show.cpp).
 #include <fmt/format.h>
 
 #include <fstream>
@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ceremonies/transcript/checkpoint_ops.h"
+#include "ceremonies/transcript/fleet_ops.h"
 #include "ceremonies/transcript/transcript_ops.h"
 #include "cmd/cli.h"
 #include "cmd/progress.h"
@@ -66,6 +67,7 @@ nlohmann::json report_json(const transcript::VerifyReport& r, const std::string&
                    {"first_key_fingerprint", r.first_key_fingerprint},
                    {"first_key_trusted", r.trusted_first_key}, {"key_changes", changes},
                    {"torn_last_line", r.torn_last_line}};
+  if (!r.nodes.empty()) j["nodes"] = r.nodes;  // a fleet's transcript: entries per node
   if (r.bad_seq) {
     j["bad_seq"] = *r.bad_seq;
     j["reason"] = r.reason;
@@ -167,6 +169,12 @@ void add_verify(Cli& cli, CLI::App* group) {
         out << fmt::format("opened by key {}{}\n", r.first_key_fingerprint,
                            r.trusted_first_key ? " (taken on trust: pass --pubkey to check it)"
                                                : " (matches --pubkey)");
+        if (!r.nodes.empty()) {
+          std::string nodes;
+          for (const auto& [node, n] : r.nodes)
+            nodes += fmt::format("{}{} ({})", nodes.empty() ? "" : ", ", node, n);
+          out << "entries by node: " << nodes << "\n";
+        }
         for (const auto& c : r.key_changes)
           out << fmt::format("key change at seq {}: {} -> {}{}\n", c.seq, c.old_fingerprint,
                              c.new_fingerprint, c.endorsed ? " (endorsed)" : " (UNENDORSED)");
@@ -269,6 +277,63 @@ void add_note(Cli& cli, CLI::App* group) {
   });
 }
 
+void add_export(Cli& cli, CLI::App* group) {
+  struct Opts {
+    std::string out, tiles;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = group->add_subcommand("export", "write the whole transcript to a new JSONL file "
+                                    "(on a fleet's node: the fleet's, from the database), and "
+                                    "its tiles if asked, for auditors");
+  cmd->add_option("--out", o->out, "the JSONL file to write (never over an existing one)")
+      ->required()->type_name("FILE");
+  cmd->add_option("--tiles", o->tiles, "also write the log in the C2SP tlog-tiles layout, up "
+                  "to the last checkpoint, into this new directory")->type_name("DIR");
+  with_example(cmd, "hsmctl transcript export --out fleet-2026-12.jsonl --tiles fleet-tiles\n"
+                    "  scripts/verify-transcript fleet-2026-12.jsonl");
+  cmd->callback([&cli, o] {
+    cli.action = [&cli, o] {
+      ExportOptions eo;
+      eo.out = o->out;
+      if (!o->tiles.empty()) eo.tiles = o->tiles;
+      eo.validate();  // before the workspace is opened
+      Workspace ws(cli.workspace_options());
+      const ExportResult r = export_transcript(ws, eo);
+      nlohmann::json doc{{"file", o->out}, {"entries", r.entries}, {"head", r.head},
+                         {"from", r.from_database ? "database" : "file"}};
+      if (r.tiles_size) doc["tiles"] = {{"dir", o->tiles}, {"size", *r.tiles_size}};
+      cli.emit(doc, [&](std::ostream& out) {
+        out << fmt::format("exported {} entries (from the {}) to {}\nhead {}\n", r.entries,
+                           r.from_database ? "fleet's database" : "workspace's file", o->out,
+                           r.head);
+        if (r.tiles_size)
+          out << fmt::format("tiles of the first {} entries in {}\n", *r.tiles_size, o->tiles);
+      });
+      return 0;
+    };
+  });
+}
+
+void add_join(Cli& cli, CLI::App* group) {
+  auto* cmd = group->add_subcommand("join", "make DIR a node of the fleet whose keystore is the "
+                                    "PostgreSQL store given: copy and check the fleet's "
+                                    "transcript, then record fleet.join with this token");
+  with_example(cmd, "hsmctl --dir /srv/node-b --token node-b transcript join  # store = and "
+                    "node = in /srv/node-b/hsmctl.toml");
+  cmd->callback([&cli] {
+    cli.action = [&cli] {
+      Workspace ws(cli.workspace_options(DirUse::start));
+      const JoinResult r = join_fleet(ws);
+      cli.emit({{"node", r.node}, {"seq", r.seq}, {"entries", r.entries}},
+               [&](std::ostream& out) {
+                 out << fmt::format("node '{}' joined the fleet's transcript (fleet.join at seq "
+                                    "{}; {} entries)\n", r.node, r.seq, r.entries);
+               });
+      return 0;
+    };
+  });
+}
+
 }  // namespace
 
 void add_transcript_commands(Cli& cli) {
@@ -280,6 +345,8 @@ void add_transcript_commands(Cli& cli) {
   add_transcript_show(cli, group);
   add_export_key(cli, group);
   add_note(cli, group);
+  add_export(cli, group);
+  add_join(cli, group);
   add_transcript_log_commands(cli, group);
   add_transcript_monitor_command(cli, group);
 }

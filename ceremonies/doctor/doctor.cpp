@@ -20,6 +20,7 @@
 #include "core/pkcs11/objects.h"
 #include "core/transcript/appender.h"
 #include "core/transcript/entry.h"
+#include "core/transcript/fleet_log.h"
 #include "core/transcript/verify.h"
 
 namespace hsm {
@@ -92,16 +93,14 @@ void unended_ceremony_checks(const std::string& content, const std::filesystem::
 }
 
 // Returns the hex CKA_ID of the transcript's current key ("" when unknown).
-std::string transcript_checks(const std::filesystem::path& dir, Findings& out) {
+std::string transcript_checks(const std::optional<std::string>& content,
+                              const std::filesystem::path& dir, Findings& out) {
   const auto file = dir / "transcript.jsonl";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  if (!content) {
     out.push_back({"transcript", "note", "no transcript yet"});
     return {};
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const transcript::VerifyReport r = transcript::verify_transcript(buffer.str(), {});
+  const transcript::VerifyReport r = transcript::verify_transcript(*content, {});
   if (r.ok)
     out.push_back({"transcript", "ok", fmt::format("{} entries, {} ceremonies, head {}", r.entries,
                                                    r.ceremonies, r.head)});
@@ -112,7 +111,7 @@ std::string transcript_checks(const std::filesystem::path& dir, Findings& out) {
   else
     out.push_back({"transcript", "problem",
                    fmt::format("entry {}: {}", r.bad_seq ? std::to_string(*r.bad_seq) : "?", r.reason)});
-  unended_ceremony_checks(buffer.str(), dir, out);
+  unended_ceremony_checks(*content, dir, out);
   std::error_code ec;
   if (std::filesystem::exists(dir / "transcript.pending.jsonl", ec))
     out.push_back({"transcript", "note", "failures recorded before login are waiting in "
@@ -177,6 +176,45 @@ void token_checks(Workspace& ws, keystore::Keystore& ks, const std::string& tran
   }
 }
 
+// A fleet's node: the local replica line by line against the database's transcript (the first
+// seq that differs, or entries the database does not have), and the nodes seen.
+void fleet_checks(Workspace& ws, const std::string& fleet_content, Findings& out) {
+  if (!ws.fleet_sync_error().empty())
+    out.push_back({"fleet", "problem", "the local replica cannot follow the fleet's transcript: " +
+                                           ws.fleet_sync_error()});
+  std::ifstream in(ws.options().dir / "transcript.jsonl", std::ios::binary);
+  std::istringstream theirs(fleet_content);
+  std::uint64_t seq = 0;
+  std::string mine_line, their_line;
+  for (;; ++seq) {
+    const bool have_mine = static_cast<bool>(std::getline(in, mine_line));
+    const bool have_theirs = static_cast<bool>(std::getline(theirs, their_line));
+    if (!have_mine) break;  // a replica behind the database is caught up by the next ceremony
+    if (!have_theirs || mine_line != their_line) {
+      out.push_back({"fleet", "problem",
+                     fmt::format("the local replica (transcript.jsonl) differs from the fleet's "
+                                 "transcript at seq {}{}: it was edited, or belongs to another "
+                                 "transcript; move it away and the next ceremony copies the "
+                                 "fleet's", seq, have_theirs ? "" : " (the database has no such "
+                                                                    "entry)")});
+      break;
+    }
+  }
+  std::string nodes;
+  for (const auto& [node, n] : ws.fleet_log()->entries_per_node())
+    nodes += fmt::format("{}{} ({})", nodes.empty() ? "" : ", ", node.empty() ? "?" : node, n);
+  out.push_back({"fleet", "ok", fmt::format("the fleet's transcript on {}: entries by node {}",
+                                            ws.fleet_log()->server(), nodes)});
+}
+
+std::optional<std::string> read_transcript(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 }  // namespace
 
 std::vector<DoctorFinding> doctor(Workspace& ws, const DoctorOptions& options) {
@@ -185,21 +223,32 @@ std::vector<DoctorFinding> doctor(Workspace& ws, const DoctorOptions& options) {
   if (!ws.has_keystore())
     fail(Category::not_found, fmt::format("'{}' is not an hsmctl workspace (no keystore.sqlite)",
                                           dir.string()));
-  keystore::Keystore& ks = ws.keystore();
+  keystore::Keystore& ks = ws.keystore();  // a fleet's replica is brought up to date here
   keystore_checks(ks, out);
-  const std::string current = transcript_checks(dir, out);
+  // On a fleet, the transcript checked (and the keystore checked against) is the database's:
+  // every node's changes are in it.
+  std::optional<std::string> content;
+  if (transcript::FleetLog* fleet = ws.fleet_log()) {
+    std::string all;
+    for (std::uint64_t from = 0;;) {
+      const auto lines = fleet->lines_from(from, 4096);
+      if (lines.empty()) break;
+      for (const std::string& line : lines) all += line + '\n';
+      from += lines.size();
+    }
+    if (!all.empty()) content = std::move(all);
+    fleet_checks(ws, content.value_or(""), out);
+  } else {
+    content = read_transcript(dir / "transcript.jsonl");
+  }
+  const std::string current = transcript_checks(content, dir, out);
   // Against a transcript that verifies: the keystore is what it recorded.
   const bool transcript_ok =
-      std::filesystem::exists(dir / "transcript.jsonl") &&
+      content.has_value() &&
       std::none_of(out.begin(), out.end(), [](const DoctorFinding& f) {
         return f.check == "transcript" && f.status == "problem";
       });
-  if (transcript_ok) {
-    std::ifstream in(dir / "transcript.jsonl", std::ios::binary);
-    std::stringstream content;
-    content << in.rdbuf();
-    keystore_state_checks(ks, content.str(), out);
-  }
+  if (transcript_ok) keystore_state_checks(ks, *content, out);
   if (options.token) token_checks(ws, ks, current, out);
   return out;
 }

@@ -102,7 +102,7 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
     const std::string_view k = key.str();
     const auto line = node.source().begin.line;
     if (k == "module" || k == "token" || k == "pin_source" || k == "log_origin" ||
-        k == "store" || k == "users" || k == "serve")
+        k == "store" || k == "node" || k == "users" || k == "serve")
       continue;
     if (k == "max_auth_failures" || k == "min_password_length")
       fail(Category::usage, fmt::format("{}:{}: '{}' belongs in the [users] table", source_name,
@@ -112,13 +112,19 @@ WorkspaceConfig parse_config(std::string_view text, std::string_view source_name
                                         "hsmctl.toml, use pin_source = \"env:VAR\"",
                                         source_name, line, k));
     fail(Category::usage, fmt::format("{}:{}: unknown key '{}' (known: module, token, "
-                                      "pin_source, log_origin, store, [users], [serve])", source_name, line, k));
+                                      "pin_source, log_origin, store, node, [users], [serve])", source_name, line, k));
   }
   c.module = string_key(root, "module", source_name);
   c.token = string_key(root, "token", source_name);
   c.pin_source = string_key(root, "pin_source", source_name);
   c.log_origin = string_key(root, "log_origin", source_name);
   c.store = string_key(root, "store", source_name);
+  c.node = string_key(root, "node", source_name);
+  if (c.node && (c.node->empty() || c.node->size() > 64 ||
+                 c.node->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789.-_") != std::string::npos))
+    fail(Category::usage, fmt::format("{}: node: give 1 to 64 letters, digits, '.', '-' or '_'",
+                                      source_name));
   if (c.store) {
     try {
       check_store(*c.store);

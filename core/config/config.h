@@ -26,6 +26,7 @@ struct WorkspaceConfig {
   std::optional<int> min_password_length; // [users] min_password_length = 12
   std::optional<std::string> log_origin;  // log_origin = "example.com/ceremonies" (checkpoints)
   std::optional<std::string> store;       // store = "postgresql://host/db" (the keystore)
+  std::optional<std::string> node;        // node = "signer-2" (a fleet's node name)
   ServeConfig serve;                      // [serve]
 };
 

@@ -322,6 +322,13 @@ void migrate(Database& db) {
   tx.commit();
 }
 
+const char* fleet_transcript_ddl() {
+  return "CREATE TABLE IF NOT EXISTS transcript_entries ("
+         "seq BIGINT PRIMARY KEY CHECK (seq >= 0), "
+         "node TEXT COLLATE \"C\" NOT NULL, "
+         "line TEXT COLLATE \"C\" NOT NULL)";
+}
+
 int table_since(std::string_view table) {
   if (table == "group_old_keys" || table == "group_old_layers") return 3;
   if (table == "share_group_names") return 4;

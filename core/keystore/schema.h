@@ -28,4 +28,10 @@ const std::vector<std::string_view>& table_names();
 int table_since(std::string_view table);
 inline constexpr int kOldestImportableSchema = 2;
 
+// PostgreSQL only: the fleet's transcript (core/transcript/fleet_log.h), one row per entry. Not
+// a numbered step: an SQLite keystore never gets it (its transcript is DIR/transcript.jsonl, and
+// its schema version, backups and digests stay as they were); it is not a keystore table for
+// export, import or the state digests (a backup carries no transcript). Idempotent.
+const char* fleet_transcript_ddl();
+
 }  // namespace hsm::keystore

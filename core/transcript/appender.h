@@ -19,6 +19,8 @@
 
 namespace hsm::transcript {
 
+class FleetLog;
+
 // Whoever signs entries: the transcript key in the token.
 class Signer {
  public:
@@ -105,6 +107,18 @@ class Transcript {
   void defer_sync(bool defer) noexcept { defer_sync_ = defer; }
   void sync();
 
+  // A workspace of a fleet (core/transcript/fleet_log.h): the database's table is the
+  // transcript and the file its replica. Every append then first copies the entries other nodes
+  // appended into the file (each checked: seq, chain, hash, signature), refuses a file that is
+  // not a prefix of the database's transcript (exit 4, naming the seq), and commits its entry to
+  // the database before writing it to the file; each entry's data names the node. Without it
+  // (SQLite workspaces) nothing of this runs.
+  void set_fleet(FleetLog* fleet) noexcept { fleet_ = fleet; }
+  // Brings the file up to the database's transcript (a fleet workspace; nothing otherwise). A
+  // database without entries is given the file's (a workspace that kept its transcript in the
+  // file alone before it became a fleet's).
+  void sync_with_fleet();
+
   // Removes a torn (unterminated) last line; returns its length, 0 if there was none.
   std::size_t cut_torn_tail();
 
@@ -114,6 +128,12 @@ class Transcript {
 
  private:
   void catch_up(int fd);
+  // Under the file's exclusive lock and the fleet's transaction: the file checked against the
+  // database and the entries the file lacks appended to it (and to the tree).
+  void pull_from_fleet(int fd);
+  // The first seq below `common` where the file and the database's transcript differ (`common`
+  // when they agree that far): for the message of a replica that is not a prefix.
+  std::uint64_t first_difference(int fd, std::uint64_t common);
   void catch_up_from_tail(int fd, std::uint64_t size);
   void fold(const Entry& e);      // the next entry, in order
   void take_key(const Entry& e);  // a transcript.open or .key entry sets the current key
@@ -125,6 +145,7 @@ class Transcript {
   bool unsynced_ = false;  // lines written since the last fdatasync
   TranscriptState state_;
   std::unique_ptr<tlog::TreeStore> tree_;
+  FleetLog* fleet_ = nullptr;
 };
 
 }  // namespace hsm::transcript

@@ -180,6 +180,9 @@ void LineChecker::check(std::string_view content, std::size_t begin, std::size_t
       continue;
     }
     const bool key_event = is_key_event(c.entry.event);
+    if (c.entry.data.is_object())  // a fleet's transcript: the node that appended it
+      if (const auto node = c.entry.data.find("node"); node != c.entry.data.end() && node->is_string())
+        c.node = node->get<std::string>();
     if (!key_event) c.entry.data = nlohmann::json();  // not needed later: do not keep it
     try {
       const std::string sealed = members_after_data(c.entry, true);

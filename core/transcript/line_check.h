@@ -60,6 +60,7 @@ struct CheckedLine {
   bool torn = false;      // no newline ends it: nothing else below is set
   std::optional<std::string> parse_error;  // what parse_canonical_line or entry_from_json threw
   Entry entry;              // parsed; `data` is kept only for key events
+  std::string node;         // its data.node, if a string (a fleet's transcript)
   std::exception_ptr hash_failure;  // computing the body hash threw this
   bool hash_ok = false;             // the body's SHA-256 is `entry.hash`
   const TranscriptKey* signature_key = nullptr;  // the signature was checked under this key

@@ -222,6 +222,7 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
         } catch (const nlohmann::json::exception&) {
           return bad("a key entry's data has fields of the wrong type");
         }
+        if (!c.node.empty()) ++r.nodes[c.node];
         if (ceremonies.empty() || e.ceremony != last_ceremony) {  // a ceremony's lines adjoin
           ceremonies.insert(e.ceremony);
           last_ceremony = e.ceremony;

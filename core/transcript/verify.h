@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,8 @@ struct VerifyReport {
   std::vector<Bytes> keys;  // DER SPKI of every transcript key, in order (what checkpoints are
                             // signed with)
   bool torn_last_line = false;
+  // A fleet's transcript: the entries that name their node (data.node), per node.
+  std::map<std::string, std::uint64_t> nodes;
   std::optional<std::uint64_t> bad_seq;
   std::string reason;
 };

@@ -139,6 +139,16 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
          t[at] = t[at] == '1' ? '2' : '1';  // the year of entry 3
          tampered_transcript = write_file("tampered.jsonl", t).string();
        }},
+      {"transcript export over an existing file", [&] { return std::vector<std::string>{"transcript", "export", "--out", existing}; },
+       {}, 7, "already exists", "", false},
+      {"transcript export of a workspace without a transcript", [&] { return std::vector<std::string>{"--dir", (tmp_.path() / "empty-ws").string(), "transcript", "export", "--out", out("export")}; },
+       {}, 7, "has no transcript yet", out("export"), false,
+       [&] {
+         fs::create_directories(tmp_.path() / "empty-ws");
+         write_file("empty-ws/keystore.sqlite", "");
+       }},
+      {"transcript join without a PostgreSQL store", [&] { return std::vector<std::string>{"transcript", "join"}; },
+       {}, 2, "needs a PostgreSQL store", "", false},
       {"--head of 4 hex digits", [&] { return std::vector<std::string>{"transcript", "verify", "--head", "00ff"}; },
        {}, 2, "64 hex digits", "", false},
       {"--head that is not hex", [&] { return std::vector<std::string>{"transcript", "verify", "--head", "zzzz"}; },

@@ -2,7 +2,8 @@
 // init, user create and sign with a one-time code, a replayed code refused, lockout, doctor and
 // transcript verify, all against the throwaway cluster of scripts/lib/pg_cluster.sh; and the
 // store's bad input (a password in the URL, a URL libpq cannot read, a server that is down, a
-// workspace given another store, a second workspace on one database). Skipped without
+// workspace given another store, a second workspace on a database whose transcript is not in it
+// yet; tests/e2e/store/fleet_test.cpp has the fleet's nodes). Skipped without
 // HSMCTL_TEST_PG (scripts/test runs them in the release pass).
 #include <fstream>
 
@@ -129,11 +130,22 @@ TEST_F(Store, BadStoresFailWithOneLine) {
   ASSERT_EQ(master_init(tmp_.path() / "shares3").code, 0);
   PgSchema other;
   expect_failure(hsmctl({"--store", other.url(), "user", "list"}), 2, "keeps its keystore at");
+  // A database whose transcript is not in it (a workspace that kept it in its file alone, as
+  // before the fleet) belongs to that workspace: a second one is refused...
+  query("DROP TABLE transcript_entries");
   const auto ws2 = tmp_.path() / "ws2";
   expect_failure(hsmctl({"--dir", ws2.string(), "--store", url_, "master", "init", "--threshold",
                          "2", "--custodians", "a,b,c", "--shares-out",
                          (tmp_.path() / "shares4").string()}),
                  1, "belongs to another workspace");
+  // ...and the workspace's next ceremony puts its whole transcript there (then others may join).
+  ASSERT_EQ(hsmctl({"transcript", "note", "--witness", "w", "seeded"}).code, 0);
+  const std::string file = read_file(ws_ / "transcript.jsonl");
+  EXPECT_EQ(query("SELECT count(*) FROM transcript_entries"),
+            std::to_string(std::count(file.begin(), file.end(), '\n')));
+  EXPECT_EQ(query("SELECT string_agg(line || chr(10), '' ORDER BY seq) FROM transcript_entries") +
+                "\n",
+            file);
 }
 
 }  // namespace

@@ -1,0 +1,122 @@
+// Joining a fleet's transcript, exporting a transcript, counting a fleet's nodes.
+#include "ceremonies/transcript/fleet_ops.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "ceremonies/recorder.h"
+#include "ceremonies/transcript/checkpoint_ops.h"
+#include "ceremonies/transcript/receipt_ops.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/tlog/merkle.h"
+#include "core/tlog/note.h"
+#include "core/tlog/tiles.h"
+#include "core/transcript/appender.h"
+#include "core/transcript/canonical_json.h"
+#include "core/transcript/entry.h"
+#include "core/transcript/fleet_log.h"
+
+namespace hsm {
+
+namespace {
+
+std::filesystem::path transcript_file(const Workspace& ws) {
+  return ws.options().dir / "transcript.jsonl";
+}
+
+void require_new(const std::filesystem::path& p, const char* what) {
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(p, ec)))
+    fail(Category::not_found, fmt::format("{} '{}' already exists; hsmctl never writes over a "
+                                          "file: give a new path", what, p.string()));
+}
+
+}  // namespace
+
+JoinResult join_fleet(Workspace& ws) {
+  if (!ws.is_fleet())
+    fail(Category::usage, "transcript join needs a PostgreSQL store (--store, HSMCTL_STORE or "
+                          "store = in hsmctl.toml): an SQLite workspace is a fleet of one");
+  JoinResult out;
+  run_ceremony(ws, "transcript.join", nlohmann::json::object(), [&](Recorder& rec) {
+    transcript::FleetLog* fleet = ws.fleet_log();
+    out.node = fleet->node();
+    const p11::TokenInfo& t = ws.token();
+    out.seq = rec.record("fleet.join", {{"node", out.node}, {"token", t.label},
+                                         {"token_serial", t.serial}});
+  });
+  out.entries = transcript::Transcript(transcript_file(ws)).state().entries;
+  return out;
+}
+
+void ExportOptions::validate() const {
+  if (out.empty()) fail(Category::usage, "--out must name the file to write");
+  require_new(out, "export file");
+  if (tiles) require_new(*tiles, "tiles directory");
+}
+
+ExportResult export_transcript(Workspace& ws, const ExportOptions& options) {
+  options.validate();
+  ExportResult r;
+  std::string content;
+  const auto file = transcript_file(ws);
+  if (transcript::FleetLog* fleet = ws.fleet_log()) {
+    // The database's transcript is the fleet's; the replica was brought up to it on opening.
+    r.from_database = true;
+    for (std::uint64_t from = 0;;) {
+      const auto lines = fleet->lines_from(from, 4096);
+      if (lines.empty()) break;
+      for (const std::string& line : lines) content += line + '\n';
+      from += lines.size();
+      r.entries = from;
+    }
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream s;
+    if (in) s << in.rdbuf();
+    content = s.str();
+    if (!content.empty() && content.back() != '\n')
+      fail(Category::integrity, fmt::format("transcript '{}' ends in a torn line; check it with "
+                                            "'hsmctl transcript verify' and cut it with --repair",
+                                            file.string()));
+    for (char c : content) r.entries += c == '\n' ? 1 : 0;
+  }
+  if (r.entries == 0)
+    fail(Category::not_found, fmt::format("workspace '{}' has no transcript yet: nothing to "
+                                          "export", ws.options().dir.string()));
+  const std::size_t last = content.rfind('\n', content.size() - 2);
+  const std::string_view last_line =
+      std::string_view(content).substr(last == std::string::npos ? 0 : last + 1);
+  r.head = transcript::entry_from_json(
+               transcript::parse_canonical_line(last_line.substr(0, last_line.size() - 1)))
+               .hash;
+  write_new_file(options.out, as_bytes(content), 0644);
+  if (options.tiles) {
+    const auto note = load_checkpoint(file);
+    if (!note)
+      fail(Category::not_found, fmt::format("wrote {}, but the log has no checkpoint yet for "
+                                            "tiles; make one with 'hsmctl transcript checkpoint'",
+                                            options.out.string()));
+    transcript::Transcript t(file);
+    tlog::TreeStore& tree = t.tree();
+    const tlog::Checkpoint c = tlog::parse_checkpoint(note->text);
+    if (c.size > tree.size() || tlog::tree_root(tree, c.size) != c.root)
+      fail(Category::integrity, "the kept checkpoint does not match the log; check it with "
+                                "'hsmctl transcript verify --checkpoint'");
+    tlog::publish_tiles(tree, c.size,
+                        [&](std::uint64_t seq) { return read_entry_line(file, tree, seq); },
+                        note->format(), *options.tiles);
+    r.tiles_size = c.size;
+  }
+  return r;
+}
+
+std::map<std::string, std::uint64_t> fleet_nodes(Workspace& ws) {
+  transcript::FleetLog* fleet = ws.fleet_log();
+  return fleet == nullptr ? std::map<std::string, std::uint64_t>{} : fleet->entries_per_node();
+}
+
+}  // namespace hsm
