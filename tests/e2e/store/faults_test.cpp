@@ -107,7 +107,10 @@ TEST_F(StoreFaults, ConnectionTerminatedMidCeremonyEndsWithOneLineAndRerunWorks)
        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '" +
            app + "'"});
   ASSERT_EQ(killed.code, 0) << killed.err;
-  EXPECT_EQ(killed.out, "1\n");
+  // Every connection of the paused process: the keystore's, and on a workspace whose
+  // transcript is in the database (every one since the fleet), the transcript's and the fleet
+  // lock's.
+  EXPECT_NE(killed.out, "0\n");
   give_password();
   const RunResult r = p->finish();
   expect_failure(r, 6, "the connection to the server was lost");
