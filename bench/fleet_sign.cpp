@@ -60,7 +60,7 @@ double sign_rate(const fs::path& dir, const Node& a, const Node& b, int per_thre
         try {
           run("PW=" + std::string(kPassword) + " " + on(n) + " user sign " + user + " --in " +
               (dir / "data.txt").string() + " --out " + out +
-              " --password-source env:PW >/dev/null");
+              " --password-source env:PW >/dev/null 2>&1");
         } catch (const std::exception&) {
           ++failed;
         }

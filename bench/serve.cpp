@@ -208,7 +208,7 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   const hsm::bench::Flags flags = hsm::bench::parse_flags(argc, argv, "--users");
   const int users = flags.size > 0 ? static_cast<int>(flags.size) : flags.quick ? 8 : 64;
-  const int rounds = flags.quick ? 1 : flags.rounds, clients = 16;
+  const int rounds = flags.quick ? 1 : flags.rounds, clients = 64;
   const double seconds = flags.quick ? 2 : 8;
   char tmpl[] = "/tmp/hsmctl-bench-serve-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
