@@ -207,15 +207,8 @@ void add_publish(Cli& cli, CLI::App* group) {
       if (!note)
         fail(Category::not_found, "the log has no checkpoint yet; make one with 'hsmctl "
                                   "transcript checkpoint'");
-      transcript::Transcript t(file);
-      tlog::TreeStore& tree = t.tree();
       const tlog::Checkpoint c = tlog::parse_checkpoint(note->text);
-      if (c.size > tree.size() || tlog::tree_root(tree, c.size) != c.root)
-        fail(Category::integrity, "the kept checkpoint does not match the log; check it with "
-                                  "'hsmctl transcript verify --checkpoint'");
-      const auto stats = tlog::publish_tiles(
-          tree, c.size, [&](std::uint64_t seq) { return read_entry_line(file, tree, seq); },
-          note->format(), *dir);
+      const auto stats = publish_checkpoint_tiles(file, *note, *dir);
       cli.emit({{"dir", *dir}, {"size", c.size}, {"tiles_written", stats.tiles_written},
                 {"bundles_written", stats.bundles_written}, {"kept", stats.kept}},
                [&](std::ostream& out) {

@@ -1,5 +1,6 @@
 // Signing, keeping and reading the workspace's checkpoint.
 #include "ceremonies/transcript/checkpoint_ops.h"
+#include "ceremonies/transcript/receipt_ops.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -132,6 +133,20 @@ std::vector<std::uint64_t> add_cosignatures(const std::filesystem::path& transcr
   return sizes;
 }
 
+
+tlog::PublishStats publish_checkpoint_tiles(const std::filesystem::path& transcript,
+                                            const tlog::Note& note,
+                                            const std::filesystem::path& dir) {
+  transcript::Transcript t(transcript);
+  tlog::TreeStore& tree = t.tree();
+  const tlog::Checkpoint c = tlog::parse_checkpoint(note.text);
+  if (c.size > tree.size() || tlog::tree_root(tree, c.size) != c.root)
+    fail(Category::integrity, "the kept checkpoint does not match the log; check it with "
+                              "'hsmctl transcript verify --checkpoint'");
+  return tlog::publish_tiles(
+      tree, c.size, [&](std::uint64_t seq) { return read_entry_line(transcript, tree, seq); },
+      note.format(), dir);
+}
 
 tlog::Note sign_checkpoint(transcript::Transcript& t, transcript::Signer& signer,
                            const std::string& configured_origin) {

@@ -11,6 +11,7 @@
 
 #include "ceremonies/workspace.h"
 #include "core/tlog/note.h"
+#include "core/tlog/tiles.h"
 #include "core/transcript/appender.h"
 
 namespace hsm {
@@ -48,6 +49,13 @@ std::vector<std::uint64_t> add_cosignatures(const std::filesystem::path& transcr
                                             const std::vector<tlog::VerifierKey>& witnesses);
 // The kept checkpoint, if any.
 std::optional<tlog::Note> load_checkpoint(const std::filesystem::path& transcript);
+
+// Writes the C2SP tiles of the log `transcript` up to its kept checkpoint `note` into `dir`
+// (`transcript publish`, `transcript export --tiles`); Error(integrity) when the checkpoint
+// does not match the log.
+tlog::PublishStats publish_checkpoint_tiles(const std::filesystem::path& transcript,
+                                            const tlog::Note& note,
+                                            const std::filesystem::path& dir);
 void store_checkpoint(const std::filesystem::path& transcript, const tlog::Note& note);
 
 }  // namespace hsm

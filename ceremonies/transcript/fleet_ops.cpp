@@ -100,16 +100,8 @@ ExportResult export_transcript(Workspace& ws, const ExportOptions& options) {
       fail(Category::not_found, fmt::format("wrote {}, but the log has no checkpoint yet for "
                                             "tiles; make one with 'hsmctl transcript checkpoint'",
                                             options.out.string()));
-    transcript::Transcript t(file);
-    tlog::TreeStore& tree = t.tree();
-    const tlog::Checkpoint c = tlog::parse_checkpoint(note->text);
-    if (c.size > tree.size() || tlog::tree_root(tree, c.size) != c.root)
-      fail(Category::integrity, "the kept checkpoint does not match the log; check it with "
-                                "'hsmctl transcript verify --checkpoint'");
-    tlog::publish_tiles(tree, c.size,
-                        [&](std::uint64_t seq) { return read_entry_line(file, tree, seq); },
-                        note->format(), *options.tiles);
-    r.tiles_size = c.size;
+    publish_checkpoint_tiles(file, *note, *options.tiles);
+    r.tiles_size = tlog::parse_checkpoint(note->text).size;
   }
   return r;
 }
