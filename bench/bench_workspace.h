@@ -1,16 +1,18 @@
-// What the benchmarks that run the hsmctl binary share: a shell command's output, and a
-// throwaway SoftHSM token "bench" with a workspace whose master is initialised, selected
+// What the benchmarks that run the hsmctl binary share: a shell command's output, a run under a
+// throwaway PostgreSQL cluster, and a throwaway SoftHSM token "bench" with a workspace whose master is initialised, selected
 // through the environment (SOFTHSM2_CONF, HSMCTL_TOKEN, HSMCTL_DIR, HSMCTL_PIN_SOURCE) so
 // that every hsmctl the benchmark starts uses them.
 #pragma once
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace hsm::bench {
 
@@ -46,6 +48,22 @@ inline void make_workspace(const std::filesystem::path& dir, const std::string& 
       " >/dev/null");
   run(hsmctl + " master init --threshold 2 --custodians a,b,c --shares-out " +
       (dir / "shares").string() + " >/dev/null");
+}
+
+// Runs this benchmark again under scripts/lib/pg_cluster.sh (of the source tree `source_dir`),
+// which starts a throwaway PostgreSQL 15 cluster with fsync and synchronous commit on (as
+// SQLite's synchronous = FULL) and sets HSMCTL_TEST_PG; returns only if that cannot start (1).
+inline int run_under_pg_cluster(const std::string& source_dir, int argc, char** argv) {
+  std::vector<std::string> args{source_dir + "/scripts/lib/pg_cluster.sh",
+                                std::filesystem::canonical("/proc/self/exe").string()};
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::vector<char*> av;
+  for (auto& a : args) av.push_back(a.data());
+  av.push_back(nullptr);
+  ::setenv("HSMCTL_PG_DURABLE", "1", 1);
+  ::execv(av[0], av.data());
+  std::perror("pg_cluster.sh");
+  return 1;
 }
 
 }  // namespace hsm::bench

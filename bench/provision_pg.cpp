@@ -58,18 +58,8 @@ double provision_rate(const fs::path& dir, const fs::path& ws, const std::string
 int main(int argc, char** argv) {
   const auto flags = hsm::bench::parse_flags(argc, argv, "--size");
   const char* url = std::getenv("HSMCTL_TEST_PG");
-  if (url == nullptr || *url == '\0') {
-    std::vector<std::string> args{std::string(HSMCTL_SOURCE_DIR) + "/scripts/lib/pg_cluster.sh",
-                                  fs::canonical("/proc/self/exe").string()};
-    for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
-    std::vector<char*> av;
-    for (auto& a : args) av.push_back(a.data());
-    av.push_back(nullptr);
-    ::setenv("HSMCTL_PG_DURABLE", "1", 1);  // fsync on, as SQLite's synchronous = FULL
-    ::execv(av[0], av.data());
-    std::perror("pg_cluster.sh");
-    return 1;
-  }
+  if (url == nullptr || *url == '\0')
+    return hsm::bench::run_under_pg_cluster(HSMCTL_SOURCE_DIR, argc, argv);
   const long users = flags.size > 0 ? flags.size : (flags.quick ? 200 : 2000);
   char pattern[] = "/tmp/hsmctl-bench-pg-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) return 1;
