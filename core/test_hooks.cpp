@@ -5,13 +5,33 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 namespace hsm {
 
+namespace {
+
+void pause_at(const char* point) {
+  static const char* spec = std::getenv("HSMCTL_PAUSE_AT");
+  static std::atomic<bool> paused{false};
+  if (spec == nullptr) return;
+  const std::string s(spec);
+  const auto colon = s.find(':');
+  if (colon == std::string::npos || s.compare(0, colon, point) != 0) return;
+  if (paused.exchange(true)) return;
+  const std::string gate = s.substr(colon + 1);
+  if (FILE* f = std::fopen((gate + ".reached").c_str(), "w")) std::fclose(f);
+  for (int i = 0; i < 6000 && ::access(gate.c_str(), F_OK) != 0; ++i) ::usleep(10 * 1000);
+}
+
+}  // namespace
+
 void test_hook(const char* point) {
+  pause_at(point);
   static const char* spec = std::getenv("HSMCTL_CRASH_AT");
   static int seen = 0;
   if (spec == nullptr) return;

@@ -276,8 +276,9 @@ CscApi::Reply CscApi::sign_hash(const std::string& body, const ClientIdentity& c
     CscSignatures s;
     GroupCommit::Result done = batches_.run(
         {{"user", r.credential}, {"via", "csc"}, {"client_fingerprint", r.client}},
-        [&](Workspace& ws, Recorder& rec, AuthOutcome&) {
-          s = csc_sign_hashes(rec, ws, r, redeemed);
+        [&](Workspace& ws, Recorder& rec, const MasterKeys& mk, AuthOutcome&) {
+          s = csc_sign_hashes(rec, ws, mk, r, redeemed);
+          return std::vector<std::uint64_t>{};  // CSC's answer carries no receipts
         });
     if (done.refused) throw *done.refused;
     if (!done.ok) throw done.error.value_or(Error(Category::general, "internal: no answer"));

@@ -64,12 +64,11 @@ RedeemedSad redeem_sad(SadStore& sads, const CscSignRequest& r) {
   return std::move(*redeemed);
 }
 
-CscSignatures csc_sign_hashes(Recorder& rec, Workspace& ws, const CscSignRequest& r,
-                              RedeemedSad& redeemed) {
+CscSignatures csc_sign_hashes(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                              const CscSignRequest& r, RedeemedSad& redeemed) {
   CscSignatures out;
   {
     const p11::Session& s = ws.login();
-    const MasterKeys mk = require_master(s);
     std::optional<keystore::UserRecord> user = ws.keystore().find_user(r.credential);
     if (!user) fail(Category::not_found, fmt::format("user '{}' not found", r.credential));
     if (user->locked)
@@ -83,7 +82,7 @@ CscSignatures csc_sign_hashes(Recorder& rec, Workspace& ws, const CscSignRequest
       // One signature with a session copy of the key, recorded before the answer exists.
       Bytes signature = sign_as_user(s, mk, u, hash, SignedForm::digest);
       out.seqs.push_back(
-          record_service_signature(rec, u, r.client, hash, SignedForm::digest, r.digest_alg,
+          record_service_signature(rec, u.user, r.client, hash, SignedForm::digest, r.digest_alg,
                                    signature));
       out.signatures.push_back(std::move(signature));
     }

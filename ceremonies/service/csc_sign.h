@@ -57,8 +57,8 @@ RedeemedSad redeem_sad(SadStore& sads, const CscSignRequest& r);
 // Inside the ceremony `rec` of a batch (group_commit.h): signs each hash with what the SAD
 // carries, each recorded as a user.signed entry. A user locked or whose key changed since the
 // authorisation is Error(auth).
-CscSignatures csc_sign_hashes(Recorder& rec, Workspace& ws, const CscSignRequest& r,
-                              RedeemedSad& redeemed);
+CscSignatures csc_sign_hashes(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                              const CscSignRequest& r, RedeemedSad& redeemed);
 
 // The hash algorithm a user's key signs digests of ("sha256", "sha384"), or "" (data only).
 std::string csc_hash_alg(const keystore::UserRecord& user);

@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include "ceremonies/transcript/receipt_ops.h"
 #include "core/keystore/keystore.h"
 #include "core/test_hooks.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -14,10 +16,15 @@ namespace hsm {
 
 GroupCommit::GroupCommit(const WorkspaceOptions& workspace, const Secret& pin, TokenGate& gate,
                          int limit, ServiceMetrics& metrics)
-    : workspace_(workspace), pin_(pin), gate_(gate), limit_(limit), metrics_(metrics) {}
+    : workspace_(workspace),
+      pin_(pin),
+      gate_(gate),
+      limit_(limit),
+      metrics_(metrics),
+      token_(workspace, pin) {}
 
-GroupCommit::Result GroupCommit::run(nlohmann::json request, Work work) {
-  Job job{std::move(request), std::move(work), {}, false};
+GroupCommit::Result GroupCommit::run(nlohmann::json request, Work work, Prepare prepare) {
+  Job job{std::move(request), std::move(work), std::move(prepare), {}, {}, false};
   std::unique_lock<std::mutex> lock(m_);
   if (leading_ && waiting_.size() >= static_cast<std::size_t>(limit_)) {
     metrics_.count_refusal(ServiceMetrics::Refusal::queue_full);
@@ -53,8 +60,28 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
   for (const Job* j : batch) requests.push_back(j->request);
   try {
     const TokenGate::Turn one_at_a_time(gate_);
-    Workspace ws(workspace_);
-    ws.use_pin(Secret::copy_of(pin_.bytes()));
+    prepare_batch(batch);
+    test_hook("serve.batch.prepared");
+    // The master keys are found once for the batch, under the lock (a failure here is the
+    // service's: every request gets it, none is counted against a user).
+    std::optional<Workspace> opened;
+    MasterKeys mk;
+    for (int attempt = 0;; ++attempt) {
+      opened.emplace(workspace_);
+      opened->use_pin(Secret::copy_of(pin_.bytes()));
+      try {
+        mk = require_master(opened->login());
+        break;
+      } catch (const Error& e) {
+        // The module stays initialised between batches (the worker's kept session holds it).
+        // Should it no longer see the token as this workspace does (a token made again by
+        // another process), the batch starts once more on a module loaded afresh.
+        if (attempt > 0 || e.category() == Category::auth) throw;
+        opened.reset();
+        token_.reset();
+      }
+    }
+    Workspace& ws = *opened;
     Recorder rec(ws);
     try {
       // The batch's entries are written without waiting for the disk, and its keystore changes
@@ -67,7 +94,7 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
         keystore::Transaction batch_changes(ws.keystore());
         for (Job* j : batch) {
           try {
-            j->work(ws, rec, j->result.outcome);
+            j->receipt_seqs = j->work(ws, rec, mk, j->result.outcome);
             j->result.ok = true;
             ++succeeded;
           } catch (const Error& e) {
@@ -84,6 +111,7 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
       // end_ok keeps an end it could not sign as pending and returns: the entries before it
       // are what the signatures need, and they must be on disk before any leaves.
       rec.transcript().sync();
+      make_receipts(batch, rec);
       test_hook("serve.batch.before-answer");
     } catch (const Error& e) {
       rec.transcript().defer_sync(false);
@@ -110,6 +138,51 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
     for (Job* j : batch) {
       j->result.ok = false;
       if (!j->result.error) j->result.error = Error(Category::general, e.what());
+    }
+  }
+}
+
+void GroupCommit::make_receipts(std::deque<Job*>& batch, Recorder& rec) {
+  std::vector<std::uint64_t> seqs;
+  for (const Job* j : batch)
+    if (j->result.ok) seqs.insert(seqs.end(), j->receipt_seqs.begin(), j->receipt_seqs.end());
+  try {
+    const std::vector<std::string> made =
+        hsm::make_receipts(rec.transcript(), workspace_.dir / "transcript.jsonl", seqs);
+    std::size_t i = 0;
+    for (Job* j : batch)
+      if (j->result.ok)
+        for (const std::uint64_t seq : j->receipt_seqs) j->result.receipts.emplace(seq, made[i++]);
+  } catch (const Error&) {
+    // No checkpoint (it could not be signed): the answers go without receipts, as logged.
+  }
+}
+
+void GroupCommit::prepare_batch(std::deque<Job*>& batch) {
+  const bool any = std::any_of(batch.begin(), batch.end(), [](const Job* j) { return j->prepare; });
+  if (!any) return;
+  const p11::Session* s = nullptr;
+  const MasterKeys* mk = nullptr;
+  try {
+    s = &token_.session();
+    mk = &token_.master();
+  } catch (const Error&) {
+    token_.reset();  // the ceremony meets the same problem under the lock and says what it is
+    return;
+  }
+  for (Job* j : batch) {
+    if (!j->prepare) continue;
+    try {
+      j->prepare(*s, *mk);
+    } catch (const Error& e) {
+      // A hint lost: the Work does it all under the lock. A token failure may mean the kept
+      // session is stale (a master restored by a ceremony, a token taken out): open it again.
+      if (e.category() == Category::token) {
+        token_.reset();
+        return;
+      }
+    } catch (const std::exception&) {
+      // the same: a lost hint, never an answer
     }
   }
 }

@@ -237,16 +237,28 @@ SigningService::Reply SigningService::sign(const std::string& name, std::string&
   config_.admit_user(name);
   r.client = client.fingerprint;
   r.max_auth_failures = config_.max_auth_failures;
-  const UserFactors factors = request_factors(r.name, r.password, r.otp);
-  return sign_at_token({{"user", name}, {"client_fingerprint", client.fingerprint}},
-                       [&](Workspace& ws, Recorder& rec, AuthOutcome& outcome) {
-                         return serve_user_sign(rec, ws, r, factors, outcome);
-                       });
+  std::optional<keystore::UserRecord> row;
+  const UserFactors factors = request_factors(r.name, r.password, r.otp, &row);
+  // The token work that needs no lock is done ahead, from the row read for the KDF hint; the
+  // ceremony uses it only if the row under the lock is the same.
+  std::optional<PreparedUserSignature> prepared;
+  GroupCommit::Prepare prepare;
+  if (row)
+    prepare = [&](const p11::Session& s, const MasterKeys& mk) {
+      prepared = prepare_user_sign(s, mk, *row, r, factors);
+    };
+  return sign_at_token(
+      {{"user", name}, {"client_fingerprint", client.fingerprint}},
+      [&](Workspace& ws, Recorder& rec, const MasterKeys& mk, AuthOutcome& outcome) {
+        return serve_user_sign(rec, ws, mk, r, factors, outcome, prepared ? &*prepared : nullptr);
+      },
+      std::move(prepare));
 }
 
 UserFactors SigningService::request_factors(const std::string& user,
                                             const std::shared_ptr<const Secret>& password,
-                                            const std::shared_ptr<const Secret>& otp) {
+                                            const std::shared_ptr<const Secret>& otp,
+                                            std::optional<keystore::UserRecord>* row) {
   UserFactors factors;
   factors.password_value = password;
   factors.otp_code = otp;
@@ -257,7 +269,7 @@ UserFactors SigningService::request_factors(const std::string& user,
   const std::lock_guard<std::mutex> one_kdf(kdf_mutex_);
   try {
     if (!hints_) hints_ = Workspace(config_.workspace).unlocked_keystore();
-    factors.stretched = stretch_from_hint(*hints_, user, *password);
+    factors.stretched = stretch_from_hint(*hints_, user, *password, row);
   } catch (const Error&) {
     hints_.reset();  // opened again next time; the ceremony reports what is wrong
   }
@@ -266,25 +278,37 @@ UserFactors SigningService::request_factors(const std::string& user,
 
 SigningService::Reply SigningService::sign_at_token(
     nlohmann::json request,
-    const std::function<ServiceSignature(Workspace&, Recorder&, AuthOutcome&)>& work) {
+    const std::function<ServiceSignature(Workspace&, Recorder&, const MasterKeys&, AuthOutcome&)>&
+        work,
+    GroupCommit::Prepare prepare) {
   ServiceSignature made;
   GroupCommit::Result r = batches_.run(
       std::move(request),
-      [&](Workspace& ws, Recorder& rec, AuthOutcome& outcome) { made = work(ws, rec, outcome); });
+      [&](Workspace& ws, Recorder& rec, const MasterKeys& mk, AuthOutcome& outcome) {
+        made = work(ws, rec, mk, outcome);
+        return std::vector<std::uint64_t>{made.seq};
+      },
+      std::move(prepare));
   if (r.refused) throw *r.refused;
-  if (r.ok) return signed_answer(made);
+  if (r.ok) {
+    const auto receipt = r.receipts.find(made.seq);
+    return signed_answer(made, receipt == r.receipts.end() ? nullptr : &receipt->second);
+  }
   if (r.error) return sign_failure(*r.error, r.outcome);
   return Reply::error(500, "internal: a request left its batch without an answer");
 }
 
-SigningService::Reply SigningService::signed_answer(const ServiceSignature& s) {
+SigningService::Reply SigningService::signed_answer(const ServiceSignature& s,
+                                                   const std::string* receipt) {
   nlohmann::json answer{{"signature", to_base64(s.signature)},
                         {"algorithm", s.algorithm},
                         {"seq", s.seq}};
   // The receipt (c2sp.org/tlog-proof@v1) against the checkpoint the ceremony's end made.
   // Without one (the checkpoint could not be signed) the signature stands: it is logged.
   try {
-    answer["receipt"] = make_receipt(config_.workspace.dir / "transcript.jsonl", s.seq);
+    answer["receipt"] =
+        receipt != nullptr ? *receipt
+                           : make_receipt(config_.workspace.dir / "transcript.jsonl", s.seq);
   } catch (const Error& e) {
     log(fmt::format("worker {}: no receipt for seq {}: {}", ::getpid(), s.seq, e.what()));
   }

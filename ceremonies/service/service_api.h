@@ -87,17 +87,21 @@ class SigningService {
   };
   // The answer of a signature: 200 with signature, algorithm, seq and the receipt when one
   // can be made.
-  Reply signed_answer(const ServiceSignature& s);
+  Reply signed_answer(const ServiceSignature& s, const std::string* receipt);
   // One request's token work, in a batch (group_commit.h): the signed answer, or the status of
   // the failure (sign_failure). `request` names what is signed for whom, for the batch's
   // ceremony.begin.
   Reply sign_at_token(
       nlohmann::json request,
-      const std::function<ServiceSignature(Workspace&, Recorder&, AuthOutcome&)>& work);
-  // A request's factors, its password stretched (one KDF at a time in a worker).
+      const std::function<ServiceSignature(Workspace&, Recorder&, const MasterKeys&,
+                                           AuthOutcome&)>& work,
+      GroupCommit::Prepare prepare = nullptr);
+  // A request's factors, its password stretched (one KDF at a time in a worker); `row`, if
+  // given, gets the user's row as read for the KDF costs (without the lock: a hint).
   UserFactors request_factors(const std::string& user,
                               const std::shared_ptr<const Secret>& password,
-                              const std::shared_ptr<const Secret>& otp);
+                              const std::shared_ptr<const Secret>& otp,
+                              std::optional<keystore::UserRecord>* row = nullptr);
   // The status of a failed signature request (400, 401, 404, 423, 500), counting a lockout.
   Reply sign_failure(const Error& e, const AuthOutcome& outcome);
   // Answers what `make` returns; a request it does not admit (NotAdmitted) gets its 503 or

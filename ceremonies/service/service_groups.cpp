@@ -86,8 +86,8 @@ SigningService::Reply SigningService::group_sign(const std::string& name, std::s
   const UserFactors factors = request_factors(r.member, r.password, r.otp);
   return sign_at_token(
       {{"group", name}, {"as", r.member}, {"client_fingerprint", client.fingerprint}},
-      [&](Workspace& ws, Recorder& rec, AuthOutcome& outcome) {
-        return serve_group_sign(rec, ws, r, factors, outcome);
+      [&](Workspace& ws, Recorder& rec, const MasterKeys& mk, AuthOutcome& outcome) {
+        return serve_group_sign(rec, ws, mk, r, factors, outcome);
       });
 }
 

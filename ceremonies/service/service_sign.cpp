@@ -22,9 +22,9 @@ void ServiceSignRequest::validate() const {
   if (!password) fail(Category::usage, "\"password\" is missing");
 }
 
-std::shared_ptr<const StretchedPassword> stretch_from_hint(keystore::Keystore& hints,
-                                                           const std::string& name,
-                                                           const Secret& password) {
+std::shared_ptr<const StretchedPassword> stretch_from_hint(
+    keystore::Keystore& hints, const std::string& name, const Secret& password,
+    std::optional<keystore::UserRecord>* row) {
   // Only where Argon2id is what costs: below the interactive profile the ceremony derives the
   // KEK under the lock as `user sign` does.
   const std::uint64_t worth = kdf::kdf_params(kdf::KdfProfile::interactive).memlimit;
@@ -32,6 +32,7 @@ std::shared_ptr<const StretchedPassword> stretch_from_hint(keystore::Keystore& h
   // here is only a hint; the ceremony reads it again under the lock and stretches again
   // unless the salt and costs are the same.
   const auto user = hints.find_user(name);
+  if (row != nullptr) *row = user;
   if (!user || user->secrets.kdf.memlimit < worth) return nullptr;
   return std::make_shared<const StretchedPassword>(
       stretch_password(name, password, user->secrets.kdf));
@@ -47,10 +48,28 @@ std::shared_ptr<const StretchedPassword> stretch_before_lock(Workspace& ws,
   }
 }
 
-ServiceSignature serve_user_sign(Recorder& rec, Workspace& ws, const ServiceSignRequest& r,
-                                 const UserFactors& factors, AuthOutcome& outcome) {
+std::optional<PreparedUserSignature> prepare_user_sign(const p11::Session& s, const MasterKeys& mk,
+                                                       const keystore::UserRecord& row,
+                                                       const ServiceSignRequest& r,
+                                                       const UserFactors& factors) {
+  if (row.locked || row.name != r.name) return std::nullopt;
+  if (r.form == SignedForm::digest && user_digest_alg(row.algorithm) != r.digest_alg)
+    return std::nullopt;
+  PreparedUserSignature out;
+  std::optional<Secret> inner;
+  out.checked = check_factors_ahead(s, mk, row, factors, &inner);
+  if (inner) {
+    const UnlockedUser u{row, std::move(*inner), Secret()};
+    out.signature = sign_as_user(s, mk, u, r.input, r.form);
+  }
+  return out;
+}
+
+ServiceSignature serve_user_sign(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                                 const ServiceSignRequest& r, const UserFactors& factors,
+                                 AuthOutcome& outcome, const PreparedUserSignature* prepared) {
   r.validate();
-  return with_auth_outcome(ws, r.name, outcome, [&](const p11::Session& s, const MasterKeys& mk) {
+  return with_auth_outcome(ws, mk, r.name, outcome, [&](const p11::Session& s, const MasterKeys&) {
     if (const auto before = ws.keystore().find_user(r.name)) {
       // A digest the key cannot sign is refused before the factors are checked (and a code
       // used up).
@@ -62,23 +81,35 @@ ServiceSignature serve_user_sign(Recorder& rec, Workspace& ws, const ServiceSign
                          hash.empty() ? std::string("data, not a digest")
                                       : fmt::format("{} digests, not {}", hash, r.digest_alg)));
     }
+    ServiceSignature out;
+    // The work done ahead, when the row under the lock is the one it was done for: the factors'
+    // answers counted and accepted as authenticate_user does, and its signature.
+    if (prepared != nullptr)
+      if (const auto user = authenticate_checked(rec, ws, r.name, factors, prepared->checked,
+                                                 r.max_auth_failures)) {
+        out.signature = prepared->signature;
+        out.algorithm = std::string(user_algorithm(user->algorithm).signature);
+        out.seq = record_service_signature(rec, *user, r.client, r.input, r.form, r.digest_alg,
+                                           out.signature);
+        return out;
+      }
     // 1. The user's factors open the outer layer (counted, recorded failures).
     const UnlockedUser u = authenticate_user(rec, ws, mk, r.name, factors, r.max_auth_failures);
     const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
     // 2. One signature with a session copy of the key, destroyed at once.
-    ServiceSignature out;
     out.signature = sign_as_user(s, mk, u, r.input, r.form);
     out.algorithm = std::string(alg.signature);
     // 3. Recorded before the answer exists: a signature not in the transcript is not hsmctl's.
-    out.seq = record_service_signature(rec, u, r.client, r.input, r.form, r.digest_alg,
+    out.seq = record_service_signature(rec, u.user, r.client, r.input, r.form, r.digest_alg,
                                        out.signature);
     return out;
   });
 }
 
-ServiceSignature serve_group_sign(Recorder& rec, Workspace& ws, const ServiceGroupSignRequest& r,
-                                  const UserFactors& factors, AuthOutcome& outcome) {
-  return with_auth_outcome(ws, r.member, outcome, [&](const p11::Session& s, const MasterKeys& mk) {
+ServiceSignature serve_group_sign(Recorder& rec, Workspace& ws, const MasterKeys& mk,
+                                  const ServiceGroupSignRequest& r, const UserFactors& factors,
+                                  AuthOutcome& outcome) {
+  return with_auth_outcome(ws, mk, r.member, outcome, [&](const p11::Session& s, const MasterKeys&) {
     // 1. The member's own factors open their layer of the group key.
     const UnlockedGroup g =
         unlock_group_key(rec, ws, mk, r.group, r.member, factors, r.max_auth_failures);
@@ -104,16 +135,16 @@ ServiceSignature serve_group_sign(Recorder& rec, Workspace& ws, const ServiceGro
   });
 }
 
-std::uint64_t record_service_signature(Recorder& rec, const UnlockedUser& u,
+std::uint64_t record_service_signature(Recorder& rec, const keystore::UserRecord& user,
                                        const std::string& client, ByteView input,
                                        SignedForm form, const std::string& digest_alg,
                                        ByteView signature) {
-  const UserAlgorithm& alg = user_algorithm(u.user.algorithm);
-  nlohmann::json facts{{"name", u.user.name},
-                       {"algorithm", u.user.algorithm},
+  const UserAlgorithm& alg = user_algorithm(user.algorithm);
+  nlohmann::json facts{{"name", user.name},
+                       {"algorithm", user.algorithm},
                        {"signature_alg", alg.signature},
-                       {"key_version", u.user.secrets.key_version},
-                       {"fingerprint", crypto::fingerprint(u.user.public_key)},
+                       {"key_version", user.secrets.key_version},
+                       {"fingerprint", crypto::fingerprint(user.public_key)},
                        {"client_fingerprint", client},
                        {"signature_sha256", to_hex(crypto::sha256(signature))}};
   if (form == SignedForm::data) {

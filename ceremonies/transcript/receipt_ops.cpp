@@ -67,25 +67,37 @@ void check_receipt_path(const std::filesystem::path& path) {
 }
 
 std::string make_receipt(const std::filesystem::path& transcript, std::uint64_t seq) {
+  transcript::Transcript t(transcript);
+  return make_receipts(t, transcript, {seq}).front();
+}
+
+std::vector<std::string> make_receipts(transcript::Transcript& t,
+                                       const std::filesystem::path& transcript,
+                                       const std::vector<std::uint64_t>& seqs) {
   const auto note = load_checkpoint(transcript);
   const std::uint64_t size = note ? tlog::parse_checkpoint(note->text).size : 0;
-  if (!note || size <= seq)
-    fail(Category::general, fmt::format("no checkpoint covers entry {} yet; make one with 'hsmctl "
-                                        "transcript checkpoint', then 'hsmctl receipt make --seq "
-                                        "{}'", seq, seq));
-  transcript::Transcript t(transcript);
+  for (const std::uint64_t seq : seqs)
+    if (!note || size <= seq)
+      fail(Category::general, fmt::format("no checkpoint covers entry {} yet; make one with "
+                                          "'hsmctl transcript checkpoint', then 'hsmctl receipt "
+                                          "make --seq {}'", seq, seq));
+  std::vector<std::string> out;
+  if (seqs.empty()) return out;
   tlog::TreeStore& tree = t.tree();
-  tlog::InclusionProofText p;
-  const std::string line = read_entry_line(transcript, tree, seq);
-  p.extra = Bytes(line.begin(), line.end());
-  p.index = seq;
-  p.proof = tlog::inclusion_proof(tree, seq, size);
-  p.checkpoint = *note;
   if (tlog::tree_root(tree, size) != tlog::parse_checkpoint(note->text).root)
     fail(Category::integrity, fmt::format("the log no longer has the root of its checkpoint of "
                                           "size {}: check it with 'hsmctl transcript verify'",
                                           size));
-  return p.format();
+  for (const std::uint64_t seq : seqs) {
+    tlog::InclusionProofText p;
+    const std::string line = read_entry_line(transcript, tree, seq);
+    p.extra = Bytes(line.begin(), line.end());
+    p.index = seq;
+    p.proof = tlog::inclusion_proof(tree, seq, size);
+    p.checkpoint = *note;
+    out.push_back(p.format());
+  }
+  return out;
 }
 
 ReceiptReport verify_receipt(std::string_view receipt, const tlog::CheckpointPolicy& policy,

@@ -19,6 +19,10 @@
 
 namespace hsm {
 
+namespace transcript {
+class Transcript;
+}
+
 // The line of entry `seq` of `transcript` (no newline), read through the tree's offsets.
 std::string read_entry_line(const std::filesystem::path& transcript, tlog::TreeStore& tree,
                             std::uint64_t seq);
@@ -26,6 +30,12 @@ std::string read_entry_line(const std::filesystem::path& transcript, tlog::TreeS
 // The receipt for entry `seq`, against the kept checkpoint, which must cover it (Error(general)
 // when no checkpoint does yet: 'hsmctl transcript checkpoint' makes one).
 std::string make_receipt(const std::filesystem::path& transcript, std::uint64_t seq);
+// The receipts for entries `seqs` of the open transcript `t` (whose file is `transcript`),
+// against the kept checkpoint, which is loaded and checked against the tree once for all
+// (the signing service's batches answer many signatures from one checkpoint).
+std::vector<std::string> make_receipts(transcript::Transcript& t,
+                                       const std::filesystem::path& transcript,
+                                       const std::vector<std::uint64_t>& seqs);
 
 // Error(usage) for an empty path, Error(not_found) when `path` exists or its directory does
 // not: checked before a signature is made, so a receipt never fails after it for these.

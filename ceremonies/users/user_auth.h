@@ -55,4 +55,35 @@ UnlockedUser authenticate_user(Recorder& rec, Workspace& ws, const MasterKeys& m
                                const std::string& name, const UserFactors& factors,
                                std::int64_t max_failures);
 
+// What the token said of a user's factors, worked out from a copy of the user's row that was
+// read without the workspace lock (the signing service does this beside the other worker's
+// ceremony, see check_factors_ahead): the code's time step (none: the code was wrong), and
+// whether the password opened the outer layer. Nothing here is trusted until
+// authenticate_checked has compared `row` with the row under the lock.
+struct CheckedFactors {
+  keystore::UserRecord row;           // the copy the token work used
+  bool code_checked = false;          // the row has a code enrolled and one was given
+  std::optional<std::uint64_t> step;  // with code_checked: the code's step, if it was right
+  bool password_right = false;        // checked only when the code was right (or none enrolled)
+};
+
+// The token work of an authentication for `row`, without the keystore: the code against the
+// sealed seed, then the password against the outer layer. `opened`, when the password is
+// right, gets the inner blob. Throws only what the token throws.
+CheckedFactors check_factors_ahead(const p11::Session& s, const MasterKeys& mk,
+                                   const keystore::UserRecord& row, const UserFactors& factors,
+                                   std::optional<Secret>* opened);
+
+// authenticate_user for factors checked ahead: under the lock, inside the ceremony, the row is
+// read, checked against the transcript and refused if locked, exactly as authenticate_user
+// does; then, when it is still the row the token work used (same key, layers, KDF and seed),
+// the checked answers are counted, recorded and accepted as authenticate_user would have.
+// Returns the user's record, or nothing (and has changed nothing) when the row is no longer
+// the one checked: the caller then authenticates afresh with authenticate_user.
+std::optional<keystore::UserRecord> authenticate_checked(Recorder& rec, Workspace& ws,
+                                                         const std::string& name,
+                                                         const UserFactors& factors,
+                                                         const CheckedFactors& checked,
+                                                         std::int64_t max_failures);
+
 }  // namespace hsm

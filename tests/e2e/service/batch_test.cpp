@@ -5,6 +5,7 @@
 // signature verifies with openssl and is a user.signed entry at the seq its answer gives.
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "e2e/service/serve_fixture.h"
 
@@ -194,6 +195,55 @@ TEST_F(ServeBatch, AWorkerKilledInABatchReleasesNoSignatureAndLeavesTheWorkspace
     const RunResult v = hsmctl({"transcript", "verify"});
     EXPECT_EQ(v.code, 0) << v.out << v.err;
   }
+}
+
+// A batch checks its requests' factors and makes their signatures before it takes the
+// workspace, from the rows read without the lock. A row changed in between (here the password,
+// by `user passwd` while the worker is paused there) must not be trusted: under the lock the
+// batch sees the row is not the one the work was done for and authenticates afresh, so the old
+// password is refused (401, counted) and no signature leaves; the new one signs.
+TEST_F(ServeBatch, ARowChangedWhileItsSignatureWasPreparedIsAuthenticatedAgainUnderTheLock) {
+#ifndef HSMCTL_TEST_HOOKS
+  GTEST_SKIP() << "needs HSMCTL_TEST_HOOKS (the ASan build of scripts/test has them)";
+#endif
+  const std::string fresh = "a-fresh-password-for-dave";
+  ASSERT_EQ(hsmctl({"user", "create", "dave", "--algo", "p256", "--kdf-profile", "min",
+                    "--password-source", "env:PW"}, {{"PW", kServePassword}}).code, 0);
+  const std::filesystem::path gate = tmp_.path() / "prepared-gate";
+  start(1, {"--user-rate", "0"}, {{"HSMCTL_PAUSE_AT", "serve.batch.prepared:" + gate.string()}});
+  HttpAnswer a;
+  std::thread client([&] { a = post("/v1/users/dave/sign", sign_body("old password")); });
+  const std::filesystem::path reached = gate.string() + ".reached";
+  for (int i = 0; i < 3000 && !std::filesystem::exists(reached); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(std::filesystem::exists(reached)) << "the worker never reached the pause point";
+  // The worker holds no lock while paused: the CLI changes the password meanwhile.
+  const RunResult passwd = hsmctl({"user", "passwd", "dave", "--password-source", "env:PW",
+                                   "--new-password-source", "env:PW2"},
+                                  {{"PW", kServePassword}, {"PW2", fresh}});
+  write_file("prepared-gate", "go");
+  client.join();
+  ASSERT_EQ(passwd.code, 0) << passwd.err;
+  EXPECT_EQ(a.status, 401) << a.body;
+  EXPECT_EQ(a.body.find("\"signature\""), std::string::npos) << a.body;
+  EXPECT_NE(a.body.find("wrong password"), std::string::npos) << a.body;
+  const std::string log = transcript();
+  EXPECT_EQ(log.find("\"event\":\"user.signed\""), std::string::npos);
+  EXPECT_NE(log.find("\"event\":\"user.auth.failed\""), std::string::npos);
+  // The new password signs, and the signature verifies.
+  const HttpAnswer b = post("/v1/users/dave/sign", sign_body("new password", fresh));
+  ASSERT_EQ(b.status, 200) << b.body;
+  const HttpAnswer pub = get("/v1/users/dave/public-key");
+  ASSERT_EQ(pub.status, 200) << pub.body;
+  const auto pem = write_file("dave.pem", pub.body);
+  const auto data = write_file("dave.txt", "new password");
+  const auto sig64 = write_file("dave.sig.b64", b.json()["signature"].get<std::string>());
+  const auto sig = tmp_.path() / "dave.sig";
+  ASSERT_EQ(openssl({"base64", "-d", "-A", "-in", sig64.string(), "-out", sig.string()}).code, 0);
+  EXPECT_EQ(openssl({"dgst", "-sha256", "-verify", pem.string(), "-signature", sig.string(),
+                     data.string()}).code, 0);
+  const RunResult doctor = hsmctl({"doctor"});
+  EXPECT_EQ(doctor.code, 0) << doctor.out << doctor.err;
 }
 
 }  // namespace
