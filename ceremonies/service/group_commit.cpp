@@ -57,10 +57,24 @@ GroupCommit::Result GroupCommit::run(nlohmann::json request, Work work, Prepare 
 
 void GroupCommit::run_batch(std::deque<Job*>& batch) {
   nlohmann::json requests = nlohmann::json::array();
-  for (const Job* j : batch) requests.push_back(j->request);
   try {
     const TokenGate::Turn one_at_a_time(gate_);
-    prepare_batch(batch);
+    // The requests that arrive while the batch does its token work join it (and have theirs
+    // done), up to kMaxBatch: the lock, the ceremony's ends and the checkpoint are then shared
+    // by more of them.
+    for (std::size_t prepared = 0;;) {
+      prepare_batch(batch, prepared);
+      prepared = batch.size();
+      const std::lock_guard<std::mutex> lock(m_);
+      int took = 0;
+      for (; !waiting_.empty() && batch.size() < kMaxBatch; ++took) {
+        batch.push_back(waiting_.front());
+        waiting_.pop_front();
+      }
+      metrics_.queue_change(-took);
+      if (took == 0) break;
+    }
+    for (const Job* j : batch) requests.push_back(j->request);
     test_hook("serve.batch.prepared");
     // The master keys are found once for the batch, under the lock (a failure here is the
     // service's: every request gets it, none is counted against a user).
@@ -158,8 +172,9 @@ void GroupCommit::make_receipts(std::deque<Job*>& batch, Recorder& rec) {
   }
 }
 
-void GroupCommit::prepare_batch(std::deque<Job*>& batch) {
-  const bool any = std::any_of(batch.begin(), batch.end(), [](const Job* j) { return j->prepare; });
+void GroupCommit::prepare_batch(std::deque<Job*>& batch, std::size_t from) {
+  const auto first = batch.begin() + static_cast<std::ptrdiff_t>(from);
+  const bool any = std::any_of(first, batch.end(), [](const Job* j) { return j->prepare; });
   if (!any) return;
   const p11::Session* s = nullptr;
   const MasterKeys* mk = nullptr;
@@ -170,7 +185,8 @@ void GroupCommit::prepare_batch(std::deque<Job*>& batch) {
     token_.reset();  // the ceremony meets the same problem under the lock and says what it is
     return;
   }
-  for (Job* j : batch) {
+  for (auto it = first; it != batch.end(); ++it) {
+    Job* j = *it;
     if (!j->prepare) continue;
     try {
       j->prepare(*s, *mk);

@@ -78,7 +78,8 @@ class GroupCommit {
     bool done = false;
   };
   void run_batch(std::deque<Job*>& batch);
-  void prepare_batch(std::deque<Job*>& batch);
+  // The token work of batch[from..] (the Prepare of each job that has one).
+  void prepare_batch(std::deque<Job*>& batch, std::size_t from);
   void make_receipts(std::deque<Job*>& batch, Recorder& rec);
   const WorkspaceOptions& workspace_;
   const Secret& pin_;
