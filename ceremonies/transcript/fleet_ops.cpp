@@ -5,6 +5,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "ceremonies/recorder.h"
 #include "ceremonies/transcript/checkpoint_ops.h"
@@ -34,20 +36,62 @@ void require_new(const std::filesystem::path& p, const char* what) {
                                           "file: give a new path", what, p.string()));
 }
 
+// What opening the fleet's keystore writes into DIR before the join's checks have run: the
+// store record, the replica of the fleet's transcript and its tree, the workspace lock (and DIR
+// itself, given with --store). A join refused before it recorded anything takes back the ones
+// this run made, so the directory is as it was; files that were there before are left alone.
+class JoinFootprint {
+ public:
+  explicit JoinFootprint(std::filesystem::path dir) : dir_(std::move(dir)) {
+    std::error_code ec;
+    dir_existed_ = std::filesystem::exists(std::filesystem::symlink_status(dir_, ec));
+    for (const char* name : kNames)
+      if (!std::filesystem::exists(std::filesystem::symlink_status(dir_ / name, ec)))
+        new_.emplace_back(name);
+  }
+  // Called with the workspace lock still held; the lock file goes last (DirLock's waiters then
+  // lock the next one) and DIR only when this run made it and it is empty again.
+  void take_back() const noexcept {
+    std::error_code ec;
+    for (const std::string& name : new_) std::filesystem::remove_all(dir_ / name, ec);
+    if (!dir_existed_) std::filesystem::remove(dir_, ec);
+  }
+
+ private:
+  static constexpr const char* kNames[] = {"keystore.url.tmp", "keystore.url", "tlog",
+                                           "transcript.jsonl", "transcript.pending.jsonl",
+                                           ".hsmctl.lock"};
+  std::filesystem::path dir_;
+  bool dir_existed_ = false;
+  std::vector<std::string> new_;
+};
+
 }  // namespace
 
 JoinResult join_fleet(Workspace& ws) {
   if (!ws.is_fleet())
     fail(Category::usage, "transcript join needs a PostgreSQL store (--store, HSMCTL_STORE or "
                           "store = in hsmctl.toml): an SQLite workspace is a fleet of one");
+  JoinFootprint footprint(ws.options().dir);
   JoinResult out;
-  run_ceremony(ws, "transcript.join", nlohmann::json::object(), [&](Recorder& rec) {
+  // run_ceremony's steps, with the footprint taken back before a refusal is kept as pending
+  // (a directory that is no workspace again gets no transcript.pending.jsonl).
+  Recorder rec(ws);
+  try {
+    rec.begin("transcript.join", nlohmann::json::object());
     transcript::FleetLog* fleet = ws.fleet_log();
     out.node = fleet->node();
     const p11::TokenInfo& t = ws.token();
     out.seq = rec.record("fleet.join", {{"node", out.node}, {"token", t.label},
                                          {"token_serial", t.serial}});
-  });
+    rec.end_ok();
+  } catch (const Error& e) {
+    // Refused before the token signed anything (the replica's check, another master): nothing
+    // of this run is in the database, so nothing of it stays in DIR either.
+    if (!rec.begun()) footprint.take_back();
+    rec.end_failure(e);
+    throw;
+  }
   out.entries = transcript::Transcript(transcript_file(ws)).state().entries;
   return out;
 }
