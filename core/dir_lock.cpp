@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,16 +31,36 @@ std::map<std::filesystem::path, Held>& held() {
   return map;
 }
 
+int open_lock_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    fail(Category::general, "cannot open the workspace lock " + path.string(), std::strerror(errno));
+  return fd;
+}
+
+// The lock file may have been removed by the process that held it (a refused command that
+// started the workspace takes back what it made, the lock file too): a lock on the removed file
+// locks nothing that the next process would see, so the caller opens the path again.
+bool still_the_lock_file(int fd, const std::filesystem::path& path) {
+  struct stat held {}, now {};
+  return ::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &now) == 0 &&
+         held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+}
+
 int take(const std::filesystem::path& dir, std::chrono::milliseconds wait,
          const std::function<void()>& on_wait) {
   const std::filesystem::path path = dir / ".hsmctl.lock";
-  int fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd_ < 0)
-    fail(Category::general, "cannot open the workspace lock " + path.string(), std::strerror(errno));
+  int fd_ = open_lock_file(path);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   bool told = false;
   std::chrono::milliseconds backoff(1);
-  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  for (;;) {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+      if (still_the_lock_file(fd_, path)) break;
+      ::close(fd_);
+      fd_ = open_lock_file(path);
+      continue;
+    }
     const int err = errno;
     if (err != EWOULDBLOCK && err != EINTR) {
       ::close(fd_);

@@ -2,7 +2,8 @@
 // command so two hsmctl processes never use the same workspace and token at once: ceremonies
 // stay whole in the transcript, and tokens whose module is not safe across processes (SoftHSM
 // 2.6.1 reports CKR_GENERAL_ERROR or "no token" while another process rewrites its files) are
-// only ever used by one of them.
+// only ever used by one of them. Its holder may remove the lock file before releasing it (a
+// refused `transcript join` takes back what it made): a waiter then locks the new file instead.
 #pragma once
 
 #include <chrono>

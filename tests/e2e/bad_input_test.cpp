@@ -149,6 +149,9 @@ TEST_F(BadInput, EveryBadInputFailsWithItsCodeOneLineNoOutputAndARecord) {
        }},
       {"transcript join without a PostgreSQL store", [&] { return std::vector<std::string>{"transcript", "join"}; },
        {}, 2, "needs a PostgreSQL store", "", false},
+      // The directory it would have made is not left behind (nor its lock file).
+      {"transcript join with a store that cannot be reached", [&] { return std::vector<std::string>{"--dir", out("node"), "--store", "postgresql:///hsmctl?host=" + out("no-server"), "transcript", "join"}; },
+       {}, 6, "is not reachable", out("node"), false},
       {"--head of 4 hex digits", [&] { return std::vector<std::string>{"transcript", "verify", "--head", "00ff"}; },
        {}, 2, "64 hex digits", "", false},
       {"--head that is not hex", [&] { return std::vector<std::string>{"transcript", "verify", "--head", "zzzz"}; },

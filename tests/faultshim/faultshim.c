@@ -27,7 +27,6 @@
  *     unopenable log) prints "faultshim: ..." to stderr and abort()s: a misconfigured run must
  *     crash loudly rather than look like an injected token failure that the test expected. */
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC, strtoul, pthread_once under -std=c11 */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -39,35 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <p11-kit/pkcs11.h>
-
-/* The 67 functions of the version 2.40 list other than C_GetFunctionList. */
-#define FAULTSHIM_FUNCTIONS(X)                                                                   \
-  X(C_Initialize) X(C_Finalize) X(C_GetInfo) X(C_GetSlotList) X(C_GetSlotInfo)                  \
-  X(C_GetTokenInfo) X(C_GetMechanismList) X(C_GetMechanismInfo) X(C_InitToken) X(C_InitPIN)     \
-  X(C_SetPIN) X(C_OpenSession) X(C_CloseSession) X(C_CloseAllSessions) X(C_GetSessionInfo)      \
-  X(C_GetOperationState) X(C_SetOperationState) X(C_Login) X(C_Logout) X(C_CreateObject)        \
-  X(C_CopyObject) X(C_DestroyObject) X(C_GetObjectSize) X(C_GetAttributeValue)                  \
-  X(C_SetAttributeValue) X(C_FindObjectsInit) X(C_FindObjects) X(C_FindObjectsFinal)            \
-  X(C_EncryptInit) X(C_Encrypt) X(C_EncryptUpdate) X(C_EncryptFinal) X(C_DecryptInit)           \
-  X(C_Decrypt) X(C_DecryptUpdate) X(C_DecryptFinal) X(C_DigestInit) X(C_Digest)                 \
-  X(C_DigestUpdate) X(C_DigestKey) X(C_DigestFinal) X(C_SignInit) X(C_Sign) X(C_SignUpdate)     \
-  X(C_SignFinal) X(C_SignRecoverInit) X(C_SignRecover) X(C_VerifyInit) X(C_Verify)              \
-  X(C_VerifyUpdate) X(C_VerifyFinal) X(C_VerifyRecoverInit) X(C_VerifyRecover)                  \
-  X(C_DigestEncryptUpdate) X(C_DecryptDigestUpdate) X(C_SignEncryptUpdate)                      \
-  X(C_DecryptVerifyUpdate) X(C_GenerateKey) X(C_GenerateKeyPair) X(C_WrapKey) X(C_UnwrapKey)    \
-  X(C_DeriveKey) X(C_SeedRandom) X(C_GenerateRandom) X(C_GetFunctionStatus)                     \
-  X(C_CancelFunction) X(C_WaitForSlotEvent)
-
-#define AS_ENUM(name) FN_##name,
-#define AS_NAME(name) #name,
-enum function_id { FN_NONE = -1, FAULTSHIM_FUNCTIONS(AS_ENUM) FN_COUNT };
-static const char *const function_names[] = {FAULTSHIM_FUNCTIONS(AS_NAME)};
-
-_Static_assert(FN_COUNT == 67, "the 2.40 list has 68 functions, C_GetFunctionList included");
-_Static_assert(sizeof(CK_FUNCTION_LIST) ==
-                   offsetof(CK_FUNCTION_LIST, C_Initialize) + 68 * sizeof(CK_C_Initialize),
-               "CK_FUNCTION_LIST is not the 68-function 2.40 list this shim wraps");
+#include "p11shim/forwarding.h"
 
 #define RV(name) {#name, name},
 static const struct { const char *name; CK_RV value; } rv_names[] = {
@@ -98,16 +69,7 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *format, ...) {
   va_list args;
   va_start(args, format);
-  fputs("faultshim: ", stderr);
-  vfprintf(stderr, format, args);
-  fputc('\n', stderr);
-  va_end(args);
-  abort();
-}
-
-static const char *env(const char *name) {
-  const char *value = getenv(name);
-  return value != NULL && *value != '\0' ? value : NULL;
+  p11shim_vdie("faultshim", format, args);
 }
 
 static unsigned long parse_count(const char *variable, const char *text) {
@@ -133,9 +95,10 @@ static CK_RV parse_rv(const char *text) {
 }
 
 static void load_config(void) {
-  const char *function = env("FAULTSHIM_FUNCTION"), *call = env("FAULTSHIM_CALL");
-  const char *nth = env("FAULTSHIM_NTH"), *rv = env("FAULTSHIM_RV"), *log = env("FAULTSHIM_LOG");
-  const char *module = env("FAULTSHIM_MODULE");
+  const char *function = p11shim_env("FAULTSHIM_FUNCTION");
+  const char *call = p11shim_env("FAULTSHIM_CALL"), *nth = p11shim_env("FAULTSHIM_NTH");
+  const char *rv = p11shim_env("FAULTSHIM_RV"), *log = p11shim_env("FAULTSHIM_LOG");
+  const char *module = p11shim_env("FAULTSHIM_MODULE");
   if (module == NULL) module = "/usr/lib/softhsm/libsofthsm2.so";
 
   if (function != NULL && nth != NULL)
@@ -159,14 +122,7 @@ static void load_config(void) {
     if (config.log_fd < 0) die("cannot open FAULTSHIM_LOG=%s: %s", log, strerror(errno));
   }
 
-  /* Never dlclose'd: the real module lives as long as the process, like the shim itself. */
-  void *handle = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-  if (handle == NULL) die("cannot load FAULTSHIM_MODULE=%s: %s", module, dlerror());
-  CK_C_GetFunctionList get_list = (CK_C_GetFunctionList)dlsym(handle, "C_GetFunctionList");
-  if (get_list == NULL) die("%s exports no C_GetFunctionList", module);
-  CK_RV rv_list = get_list(&config.real);
-  if (rv_list != CKR_OK || config.real == NULL)
-    die("C_GetFunctionList of %s returned 0x%lx", module, rv_list);
+  config.real = p11shim_load_real("faultshim", "FAULTSHIM_MODULE", module);
   shim_list.version = config.real->version;
 }
 
@@ -210,15 +166,7 @@ static void end_call(const struct call *call, CK_RV rv) {
     return rv;                                                                                \
   }
 
-/* One-letter types keep each wrapper on one line; the compiler checks every one against the
- * typedef of its CK_FUNCTION_LIST field. */
-typedef CK_SESSION_HANDLE S;
-typedef CK_OBJECT_HANDLE O;
-typedef CK_ULONG U;
-typedef CK_BYTE_PTR B;
-typedef CK_ATTRIBUTE_PTR A;
-typedef CK_MECHANISM_PTR M;
-
+/* The wrappers, in the one-letter types of p11shim/forwarding.h. */
 SHIM(C_Initialize, (void *a), (a))
 SHIM(C_Finalize, (void *a), (a))
 SHIM(C_GetInfo, (CK_INFO_PTR a), (a))
@@ -287,13 +235,7 @@ SHIM(C_GetFunctionStatus, (S a), (a))
 SHIM(C_CancelFunction, (S a), (a))
 SHIM(C_WaitForSlotEvent, (CK_FLAGS a, CK_SLOT_ID_PTR b, void *c), (a, b, c))
 
-/* Designated initializers from the same list as the enum: no entry can be wired to the wrong
- * slot, and a SHIM missing from the list is an unused static function (-Wall). */
-#define AS_ENTRY(name) .name = shim_##name,
-static CK_FUNCTION_LIST shim_list = {
-    .version = {CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR},
-    .C_GetFunctionList = C_GetFunctionList,
-    FAULTSHIM_FUNCTIONS(AS_ENTRY)};
+static CK_FUNCTION_LIST shim_list = P11SHIM_FUNCTION_LIST;
 
 __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
   pthread_once(&config_once, load_config);

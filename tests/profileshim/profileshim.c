@@ -15,7 +15,6 @@
  * A missing or malformed profile, or an unloadable module, prints "profileshim: ..." and
  * abort()s: a misconfigured run must crash rather than pass as a token's refusal. */
 #define _POSIX_C_SOURCE 200809L
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -25,34 +24,12 @@
 #include <unistd.h>
 
 #include "names.h"
+#include "p11shim/forwarding.h"
 #include "profile.h"
 
 #ifndef PROFILESHIM_DEFAULT_MODULE
 #define PROFILESHIM_DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #endif
-
-/* The 67 functions of the version 2.40 list other than C_GetFunctionList. */
-#define PROFILESHIM_FUNCTIONS(X)                                                                 \
-  X(C_Initialize) X(C_Finalize) X(C_GetInfo) X(C_GetSlotList) X(C_GetSlotInfo)                  \
-  X(C_GetTokenInfo) X(C_GetMechanismList) X(C_GetMechanismInfo) X(C_InitToken) X(C_InitPIN)     \
-  X(C_SetPIN) X(C_OpenSession) X(C_CloseSession) X(C_CloseAllSessions) X(C_GetSessionInfo)      \
-  X(C_GetOperationState) X(C_SetOperationState) X(C_Login) X(C_Logout) X(C_CreateObject)        \
-  X(C_CopyObject) X(C_DestroyObject) X(C_GetObjectSize) X(C_GetAttributeValue)                  \
-  X(C_SetAttributeValue) X(C_FindObjectsInit) X(C_FindObjects) X(C_FindObjectsFinal)            \
-  X(C_EncryptInit) X(C_Encrypt) X(C_EncryptUpdate) X(C_EncryptFinal) X(C_DecryptInit)           \
-  X(C_Decrypt) X(C_DecryptUpdate) X(C_DecryptFinal) X(C_DigestInit) X(C_Digest)                 \
-  X(C_DigestUpdate) X(C_DigestKey) X(C_DigestFinal) X(C_SignInit) X(C_Sign) X(C_SignUpdate)     \
-  X(C_SignFinal) X(C_SignRecoverInit) X(C_SignRecover) X(C_VerifyInit) X(C_Verify)              \
-  X(C_VerifyUpdate) X(C_VerifyFinal) X(C_VerifyRecoverInit) X(C_VerifyRecover)                  \
-  X(C_DigestEncryptUpdate) X(C_DecryptDigestUpdate) X(C_SignEncryptUpdate)                      \
-  X(C_DecryptVerifyUpdate) X(C_GenerateKey) X(C_GenerateKeyPair) X(C_WrapKey) X(C_UnwrapKey)    \
-  X(C_DeriveKey) X(C_SeedRandom) X(C_GenerateRandom) X(C_GetFunctionStatus)                     \
-  X(C_CancelFunction) X(C_WaitForSlotEvent)
-
-#define AS_ENUM(name) FN_##name,
-#define AS_NAME(name) #name,
-enum function_id { PROFILESHIM_FUNCTIONS(AS_ENUM) FN_COUNT };
-static const char *const function_names[] = {PROFILESHIM_FUNCTIONS(AS_NAME)};
 
 /* Set once under pthread_once, read-only afterwards. */
 static struct {
@@ -67,21 +44,12 @@ static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *format, ...) {
   va_list args;
   va_start(args, format);
-  fputs("profileshim: ", stderr);
-  vfprintf(stderr, format, args);
-  fputc('\n', stderr);
-  va_end(args);
-  abort();
-}
-
-static const char *env(const char *name) {
-  const char *value = getenv(name);
-  return value != NULL && *value != '\0' ? value : NULL;
+  p11shim_vdie("profileshim", format, args);
 }
 
 static void load_config(void) {
-  const char *path = env("HSMCTL_PROFILE"), *log = env("HSMCTL_PROFILE_LOG");
-  const char *module = env("HSMCTL_PROFILE_MODULE");
+  const char *path = p11shim_env("HSMCTL_PROFILE"), *log = p11shim_env("HSMCTL_PROFILE_LOG");
+  const char *module = p11shim_env("HSMCTL_PROFILE_MODULE");
   if (module == NULL) module = PROFILESHIM_DEFAULT_MODULE;
   if (path == NULL) die("HSMCTL_PROFILE is not set (tests/profiles/full.profile hides nothing)");
   static char error[512];
@@ -96,13 +64,7 @@ static void load_config(void) {
     config.log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (config.log_fd < 0) die("cannot open HSMCTL_PROFILE_LOG=%s", log);
   }
-  /* Never dlclose'd: the real module lives as long as the process, like the shim itself. */
-  void *handle = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-  if (handle == NULL) die("cannot load HSMCTL_PROFILE_MODULE=%s: %s", module, dlerror());
-  CK_C_GetFunctionList get_list = (CK_C_GetFunctionList)dlsym(handle, "C_GetFunctionList");
-  if (get_list == NULL) die("%s exports no C_GetFunctionList", module);
-  CK_RV rv = get_list(&config.real);
-  if (rv != CKR_OK || config.real == NULL) die("C_GetFunctionList of %s returned 0x%lx", module, rv);
+  config.real = p11shim_load_real("profileshim", "HSMCTL_PROFILE_MODULE", module);
   shim_list.version = config.real->version;
 }
 
@@ -201,14 +163,7 @@ static CK_RV check_key_pair(const CK_MECHANISM *mechanism, const CK_ATTRIBUTE *p
     return config.real->name == NULL ? CKR_FUNCTION_NOT_SUPPORTED : config.real->name args;   \
   }
 
-/* One-letter types keep each wrapper on one line; the compiler checks every one against the
- * typedef of its CK_FUNCTION_LIST field. */
-typedef CK_SESSION_HANDLE S;
-typedef CK_OBJECT_HANDLE O;
-typedef CK_ULONG U;
-typedef CK_BYTE_PTR B;
-typedef CK_ATTRIBUTE_PTR A;
-typedef CK_MECHANISM_PTR M;
+/* The wrappers, in the one-letter types of p11shim/forwarding.h. */
 #define OK CKR_OK
 
 SHIM(C_Initialize, (void *a), (a), OK)
@@ -331,13 +286,7 @@ static CK_RV shim_C_GetAttributeValue(S session, O object, A attributes, U count
   return rv;
 }
 
-/* Designated initializers from the same list as the enum: no entry can be wired to the wrong
- * slot, and a shim missing from the list is an unused static function (-Wall). */
-#define AS_ENTRY(name) .name = shim_##name,
-static CK_FUNCTION_LIST shim_list = {
-    .version = {CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR},
-    .C_GetFunctionList = C_GetFunctionList,
-    PROFILESHIM_FUNCTIONS(AS_ENTRY)};
+static CK_FUNCTION_LIST shim_list = P11SHIM_FUNCTION_LIST;
 
 __attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
   pthread_once(&config_once, load_config);

@@ -193,20 +193,8 @@ TEST_F(ServeAdmission, TheServeTableOfHsmctlTomlGivesDefaultsAndOptionsWin) {
   std::ofstream(ws_ / "hsmctl.toml") << "[serve]\nlisten = \"127.0.0.1:0\"\n"
                                         "tls_cert = \"pki/server.crt\"\ntls_key = \"pki/server.key\"\n"
                                         "client_ca = \"pki/ca.crt\"\nworkers = 1\nclient_rate = 1\n";
-  server_ = std::make_unique<LiveProcess>(
-      std::vector<std::string>{HSMCTL_BINARY, "serve", "--workers", "2"}, base_env(), false);
-  ASSERT_TRUE(server_->wait_for("listening on 127.0.0.1:", 0, std::chrono::seconds(30)))
-      << server_->shown();
-  ASSERT_TRUE(server_->wait_for("\n", 0, std::chrono::seconds(5)));
-  const std::string& shown = server_->shown();
-  const std::size_t colon = shown.find("127.0.0.1:") + 10;
-  port_ = shown.substr(colon, shown.find('\n', colon) - colon);
-  int status = 0;
-  for (int i = 0; i < 300 && status != 200; ++i) {
-    status = get("/healthz").status;
-    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(status, 200);
+  ASSERT_NO_FATAL_FAILURE(adopt(std::make_unique<LiveProcess>(
+      std::vector<std::string>{HSMCTL_BINARY, "serve", "--workers", "2"}, base_env(), false)));
   for (int i = 0; i < 50 && children_of(server_->pid()).size() != 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(children_of(server_->pid()).size(), 2u);  // --workers 2 won over workers = 1

@@ -87,7 +87,13 @@ class ServeTest : public HsmTest {
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::map<std::string, std::string> all_env = base_env();
     for (const auto& [k, v] : env) all_env[k] = v;
-    server_ = std::make_unique<LiveProcess>(argv, all_env, false);
+    adopt(std::make_unique<LiveProcess>(argv, all_env, false));
+  }
+  // Takes `server`, a service started some other way (its options from hsmctl.toml, say),
+  // as server_: reads its port from the "listening on" line and waits until /healthz answers
+  // 200. The one place a test learns the service's port.
+  void adopt(std::unique_ptr<LiveProcess> server) {
+    server_ = std::move(server);
     ASSERT_TRUE(server_->wait_for("listening on 127.0.0.1:", 0, std::chrono::seconds(30)))
         << server_->shown();
     ASSERT_TRUE(server_->wait_for("\n", 0, std::chrono::seconds(5)));

@@ -3,12 +3,13 @@
 // a one-time code is accepted once across the nodes (also when sent to both at once), a lockout
 // on A holds on B, ceremonies on both nodes at once succeed, the exported transcript names both
 // nodes and verifies (transcript verify --strict, scripts/verify-transcript); a node whose
-// token holds another master is refused before anything changes, and so is a directory whose
-// transcript is not a prefix of the fleet's; an edited or truncated local replica is caught; a
-// node killed between the database's commit and its file's write is repaired by its next
-// ceremony (builds with HSMCTL_TEST_HOOKS). Skipped without HSMCTL_TEST_PG (scripts/lib/pg_pass.sh runs them).
+// token holds another master is refused before anything changes, in the database or in its
+// directory, and so is a directory whose transcript is not a prefix of the fleet's; an edited or
+// truncated local replica is caught; a node killed between the database's commit and its file's
+// write is repaired by its next ceremony (builds with HSMCTL_TEST_HOOKS). Skipped without HSMCTL_TEST_PG (scripts/lib/pg_pass.sh runs them).
 #include <future>
 #include <fstream>
+#include <set>
 
 #include "support/hsm_fixture.h"
 #include "tests/keystore/fixture.h"
@@ -72,6 +73,11 @@ class Fleet : public HsmTest {
   }
   std::string totp(const std::string& seed, const std::string& when = "now") {
     return run_program({"/usr/bin/oathtool", "--totp", "-b", "-N", when, seed}).out.substr(0, 6);
+  }
+  static std::set<std::string> entries_of(const fs::path& dir) {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
+    return names;
   }
   void join_b() {
     const RunResult join = on_b({"transcript", "join"});
@@ -193,6 +199,17 @@ TEST_F(Fleet, ANodeWhoseTokenHoldsAnotherMasterIsRefusedBeforeAnythingChanges) {
   expect_failure(r, 4, "holds master KCV");
   EXPECT_EQ(query("SELECT count(*) FROM transcript_entries"), before);
   EXPECT_EQ(query("SELECT count(*) FROM transcript_entries WHERE node = 'node-c'"), "0");
+  // Nothing half-written: no keystore.url, no replica, no pending record, no lock file.
+  EXPECT_EQ(entries_of(node_c), std::set<std::string>{"hsmctl.toml"});
+  // The same directory then joins with a clone of the fleet's master.
+  const RunResult with_clone = hsmctl({"--dir", node_c.string(), "--token", "B", "transcript",
+                                       "join"});
+  EXPECT_EQ(with_clone.code, 0) << with_clone.err;
+  // A directory the refused join made (the store given with --store) is gone again.
+  const fs::path node_e = tmp_.path() / "node-e";
+  expect_failure(hsmctl({"--dir", node_e.string(), "--store", url_, "--token", "C", "transcript",
+                         "join"}), 4, "holds master KCV");
+  EXPECT_FALSE(fs::exists(node_e));
 }
 
 TEST_F(Fleet, ADirectoryWithATranscriptOfItsOwnCannotJoin) {
