@@ -223,13 +223,15 @@ class Keystore {
   // touch_inserted's digest, not yet recorded.
   std::string inserted_digest(const std::string& row_key, std::string_view table,
                               Statement& returned);
-  // record_digest of each (row key, non-empty digest); on PostgreSQL one statement.
+  // record_digest of each (row key, non-empty digest): on PostgreSQL one statement, on SQLite
+  // one statement run for each row in (bucket, row key) order.
   void record_digests(const std::vector<std::pair<std::string, std::string>>& digests);
   // In memory, what record_digest stored (bucket_rows_, the dirty and changed sets).
   void remember_digest(std::uint32_t bucket, const std::string& row_key,
                        const std::string& digest, const Bytes& digest_bytes);
-  // On PostgreSQL, reads the stored rows of every bucket the keys fall in that is not read yet
-  // with one statement (stored_bucket_rows would read them one by one); SQLite: nothing.
+  // Reads the stored rows of every bucket the keys fall in that is not read yet: on PostgreSQL
+  // with one statement (stored_bucket_rows would read them one by one), on SQLite with one
+  // statement run once per bucket.
   void load_buckets(const std::vector<std::string>& row_keys);
   void load_buckets(const std::bitset<kStateBuckets>& buckets);
   // The stored hashes of buckets (table state_buckets) or pages (state_pages): one statement

@@ -11,7 +11,8 @@
 #include <algorithm>
 #include <set>
 
-#include "core/crypto/public_key.h"
+#include <openssl/evp.h>
+
 #include "core/error.h"
 #include "core/keystore/keystore.h"
 #include "core/keystore/postgres.h"
@@ -41,10 +42,20 @@ class Hasher {
   }
   // A length-prefixed field: no two different sequences of fields hash alike.
   Hasher& field(std::string_view s) { return add_u64(s.size()).add(s); }
+  void reserve(std::size_t n) { buf_.reserve(n); }
+  // SHA-256 through one digest context per thread, set up again for each hash: a provisioning
+  // chunk hashes every new row's key (its bucket), the row, and the buckets and pages it
+  // changed, and a context made and freed per hash (EVP_Digest) cost more than hashing the
+  // short inputs themselves.
   Digest finish() {
-    const Bytes h = crypto::sha256(as_bytes(std::string_view(buf_)));
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                                              EVP_MD_CTX_free);
     Digest d{};
-    std::copy(h.begin(), h.end(), d.begin());
+    if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), buf_.data(), buf_.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), d.data(), nullptr) != 1)
+      fail(Category::general, "OpenSSL cannot compute SHA-256");
     return d;
   }
 
@@ -128,6 +139,7 @@ std::uint64_t hash_rows(Hasher& h, Statement& st, std::string_view table) {
 // The start of every row digest: the domain and the row's key.
 Hasher row_hasher(std::string_view row_key) {
   Hasher h;
+  h.reserve(1024);  // a users row is a few hundred bytes: no regrowth while it is gathered
   h.field("hsmctl-keystore-row/v1").field(row_key);
   return h;
 }
@@ -146,6 +158,10 @@ CREATE TABLE IF NOT EXISTS state_buckets (bucket INTEGER PRIMARY KEY, hash BLOB 
 CREATE TABLE IF NOT EXISTS state_pages (page INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state_root (id INTEGER PRIMARY KEY CHECK (id = 1), root TEXT NOT NULL);
 )sql";
+
+// The stored (row key, digest) pairs of one bucket, in row-key order.
+constexpr const char* kBucketRows =
+    "SELECT row_key, digest FROM state_digests WHERE bucket = :b ORDER BY row_key";
 
 }  // namespace
 
@@ -293,11 +309,29 @@ std::string Keystore::inserted_digest(const std::string& row_key, std::string_vi
 }
 
 void Keystore::record_digests(const std::vector<std::pair<std::string, std::string>>& digests) {
+  if (digests.empty()) return;
   if (!db_.is_postgres()) {
-    for (const auto& [key, digest] : digests) record_digest(key, digest);
+    // One statement for every row, in (bucket, row key) order: each B-tree page they land on
+    // is found and changed once in a row, not at random.
+    std::vector<std::pair<std::uint32_t, std::size_t>> order;
+    order.reserve(digests.size());
+    for (std::size_t i = 0; i < digests.size(); ++i) order.emplace_back(bucket_of(digests[i].first), i);
+    std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : digests[a.second].first < digests[b.second].first;
+    });
+    Statement st(db_, "INSERT INTO state_digests (bucket, row_key, digest) VALUES (:b, :k, :d) "
+                      "ON CONFLICT (bucket, row_key) DO UPDATE SET digest = excluded.digest");
+    bool first = true;
+    for (const auto& [bucket, i] : order) {
+      const auto& [key, digest] = digests[i];
+      const Bytes bytes = from_hex(digest);
+      if (!first) st.reset();
+      first = false;
+      st.bind(":b", bucket).bind(":k", key).bind(":d", bytes).run();
+      remember_digest(bucket, key, digest, bytes);
+    }
     return;
   }
-  if (digests.empty()) return;
   pg::ArrayLiteral buckets, keys, values;
   std::vector<Bytes> bytes;
   std::vector<std::uint32_t> at;
@@ -319,19 +353,28 @@ void Keystore::record_digests(const std::vector<std::pair<std::string, std::stri
 }
 
 void Keystore::load_buckets(const std::vector<std::string>& row_keys) {
-  if (!db_.is_postgres() || !g_state_upkeep) return;
+  if (!g_state_upkeep) return;
   std::bitset<kBuckets> wanted;
   for (const std::string& key : row_keys) wanted.set(bucket_of(key));
   load_buckets(wanted);
 }
 
 void Keystore::load_buckets(const std::bitset<kStateBuckets>& buckets) {
-  if (!db_.is_postgres()) return;
   if (bucket_rows_.empty()) bucket_rows_.resize(kBuckets);
   std::vector<std::uint32_t> wanted;
   for (std::uint32_t b = 0; b < kBuckets; ++b)
     if (buckets.test(b) && !bucket_rows_[b]) wanted.push_back(b);
   if (wanted.empty()) return;
+  if (!db_.is_postgres()) {  // one statement, run once per bucket (no round trips to save)
+    Statement st(db_, kBucketRows);
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      if (i > 0) st.reset();
+      BucketRows& rows = bucket_rows_[wanted[i]].emplace();
+      st.bind(":b", wanted[i]);
+      while (st.step()) rows.emplace_back(st.text_at(0), st.blob_at(1));
+    }
+    return;
+  }
   pg::ArrayLiteral list;
   for (const std::uint32_t b : wanted) list.add(std::int64_t{b});
   Statement st(db_, "SELECT bucket, row_key, digest FROM state_digests "
@@ -347,11 +390,13 @@ void Keystore::store_hashes(bool pages,
                             const std::vector<std::pair<std::uint32_t, Digest>>& hashes) {
   if (hashes.empty()) return;
   if (!db_.is_postgres()) {
-    for (const auto& [at, d] : hashes) {
-      Statement up(db_, pages ? "INSERT INTO state_pages (page, hash) VALUES (:p, :h) "
-                                "ON CONFLICT (page) DO UPDATE SET hash = excluded.hash"
-                              : "INSERT INTO state_buckets (bucket, hash) VALUES (:p, :h) "
-                                "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
+    Statement up(db_, pages ? "INSERT INTO state_pages (page, hash) VALUES (:p, :h) "
+                              "ON CONFLICT (page) DO UPDATE SET hash = excluded.hash"
+                            : "INSERT INTO state_buckets (bucket, hash) VALUES (:p, :h) "
+                              "ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash");
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+      if (i > 0) up.reset();
+      const auto& [at, d] = hashes[i];
       up.bind(":p", at).bind(":h", ByteView(d.data(), d.size())).run();
     }
     return;
@@ -597,9 +642,9 @@ const Keystore::BucketRows& Keystore::stored_bucket_rows(std::uint32_t bucket) {
   if (bucket_rows_.empty()) bucket_rows_.resize(kBuckets);
   if (bucket_rows_[bucket]) return *bucket_rows_[bucket];
   BucketRows rows;
-  Statement st(db_, "SELECT row_key, digest FROM state_digests WHERE bucket = :b ORDER BY row_key");
+  Statement st(db_, kBucketRows);
   st.bind(":b", bucket);
-  while (st.step()) rows.emplace_back(st.text("row_key"), st.blob("digest"));
+  while (st.step()) rows.emplace_back(st.text_at(0), st.blob_at(1));
   return bucket_rows_[bucket].emplace(std::move(rows));
 }
 

@@ -66,20 +66,18 @@ UserRecord read_user(const Statement& st) {
   return u;
 }
 
-}  // namespace
+// One new users row, every column bound (insert_user, and insert_users on SQLite); RETURNING *
+// gives the row's state digest without reading it back.
+constexpr const char* kInsertUser =
+    "INSERT INTO users (name, algorithm, public_key, key_version, outer_blob, outer_nonce, "
+    "kdf_profile, kdf_salt, kdf_opslimit, kdf_memlimit, ecdh_public_key, ecdh_outer_blob, "
+    "ecdh_outer_nonce, otp_seed, otp_nonce, otp_enrolled, otp_last_step, failures, locked, "
+    "created, rotated) VALUES (:name, :algorithm, :public_key, :key_version, :outer_blob, "
+    ":outer_nonce, :kdf_profile, :kdf_salt, :kdf_opslimit, :kdf_memlimit, :ecdh_public_key, "
+    ":ecdh_outer_blob, :ecdh_outer_nonce, :otp_seed, :otp_nonce, :otp_enrolled, :otp_last_step, "
+    ":failures, :locked, :created, :rotated) RETURNING *";
 
-void Keystore::insert_user(const UserRecord& u) {
-  Transaction tx(db_);
-  before_change("user/" + u.name, /*new_row=*/true);
-  Statement st(db_,
-               "INSERT INTO users (name, algorithm, public_key, key_version, outer_blob, "
-               "outer_nonce, kdf_profile, kdf_salt, kdf_opslimit, kdf_memlimit, ecdh_public_key, "
-               "ecdh_outer_blob, ecdh_outer_nonce, otp_seed, otp_nonce, otp_enrolled, "
-               "otp_last_step, failures, locked, created, rotated) VALUES (:name, :algorithm, "
-               ":public_key, :key_version, :outer_blob, :outer_nonce, :kdf_profile, :kdf_salt, "
-               ":kdf_opslimit, :kdf_memlimit, :ecdh_public_key, :ecdh_outer_blob, "
-               ":ecdh_outer_nonce, :otp_seed, :otp_nonce, :otp_enrolled, :otp_last_step, "
-               ":failures, :locked, :created, :rotated) RETURNING *");
+void bind_user(Statement& st, const UserRecord& u) {
   st.bind(":name", u.name)
       .bind(":algorithm", u.algorithm)
       .bind(":public_key", u.public_key)
@@ -95,6 +93,15 @@ void Keystore::insert_user(const UserRecord& u) {
   else
     st.bind(":otp_seed", nullptr).bind(":otp_nonce", nullptr);
   bind_secrets(st, u.secrets);
+}
+
+}  // namespace
+
+void Keystore::insert_user(const UserRecord& u) {
+  Transaction tx(db_);
+  before_change("user/" + u.name, /*new_row=*/true);
+  Statement st(db_, kInsertUser);
+  bind_user(st, u);
   // The new row's digest from the row the insert returns (not read back: one user of a
   // provisioning batch costs one statement, not two).
   if (!st.insert_returning("user '" + u.name + "' already exists"))
@@ -106,7 +113,7 @@ void Keystore::insert_user(const UserRecord& u) {
 
 void Keystore::insert_users(const std::vector<UserRecord>& users) {
   Transaction tx(db_);
-  if (!db_.is_postgres() || users.size() < 2) {  // SQLite: no round trips to save
+  if (db_.is_postgres() && users.size() < 2) {
     for (const UserRecord& u : users) insert_user(u);
     tx.commit();
     return;
@@ -116,6 +123,27 @@ void Keystore::insert_users(const std::vector<UserRecord>& users) {
   for (const UserRecord& u : users) keys.push_back("user/" + u.name);
   load_buckets(keys);
   for (const std::string& key : keys) before_change(key, /*new_row=*/true);
+  std::vector<std::pair<std::string, std::string>> digests;
+  digests.reserve(users.size());
+  if (!db_.is_postgres()) {
+    // SQLite has no round trips to save, but one statement reused for every row and this
+    // function's transaction as the only savepoint (insert_user's own, per row, made SQLite copy
+    // each page a row touched into its statement journal), and the digests recorded together.
+    Statement st(db_, kInsertUser);
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      if (i > 0) st.reset();
+      bind_user(st, users[i]);
+      if (!st.insert_returning("user '" + users[i].name + "' already exists"))
+        fail(Category::general,
+             "internal error: inserting user '" + users[i].name + "' returned no row");
+      if (Keystore::state_upkeep_on())
+        digests.emplace_back(keys[i], inserted_digest(keys[i], "users", st));
+      st.finish();
+    }
+    record_digests(digests);
+    tx.commit();
+    return;
+  }
   // One row per user from one array per column: the same columns insert_user binds.
   enum Column { kName, kAlgorithm, kPublicKey, kKeyVersion, kOuterBlob, kOuterNonce, kKdfProfile,
                 kKdfSalt, kOpslimit, kMemlimit, kEcdhPublicKey, kEcdhOuterBlob, kEcdhOuterNonce,
@@ -176,8 +204,6 @@ void Keystore::insert_users(const std::vector<UserRecord>& users) {
       ":otp_last_step", ":failures", ":locked", ":created", ":rotated"};
   for (int i = 0; i < kColumns; ++i) st.bind(kNames[i], c[static_cast<std::size_t>(i)].str());
   // The new rows' digests from the rows the insert returns, recorded with one statement.
-  std::vector<std::pair<std::string, std::string>> digests;
-  digests.reserve(users.size());
   bool row = st.insert_returning("one of these users already exists (made by another hsmctl "
                                  "meanwhile); run the same command again to skip it");
   for (; row; row = st.step()) {
