@@ -88,9 +88,11 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
         break;
       } catch (const Error& e) {
         // The module stays initialised between batches (the worker's kept session holds it).
-        // Should it no longer see the token as this workspace does (a token made again by
-        // another process), the batch starts once more on a module loaded afresh.
-        if (attempt > 0 || e.category() == Category::auth) throw;
+        // Should it no longer see the token or its master as this workspace does (a token
+        // made again by another process), the batch starts once more on a module loaded
+        // afresh. Anything else (a wrong PIN, the workspace lock not had in time) is final.
+        const bool stale = e.category() == Category::token || e.category() == Category::not_found;
+        if (attempt > 0 || !stale) throw;
         opened.reset();
         token_.reset();
       }
