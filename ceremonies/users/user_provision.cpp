@@ -1,8 +1,8 @@
 // user provision as one ceremony: read and check the file, skip users who exist, seal the rest
 // (in this process or in forked workers), and store and record them in chunks: each chunk is
-// one keystore transaction and one user.provisioned event naming its users (line, name,
-// algorithm, fingerprint) and its failures, so neither an fdatasync nor a token signature is
-// paid per user.
+// one user.provisioned event naming its users (line, name, algorithm, fingerprint) and its
+// failures, and a few chunks are one keystore transaction, so neither an fdatasync nor a token
+// signature is paid per user, nor the keystore's pages written again for every chunk.
 #include "ceremonies/users/user_provision.h"
 
 #include <fmt/format.h>
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "ceremonies/groups/group_keys.h"
@@ -31,10 +32,15 @@ namespace hsm {
 namespace {
 
 constexpr std::size_t kChunkUsers = 512;
-constexpr auto kChunkTime = std::chrono::seconds(1);
 // A chunk's user.provisioned entry stays well under the 64 KiB a log entry may hold
 // (tlog::kMaxEntryBytes): the users' part is cut at 56 KiB.
 constexpr std::size_t kChunkBytes = 56 * 1024;
+// Chunks recorded in one keystore transaction, and the longest that rows wait to be stored
+// and reported. A commit writes every page the transaction changed to the WAL: the state's
+// digests and buckets (keystore integrity) are spread over the whole table by design, so a
+// commit per chunk wrote most of their pages again for every ~220 users.
+constexpr std::size_t kChunksPerCommit = 8;
+constexpr auto kCommitTime = std::chrono::seconds(1);
 
 // The outcomes waiting to be stored and recorded together.
 class Chunk {
@@ -42,6 +48,9 @@ class Chunk {
   Chunk(Recorder& rec, keystore::Keystore& ks, const ProvisionOptions& o, ProvisionSummary& sum,
         const std::vector<ProvisionRow>& rows)
       : rec_(rec), ks_(ks), o_(o), sum_(sum), rows_(rows) {}
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+  ~Chunk() { rec_.transcript().defer_sync(false); }  // an open transaction rolls back
 
   void add(SealOutcome&& oc) {
     const ProvisionRow& row = rows_.at(oc.index);
@@ -59,17 +68,37 @@ class Chunk {
     if (oc.ok) bytes_ += 80 + r.name.size();
     results_.push_back(std::move(r));
     static const std::size_t max_users = test_knob("HSMCTL_TEST_CHUNK_USERS", kChunkUsers);
+    static const std::size_t per_commit = test_knob("HSMCTL_TEST_CHUNKS_PER_COMMIT", kChunksPerCommit);
     static const auto max_time = std::chrono::seconds(
-        test_knob("HSMCTL_TEST_CHUNK_SECONDS", static_cast<std::size_t>(kChunkTime.count())));
-    if (users_.size() >= max_users || bytes_ >= kChunkBytes ||
-        std::chrono::steady_clock::now() - since_ >= max_time)
-      flush();
+        test_knob("HSMCTL_TEST_CHUNK_SECONDS", static_cast<std::size_t>(kCommitTime.count())));
+    const bool late = std::chrono::steady_clock::now() - since_ >= max_time;
+    if (users_.size() >= max_users || bytes_ >= kChunkBytes || late) record_chunk();
+    if (recorded_ >= per_commit || late) commit();
   }
 
+  // Records what waits and commits every chunk recorded.
   void flush() {
-    since_ = std::chrono::steady_clock::now();
+    record_chunk();
+    commit();
+  }
+
+  // After an interrupt, which comes between rows: the chunks already recorded are committed
+  // too, so that every user a user.provisioned entry names exists. Not after a failure inside
+  // a chunk's own steps: its transaction then rolls back with the chunk.
+  void commit_recorded() {
+    if (!in_chunk_) commit();
+  }
+
+  // Rows stored (created) or recorded as failed so far.
+  std::size_t settled() const { return settled_; }
+
+ private:
+  // One user.provisioned entry for the rows that wait, their users inserted in the open
+  // transaction (begun here if none is), the entry written without waiting for the disk.
+  void record_chunk() {
     bytes_ = 0;
     if (results_.empty()) return;
+    in_chunk_ = true;
     nlohmann::json created = nlohmann::json::array(), failed = nlohmann::json::array();
     for (const ProvisionResult& r : results_) {
       if (r.status == "created")
@@ -79,7 +108,10 @@ class Chunk {
         failed.push_back({{"line", r.line}, {"name", r.name}, {"error", r.error}});
     }
     const std::string now = transcript::utc_now_rfc3339();
-    keystore::Transaction tx(ks_);
+    if (!tx_) {
+      tx_.emplace(ks_);
+      rec_.transcript().defer_sync(true);
+    }
     for (keystore::UserRecord& u : users_) {
       u.created = now;
       u.rotated = now;
@@ -87,30 +119,45 @@ class Chunk {
     ks_.insert_users(users_);  // on PostgreSQL a few statements for the chunk, not per user
     rec_.record("user.provisioned", {{"users", std::move(created)}, {"failed", std::move(failed)},
                                      {"escrow", "mk-wrap"}, {"kdf_profile", o_.kdf_profile}});
+    ++recorded_;
+    for (ProvisionResult& r : results_) unsettled_.push_back(std::move(r));
+    users_.clear();
+    results_.clear();
+    in_chunk_ = false;
+  }
+
+  // The transcript synced, then the keystore's commit of what it records; only then are the
+  // rows reported.
+  void commit() {
+    since_ = std::chrono::steady_clock::now();
+    if (!tx_) return;
+    rec_.transcript().sync();  // recorded before the keystore commits it
     test_hook("user-provision.before-commit");
-    tx.commit();
+    tx_->commit();
+    tx_.reset();
+    rec_.transcript().defer_sync(false);
+    recorded_ = 0;
     test_hook("user-provision.after-commit");
-    settled_ += results_.size();
-    for (const ProvisionResult& r : results_) {
+    settled_ += unsettled_.size();
+    for (const ProvisionResult& r : unsettled_) {
       if (r.status == "created") ++sum_.created;
       else { ++sum_.failed; sum_.failed_lines.push_back(r.line); }
       if (o_.on_result) o_.on_result(r);
     }
-    users_.clear();
-    results_.clear();
+    unsettled_.clear();
   }
 
-  // Rows stored (created) or recorded as failed so far.
-  std::size_t settled() const { return settled_; }
-
- private:
   Recorder& rec_;
   keystore::Keystore& ks_;
   const ProvisionOptions& o_;
   ProvisionSummary& sum_;
   const std::vector<ProvisionRow>& rows_;
   std::vector<keystore::UserRecord> users_;
-  std::vector<ProvisionResult> results_;
+  std::vector<ProvisionResult> results_;    // the next chunk's rows
+  std::vector<ProvisionResult> unsettled_;  // recorded, not yet committed
+  std::optional<keystore::Transaction> tx_;
+  std::size_t recorded_ = 0;  // chunks in the open transaction
+  bool in_chunk_ = false;     // a chunk's insert or entry is under way
   std::size_t settled_ = 0;
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
   std::size_t bytes_ = 0;
@@ -257,6 +304,7 @@ ProvisionSummary user_provision(Workspace& ws, const ProvisionOptions& o) {
         chunk.flush();
       } catch (const Error& e) {
         if (e.category() != Category::interrupted && interrupt_signal() == 0) throw;
+        chunk.commit_recorded();
         workers.reset();  // stopped (SIGTERM) and reaped before the abort is recorded
         sum.interrupted = true;
         sum.signal = signal_name(interrupt_signal());

@@ -228,28 +228,36 @@ TEST_F(Crash, UserProvisionKilledMidBatchIsFinishedByRunningItAgain) {
   }
   const fs::path from = write_file("users.csv", csv);
   fs::copy(ws_, tmp_.path() / "ws-clean", fs::copy_options::recursive);
-  // Chunks of 2 users: 3 chunks, each one keystore transaction and one user.provisioned entry.
-  const std::map<std::string, std::string> chunked{{"HSMCTL_TEST_CHUNK_USERS", "2"},
-                                                   {"HSMCTL_TEST_CHUNK_SECONDS", "3600"}};
   const std::vector<std::string> args{"user", "provision", "--from", from.string(),
                                       "--kdf-profile", "min", "--json"};
   struct Point {
+    std::string chunks_per_commit;
     std::string point;
     int n;
     int stored;  // users in the keystore after the kill
   };
-  // Transcript writes: ceremony.begin (1), then one user.provisioned per chunk (2, 3, 4).
+  // Chunks of 2 users: 3 chunks, each one user.provisioned entry. Transcript writes:
+  // ceremony.begin (1), then one user.provisioned per chunk (2, 3, 4). One keystore
+  // transaction per chunk, or per two chunks (the first commit then stores four users, and a
+  // kill before it leaves the keystore two recorded states behind the transcript).
   const std::vector<Point> table = {
-      {"user-provision.sealed", 1, 0},         {"user-provision.sealed", 2, 0},
-      {"user-provision.sealed", 4, 2},         {"user-provision.sealed", 6, 4},
-      {"user-provision.before-commit", 1, 0},  {"user-provision.before-commit", 3, 4},
-      {"user-provision.after-commit", 1, 2},   {"user-provision.after-commit", 2, 4},
-      {"user-provision.after-commit", 3, 6},   {"transcript.before-write", 1, 0},
-      {"transcript.after-write", 1, 0},        {"transcript.after-write", 3, 2},
-      {"transcript.before-write", 5, 6},
+      {"1", "user-provision.sealed", 1, 0},         {"1", "user-provision.sealed", 2, 0},
+      {"1", "user-provision.sealed", 4, 2},         {"1", "user-provision.sealed", 6, 4},
+      {"1", "user-provision.before-commit", 1, 0},  {"1", "user-provision.before-commit", 3, 4},
+      {"1", "user-provision.after-commit", 1, 2},   {"1", "user-provision.after-commit", 2, 4},
+      {"1", "user-provision.after-commit", 3, 6},   {"1", "transcript.before-write", 1, 0},
+      {"1", "transcript.after-write", 1, 0},        {"1", "transcript.after-write", 3, 2},
+      {"1", "transcript.before-write", 5, 6},
+      {"2", "user-provision.sealed", 4, 0},         {"2", "user-provision.sealed", 6, 4},
+      {"2", "user-provision.before-commit", 1, 0},  {"2", "user-provision.after-commit", 1, 4},
+      {"2", "user-provision.after-commit", 2, 6},   {"2", "transcript.after-write", 3, 0},
   };
   for (const auto& row : table) {
-    SCOPED_TRACE(row.point + ":" + std::to_string(row.n));
+    SCOPED_TRACE(row.chunks_per_commit + " " + row.point + ":" + std::to_string(row.n));
+    const std::map<std::string, std::string> chunked{
+        {"HSMCTL_TEST_CHUNK_USERS", "2"},
+        {"HSMCTL_TEST_CHUNK_SECONDS", "3600"},
+        {"HSMCTL_TEST_CHUNKS_PER_COMMIT", row.chunks_per_commit}};
     // The workspace as master init left it, and a token without the users' key objects (user
     // keys live only in the keystore, so the token needs no reset).
     fs::remove_all(ws_);
