@@ -17,6 +17,22 @@
 
 namespace hsm {
 
+bool write_fully(int fd, const void* data, std::size_t n) noexcept {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return false;
+    if (w == 0) {
+      errno = ENOSPC;
+      return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
 CreatedFile write_new_file(const std::filesystem::path& path, ByteView data, unsigned mode) {
   std::error_code ec;
   if (std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
@@ -33,14 +49,7 @@ CreatedFile write_new_file(const std::filesystem::path& path, ByteView data, uns
     fail(Category::general, fmt::format("cannot create a file in '{}'", dir.string()),
          std::strerror(errno));
   ::fchmod(fd, mode);
-  size_t done = 0;
-  bool ok = true;
-  while (ok && done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
+  bool ok = write_fully(fd, data.data(), data.size());
   ok = ok && ::fsync(fd) == 0;
   struct stat st {};
   ok = ok && ::fstat(fd, &st) == 0;
@@ -73,8 +82,7 @@ bool remove_created_file(const CreatedFile& f) noexcept {
 void replace_file(const std::filesystem::path& path, std::string_view data, unsigned mode) {
   const auto tmp = path.parent_path() / fmt::format(".{}.{}.tmp", path.filename().string(), ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  bool ok = fd >= 0 && ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
+  bool ok = fd >= 0 && write_fully(fd, data.data(), data.size()) && ::fsync(fd) == 0;
   if (fd >= 0) ::close(fd);
   ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
   if (!ok) {

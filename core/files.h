@@ -31,6 +31,10 @@ bool remove_created_file(const CreatedFile& f) noexcept;
 // rewritten, never for outputs. A symlink at a temp name is refused; nothing is left on failure.
 void replace_file(const std::filesystem::path& path, std::string_view data, unsigned mode);
 
+// Writes all `n` bytes to `fd`, again after EINTR and after a short write. False when the
+// system refuses, with errno saying why (ENOSPC when it wrote nothing).
+bool write_fully(int fd, const void* data, std::size_t n) noexcept;
+
 // An exclusive flock on `path` (created 0600), held for the object's life.
 class FileLock {
  public:

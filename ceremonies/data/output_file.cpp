@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace hsm {
 
@@ -41,15 +42,9 @@ OutputFile::~OutputFile() {
 }
 
 void OutputFile::write(ByteView data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      fail(Category::general, fmt::format("cannot write '{}'", path_.string()),
-           std::strerror(errno));
-    done += static_cast<std::size_t>(n);
-  }
+  if (write_fully(fd_, data.data(), data.size())) return;
+  const int err = errno;
+  fail(Category::general, fmt::format("cannot write '{}'", path_.string()), std::strerror(err));
 }
 
 CreatedFile OutputFile::commit() {

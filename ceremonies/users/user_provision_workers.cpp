@@ -25,6 +25,7 @@
 #include "ceremonies/users/user_layers.h"
 #include "core/bytes.h"
 #include "core/crypto/public_key.h"
+#include "core/files.h"
 #include "core/interrupt.h"
 #include "core/pkcs11/crypt.h"
 #include "core/test_hooks.h"
@@ -34,12 +35,7 @@ namespace hsm {
 namespace {
 
 void write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(3);  // the parent is gone
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
+  if (!write_fully(fd, data.data(), data.size())) ::_exit(3);  // the parent is gone
 }
 
 // Lines from the parent's pipe: "go", then batches of row indices ("3 5 8"); end of file

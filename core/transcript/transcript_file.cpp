@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace hsm::transcript {
 
@@ -28,15 +29,10 @@ LockedFile::LockedFile(const std::filesystem::path& p, int lock) {
 LockedFile::~LockedFile() { ::close(fd_); }
 
 void write_all(int fd, const std::string& s, const std::filesystem::path& p) {
-  size_t done = 0;
-  while (done < s.size()) {
-    const ssize_t n = ::write(fd, s.data() + done, s.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      fail(Category::general, fmt::format("cannot write transcript '{}'", p.string()),
-           std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
+  if (write_fully(fd, s.data(), s.size())) return;
+  const int err = errno;
+  fail(Category::general, fmt::format("cannot write transcript '{}'", p.string()),
+       std::strerror(err));
 }
 
 std::string read_at(int fd, std::uint64_t offset, std::uint64_t n) {
