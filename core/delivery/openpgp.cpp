@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <system_error>
 #include <vector>
@@ -26,6 +28,10 @@ class ThrowawayHome {
       fail(Category::general, "cannot make a temporary GnuPG home: " +
                                   std::system_category().message(errno));
     path_ = tmpl;
+    // Importing a public key and encrypting to it need no gpg-agent, keyboxd or dirmngr; one
+    // started anyway would outlive this home and put its sockets back into it while it is
+    // being removed (seen under load: the directory was left behind).
+    std::ofstream(path_ / "gpg.conf") << "no-autostart\n";
   }
   ~ThrowawayHome() {
     std::error_code ec;
