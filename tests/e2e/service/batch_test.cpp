@@ -216,7 +216,13 @@ TEST_F(ServeBatch, ARowChangedWhileItsSignatureWasPreparedIsAuthenticatedAgainUn
   const std::filesystem::path reached = gate.string() + ".reached";
   for (int i = 0; i < 3000 && !std::filesystem::exists(reached); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(std::filesystem::exists(reached)) << "the worker never reached the pause point";
+  if (!std::filesystem::exists(reached)) {
+    // Let the client finish before failing: a joinable std::thread left behind would end the
+    // test binary instead of reporting the failure.
+    write_file("prepared-gate", "go");
+    client.join();
+    FAIL() << "the worker never reached the pause point";
+  }
   // The worker holds no lock while paused: the CLI changes the password meanwhile.
   const RunResult passwd = hsmctl({"user", "passwd", "dave", "--password-source", "env:PW",
                                    "--new-password-source", "env:PW2"},
