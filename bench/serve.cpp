@@ -6,7 +6,8 @@
 // several rounds of a fixed time each. Also reported: p50 and p99 latency through the service.
 // Then users at --kdf-profile interactive, where Argon2id is the cost: the service against two
 // threads here running Argon2id at the same parameters (the 0.8x), one request at a
-// time per worker, so one Argon2 buffer per worker.
+// time per worker, so one Argon2 buffer per worker. Also the bare loop in two processes at once,
+// the ceiling of two workers that did nothing but the token work.
 // The load generator runs here, on the same cores (the target, 1.2x, allows for it).
 #include <fcntl.h>
 #include <httplib.h>
@@ -28,12 +29,14 @@
 #include "bench/bench.h"
 #include "bench/bench_workspace.h"
 #include "ceremonies/master/master_keys.h"
+#include "ceremonies/service/worker_token.h"
 #include "ceremonies/users/user_auth.h"
 #include "ceremonies/users/user_layers.h"
 #include "ceremonies/users/user_sign.h"
 #include "ceremonies/workspace.h"
 #include "core/bytes.h"
 #include "core/kdf/argon2id.h"
+#include "core/secure/secret_source.h"
 
 namespace {
 
@@ -156,10 +159,8 @@ LoadResult load(int port, const fs::path& pki, int clients, double seconds, int 
 }
 
 // The bare loop: the token work of one signature, one thread, for `seconds`.
-long bare_loop(hsm::Workspace& ws, const std::vector<hsm::keystore::UserRecord>& users,
-               double seconds) {
-  const hsm::p11::Session& s = ws.login();
-  const hsm::MasterKeys mk = hsm::require_master(s);
+long bare_loop(const hsm::p11::Session& s, const hsm::MasterKeys& mk,
+               const std::vector<hsm::keystore::UserRecord>& users, double seconds) {
   const hsm::Secret password = hsm::Secret::copy_of(
       hsm::ByteView(reinterpret_cast<const std::uint8_t*>(kPassword), std::strlen(kPassword)));
   const hsm::Bytes input{'b', 'e', 'n', 'c', 'h'};
@@ -175,6 +176,53 @@ long bare_loop(hsm::Workspace& ws, const std::vector<hsm::keystore::UserRecord>&
     (void)hsm::sign_as_user(s, mk, unlocked, input, hsm::SignedForm::data);
   }
   return n;
+}
+
+// The bare loop in `n` processes at once, each with its own module and login (as the service's
+// workers): signatures per second of all together. With nothing but the token work, this is
+// what two workers could do at most on these cores, before HTTP, TLS, the transcript and the
+// load generator take their share.
+double bare_loop_processes(const hsm::WorkspaceOptions& o,
+                           const std::vector<hsm::keystore::UserRecord>& users, int n,
+                           double seconds) {
+  std::vector<std::pair<pid_t, int>> children;
+  const hsm::bench::Stopwatch w;
+  for (int i = 0; i < n; ++i) {
+    int out[2];
+    if (::pipe(out) != 0) throw std::runtime_error("pipe");
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork");
+    if (pid == 0) {
+      ::close(out[0]);
+      long done = -1;
+      try {
+        // Loads the module in this process and logs in without the workspace lock, as a
+        // service worker does for its token work.
+        const hsm::Secret pin = hsm::read_secret(o.pin_source, "PIN");
+        hsm::WorkerToken token(o, pin);
+        done = bare_loop(token.session(), token.master(), users, seconds);
+      } catch (const std::exception&) {
+      }
+      (void)!::write(out[1], &done, sizeof done);
+      ::_exit(0);
+    }
+    ::close(out[1]);
+    children.emplace_back(pid, out[0]);
+  }
+  long total = 0;
+  bool failed = false;
+  for (const auto& [pid, fd] : children) {
+    long done = -1;
+    if (::read(fd, &done, sizeof done) != static_cast<ssize_t>(sizeof done) || done < 0)
+      failed = true;
+    else
+      total += done;
+    ::close(fd);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  if (failed) throw std::runtime_error("a bare loop process failed");
+  return static_cast<double>(total) / w.wall_seconds();
 }
 
 // Two threads deriving Argon2id keys at `kdf` for `seconds`: derivations per second.
@@ -235,7 +283,7 @@ int main(int argc, char** argv) {
         " --kdf-profile interactive --jobs 2 >/dev/null");
     make_pki(dir / "pki");
 
-    double service_rate = 0, bare_rate = 0;
+    double service_rate = 0, bare_rate = 0, bare_two_rate = 0;
     std::vector<double> latencies;
     long failed = 0;
     for (int round = 0; round < rounds; ++round) {
@@ -248,8 +296,21 @@ int main(int argc, char** argv) {
         for (int i = 0; i < users; ++i)
           records.push_back(*ws.keystore().find_user("u" + std::to_string(i)));
         const hsm::bench::Stopwatch w;
-        const long n = bare_loop(ws, records, seconds);
+        const hsm::p11::Session& s = ws.login();
+        const long n = bare_loop(s, hsm::require_master(s), records, seconds);
         bare_rate += static_cast<double>(n) / w.wall_seconds();
+      }
+      {  // the same in two processes, each loading the module itself (none is loaded here now)
+        hsm::WorkspaceOptions o;
+        o.dir = dir / "ws";
+        o.pin_source = hsm::SecretSource::parse("env:BENCH_PIN");
+        std::vector<hsm::keystore::UserRecord> records;
+        {
+          hsm::Workspace ws(o);
+          for (int i = 0; i < users; ++i)
+            records.push_back(*ws.keystore().find_user("u" + std::to_string(i)));
+        }
+        bare_two_rate += bare_loop_processes(o, records, 2, seconds);
       }
       {
         const Service service(hsmctl, dir / "pki");
@@ -263,6 +324,7 @@ int main(int argc, char** argv) {
     }
     service_rate /= rounds;
     bare_rate /= rounds;
+    bare_two_rate /= rounds;
 
     // Interactive profile: the KDF is the cost.
     hsm::keystore::KdfParams interactive;
@@ -291,6 +353,12 @@ int main(int argc, char** argv) {
          service_rate, percentile(latencies, 0.5), percentile(latencies, 0.99), failed, bare_rate);
     hsm::bench::report("serve_sign_rate_vs_bare_loop", service_rate, bare_rate, ">=1.2",
                        "signatures/s");
+    // The ceiling of two workers: the bare loop in two processes at once, against one thread.
+    note("bare loop in two processes at once: %.1f/s", bare_two_rate);
+    hsm::bench::report("serve_bare_loop_two_processes_vs_one", bare_two_rate, bare_rate, "-",
+                       "signatures/s");
+    hsm::bench::report("serve_sign_rate_vs_bare_loop_two_processes", service_rate, bare_two_rate,
+                       "-", "signatures/s");
     hsm::bench::report("serve_sign_p50_ms", percentile(latencies, 0.5), 0, "-", "ms");
     hsm::bench::report("serve_sign_p99_ms", percentile(latencies, 0.99), 0, "-", "ms");
     note("interactive profile (%llu ops, %llu MiB): service %.2f signatures/s (%ld failed), two "
