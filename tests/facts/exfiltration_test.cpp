@@ -60,7 +60,9 @@ TEST_F(Exfiltration, ExtractableKeyLeavesThroughTheHoldersOwnKey) {
   ASSERT_EQ(unwrap(mine, blob, std::move(weak), &copy), CKR_OK);
   const Bytes scalar = value(copy, &rv);
   ASSERT_EQ(rv, CKR_OK);
-  EXPECT_EQ(scalar.size(), 32u);
+  // A big integer, without leading zero bytes: 31 bytes or fewer now and then (1 in 256).
+  EXPECT_FALSE(scalar.empty());
+  EXPECT_LE(scalar.size(), 32u);
   // ...and off the token entirely: the blob opens on the host with the holder's key.
   EXPECT_TRUE(contains(kwp_unwrap_on_host(kHolderKey, blob), scalar)) << hex(scalar);
 }
