@@ -66,7 +66,7 @@ nlohmann::json report_json(const transcript::VerifyReport& r, const std::string&
                    {"ceremonies", r.ceremonies}, {"head", r.head},
                    {"first_key_fingerprint", r.first_key_fingerprint},
                    {"first_key_trusted", r.trusted_first_key}, {"key_changes", changes},
-                   {"torn_last_line", r.torn_last_line}};
+                   {"torn_last_line", r.torn_last_line}, {"unsigned_entries", r.unsigned_entries}};
   if (!r.nodes.empty()) j["nodes"] = r.nodes;  // a fleet's transcript: entries per node
   if (r.bad_seq) {
     j["bad_seq"] = *r.bad_seq;

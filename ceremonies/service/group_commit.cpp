@@ -103,11 +103,15 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
       // The batch's entries are written without waiting for the disk, and its keystore changes
       // (codes used, failures counted) are one transaction: one sync of the transcript, then
       // the keystore's commit of what it records, then the end's sync, for the whole batch.
+      // The requests' entries are written unsigned; one signed entry covers them all before
+      // the keystore commits what they record (docs/design.md, "Deferred signatures").
       rec.transcript().defer_sync(true);
       rec.begin("serve.sign", {{"via", "serve"}, {"requests", requests}});
       std::size_t succeeded = 0;
       {
         keystore::Transaction batch_changes(ws.keystore());
+        rec.transcript().defer_signatures(true);
+        const std::uint64_t first = rec.transcript().state().entries;
         for (Job* j : batch) {
           try {
             j->receipt_seqs = j->work(ws, rec, mk, j->result.outcome);
@@ -118,6 +122,10 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
             j->result.error = e;
           }
         }
+        test_hook("serve.batch.before-seal");
+        rec.transcript().defer_signatures(false);
+        const std::uint64_t unsigned_entries = rec.transcript().state().entries - first;
+        if (unsigned_entries > 0) rec.record("ceremony.sealed", {{"entries", unsigned_entries}});
         rec.transcript().sync();  // recorded before the keystore commits it
         test_hook("serve.batch.before-commit");
         batch_changes.commit();
@@ -131,6 +139,7 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
       test_hook("serve.batch.before-answer");
     } catch (const Error& e) {
       rec.transcript().defer_sync(false);
+      rec.transcript().defer_signatures(false);  // the end, signed, covers what was written
       rec.end_failure(e);
       throw;
     }

@@ -155,7 +155,9 @@ tlog::Note sign_checkpoint(transcript::Transcript& t, transcript::Signer& signer
   tlog::TreeStore& tree = t.tree();
   tlog::Checkpoint c;
   c.origin = log_origin(configured_origin, tree);
-  c.size = tree.size();
+  // Never over unsigned entries at the end: a batch's own before its seal, or an unsealed tail
+  // the next append cuts (docs/design.md, "Deferred signatures").
+  c.size = std::min(tree.size(), t.sealed_entries());
   c.root = tlog::tree_root(tree, c.size);
   if (const auto kept = load_checkpoint(t.file())) {
     const tlog::Checkpoint old = tlog::parse_checkpoint(kept->text);

@@ -205,6 +205,21 @@ void TreeStore::catch_up(int fd, std::uint64_t file_size) {
     fail(Category::integrity, fmt::format("transcript '{}' ends in a torn line", transcript_.string()));
 }
 
+void TreeStore::truncate(std::uint64_t n) {
+  open_and_repair();
+  if (n >= size_) return;
+  // Height k keeps its hashes of whole subtrees of 2^k leaves below n: n >> k of them.
+  for (unsigned k = 0; (size_ >> k) > 0; ++k)
+    if (::ftruncate(fd_for(k), static_cast<off_t>((n >> k) * sizeof(Hash))) != 0)
+      fail(Category::general, "cannot cut the transcript's tree index", std::strerror(errno));
+  if (::ftruncate(offsets_fd_, static_cast<off_t>(n * 8)) != 0 || ::fdatasync(offsets_fd_) != 0 ||
+      ::fdatasync(fd_for(0)) != 0)
+    fail(Category::general, "cannot cut the transcript's tree index", std::strerror(errno));
+  size_ = n;
+  known_size_ = 0;  // the last entry's range and hashes are read again when needed
+  if (n > 0) remember_last();
+}
+
 void TreeStore::append(std::string_view line, std::uint64_t end) {
   open_and_repair();
   add_leaf(leaf_hash(as_bytes(line)), end);

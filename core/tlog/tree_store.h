@@ -37,6 +37,11 @@ class TreeStore : public HashSource {
   // newline). The caller holds the exclusive lock and caught up before writing.
   void append(std::string_view line, std::uint64_t end);
 
+  // Drops every leaf from `n` on (and the hashes above that depend on them): for the cut of an
+  // unsealed tail (core/transcript/appender.h), made before the transcript itself is cut, so
+  // that a crash between the two leaves a store the next catch-up extends, never one longer
+  // than the log.
+  void truncate(std::uint64_t n);
   // Byte range [begin, end) of entry `seq`'s line in the transcript, newline included.
   std::pair<std::uint64_t, std::uint64_t> entry_range(std::uint64_t seq);
 

@@ -14,9 +14,11 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "core/crypto/public_key.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/test_hooks.h"
 #include "core/transcript/canonical_json.h"
 #include "core/transcript/fleet_log.h"
@@ -86,11 +88,14 @@ std::optional<UnclosedCeremony> Transcript::unclosed_ceremony() {
   LockedFile f(file_, LOCK_SH);
   struct stat st {};
   if (::fstat(f.fd(), &st) != 0 || st.st_size < 2) return std::nullopt;
-  const auto size = static_cast<std::uint64_t>(st.st_size);
   char tail[2] = {0, 0};
-  if (::pread(f.fd(), tail, 2, static_cast<off_t>(size - 2)) != 2 || tail[1] != '\n' ||
+  if (::pread(f.fd(), tail, 2, static_cast<off_t>(st.st_size - 2)) != 2 || tail[1] != '\n' ||
       tail[0] == '\n')
     return std::nullopt;  // torn or malformed: state() says so
+  // An unsealed tail says nothing (a line there may claim to end any ceremony).
+  catch_up(f.fd());
+  const std::uint64_t size = trusted_end();
+  if (size < 2) return std::nullopt;
   auto entry_at = [&](std::uint64_t at) {
     return entry_from_json(parse_canonical_line(line_around(f.fd(), size, at)));
   };
@@ -114,6 +119,21 @@ std::optional<UnclosedCeremony> Transcript::unclosed_ceremony() {
                           begin.data.is_object() ? begin.data.value("what", "") : "", begin.seq};
 }
 
+void Transcript::fold_at(const Entry& e, std::uint64_t begin) {
+  const bool was_unsigned_tail = state_.unsigned_tail > 0;
+  fold(e);
+  if (e.sig.empty()) {
+    if (!was_unsigned_tail) tail_begin_ = begin;
+    ++state_.unsigned_tail;
+  } else {
+    state_.unsigned_tail = 0;
+  }
+}
+
+std::uint64_t Transcript::trusted_end() const noexcept {
+  return own_unsigned_.empty() ? sealed_end() : offset_;
+}
+
 void Transcript::fold(const Entry& e) {
   if (e.seq != state_.entries)
     fail(Category::integrity, fmt::format("transcript seq {} found where {} was expected; run "
@@ -125,6 +145,7 @@ void Transcript::fold(const Entry& e) {
 
 void Transcript::take_key(const Entry& e) {
   if (e.event != "transcript.open" && e.event != "transcript.key") return;
+  if (e.sig.empty()) return;  // an unsigned key entry is no key entry (it is cut)
   try {
     state_.current_key = from_base64(e.data.value("public_key", ""));
     state_.current_key_id = e.data.value("key_id", "");
@@ -137,6 +158,27 @@ void Transcript::take_key(const Entry& e) {
 }
 
 namespace {
+
+// The entry whose signature vouches for `e` (whose line ends at `end`): `e` itself when it is
+// signed; when not, the signed entry of its ceremony after the unsigned ones that follow it,
+// each linked to the one before by prev and holding its own body's hash. nullopt when there
+// is none before `limit` (a file offset at a line's end) or a link does not hold.
+std::optional<Entry> covering_entry(int fd, std::uint64_t limit, const Entry& e,
+                                    std::uint64_t end) {
+  if (!e.sig.empty()) return e;
+  std::string last_hash = e.hash;
+  for (std::uint64_t pos = end; pos < limit;) {
+    const std::string line = line_around(fd, limit, pos);
+    Entry next = entry_from_json(parse_canonical_line(line));
+    if (next.prev != last_hash || next.ceremony != e.ceremony || body_hash(next) != next.hash ||
+        next.event == "transcript.open" || next.event == "transcript.key")
+      return std::nullopt;
+    if (!next.sig.empty()) return next;
+    last_hash = next.hash;
+    pos += line.size() + 1;
+  }
+  return std::nullopt;
+}
 
 // What latest_state found last in this process, per file: a command asks more than once (the
 // workspace when it opens the keystore, each use of a row), and a service for every request.
@@ -174,6 +216,14 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   state_.entries = last.seq + 1;
   state_.head = last.hash;
   take_key(last);
+  // Unsigned entries at the end: where their run begins (the key search starts before it).
+  state_.unsigned_tail = 0;
+  tail_begin_ = size;
+  for (std::string line; tail_begin_ > 1; tail_begin_ -= line.size() + 1) {
+    line = line_around(fd, size, tail_begin_ - 2);
+    if (!entry_from_json(parse_canonical_line(line)).sig.empty()) break;
+    ++state_.unsigned_tail;
+  }
   // Canonical JSON escapes every quote inside a string, so these bytes only occur as a
   // member name and its value; a line counts only if its own (top-level) event is a key event.
   // Another Transcript of this process may have found the key entry already (a command opens
@@ -181,17 +231,17 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) fail(Category::general, "cannot stat the transcript");
   std::uint64_t floor = 0;
+  std::uint64_t before = state_.unsigned_tail > 0 ? tail_begin_ : size;
   std::optional<KeyMemo> memo;
   {
     std::lock_guard lock(g_key_memo_mutex);
     const auto m = g_key_memo.find(file_.string());
     if (m != g_key_memo.end() && m->second.dev == st.st_dev && m->second.ino == st.st_ino &&
-        m->second.size <= size) {
+        m->second.size <= before) {
       memo = m->second;
       floor = memo->size;
     }
   }
-  std::uint64_t before = size;
   while (state_.current_key.empty()) {
     const auto at = rfind_in_file(fd, size, before, {"\"event\":\"transcript.key\"",
                                                       "\"event\":\"transcript.open\""}, floor);
@@ -208,8 +258,10 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
     take_key(entry_from_json(parse_canonical_line(line_around(fd, size, *at))));
     before = *at;
   }
+  // Remembered up to the unsigned tail only: a cut may replace it with other entries.
   std::lock_guard lock(g_key_memo_mutex);
-  g_key_memo[file_.string()] = KeyMemo{st.st_dev, st.st_ino, size, state_};
+  g_key_memo[file_.string()] =
+      KeyMemo{st.st_dev, st.st_ino, state_.unsigned_tail > 0 ? tail_begin_ : size, state_};
 }
 
 void Transcript::catch_up(int fd) {
@@ -229,13 +281,19 @@ void Transcript::catch_up(int fd) {
       before_last == '\n')
     fail(Category::integrity, fmt::format("transcript '{}' ends in an empty line; run 'hsmctl "
                                           "transcript verify'", file_.string()));
+  if (!own_unsigned_.empty())
+    fail(Category::integrity,
+         fmt::format("lines were appended to transcript '{}' while this process held unsigned "
+                     "entries of its own there (only the workspace's holder appends); check it "
+                     "with 'hsmctl transcript verify'", file_.string()));
   if (offset_ == 0) {
     catch_up_from_tail(fd, size);
   } else {  // lines others added since: each in order
     const std::string chunk = read_at(fd, offset_, size - offset_);
     for (std::size_t pos = 0; pos < chunk.size();) {
       const std::size_t nl = chunk.find('\n', pos);
-      fold(entry_from_json(parse_canonical_line(std::string_view(chunk).substr(pos, nl - pos))));
+      fold_at(entry_from_json(parse_canonical_line(std::string_view(chunk).substr(pos, nl - pos))),
+              offset_ + pos);
       pos = nl + 1;
     }
   }
@@ -248,6 +306,9 @@ std::optional<StateRecord> Transcript::latest_state() {
   LockedFile f(file_, LOCK_SH);
   catch_up(f.fd());
   const std::uint64_t size = offset_;
+  // This object's own unsigned entries count; an unsealed tail of anyone else's does not. The
+  // memo covers signed ground only: a cut may replace what lies beyond it.
+  const std::uint64_t trusted = trusted_end(), sealed = sealed_end();
   struct stat st {};
   if (::fstat(f.fd(), &st) != 0) fail(Category::general, "cannot stat the transcript");
   std::uint64_t floor = 0;
@@ -256,31 +317,44 @@ std::optional<StateRecord> Transcript::latest_state() {
     std::lock_guard lock(g_state_memo_mutex);
     const auto m = g_state_memo.find(file_.string());
     if (m != g_state_memo.end() && m->second.dev == st.st_dev && m->second.ino == st.st_ino &&
-        m->second.size <= size && m->second.key == state_.current_key) {
+        m->second.size <= sealed && m->second.key == state_.current_key) {
       floor = m->second.size;
       memo = m->second.record;
     }
   }
   const auto remember = [&](const std::optional<StateRecord>& r) {
     std::lock_guard lock(g_state_memo_mutex);
-    g_state_memo[file_.string()] = StateMemo{st.st_dev, st.st_ino, size, state_.current_key, r};
+    g_state_memo[file_.string()] = StateMemo{st.st_dev, st.st_ino, sealed, state_.current_key, r};
     return r;
   };
   // Canonical JSON escapes every quote inside a string: these bytes are a member name, and
   // data.state is the only "state" object whose first member is "root".
-  const auto at = rfind_in_file(f.fd(), size, size, {"\"state\":{\"root\":\""}, floor);
+  const auto at = rfind_in_file(f.fd(), size, trusted, {"\"state\":{\"root\":\""}, floor);
   if (!at) return remember(floor > 0 ? memo : std::nullopt);
-  const Entry e = entry_from_json(parse_canonical_line(line_around(f.fd(), size, *at)));
+  std::uint64_t begin = 0;
+  const std::string line = line_around(f.fd(), size, *at, &begin);
+  const Entry e = entry_from_json(parse_canonical_line(line));
   const auto state = e.data.is_object() ? e.data.find("state") : e.data.end();
   if (state == e.data.end() || !state->is_object() || !state->contains("root") ||
       !(*state)["root"].is_string())
     fail(Category::integrity, fmt::format("transcript entry {} names a state root it does not "
                                           "hold; run 'hsmctl transcript verify'", e.seq));
-  // Signed by the key in force at that entry: the current one, or (when a key change came
-  // after it, as in master init) the one the last key entry before it names.
+  const StateRecord found{e.seq, (*state)["root"].get<std::string>()};
+  if (begin >= sealed) {  // this object's own, not yet covered
+    const auto own = own_unsigned_.find(e.seq);
+    if (own == own_unsigned_.end() || own->second != e.hash || body_hash(e) != e.hash)
+      fail(Category::integrity, fmt::format("transcript entry {} is not the entry this process "
+                                            "wrote there; run 'hsmctl transcript verify'", e.seq));
+    return found;
+  }
+  // Signed by the key in force at that entry (the current one, or, when a key change came
+  // after it as in master init, the one the last key entry before it names); or, written
+  // unsigned, covered by the signed entry after the unsigned ones that follow it.
+  const std::optional<Entry> voucher = covering_entry(f.fd(), sealed, e, begin + line.size() + 1);
   auto signed_by = [&](const Bytes& spki) {
-    return !spki.empty() && crypto::verify_ecdsa_sha256(crypto::load_spki(spki).get(),
-                                                        from_hex(e.hash), from_base64(e.sig));
+    return voucher && !spki.empty() &&
+           crypto::verify_ecdsa_sha256(crypto::load_spki(spki).get(), from_hex(voucher->hash),
+                                       from_base64(voucher->sig));
   };
   bool good = body_hash(e) == e.hash && signed_by(state_.current_key);
   if (!good && body_hash(e) == e.hash) {
@@ -296,13 +370,13 @@ std::optional<StateRecord> Transcript::latest_state() {
     fail(Category::integrity, fmt::format("transcript entry {}, which records the keystore's "
                                           "state, does not verify under the transcript key; run "
                                           "'hsmctl transcript verify'", e.seq));
-  return remember(StateRecord{e.seq, (*state)["root"].get<std::string>()});
+  return remember(found);
 }
 
 std::optional<StateRecord> Transcript::state_before(std::uint64_t seq) {
   tlog::TreeStore& t = tree();
   if (seq == 0 || seq > t.size()) return std::nullopt;
-  const std::uint64_t before = t.entry_range(seq - 1).second;
+  const std::uint64_t before = std::min(t.entry_range(seq - 1).second, trusted_end());
   LockedFile f(file_, LOCK_SH);
   const auto at = rfind_in_file(f.fd(), offset_, before, {"\"state\":{\"root\":\""});
   if (!at) return std::nullopt;
@@ -319,8 +393,10 @@ StatesSince Transcript::states_since(std::uint64_t seq) {
   StatesSince out;
   if (seq >= t.size()) return out;
   LockedFile f(file_, LOCK_SH);
-  const std::uint64_t from = t.entry_range(seq).first;
-  const std::string chunk = read_at(f.fd(), from, offset_ - from);
+  // The states the entries from `seq` recorded, up to an unsealed tail of anyone else's.
+  const std::uint64_t from = t.entry_range(seq).first, to = trusted_end();
+  if (from >= to) return out;
+  const std::string chunk = read_at(f.fd(), from, to - from);
   for (std::size_t pos = 0; pos < chunk.size();) {
     const std::size_t nl = chunk.find('\n', pos);
     const std::string_view line = std::string_view(chunk).substr(pos, nl - pos);
@@ -344,7 +420,7 @@ std::optional<std::pair<std::uint64_t, std::string>> Transcript::last_row_digest
   catch_up(f.fd());
   const std::uint64_t size = offset_;
   const std::string needle = nlohmann::json(row_key).dump() + ":";
-  for (std::uint64_t before = size;;) {
+  for (std::uint64_t before = trusted_end();;) {
     const auto at = rfind_in_file(f.fd(), size, before, {needle});
     if (!at) return std::nullopt;
     const Entry e = entry_from_json(parse_canonical_line(line_around(f.fd(), size, *at)));
@@ -380,6 +456,9 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
                          const std::string& ceremony, const nlohmann::json& data, Signer& signer) {
   LockedFile f(file_, LOCK_EX);
   catch_up(f.fd());
+  // Unsigned entries at the end that are not this object's own: never covered, cut first.
+  nlohmann::json cut;
+  if (state_.unsigned_tail > 0 && own_unsigned_.empty()) cut = cut_unsealed_tail(f.fd());
   const bool keep_tree = upkeep_ == TreeUpkeep::on;
   if (keep_tree) tree_store().catch_up(f.fd(), offset_);
   // The tree indexes every line; the last line says how many came before it. They differ when
@@ -393,45 +472,64 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
   // A fleet's workspace: the database's transcript is the authority; the file catches up with
   // it under its lock, and the entry is committed there before it is written here.
   std::optional<FleetLog::Txn> fleet_txn;
-  nlohmann::json with_node;
-  const nlohmann::json* body = &data;
   if (fleet_ != nullptr) {
     fleet_txn.emplace(*fleet_);
     pull_from_fleet(f.fd());
-    if (data.is_object() && !data.contains("node")) {
-      with_node = data;
-      with_node["node"] = fleet_->node();
-      body = &with_node;
-    }
   }
+  const auto with_node = [&](const nlohmann::json& body) {
+    if (fleet_ == nullptr || !body.is_object() || body.contains("node")) return body;
+    nlohmann::json out = body;
+    out["node"] = fleet_->node();
+    return out;
+  };
   const bool self_signed = event == "transcript.open" ||
                            (event == "transcript.key" && data.value("endorsed", true) == false);
   if (event == "transcript.open" && state_.entries != 0)
     fail(Category::general, "transcript already open");
   if (!self_signed && signer.public_key() != state_.current_key)
     fail(Category::general, "internal: entry signed by a key that is not the transcript's current key");
-  Entry e;
-  e.seq = state_.entries;
-  e.time = utc_now_rfc3339();
-  e.ceremony = ceremony;
-  e.event = event;
-  e.actor = actor;
-  e.data = *body;
-  e.prev = state_.head;
-  const std::string data_json = canonical_json(*body);
-  e.hash = body_hash(e, data_json);
-  e.sig = to_base64(signer.sign(from_hex(e.hash)));
-  const std::string line = to_line(e, data_json) + "\n";
-  if (line.size() - 1 > tlog::kMaxEntryBytes)
-    fail(Category::general, fmt::format("internal: a {} entry of {} bytes is longer than the {} "
-                                        "bytes a log entry can hold", event, line.size() - 1,
-                                        tlog::kMaxEntryBytes));
+  const bool sign = !defer_sign_ || fleet_ != nullptr || event == "transcript.open" ||
+                    event == "transcript.key";
+  if (!own_unsigned_.empty() && ceremony != own_ceremony_)
+    fail(Category::general, "internal: an entry of another ceremony after unsigned entries");
+  // The lines to write: the cut's record (after the entry when the entry brings the key that
+  // signs it), and the entry.
+  std::vector<std::pair<Entry, std::string>> lines;
+  std::uint64_t seq = state_.entries;
+  std::string prev = state_.head;
+  const auto add = [&](const std::string& ev, const nlohmann::json& body, bool signed_now) {
+    Entry e;
+    e.seq = seq++;
+    e.time = utc_now_rfc3339();
+    e.ceremony = ceremony;
+    e.event = ev;
+    e.actor = actor;
+    e.data = with_node(body);
+    e.prev = prev;
+    const std::string data_json = canonical_json(e.data);
+    e.hash = body_hash(e, data_json);
+    if (signed_now) e.sig = to_base64(signer.sign(from_hex(e.hash)));
+    std::string line = to_line(e, data_json) + "\n";
+    if (line.size() - 1 > tlog::kMaxEntryBytes)
+      fail(Category::general, fmt::format("internal: a {} entry of {} bytes is longer than the "
+                                          "{} bytes a log entry can hold", ev, line.size() - 1,
+                                          tlog::kMaxEntryBytes));
+    prev = e.hash;
+    lines.emplace_back(std::move(e), std::move(line));
+  };
+  if (!cut.is_null() && !self_signed) add("transcript.unsealed-cut", cut, true);
+  add(event, data, sign);
+  const std::size_t entry_index = lines.size() - 1;
+  if (!cut.is_null() && self_signed) add("transcript.unsealed-cut", cut, true);
+  std::string all;
+  for (const auto& [e, line] : lines) all += line;
   if (fleet_txn) {
-    fleet_->insert(e.seq, std::string_view(line).substr(0, line.size() - 1), fleet_->node());
-    fleet_txn->commit();  // a crash before the line below is repaired by the next catch-up
+    for (const auto& [e, line] : lines)
+      fleet_->insert(e.seq, std::string_view(line).substr(0, line.size() - 1), fleet_->node());
+    fleet_txn->commit();  // a crash before the lines below are written is repaired by catch-up
   }
   test_hook("transcript.before-write");
-  write_all(f.fd(), line, file_);
+  write_all(f.fd(), all, file_);
   if (defer_sync_) {
     unsynced_ = true;
   } else {
@@ -440,12 +538,62 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
     unsynced_ = false;
   }
   test_hook("transcript.after-write");
-  // Under the exclusive lock and caught up just before, the line written is all that is new,
-  // and it is `e`: no need to read it back.
-  fold(e);
-  offset_ += line.size();
-  if (keep_tree) tree_->append(std::string_view(line).substr(0, line.size() - 1), offset_);
+  // Under the exclusive lock and caught up just before, the lines written are all that is new:
+  // no need to read them back.
+  for (const auto& [e, line] : lines) {
+    fold_at(e, offset_);
+    offset_ += line.size();
+    if (keep_tree) tree_->append(std::string_view(line).substr(0, line.size() - 1), offset_);
+  }
+  const Entry& e = lines[entry_index].first;
+  if (sign) {
+    own_unsigned_.clear();  // covered by this entry's signature
+  } else {
+    own_unsigned_.emplace(e.seq, e.hash);
+    own_ceremony_ = ceremony;
+  }
   return e;
+}
+
+nlohmann::json Transcript::cut_unsealed_tail(int fd) {
+  const std::uint64_t from_seq = state_.entries - state_.unsigned_tail;
+  const std::uint64_t begin = tail_begin_, end = offset_;
+  const std::string tail = read_at(fd, begin, end - begin);
+  const std::string first_hash =
+      entry_from_json(parse_canonical_line(std::string_view(tail).substr(0, tail.find('\n')))).hash;
+  nlohmann::json record = {{"entries", state_.unsigned_tail},
+                           {"from", from_seq},
+                           {"head", state_.head},
+                           {"bytes", end - begin}};
+  // A copy first (what was cut is evidence: a batch that died, or lines put there by hand),
+  // then the tree index, then the file: a crash in between leaves the cut to be made again.
+  const auto copy = file_.parent_path() /
+                    fmt::format("transcript.unsealed-{}-{}.jsonl", from_seq, first_hash.substr(0, 16));
+  if (!std::filesystem::exists(copy)) write_new_file(copy, as_bytes(tail), 0600);
+  record["copy"] = copy.filename().string();
+  tree_store().catch_up(fd, end);
+  tree_->truncate(from_seq);
+  if (::ftruncate(fd, static_cast<off_t>(begin)) != 0 || ::fdatasync(fd) != 0)
+    fail(Category::general, "cannot cut the unsealed tail of the transcript", std::strerror(errno));
+  {  // what this process remembered of the file may reach into what was cut
+    std::lock_guard lock(g_key_memo_mutex);
+    g_key_memo.erase(file_.string());
+  }
+  {
+    std::lock_guard lock(g_state_memo_mutex);
+    g_state_memo.erase(file_.string());
+  }
+  offset_ = 0;
+  state_ = {};
+  catch_up(fd);
+  return record;
+}
+
+std::uint64_t Transcript::sealed_entries() {
+  if (!std::filesystem::exists(file_)) return 0;
+  LockedFile f(file_, LOCK_SH);
+  catch_up(f.fd());
+  return state_.entries - state_.unsigned_tail;
 }
 
 void Transcript::sync() {

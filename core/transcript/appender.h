@@ -1,11 +1,14 @@
 // Appending to DIR/transcript.jsonl. Each append takes an exclusive lock on the file, catches
 // up with entries other processes appended since this one last looked, writes one line and
 // fdatasyncs before returning, so a crash leaves at most one torn last line. Never rewrites
-// or reorders existing entries (only `cut_torn_tail` removes a torn, unterminated last line).
+// or reorders existing entries: only `cut_torn_tail` removes a torn, unterminated last line,
+// and an append removes an unsealed tail (unsigned entries no signed entry covers) before it
+// writes, keeping a copy and recording the cut.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -38,6 +41,9 @@ struct TranscriptState {
   std::string current_key_id;  // hex CKA_ID recorded with it (data.key_id), may be empty
   std::string current_key_kind;   // its data.kind: "provisional", "escrowed" (may be empty)
   std::string current_key_token;  // its data.token: the label of the token it was made on
+  // Entries at the end with an empty sig (docs/design.md, "Deferred signatures"): this
+  // process's own batch in progress, or an unsealed tail the next append cuts.
+  std::uint64_t unsigned_tail = 0;
 };
 
 // A ceremony whose process ended without recording its end (killed, crashed, power lost).
@@ -107,6 +113,21 @@ class Transcript {
   void defer_sync(bool defer) noexcept { defer_sync_ = defer; }
   void sync();
 
+  // Deferred signatures (the signing service's batches; docs/design.md, "Deferred
+  // signatures"): while on, append() writes every entry but a key entry with an empty sig, all
+  // of one ceremony; the next entry appended with it off, signed by the current key and of the
+  // same ceremony, covers them through its prev link. Until then they count as this object's
+  // own: its state checks trust them, and it refuses lines anyone else appends meanwhile.
+  // Unsigned entries at the end of the file that are not this object's (a process killed
+  // before it signed, or lines put there without the key) are an unsealed tail, never covered:
+  // the next append keeps a copy in DIR/transcript.unsealed-SEQ-HASH.jsonl, cuts them (from
+  // the tree index too) and records the cut in a signed transcript.unsealed-cut entry before
+  // its own. A fleet's workspace signs every entry (its nodes' appends interleave): there this
+  // does nothing.
+  void defer_signatures(bool defer) noexcept { defer_sign_ = defer; }
+  // The entries before the unsigned ones at the end: what a checkpoint may cover.
+  std::uint64_t sealed_entries();
+
   // A workspace of a fleet (core/transcript/fleet_log.h): the database's table is the
   // transcript and the file its replica. Every append then first copies the entries other nodes
   // appended into the file (each checked: seq, chain, hash, signature), refuses a file that is
@@ -136,13 +157,29 @@ class Transcript {
   std::uint64_t first_difference(int fd, std::uint64_t common);
   void catch_up_from_tail(int fd, std::uint64_t size);
   void fold(const Entry& e);      // the next entry, in order
-  void take_key(const Entry& e);  // a transcript.open or .key entry sets the current key
+  // fold() of the entry whose line begins at `begin`, keeping track of the unsigned tail.
+  void fold_at(const Entry& e, std::uint64_t begin);
+  void take_key(const Entry& e);  // a signed transcript.open or .key entry sets the current key
+  // Where the entries this object may trust end: before an unsealed tail that is not its own.
+  std::uint64_t trusted_end() const noexcept;
+  std::uint64_t sealed_end() const noexcept { return state_.unsigned_tail > 0 ? tail_begin_ : offset_; }
+  // Under the exclusive lock: keeps a copy of the unsealed tail, cuts it from the tree index
+  // and the file, catches up again, and returns what transcript.unsealed-cut records.
+  nlohmann::json cut_unsealed_tail(int fd);
+  // Writes one entry (signed, or unsigned while deferred) under the exclusive lock, caught up.
+  Entry write_entry(int fd, const std::string& event, const std::string& actor,
+                    const std::string& ceremony, const nlohmann::json& body, Signer& signer,
+                    bool sign);
   std::filesystem::path file_;
   TreeUpkeep upkeep_;
   tlog::TreeStore& tree_store();
   std::uint64_t offset_ = 0;  // bytes of the file already folded into state_
   bool defer_sync_ = false;
   bool unsynced_ = false;  // lines written since the last fdatasync
+  bool defer_sign_ = false;
+  std::uint64_t tail_begin_ = 0;  // offset of the first unsigned entry at the end, if any
+  std::map<std::uint64_t, std::string> own_unsigned_;  // seq -> hash, not yet covered
+  std::string own_ceremony_;                             // the ceremony they belong to
   TranscriptState state_;
   std::unique_ptr<tlog::TreeStore> tree_;
   FleetLog* fleet_ = nullptr;

@@ -43,7 +43,7 @@ std::string read_at(int fd, std::uint64_t offset, std::uint64_t n) {
   return out;
 }
 
-std::string line_around(int fd, std::uint64_t size, std::uint64_t at) {
+std::string line_around(int fd, std::uint64_t size, std::uint64_t at, std::uint64_t* line_begin) {
   std::uint64_t begin = at, end = at;
   for (;;) {  // back to the previous newline (or the start of the file)
     if (begin == 0) break;
@@ -66,6 +66,7 @@ std::string line_around(int fd, std::uint64_t size, std::uint64_t at) {
     }
     end = hi;
   }
+  if (line_begin != nullptr) *line_begin = begin;
   return read_at(fd, begin, end - begin);
 }
 

@@ -31,6 +31,8 @@ void write_all(int fd, const std::string& s, const std::filesystem::path& p);
 std::string read_at(int fd, std::uint64_t offset, std::uint64_t n);
 // The line of the file (of `size` bytes, ending in a newline) that holds byte `at`, without
 // its newline: read in blocks around `at` until both ends are found.
-std::string line_around(int fd, std::uint64_t size, std::uint64_t at);
+// With `begin` set, the line's first byte goes there.
+std::string line_around(int fd, std::uint64_t size, std::uint64_t at,
+                        std::uint64_t* begin = nullptr);
 
 }  // namespace hsm::transcript

@@ -157,6 +157,11 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
   std::unordered_set<std::string> ceremonies;
   std::string last_ceremony;
   std::uint64_t seq = 0;
+  // A run of unsigned entries waiting for the signed entry of their ceremony that covers them
+  // (docs/design.md, "Deferred signatures"): where it began, and the last entry before it.
+  bool in_run = false;
+  std::uint64_t run_from = 0;
+  std::string run_ceremony, run_prev_head;
   auto bad = [&](std::string reason) {
     r.bad_seq = seq;
     r.reason = std::move(reason);
@@ -198,6 +203,10 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
             if (!signed_by(e, *current))
               return bad("signature does not verify under the opening key");
           } else if (e.event == "transcript.key") {
+            if (in_run)
+              return bad(fmt::format("a key change follows unsigned entries ({} to {}): only a "
+                                     "signed entry of their own ceremony covers them", run_from,
+                                     seq - 1));
             auto next = std::make_shared<const TranscriptKey>(load_transcript_key(e));
             const bool endorsed = e.data.value("endorsed", true);
             if (!signed_by(e, endorsed ? *current : *next))
@@ -211,11 +220,27 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
             current = std::move(next);
           } else {
             if (e.event == "transcript.open") return bad("transcript.open after the first entry");
-            // A thread's answer counts only if it checked under the key actually in force.
-            const bool good = c.signature_key != nullptr && c.signature_key->spki == current->spki
-                                  ? c.signature_ok
-                                  : signed_by(e, *current);
-            if (!good) return bad("signature does not verify under the current transcript key");
+            if (in_run && e.ceremony != run_ceremony)
+              return bad(fmt::format("an entry of another ceremony follows unsigned entries ({} "
+                                     "to {}): only a signed entry of their own ceremony covers "
+                                     "them", run_from, seq - 1));
+            if (e.sig.empty()) {  // covered, if at all, by a signed entry further on
+              if (!in_run) {
+                in_run = true;
+                run_from = seq;
+                run_ceremony = e.ceremony;
+                run_prev_head = r.head;
+              }
+              ++r.unsigned_entries;
+            } else {
+              // A thread's answer counts only if it checked under the key actually in force.
+              const bool good =
+                  c.signature_key != nullptr && c.signature_key->spki == current->spki
+                      ? c.signature_ok
+                      : signed_by(e, *current);
+              if (!good) return bad("signature does not verify under the current transcript key");
+              in_run = false;
+            }
           }
         } catch (const Error& err) {
           return bad(err.what());
@@ -234,6 +259,16 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
     }
   }
   r.ceremonies = ceremonies.size();
+  if (in_run) {
+    const std::uint64_t last = seq - 1;
+    seq = run_from;
+    r.entries = run_from;
+    r.head = run_prev_head;
+    return bad(fmt::format("entries {} to {} are unsigned and no signed entry of their ceremony "
+                           "follows: an unsealed tail (a batch that stopped before its seal, or "
+                           "lines added without the key); the next ceremony cuts it", run_from,
+                           last));
+  }
   if (r.entries == 0) return bad("the transcript is empty");
   std::string expected = options.head.value_or("");
   std::transform(expected.begin(), expected.end(), expected.begin(),

@@ -48,6 +48,8 @@ struct VerifyReport {
   std::vector<KeyChange> key_changes;
   std::vector<Bytes> keys;  // DER SPKI of every transcript key, in order (what checkpoints are
                             // signed with)
+  // Entries written with an empty sig and covered by a later signed entry of their ceremony.
+  std::uint64_t unsigned_entries = 0;
   bool torn_last_line = false;
   // A fleet's transcript: the entries that name their node (data.node), per node.
   std::map<std::string, std::uint64_t> nodes;

@@ -25,7 +25,10 @@ std::string ForgedKey::pem() const { return crypto::spki_pem(spki_); }
 
 void ForgedKey::seal(transcript::Entry& e) const {
   e.hash = transcript::body_hash(e);
-  const Bytes msg = from_hex(e.hash);
+  e.sig = to_base64(sign(from_hex(e.hash)));
+}
+
+Bytes ForgedKey::sign(ByteView msg) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   size_t len = 0;
   EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, static_cast<EVP_PKEY*>(key_));
@@ -34,7 +37,7 @@ void ForgedKey::seal(transcript::Entry& e) const {
   EVP_DigestSign(ctx, der.data(), &len, msg.data(), msg.size());
   der.resize(len);
   EVP_MD_CTX_free(ctx);
-  e.sig = to_base64(crypto::ecdsa_der_to_raw(der, 32));
+  return crypto::ecdsa_der_to_raw(der, 32);
 }
 
 std::vector<std::string> split_lines(const std::string& content) {

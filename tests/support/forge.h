@@ -20,6 +20,8 @@ class ForgedKey {
   std::string pem() const;
   // Fills hash and sig of `e` (prev and seq must be set).
   void seal(transcript::Entry& e) const;
+  // The raw r||s ECDSA signature over SHA-256(`hash32`), as the token's transcript key makes it.
+  Bytes sign(ByteView hash32) const;
 
  private:
   void* key_;  // EVP_PKEY*

@@ -2,7 +2,9 @@
 // together on one worker are signed in one batch, one recorded ceremony `serve.sign` whose
 // ceremony.begin names every request with its client; each request still gets its own answer
 // (a wrong password fails alone, a code used twice in one batch is accepted once), every
-// signature verifies with openssl and is a user.signed entry at the seq its answer gives.
+// signature verifies with openssl and is a user.signed entry at the seq its answer gives. The
+// requests' entries are written unsigned and covered by one signed ceremony.sealed entry per
+// batch (docs/design.md, "Deferred signatures"), which both verifiers accept.
 #include <map>
 #include <sstream>
 #include <thread>
@@ -104,11 +106,21 @@ print(json.dumps(out))
   // requests with the client's fingerprint, and at least one batch held several.
   const std::string fp = sha256_fingerprint_of(pki("client.crt"));
   std::map<std::uint64_t, nlohmann::json> entries;
-  std::size_t named = 0, largest = 0;
+  std::size_t named = 0, largest = 0, seals = 0;
   std::istringstream lines(transcript());
+  bool awaiting_seal = false;
   for (std::string line; std::getline(lines, line);) {
     const auto entry = nlohmann::json::parse(line);
     entries[entry["seq"].get<std::uint64_t>()] = entry;
+    // A batch: its begin signed, its requests' entries unsigned, then its signed seal.
+    const bool unsigned_entry = entry["sig"] == "";
+    if (unsigned_entry) awaiting_seal = true;
+    if (entry["event"] == "ceremony.sealed") {
+      EXPECT_TRUE(awaiting_seal) << line;
+      EXPECT_FALSE(unsigned_entry) << line;
+      awaiting_seal = false;
+      ++seals;
+    }
     if (entry["event"] == "ceremony.begin" && entry["data"]["what"] == "serve.sign") {
       const auto& requests = entry["data"]["params"]["requests"];
       largest = std::max(largest, requests.size());
@@ -116,9 +128,12 @@ print(json.dumps(out))
         if (q["client_fingerprint"] == fp) ++named;
     }
   }
+  EXPECT_FALSE(awaiting_seal);
+  EXPECT_GE(seals, 1u);
   for (const auto& [seq, sig64] : signed_at) {
     ASSERT_TRUE(entries.count(seq)) << seq;
     EXPECT_EQ(entries[seq]["event"], "user.signed") << seq;
+    EXPECT_EQ(entries[seq]["sig"], "") << seq;  // no token signature per request
     const auto sig64_file = write_file("s" + std::to_string(seq) + ".b64", sig64);
     const auto sig = tmp_.path() / ("s" + std::to_string(seq));
     ASSERT_EQ(openssl({"base64", "-d", "-A", "-in", sig64_file.string(), "-out", sig.string()}).code, 0);
@@ -129,8 +144,13 @@ print(json.dumps(out))
   EXPECT_GT(largest, 1u) << "no two requests shared a batch";
   EXPECT_EQ(transcript().find(kServePassword), std::string::npos);
   EXPECT_EQ(transcript().find("\"" + code + "\""), std::string::npos);
-  const RunResult v = hsmctl({"transcript", "verify"});
+  const RunResult v = hsmctl({"--json", "transcript", "verify"});
   EXPECT_EQ(v.code, 0) << v.out << v.err;
+  EXPECT_GE(v.json()["unsigned_entries"].get<int>(), 9) << v.out;
+  const RunResult py = run_program({"/usr/bin/python3", "-B",
+                                    std::string(HSMCTL_SOURCE_DIR) + "/scripts/verify-transcript",
+                                    (ws_ / "transcript.jsonl").string()});
+  EXPECT_EQ(py.code, 0) << py.out << py.err;
   // The wrong passwords were counted, and reset by a later good signature in their batch or
   // after it.
   const RunResult show = hsmctl({"--json", "user", "show", "alice"});
@@ -138,9 +158,10 @@ print(json.dumps(out))
   EXPECT_LE(show.json()["failures"].get<int>(), 2) << show.out;
 }
 
-// A worker killed (SIGKILL) at a point of its batch: before the keystore commits (the entries
-// are on disk, the codes used are not), or after the batch is on disk but before the answer
-// leaves. Either way the client gets no signature, the supervisor starts a new worker, the next
+// A worker killed (SIGKILL) at a point of its batch: before the seal (the requests' entries are
+// on disk unsigned: an unsealed tail, which the next ceremony cuts, keeps a copy of and
+// records), before the keystore commits (the entries are on disk and sealed, the codes used are
+// not), or after the batch is on disk but before the answer leaves. Either way the client gets no signature, the supervisor starts a new worker, the next
 // ceremony closes the batch (ceremony.interrupted), doctor finds the keystore consistent with the
 // transcript, and the code is used up exactly when the batch committed.
 TEST_F(ServeBatch, AWorkerKilledInABatchReleasesNoSignatureAndLeavesTheWorkspaceConsistent) {
@@ -151,9 +172,11 @@ TEST_F(ServeBatch, AWorkerKilledInABatchReleasesNoSignatureAndLeavesTheWorkspace
     const char* point;
     const char* user;
     bool committed;  // the code is used up: the keystore committed before the kill
+    bool cut;        // the batch's entries were never sealed: the next ceremony cuts them
   };
-  for (const Case& c : {Case{"serve.batch.before-commit", "bob", false},
-                        Case{"serve.batch.before-answer", "carol", true}}) {
+  for (const Case& c : {Case{"serve.batch.before-seal", "erin", false, true},
+                        Case{"serve.batch.before-commit", "bob", false, false},
+                        Case{"serve.batch.before-answer", "carol", true, false}}) {
     SCOPED_TRACE(c.point);
     ASSERT_EQ(hsmctl({"user", "create", c.user, "--algo", "p256", "--kdf-profile", "min",
                       "--password-source", "env:PW"}, {{"PW", kServePassword}}).code, 0);
@@ -190,10 +213,30 @@ TEST_F(ServeBatch, AWorkerKilledInABatchReleasesNoSignatureAndLeavesTheWorkspace
     if (!c.committed) {
       EXPECT_NE(transcript().find("\"event\":\"ceremony.interrupted\""), std::string::npos);
     }
+    // The unsealed entries are gone from the transcript (the one left for this user is the
+    // CLI's), kept beside it, and the cut is recorded.
+    std::size_t cuts = 0, user_signed = 0;
+    std::istringstream lines(transcript());
+    for (std::string line; std::getline(lines, line);) {
+      const auto entry = nlohmann::json::parse(line);
+      if (entry["event"] == "transcript.unsealed-cut") {
+        ++cuts;
+        EXPECT_TRUE(std::filesystem::exists(ws_ / entry["data"]["copy"].get<std::string>())) << line;
+      }
+      if (entry["event"] == "user.signed" && entry["data"]["name"] == c.user) ++user_signed;
+    }
+    EXPECT_EQ(cuts, 1u);  // the first case's, recorded once and never again
+    if (c.cut) {
+      EXPECT_EQ(user_signed, 1u);
+    }
     const RunResult doctor = hsmctl({"doctor"});
     EXPECT_EQ(doctor.code, 0) << doctor.out << doctor.err;
     const RunResult v = hsmctl({"transcript", "verify"});
     EXPECT_EQ(v.code, 0) << v.out << v.err;
+    const RunResult py = run_program({"/usr/bin/python3", "-B",
+                                      std::string(HSMCTL_SOURCE_DIR) + "/scripts/verify-transcript",
+                                      (ws_ / "transcript.jsonl").string()});
+    EXPECT_EQ(py.code, 0) << py.out << py.err;
   }
 }
 
