@@ -27,6 +27,10 @@ void Transcript::sync_with_fleet() {
   if (!std::filesystem::exists(file_) && fleet_->size() == 0) return;
   LockedFile f(file_, LOCK_EX);
   catch_up(f.fd());
+  // An unsealed tail (a batch of the workspace's days before the fleet, killed before its
+  // seal, or lines added by hand) is no part of the fleet's transcript: the next append cuts
+  // it, records the cut and then catches up; until then the replica stays as it is.
+  if (state_.unsigned_tail > 0) return;
   if (upkeep_ == TreeUpkeep::on) {
     tree_store().catch_up(f.fd(), offset_);
     if (tree_->size() != state_.entries)
@@ -62,6 +66,9 @@ void Transcript::pull_from_fleet(int fd) {
   if (remote == 0) {
     // The database has no transcript yet: this workspace's file becomes the fleet's.
     if (local == 0) return;
+    if (state_.unsigned_tail > 0)
+      fail(Category::integrity, fmt::format("transcript '{}' ends in unsigned entries no signed "
+                                            "entry covers; the next ceremony cuts them", file_.string()));
     const std::string all = read_at(fd, 0, offset_);
     std::uint64_t seq = 0;
     for (std::size_t pos = 0; pos < all.size(); ++seq) {
@@ -98,8 +105,13 @@ void Transcript::pull_from_fleet(int fd) {
     if (!theirs || *theirs != line_around(fd, offset_, offset_ - 2)) refuse();
   }
   // The entries other nodes appended, each checked as 'transcript verify' would before it is
-  // written: its place, its link to the head, its hash and its signature.
+  // written: its place, its link to the head, its hash and its signature. Unsigned entries
+  // (a service batch's, from the workspace's days before the fleet) wait for the signed entry
+  // of their ceremony that covers them, and are written with it.
   constexpr std::uint64_t kChunk = 2048;
+  std::uint64_t next_seq = state_.entries;
+  std::string head = state_.head;
+  std::vector<std::pair<Entry, std::string>> waiting;  // unsigned, not yet covered
   for (std::uint64_t from = local; from < remote;) {
     const std::vector<std::string> lines = fleet_->lines_from(from, kChunk);
     if (lines.empty()) break;
@@ -122,13 +134,24 @@ void Transcript::pull_from_fleet(int fd) {
     };
     try {
       for (const std::string& line : lines) {
-        const Entry e = entry_from_json(parse_canonical_line(line));
+        Entry e = entry_from_json(parse_canonical_line(line));
         const std::string where =
-            fmt::format("entry {} of the fleet's transcript on {}", state_.entries, fleet_->server());
-        if (e.seq != state_.entries || e.prev != state_.head || body_hash(e) != e.hash)
+            fmt::format("entry {} of the fleet's transcript on {}", next_seq, fleet_->server());
+        if (e.seq != next_seq || e.prev != head || body_hash(e) != e.hash)
           fail(Category::integrity, where + " does not chain onto the entry before it (its seq, "
                                             "prev or hash is wrong): the database was edited; "
                                             "run 'hsmctl doctor'");
+        ++next_seq;
+        head = e.hash;
+        const bool key_event = e.event == "transcript.open" || e.event == "transcript.key";
+        if (!waiting.empty() && (key_event || e.ceremony != waiting.front().first.ceremony))
+          fail(Category::integrity, where + " follows unsigned entries of another ceremony, or is "
+                                            "a key change after them: the database was edited; "
+                                            "run 'hsmctl doctor'");
+        if (e.sig.empty() && !key_event && e.seq > 0) {
+          waiting.emplace_back(std::move(e), line);
+          continue;
+        }
         const bool self_signed =
             e.event == "transcript.open" ||
             (e.event == "transcript.key" && e.data.is_object() &&
@@ -140,6 +163,13 @@ void Transcript::pull_from_fleet(int fd) {
                                                         from_hex(e.hash), from_base64(e.sig)))
           fail(Category::integrity, where + " is not signed by the transcript key: the database "
                                             "was edited; run 'hsmctl doctor'");
+        for (const auto& [covered, covered_line] : waiting) {
+          fold(covered);
+          buffer += covered_line;
+          buffer += '\n';
+          lengths.push_back(covered_line.size());
+        }
+        waiting.clear();
         fold(e);
         buffer += line;
         buffer += '\n';
@@ -152,6 +182,11 @@ void Transcript::pull_from_fleet(int fd) {
     flush();
     from += lines.size();
   }
+  if (!waiting.empty())
+    fail(Category::integrity,
+         fmt::format("the fleet's transcript on {} ends in {} unsigned entries that no signed "
+                     "entry covers (from seq {}): the database was edited; run 'hsmctl doctor'",
+                     fleet_->server(), waiting.size(), waiting.front().first.seq));
 }
 
 }  // namespace hsm::transcript

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/transcript/appender.h"
 #include "core/transcript/entry.h"
 
 namespace hsm::test {
@@ -26,6 +27,18 @@ class ForgedKey {
  private:
   void* key_;  // EVP_PKEY*
   Bytes spki_;
+};
+
+// A ForgedKey behind the appender's Signer interface: a transcript written by the real appender
+// without a token.
+class ForgedSigner : public transcript::Signer {
+ public:
+  Bytes sign(ByteView hash32) override { return key_.sign(hash32); }
+  const Bytes& public_key() const override { return key_.spki(); }
+  const ForgedKey& key() const { return key_; }
+
+ private:
+  ForgedKey key_;
 };
 
 std::vector<std::string> split_lines(const std::string& content);

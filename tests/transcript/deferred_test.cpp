@@ -21,15 +21,7 @@
 namespace hsm::transcript {
 namespace {
 
-class ForgedSigner : public Signer {
- public:
-  Bytes sign(ByteView hash32) override { return key_.sign(hash32); }
-  const Bytes& public_key() const override { return key_.spki(); }
-  const test::ForgedKey& key() const { return key_; }
-
- private:
-  test::ForgedKey key_;
-};
+using test::ForgedSigner;
 
 constexpr const char* kBatch = "00000000-0000-4000-8000-00000000000b";
 constexpr const char* kOther = "00000000-0000-4000-8000-00000000000c";
