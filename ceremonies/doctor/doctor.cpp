@@ -4,13 +4,14 @@
 #include "ceremonies/doctor/doctor_state.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
-
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "ceremonies/master/master_keys.h"
 #include "ceremonies/keys/signing_keys.h"
@@ -116,6 +117,18 @@ std::string transcript_checks(const std::optional<std::string>& content,
   if (std::filesystem::exists(dir / "transcript.pending.jsonl", ec))
     out.push_back({"transcript", "note", "failures recorded before login are waiting in "
                                          "transcript.pending.jsonl; the next ceremony enters them"});
+  // Unsealed tails cut by a ceremony (a batch killed before its seal, or lines added without
+  // the key): each recorded by a transcript.unsealed-cut entry, its lines kept for a look.
+  std::vector<std::string> cut;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = f.path().filename().string();
+    if (name.starts_with("transcript.unsealed-") && name.ends_with(".jsonl")) cut.push_back(name);
+  }
+  std::sort(cut.begin(), cut.end());
+  if (!cut.empty())
+    out.push_back({"transcript", "note",
+                   fmt::format("{} unsealed tail(s) were cut and recorded (transcript.unsealed-cut); "
+                               "their lines are kept in {}", cut.size(), fmt::join(cut, ", "))});
   if (!r.ok) return {};
   try {
     return transcript::Transcript(file).state().current_key_id;
