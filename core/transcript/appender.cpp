@@ -556,11 +556,31 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
 }
 
 nlohmann::json Transcript::cut_unsealed_tail(int fd) {
-  const std::uint64_t from_seq = state_.entries - state_.unsigned_tail;
   const std::uint64_t begin = tail_begin_, end = offset_;
   const std::string tail = read_at(fd, begin, end - begin);
-  const std::string first_hash =
-      entry_from_json(parse_canonical_line(std::string_view(tail).substr(0, tail.find('\n')))).hash;
+  // Only a tail that continues the log (each entry's seq and prev following on from the signed
+  // entry before it, its hash its own) is cut; anything else was put there by hand in another
+  // shape, and is for 'transcript verify' to name, not for an append to tidy away.
+  std::uint64_t from_seq = 0;
+  std::string prev = kZeroHash, first_hash;
+  if (begin > 1) {
+    const Entry before = entry_from_json(parse_canonical_line(line_around(fd, end, begin - 2)));
+    from_seq = before.seq + 1;
+    prev = before.hash;
+  }
+  std::uint64_t seq = from_seq;
+  for (std::size_t pos = 0; pos < tail.size(); ++seq) {
+    const std::size_t nl = tail.find('\n', pos);
+    const Entry e = entry_from_json(parse_canonical_line(std::string_view(tail).substr(pos, nl - pos)));
+    pos = nl + 1;
+    if (e.seq != seq || e.prev != prev || body_hash(e) != e.hash)
+      fail(Category::integrity,
+           fmt::format("transcript '{}' ends in unsigned entries that do not continue the log "
+                       "(seq {}): lines were added by hand; check it with 'hsmctl transcript "
+                       "verify'", file_.string(), seq));
+    if (first_hash.empty()) first_hash = e.hash;
+    prev = e.hash;
+  }
   nlohmann::json record = {{"entries", state_.unsigned_tail},
                            {"from", from_seq},
                            {"head", state_.head},

@@ -4,7 +4,8 @@
 // covered (a writer that died, lines put at the end without the key) are an unsealed tail:
 // ignored by every state check, refused by both verifiers at their first seq, and cut by the
 // next append, which keeps a copy, cuts the tree index with them and records the cut; never
-// covered. Lines appended by another writer while one holds unsigned entries are refused.
+// covered; a tail that does not continue the log is refused, not cut. Lines appended by another
+// writer while one holds unsigned entries are refused.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -182,6 +183,31 @@ TEST_F(Deferred, UnsignedLinesPutThereWithoutTheKeyAreCutNotCovered) {
   EXPECT_EQ(content().find(root('f')), std::string::npos);
   EXPECT_TRUE(verify().ok);
   EXPECT_EQ(python_verify().code, 0);
+}
+
+TEST_F(Deferred, UnsignedLinesThatDoNotContinueTheLogAreRefusedNotCut) {
+  Transcript reader(file());
+  const TranscriptState st = reader.state();
+  Entry fake;
+  fake.seq = st.entries + 7;  // a gap: not the tail of a batch
+  fake.time = "2026-12-07T00:00:00Z";
+  fake.ceremony = kBatch;
+  fake.event = "user.signed";
+  fake.actor = "test";
+  fake.data = nlohmann::json::object();
+  fake.prev = st.head;
+  fake.hash = body_hash(fake);
+  std::ofstream(file(), std::ios::app) << to_line(fake) << "\n";
+  const std::string before = content();
+  Transcript t(file());
+  try {
+    t.append("ceremony.end", "test", kOther, nlohmann::json::object(), signer_);
+    FAIL() << "a malformed tail was cut or covered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), Category::integrity) << e.what();
+    EXPECT_NE(std::string(e.what()).find("do not continue the log"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(content(), before);  // nothing cut, nothing written
 }
 
 TEST_F(Deferred, LinesAppendedWhileAWriterHoldsUnsignedEntriesAreRefused) {
