@@ -67,6 +67,20 @@ class Deferred : public ::testing::Test {
                signer_);
   }
 
+  // An unsigned user.signed entry of the batch's ceremony, hashed, as anyone can make one.
+  static Entry unsigned_entry(std::uint64_t seq, const std::string& prev, nlohmann::json data) {
+    Entry e;
+    e.seq = seq;
+    e.time = "2026-12-07T00:00:00Z";
+    e.ceremony = kBatch;
+    e.event = "user.signed";
+    e.actor = "test";
+    e.data = std::move(data);
+    e.prev = prev;
+    e.hash = body_hash(e);
+    return e;
+  }
+
   hsm::test::TempDir dir_;
   ForgedSigner signer_;
 };
@@ -153,16 +167,8 @@ TEST_F(Deferred, UnsignedLinesPutThereWithoutTheKeyAreCutNotCovered) {
   // claiming a keystore state, and an unsigned key change to a key of theirs.
   test::ForgedKey theirs;
   Transcript reader(file());
-  TranscriptState st = reader.state();
-  Entry fake;
-  fake.seq = st.entries;
-  fake.time = "2026-12-07T00:00:00Z";
-  fake.ceremony = kBatch;
-  fake.event = "user.signed";
-  fake.actor = "test";
-  fake.data = {{"state", {{"root", root('f')}}}};
-  fake.prev = st.head;
-  fake.hash = body_hash(fake);
+  const TranscriptState st = reader.state();
+  const Entry fake = unsigned_entry(st.entries, st.head, {{"state", {{"root", root('f')}}}});
   Entry key = fake;
   key.seq = fake.seq + 1;
   key.event = "transcript.key";
@@ -188,15 +194,8 @@ TEST_F(Deferred, UnsignedLinesPutThereWithoutTheKeyAreCutNotCovered) {
 TEST_F(Deferred, UnsignedLinesThatDoNotContinueTheLogAreRefusedNotCut) {
   Transcript reader(file());
   const TranscriptState st = reader.state();
-  Entry fake;
-  fake.seq = st.entries + 7;  // a gap: not the tail of a batch
-  fake.time = "2026-12-07T00:00:00Z";
-  fake.ceremony = kBatch;
-  fake.event = "user.signed";
-  fake.actor = "test";
-  fake.data = nlohmann::json::object();
-  fake.prev = st.head;
-  fake.hash = body_hash(fake);
+  // A gap in seq: not the tail of a batch.
+  const Entry fake = unsigned_entry(st.entries + 7, st.head, nlohmann::json::object());
   std::ofstream(file(), std::ios::app) << to_line(fake) << "\n";
   const std::string before = content();
   Transcript t(file());
@@ -232,16 +231,8 @@ TEST_F(Deferred, LinesAppendedWhileAWriterHoldsUnsignedEntriesAreRefused) {
 TEST_F(Deferred, OnlyASignedEntryOfTheirOwnCeremonyCoversUnsignedEntries) {
   const auto build = [&](const std::string& covering_ceremony, const std::string& covering_event) {
     std::vector<std::string> lines = test::split_lines(content());
-    Entry last = test::parse_line(lines.back());
-    Entry u;
-    u.seq = last.seq + 1;
-    u.time = "2026-12-07T00:00:00Z";
-    u.ceremony = kBatch;
-    u.event = "user.signed";
-    u.actor = "test";
-    u.data = nlohmann::json::object();
-    u.prev = last.hash;
-    u.hash = body_hash(u);
+    const Entry last = test::parse_line(lines.back());
+    const Entry u = unsigned_entry(last.seq + 1, last.hash, nlohmann::json::object());
     Entry s = u;
     s.seq = u.seq + 1;
     s.ceremony = covering_ceremony;
