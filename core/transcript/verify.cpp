@@ -165,7 +165,16 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
   auto bad = [&](std::string reason) {
     r.bad_seq = seq;
     r.reason = std::move(reason);
+    if (in_run) {  // unsigned entries before the failure were never covered: not verified
+      r.entries = run_from;
+      r.head = run_prev_head;
+    }
     return r;
+  };
+  // Unsigned entries nothing covers: the failure is at the first of them.
+  auto bad_run = [&](std::string reason) {
+    seq = run_from;
+    return bad(std::move(reason));
   };
   std::uint64_t lines = 0;
   {
@@ -204,9 +213,9 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
               return bad("signature does not verify under the opening key");
           } else if (e.event == "transcript.key") {
             if (in_run)
-              return bad(fmt::format("a key change follows unsigned entries ({} to {}): only a "
-                                     "signed entry of their own ceremony covers them", run_from,
-                                     seq - 1));
+              return bad_run(fmt::format("a key change (seq {}) follows unsigned entries ({} to "
+                                         "{}): only a signed entry of their own ceremony covers "
+                                         "them", seq, run_from, seq - 1));
             auto next = std::make_shared<const TranscriptKey>(load_transcript_key(e));
             const bool endorsed = e.data.value("endorsed", true);
             if (!signed_by(e, endorsed ? *current : *next))
@@ -221,9 +230,9 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
           } else {
             if (e.event == "transcript.open") return bad("transcript.open after the first entry");
             if (in_run && e.ceremony != run_ceremony)
-              return bad(fmt::format("an entry of another ceremony follows unsigned entries ({} "
-                                     "to {}): only a signed entry of their own ceremony covers "
-                                     "them", run_from, seq - 1));
+              return bad_run(fmt::format("an entry of another ceremony (seq {}) follows unsigned "
+                                         "entries ({} to {}): only a signed entry of their own "
+                                         "ceremony covers them", seq, run_from, seq - 1));
             if (e.sig.empty()) {  // covered, if at all, by a signed entry further on
               if (!in_run) {
                 in_run = true;
@@ -261,10 +270,7 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
   r.ceremonies = ceremonies.size();
   if (in_run) {
     const std::uint64_t last = seq - 1;
-    seq = run_from;
-    r.entries = run_from;
-    r.head = run_prev_head;
-    return bad(fmt::format("entries {} to {} are unsigned and no signed entry of their ceremony "
+    return bad_run(fmt::format("entries {} to {} are unsigned and no signed entry of their ceremony "
                            "follows: an unsealed tail (a batch that stopped before its seal, or "
                            "lines added without the key); the next ceremony cuts it", run_from,
                            last));

@@ -19,9 +19,10 @@ using test::ForgedKey;
 
 // A transcript of `n` entries in ceremonies of five, with an endorsed key change at seq 100
 // and an unendorsed one at seq 200 (when n reaches them), and the keys to change it with.
+// `deferred`: the third and fourth entry of each ceremony are unsigned, covered by the fifth.
 class SignedLog {
  public:
-  explicit SignedLog(std::uint64_t n) {
+  explicit SignedLog(std::uint64_t n, bool deferred = false) {
     std::string prev = kZeroHash;
     for (std::uint64_t seq = 0; seq < n; ++seq) {
       Entry e;
@@ -45,6 +46,7 @@ class SignedLog {
       }
       e.prev = prev;
       signer_of(seq).seal(e);
+      if (deferred && (seq % 5 == 2 || seq % 5 == 3)) e.sig = "";
       prev = e.hash;
       lines.push_back(to_line(e));
     }
@@ -98,6 +100,7 @@ std::string describe(const VerifyReport& r) {
                     " ceremonies=" + std::to_string(r.ceremonies) + " head=" + r.head +
                     " first_key=" + r.first_key_fingerprint +
                     " torn=" + std::to_string(r.torn_last_line) +
+                    " unsigned=" + std::to_string(r.unsigned_entries) +
                     " bad_seq=" + (r.bad_seq ? std::to_string(*r.bad_seq) : "-") + " reason=" + r.reason;
   for (const KeyChange& k : r.key_changes)
     out += " change@" + std::to_string(k.seq) + ":" + k.new_fingerprint + (k.endorsed ? "+" : "-");
@@ -130,6 +133,27 @@ TEST(VerifyThreads, AGoodLogWithKeyChangesVerifiesAlikeOnEveryRun) {
   const VerifyReport strict = same_on_every_run(joined(log.lines), true);
   EXPECT_EQ(strict.bad_seq, 200u);
   EXPECT_EQ(strict.reason, "unendorsed key change (--strict)");
+}
+
+TEST(VerifyThreads, UnsignedEntriesAndAnUnsealedTailGiveTheSameReportOnEveryRun) {
+  const SignedLog log(300, true);
+  const VerifyReport good = same_on_every_run(joined(log.lines));
+  ASSERT_TRUE(good.ok) << good.reason;
+  EXPECT_EQ(good.entries, 300u);
+  EXPECT_EQ(good.unsigned_entries, 120u);
+  // The log cut after an unsigned entry: an unsealed tail, reported at its first entry.
+  const std::vector<std::string> cut(log.lines.begin(), log.lines.begin() + 299);
+  const VerifyReport tail = same_on_every_run(joined(cut));
+  EXPECT_FALSE(tail.ok);
+  EXPECT_EQ(tail.bad_seq, 297u);
+  EXPECT_EQ(tail.entries, 297u);
+  EXPECT_NE(tail.reason.find("unsealed tail"), std::string::npos) << tail.reason;
+  // A covering entry's signature taken off: the run goes on into the next ceremony.
+  std::vector<std::string> lines = log.lines;
+  lines[154].replace(lines[154].find("\"sig\":\"") + 7, 88, "");
+  const VerifyReport uncovered = same_on_every_run(joined(lines));
+  EXPECT_EQ(uncovered.bad_seq, 152u);
+  EXPECT_NE(uncovered.reason.find("another ceremony"), std::string::npos) << uncovered.reason;
 }
 
 TEST(VerifyThreads, TheLowestBadSeqIsReportedWhenLaterChunksFailFirst) {
