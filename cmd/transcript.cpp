@@ -121,8 +121,8 @@ void add_verify(Cli& cli, CLI::App* group) {
                   "a file holding it); repeat for each witness")->type_name("VKEY");
   cmd->add_option("--min-cosigners", o->min_cosigners, "trusted witnesses that must have "
                   "cosigned the checkpoint (default 0)")->type_name("K");
-  cmd->add_flag("--repair", o->repair, "cut a torn last line (needs the token) and record "
-                "transcript.repaired, then verify");
+  cmd->add_flag("--repair", o->repair, "cut a torn last line and an unsealed tail (needs the "
+                "token) and record what was cut, then verify");
   with_example(cmd, "hsmctl transcript verify /media/usb/transcript.jsonl --pubkey "
                     "transcript-key.pem --head \\\n    "
                     "36a827d2f6f453ea4e8b280f76f7fce054b42c273b5fcdb20044792b1f21d956\n"
@@ -136,8 +136,13 @@ void add_verify(Cli& cli, CLI::App* group) {
         WorkspaceOptions wo = cli.workspace_options();
         if (!o->file.empty()) wo.dir = path.parent_path();
         Workspace ws(wo);
-        if (const std::size_t cut = repair_transcript(ws); cut > 0 && !cli.globals.json)
-          fmt::print(stderr, "hsmctl: cut a torn last line of {} bytes and recorded it\n", cut);
+        const TranscriptRepair cut = repair_transcript(ws);
+        if (cut.torn_bytes > 0 && !cli.globals.json)
+          fmt::print(stderr, "hsmctl: cut a torn last line of {} bytes and recorded it\n",
+                     cut.torn_bytes);
+        if (cut.unsealed_entries > 0 && !cli.globals.json)
+          fmt::print(stderr, "hsmctl: cut an unsealed tail of {} unsigned entries, kept a copy "
+                     "and recorded it\n", cut.unsealed_entries);
       }
       transcript::VerifyOptions vo;
       vo.strict = o->strict;

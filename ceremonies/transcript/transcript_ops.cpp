@@ -25,15 +25,18 @@ transcript::Entry record_note(Workspace& ws, const NoteOptions& options) {
   return written;
 }
 
-std::size_t repair_transcript(Workspace& ws) {
+TranscriptRepair repair_transcript(Workspace& ws) {
   transcript::Transcript t(ws.options().dir / "transcript.jsonl");
-  const std::size_t cut = t.cut_torn_tail();
-  if (cut == 0) return 0;
+  TranscriptRepair out;
+  out.torn_bytes = t.cut_torn_tail();
+  out.unsealed_entries = t.state().unsigned_tail;
+  if (out.torn_bytes == 0 && out.unsealed_entries == 0) return out;
   run_ceremony(ws, "transcript.repair", nlohmann::json::object(), [&](Recorder& rec) {
-    rec.record("transcript.repaired", {{"cut_bytes", cut},
-                                       {"reason", "torn last line (an interrupted write)"}});
+    if (out.torn_bytes > 0)
+      rec.record("transcript.repaired", {{"cut_bytes", out.torn_bytes},
+                                         {"reason", "torn last line (an interrupted write)"}});
   });
-  return cut;
+  return out;
 }
 
 }  // namespace hsm

@@ -215,6 +215,40 @@ TEST_F(Transcript, RepairCutsATornLineAndRecordsIt) {
   EXPECT_EQ(note("after repair").code, 0);
 }
 
+// An insider who can write the file but not sign appends a well-chained entry with an empty
+// sig (as a service batch writes them before its seal): an unsealed tail. verify exits 4 at it;
+// --repair cuts it, keeps it beside the transcript and records the cut, never covering it.
+TEST_F(Transcript, RepairCutsAnUnsealedTailKeepsItAndRecordsIt) {
+  transcript::Entry e = parse_line(lines_.back());
+  e.seq += 1;
+  e.prev = e.hash;
+  e.ceremony = "00000000-0000-4000-8000-0000000000ee";
+  e.event = "witness.note";
+  e.data = {{"witness", "mallory"}, {"text", "never happened"}};
+  e.hash = transcript::body_hash(e);
+  e.sig = "";
+  std::ofstream(file(), std::ios::app) << transcript::to_line(e) << "\n";
+  const RunResult v = hsmctl({"--json", "transcript", "verify"});
+  EXPECT_EQ(v.code, 4) << v.out;
+  EXPECT_EQ(v.json()["bad_seq"], 10) << v.out;
+  EXPECT_NE(v.json()["reason"].get<std::string>().find("unsealed tail"), std::string::npos);
+  const RunResult r = hsmctl({"transcript", "verify", "--repair"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("cut an unsealed tail of 1 unsigned entries"), std::string::npos) << r.err;
+  const std::string after = read_file(file());
+  EXPECT_EQ(after.find("never happened"), std::string::npos);
+  const std::vector<std::string> lines = split_lines(after);
+  ASSERT_GT(lines.size(), 10u);
+  const transcript::Entry cut = parse_line(lines[10]);
+  EXPECT_EQ(cut.event, "transcript.unsealed-cut");
+  EXPECT_EQ(cut.data["entries"], 1);
+  EXPECT_NE(read_file(ws_ / cut.data["copy"].get<std::string>()).find("never happened"),
+            std::string::npos);
+  EXPECT_EQ(hsmctl({"transcript", "verify"}).code, 0);
+  const RunResult doctor = hsmctl({"doctor"});
+  EXPECT_NE(doctor.out.find("unsealed tail(s) were cut"), std::string::npos) << doctor.out;
+}
+
 TEST_F(Transcript, WrongPinIsRecordedLateByTheNextCeremony) {
   expect_failure(note("x", {{"HSMCTL_TEST_PIN", "wrong-pin-0"}}), 3, "wrong PIN");
   ASSERT_EQ(note("next").code, 0);
