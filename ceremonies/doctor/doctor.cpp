@@ -125,10 +125,15 @@ std::string transcript_checks(const std::optional<std::string>& content,
     if (name.starts_with("transcript.unsealed-") && name.ends_with(".jsonl")) cut.push_back(name);
   }
   std::sort(cut.begin(), cut.end());
-  if (!cut.empty())
+  if (!cut.empty()) {
+    const std::size_t shown = std::min<std::size_t>(cut.size(), 3);
+    const std::string more = cut.size() > shown ? fmt::format(" and {} more", cut.size() - shown) : "";
     out.push_back({"transcript", "note",
                    fmt::format("{} unsealed tail(s) were cut and recorded (transcript.unsealed-cut); "
-                               "their lines are kept in {}", cut.size(), fmt::join(cut, ", "))});
+                               "their lines are kept in {}{}", cut.size(),
+                               fmt::join(cut.begin(), cut.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+                               more)});
+  }
   if (!r.ok) return {};
   try {
     return transcript::Transcript(file).state().current_key_id;

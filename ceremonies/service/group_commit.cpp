@@ -103,8 +103,8 @@ void GroupCommit::run_batch(std::deque<Job*>& batch) {
       // The batch's entries are written without waiting for the disk, and its keystore changes
       // (codes used, failures counted) are one transaction: one sync of the transcript, then
       // the keystore's commit of what it records, then the end's sync, for the whole batch.
-      // The requests' entries are written unsigned; one signed entry covers them all before
-      // the keystore commits what they record (docs/design.md, "Deferred signatures").
+      // The requests' entries are also written unsigned: one signed ceremony.sealed covers them
+      // all before that commit (docs/design.md, "Deferred signatures").
       rec.transcript().defer_sync(true);
       rec.begin("serve.sign", {{"via", "serve"}, {"requests", requests}});
       std::size_t succeeded = 0;

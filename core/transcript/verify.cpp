@@ -270,10 +270,10 @@ VerifyReport verify_transcript(std::string_view content, const VerifyOptions& op
   r.ceremonies = ceremonies.size();
   if (in_run) {
     const std::uint64_t last = seq - 1;
-    return bad_run(fmt::format("entries {} to {} are unsigned and no signed entry of their ceremony "
-                           "follows: an unsealed tail (a batch that stopped before its seal, or "
-                           "lines added without the key); the next ceremony cuts it", run_from,
-                           last));
+    return bad_run(fmt::format("entries {} to {} are unsigned and no signed entry of their "
+                               "ceremony follows: an unsealed tail (a batch that stopped before "
+                               "its seal, or lines added without the key); the next ceremony "
+                               "cuts it", run_from, last));
   }
   if (r.entries == 0) return bad("the transcript is empty");
   std::string expected = options.head.value_or("");
