@@ -174,6 +174,9 @@ void add_verify(Cli& cli, CLI::App* group) {
         out << fmt::format("opened by key {}{}\n", r.first_key_fingerprint,
                            r.trusted_first_key ? " (taken on trust: pass --pubkey to check it)"
                                                : " (matches --pubkey)");
+        if (r.unsigned_entries > 0)
+          out << fmt::format("{} entries covered by the signature of a later entry of their "
+                             "ceremony (a signing service's batches)\n", r.unsigned_entries);
         if (!r.nodes.empty()) {
           std::string nodes;
           for (const auto& [node, n] : r.nodes)
