@@ -125,6 +125,14 @@ std::string transcript_checks(const std::optional<std::string>& content,
     if (name.starts_with("transcript.unsealed-") && name.ends_with(".jsonl")) cut.push_back(name);
   }
   std::sort(cut.begin(), cut.end());
+  // Each copy is named by the transcript.unsealed-cut entry that records its cut; a copy that
+  // none names was cut by a process that died before it could record the cut.
+  for (const std::string& name : cut)
+    if (content->find("\"copy\":\"" + name + "\"") == std::string::npos)
+      out.push_back({"transcript", "problem",
+                     fmt::format("{} holds an unsealed tail that was cut, but no "
+                                 "transcript.unsealed-cut entry records the cut (the process "
+                                 "died between the two): look at what it held", name)});
   if (!cut.empty()) {
     const std::size_t shown = std::min<std::size_t>(cut.size(), 3);
     const std::string more = cut.size() > shown ? fmt::format(" and {} more", cut.size() - shown) : "";

@@ -247,6 +247,15 @@ TEST_F(Transcript, RepairCutsAnUnsealedTailKeepsItAndRecordsIt) {
   EXPECT_EQ(hsmctl({"transcript", "verify"}).code, 0);
   const RunResult doctor = hsmctl({"doctor"});
   EXPECT_NE(doctor.out.find("unsealed tail(s) were cut"), std::string::npos) << doctor.out;
+  EXPECT_EQ(doctor.out.find("no transcript.unsealed-cut entry records"), std::string::npos)
+      << doctor.out;
+  // A copy that no entry names: a process died between the cut and its record.
+  write_file("ws/transcript.unsealed-11-00000000000000aa.jsonl", "{}\n", 0600);
+  const RunResult unrecorded = hsmctl({"doctor"});
+  EXPECT_NE(unrecorded.code, 0);
+  EXPECT_NE(unrecorded.out.find("transcript.unsealed-11-00000000000000aa.jsonl holds an unsealed "
+                                "tail that was cut, but no transcript.unsealed-cut entry records"),
+            std::string::npos) << unrecorded.out;
 }
 
 TEST_F(Transcript, WrongPinIsRecordedLateByTheNextCeremony) {
