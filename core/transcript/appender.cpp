@@ -180,6 +180,40 @@ std::optional<Entry> covering_entry(int fd, std::uint64_t limit, const Entry& e,
   return std::nullopt;
 }
 
+// Where the run of unsigned entries that ends the file (of `size` bytes, whole lines) begins,
+// and how many entries it holds ({size, 0} when the last entry is signed). Reads back in blocks
+// that grow as rfind_in_file's do, each byte once, so that a long run (lines put there by
+// hand) costs what it weighs.
+std::pair<std::uint64_t, std::uint64_t> unsigned_run(int fd, std::uint64_t size) {
+  std::uint64_t begin = size, count = 0;  // `begin`: the start of the run found so far
+  std::uint64_t step = 8 * 1024;
+  std::string carry;  // the bytes from the block's start up to `begin`, not yet a whole line
+  for (std::uint64_t hi = size; begin > 0;) {
+    const std::uint64_t lo = hi > step ? hi - step : 0;
+    step = std::min<std::uint64_t>(step * 4, 16 * kTailBlock);
+    const std::string block = read_at(fd, lo, hi - lo) + carry;  // [lo, begin)
+    // Whole lines end at block.size() (that is, at `begin`); the one before starts after the
+    // previous newline, or at the block's start when the block begins the file.
+    std::size_t end = block.size();
+    for (;;) {
+      if (end < 2) break;
+      const std::size_t nl = block.rfind('\n', end - 2);
+      if (nl == std::string::npos && lo > 0) break;  // the line starts in an earlier block
+      const std::size_t start = nl == std::string::npos ? 0 : nl + 1;
+      const Entry e =
+          entry_from_json(parse_canonical_line(std::string_view(block).substr(start, end - 1 - start)));
+      if (!e.sig.empty()) return {begin, count};
+      ++count;
+      begin = lo + start;
+      end = start;
+    }
+    carry = block.substr(0, end);
+    hi = lo;
+    if (lo == 0) break;
+  }
+  return {begin, count};
+}
+
 // What latest_state found last in this process, per file: a command asks more than once (the
 // workspace when it opens the keystore, each use of a row), and a service for every request.
 // Only the bytes appended since are searched again, and a record is checked once.
@@ -217,13 +251,9 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   state_.head = last.hash;
   take_key(last);
   // Unsigned entries at the end: where their run begins (the key search starts before it).
-  state_.unsigned_tail = 0;
-  tail_begin_ = size;
-  for (std::string line; tail_begin_ > 1; tail_begin_ -= line.size() + 1) {
-    line = line_around(fd, size, tail_begin_ - 2);
-    if (!entry_from_json(parse_canonical_line(line)).sig.empty()) break;
-    ++state_.unsigned_tail;
-  }
+  const auto [begin, count] = unsigned_run(fd, size);
+  tail_begin_ = begin;
+  state_.unsigned_tail = count;
   // Canonical JSON escapes every quote inside a string, so these bytes only occur as a
   // member name and its value; a line counts only if its own (top-level) event is a key event.
   // Another Transcript of this process may have found the key entry already (a command opens

@@ -191,6 +191,32 @@ TEST_F(Deferred, UnsignedLinesPutThereWithoutTheKeyAreCutNotCovered) {
   EXPECT_EQ(python_verify().code, 0);
 }
 
+TEST_F(Deferred, ALongUnsealedTailIsFoundAcrossTheReadBlocksAndCutWhole) {
+  // 3000 chained unsigned entries of varied length (about 400 KB): more than the growing
+  // blocks the run is searched in, with lines across their edges.
+  Transcript reader(file());
+  const TranscriptState st = reader.state();
+  std::string prev = st.head;
+  {
+    std::ofstream out(file(), std::ios::app);
+    for (std::uint64_t i = 0; i < 3000; ++i) {
+      const Entry e = unsigned_entry(st.entries + i, prev, {{"pad", std::string(i % 97, 'p')}});
+      out << to_line(e) << "\n";
+      prev = e.hash;
+    }
+  }
+  Transcript t(file());
+  EXPECT_EQ(t.state().unsigned_tail, 3000u);
+  EXPECT_EQ(t.sealed_entries(), st.entries);
+  ASSERT_TRUE(t.latest_state());
+  EXPECT_EQ(t.latest_state()->root, root('a'));
+  const Entry e = t.append("ceremony.end", "test", kOther, nlohmann::json::object(), signer_);
+  EXPECT_EQ(e.seq, st.entries + 1);
+  const Entry cut = test::parse_line(test::split_lines(content())[st.entries]);
+  EXPECT_EQ(cut.data["entries"], 3000);
+  EXPECT_TRUE(verify().ok);
+}
+
 TEST_F(Deferred, UnsignedLinesThatDoNotContinueTheLogAreRefusedNotCut) {
   Transcript reader(file());
   const TranscriptState st = reader.state();
