@@ -22,6 +22,7 @@
 #include "core/test_hooks.h"
 #include "core/transcript/canonical_json.h"
 #include "core/transcript/fleet_log.h"
+#include "core/transcript/line_check.h"
 #include "core/transcript/transcript_file.h"
 
 namespace hsm::transcript {
@@ -171,7 +172,7 @@ std::optional<Entry> covering_entry(int fd, std::uint64_t limit, const Entry& e,
     const std::string line = line_around(fd, limit, pos);
     Entry next = entry_from_json(parse_canonical_line(line));
     if (next.prev != last_hash || next.ceremony != e.ceremony || body_hash(next) != next.hash ||
-        next.event == "transcript.open" || next.event == "transcript.key")
+        is_key_event(next.event))
       return std::nullopt;
     if (!next.sig.empty()) return next;
     last_hash = next.hash;
@@ -250,10 +251,12 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   state_.entries = last.seq + 1;
   state_.head = last.hash;
   take_key(last);
-  // Unsigned entries at the end: where their run begins (the key search starts before it).
+  // Unsigned entries at the end: where their run begins (the key search starts before it, and
+  // the memo of the key entry found reaches no further: a cut may replace the run).
   const auto [begin, count] = unsigned_run(fd, size);
   tail_begin_ = begin;
   state_.unsigned_tail = count;
+  const std::uint64_t sealed = begin;  // `size` when the last entry is signed
   // Canonical JSON escapes every quote inside a string, so these bytes only occur as a
   // member name and its value; a line counts only if its own (top-level) event is a key event.
   // Another Transcript of this process may have found the key entry already (a command opens
@@ -261,7 +264,7 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) fail(Category::general, "cannot stat the transcript");
   std::uint64_t floor = 0;
-  std::uint64_t before = state_.unsigned_tail > 0 ? tail_begin_ : size;
+  std::uint64_t before = sealed;
   std::optional<KeyMemo> memo;
   {
     std::lock_guard lock(g_key_memo_mutex);
@@ -288,10 +291,8 @@ void Transcript::catch_up_from_tail(int fd, std::uint64_t size) {
     take_key(entry_from_json(parse_canonical_line(line_around(fd, size, *at))));
     before = *at;
   }
-  // Remembered up to the unsigned tail only: a cut may replace it with other entries.
   std::lock_guard lock(g_key_memo_mutex);
-  g_key_memo[file_.string()] =
-      KeyMemo{st.st_dev, st.st_ino, state_.unsigned_tail > 0 ? tail_begin_ : size, state_};
+  g_key_memo[file_.string()] = KeyMemo{st.st_dev, st.st_ino, sealed, state_};
 }
 
 void Transcript::catch_up(int fd) {
@@ -518,8 +519,7 @@ Entry Transcript::append(const std::string& event, const std::string& actor,
     fail(Category::general, "transcript already open");
   if (!self_signed && signer.public_key() != state_.current_key)
     fail(Category::general, "internal: entry signed by a key that is not the transcript's current key");
-  const bool sign = !defer_sign_ || fleet_ != nullptr || event == "transcript.open" ||
-                    event == "transcript.key";
+  const bool sign = !defer_sign_ || fleet_ != nullptr || is_key_event(event);
   if (!own_unsigned_.empty() && ceremony != own_ceremony_)
     fail(Category::general, "internal: an entry of another ceremony after unsigned entries");
   // The lines to write: the cut's record (after the entry when the entry brings the key that

@@ -166,10 +166,6 @@ class Transcript {
   // Under the exclusive lock: keeps a copy of the unsealed tail, cuts it from the tree index
   // and the file, catches up again, and returns what transcript.unsealed-cut records.
   nlohmann::json cut_unsealed_tail(int fd);
-  // Writes one entry (signed, or unsigned while deferred) under the exclusive lock, caught up.
-  Entry write_entry(int fd, const std::string& event, const std::string& actor,
-                    const std::string& ceremony, const nlohmann::json& body, Signer& signer,
-                    bool sign);
   std::filesystem::path file_;
   TreeUpkeep upkeep_;
   tlog::TreeStore& tree_store();

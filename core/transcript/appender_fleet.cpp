@@ -17,6 +17,7 @@
 #include "core/transcript/appender.h"
 #include "core/transcript/canonical_json.h"
 #include "core/transcript/fleet_log.h"
+#include "core/transcript/line_check.h"
 #include "core/transcript/transcript_file.h"
 
 namespace hsm::transcript {
@@ -143,7 +144,7 @@ void Transcript::pull_from_fleet(int fd) {
                                             "run 'hsmctl doctor'");
         ++next_seq;
         head = e.hash;
-        const bool key_event = e.event == "transcript.open" || e.event == "transcript.key";
+        const bool key_event = is_key_event(e.event);
         if (!waiting.empty() && (key_event || e.ceremony != waiting.front().first.ceremony))
           fail(Category::integrity, where + " follows unsigned entries of another ceremony, or is "
                                             "a key change after them: the database was edited; "
